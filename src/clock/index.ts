@@ -1,0 +1,3 @@
+export type { Clock, CancelTimer } from './clock.js';
+export { SystemClock, systemClock } from './system-clock.js';
+export { abortError, throwIfAborted, linkSignals } from './abort.js';
