@@ -1,0 +1,46 @@
+/**
+ * Durable batch runs: the programmatic API behind `sluice run|status|retry-failed|export|run --dry-run`.
+ *
+ * - {@link runBatch}: ingest (streamed), resume, run every pending item through an executor, write
+ *   each result exactly once.
+ * - {@link batchStatus}: counts by state, error kind and key, from the state file.
+ * - {@link retryFailed}: failed items (optionally of some kinds) back to pending.
+ * - {@link exportResults}: rewrite the full results JSONL from the store.
+ * - {@link dryRun}: parse the input and estimate requests, tokens and time; calls nothing.
+ */
+export { runBatch } from './runner.js';
+export { batchStatus, retryFailed, exportResults, openStore, defaultStatePath } from './commands.js';
+export { dryRun } from './dry-run.js';
+export { SqliteJobStore, StateFileError } from './sqlite-store.js';
+export { fingerprintFile, InputChangedError } from './fingerprint.js';
+export { ITEM_STATES, FINAL_STATES } from './store.js';
+export type {
+  JobStore,
+  ItemState,
+  NewItem,
+  StoredItem,
+  ItemError,
+  InputFingerprint,
+  RunMeta,
+  BatchCounts,
+  KeyCounts,
+  AttemptOutcome,
+  Completion,
+  IngestCheckpoint,
+  RetryFailedOptions,
+} from './store.js';
+export type {
+  BatchExecutor,
+  BatchRunOptions,
+  BatchAttemptStart,
+  BatchAttemptEnd,
+  StoreOption,
+  InputOptions,
+  RunBatchOptions,
+  BatchSummary,
+  BatchEvents,
+  DryRunOptions,
+  DryRunReport,
+  ExportOptions,
+  RetryFailedBatchOptions,
+} from './types.js';
