@@ -1,0 +1,164 @@
+/**
+ * The limiter's bucket algorithm as pure functions over a small state record, so that the in-memory
+ * store and the Redis (Lua) store run the very same arithmetic.
+ *
+ * Why a token bucket with a smooth refill and a small burst (default 1 request, one second of tokens):
+ * providers count either a sliding window of 60 s or a bucket replenished continuously, and some
+ * enforce "60 000/min" as "1 000/s". A smooth refill never bursts into the short-term limit, and the
+ * refill rates below are chosen so that no window of `windowMs` ever holds more than the limit, so a
+ * sliding-window server never sees one request too many, while throughput stays at the limit
+ * (requests, burst 1) or within the burst share of it (tokens).
+ * A sliding log would be exact too but bursts the whole minute's quota at once, which trips the
+ * short-term enforcement.
+ */
+
+/** What one reserve is checked against. Computed by the limiter from configured, announced and learned limits. */
+export interface BucketSpec {
+  /** Window the rates refer to, ms. */
+  windowMs: number;
+  /** Requests per window (absent: unlimited). */
+  requests?: number;
+  /** Request bucket capacity. */
+  requestBurst: number;
+  /** Tokens per window (absent: unlimited). */
+  tokens?: number;
+  /** Token bucket capacity. */
+  tokenBurst: number;
+  /** Minimum spacing between starts, ms. */
+  minSpacingMs?: number;
+}
+
+/** Persistent state of one key's buckets. Levels are "available now"; they may go negative (debt). */
+export interface BucketState {
+  /** Request bucket level at `updatedAt`. */
+  requestLevel: number;
+  /** Token bucket level at `updatedAt`. */
+  tokenLevel: number;
+  /** Time of the last refill computation, ms. */
+  updatedAt: number;
+  /** Time of the last granted start, ms (for min spacing). */
+  lastStartAt?: number;
+  /** Server-announced cap: at most `requestsRemaining` more starts until `requestsResetAt`. */
+  requestsRemaining?: number;
+  requestsResetAt?: number;
+  /** Server-announced cap on tokens until `tokensResetAt`. */
+  tokensRemaining?: number;
+  tokensResetAt?: number;
+}
+
+/** Result of {@link reserveBucket}: granted, or how long until it could be. */
+export interface ReserveResult {
+  ok: boolean;
+  /** 0 when `ok`; else ms until the reserve could succeed (may be Infinity for an impossible request). */
+  waitMs: number;
+}
+
+/** A fresh state: both buckets full. */
+export function newBucketState(spec: BucketSpec, now: number): BucketState {
+  return { requestLevel: spec.requestBurst, tokenLevel: spec.tokenBurst, updatedAt: now };
+}
+
+/**
+ * Request refill rate per ms. A bucket of capacity `b` refilled at `(n - b + 1) / window` grants at most
+ * `n` starts in any half-open window `(t - window, t]` (a grant needs a whole unit, so at most `b - 1 +
+ * refill` fit after one just outside); dividing by `window + 1` keeps a closed-window server happy too.
+ * With the default `b = 1` this is exactly `n / window`: full throughput, one start every `window / n`.
+ */
+export const requestRate = (spec: BucketSpec): number =>
+  spec.requests === undefined ? Infinity : Math.max(spec.requests - spec.requestBurst + 1, 1e-9) / (spec.windowMs + 1);
+
+/** Token refill rate per ms: `(t - burst) / window`, so a window never holds more than `t` tokens. */
+export const tokenRate = (spec: BucketSpec): number =>
+  spec.tokens === undefined ? Infinity : Math.max(spec.tokens - spec.tokenBurst, spec.tokens * 0.01) / (spec.windowMs + 1);
+
+/** Float slack: levels computed from elapsed ms are off by ~1e-12. */
+const EPS = 1e-9;
+
+/** Refills both buckets up to `now` (mutates `state`). */
+export function refill(state: BucketState, spec: BucketSpec, now: number): void {
+  const elapsed = now - state.updatedAt;
+  if (elapsed > 0) {
+    if (spec.requests !== undefined) {
+      state.requestLevel = Math.min(spec.requestBurst, state.requestLevel + elapsed * requestRate(spec));
+    }
+    if (spec.tokens !== undefined) {
+      state.tokenLevel = Math.min(spec.tokenBurst, state.tokenLevel + elapsed * tokenRate(spec));
+    }
+    state.updatedAt = now;
+  }
+  // Limits can shrink at run time: never keep more than the (new) capacity.
+  if (state.requestLevel > spec.requestBurst) state.requestLevel = spec.requestBurst;
+  if (state.tokenLevel > spec.tokenBurst) state.tokenLevel = spec.tokenBurst;
+  if (state.requestsResetAt !== undefined && now >= state.requestsResetAt) {
+    delete state.requestsRemaining;
+    delete state.requestsResetAt;
+  }
+  if (state.tokensResetAt !== undefined && now >= state.tokensResetAt) {
+    delete state.tokensRemaining;
+    delete state.tokensResetAt;
+  }
+}
+
+/** ms until one start with `tokens` could be granted (0 = now). Does not change the buckets except for refill. */
+export function bucketWaitMs(state: BucketState, spec: BucketSpec, tokens: number, now: number): number {
+  refill(state, spec, now);
+  let wait = 0;
+  if (spec.minSpacingMs !== undefined && state.lastStartAt !== undefined) {
+    wait = Math.max(wait, state.lastStartAt + spec.minSpacingMs - now);
+  }
+  if (spec.requests !== undefined && state.requestLevel < 1 - EPS) {
+    wait = Math.max(wait, (1 - state.requestLevel) / requestRate(spec));
+  }
+  if (spec.tokens !== undefined && tokens > 0) {
+    // A request larger than the bucket passes when the bucket is full (and leaves a debt).
+    const need = Math.min(tokens, spec.tokenBurst);
+    if (state.tokenLevel < need - EPS) {
+      wait = Math.max(wait, (need - state.tokenLevel) / tokenRate(spec));
+    }
+  }
+  if (state.requestsRemaining !== undefined && state.requestsResetAt !== undefined && state.requestsRemaining < 1) {
+    wait = Math.max(wait, state.requestsResetAt - now);
+  }
+  if (state.tokensRemaining !== undefined && state.tokensResetAt !== undefined && tokens > 0 && state.tokensRemaining < Math.min(tokens, spec.tokenBurst)) {
+    wait = Math.max(wait, state.tokensResetAt - now);
+  }
+  // Round up to whole ms so that a timer set for `wait` finds the capacity there (no 0.3 ms re-arms).
+  return wait > 0 ? Math.ceil(wait - 1e-9) : 0;
+}
+
+/** Takes one start and `tokens` if possible now (mutates `state`). */
+export function reserveBucket(state: BucketState, spec: BucketSpec, tokens: number, now: number): ReserveResult {
+  const waitMs = bucketWaitMs(state, spec, tokens, now);
+  if (waitMs > 0) return { ok: false, waitMs };
+  if (spec.requests !== undefined) state.requestLevel -= 1;
+  if (spec.tokens !== undefined) state.tokenLevel -= tokens;
+  if (state.requestsRemaining !== undefined) state.requestsRemaining -= 1;
+  if (state.tokensRemaining !== undefined) state.tokensRemaining -= tokens;
+  state.lastStartAt = now;
+  return { ok: true, waitMs: 0 };
+}
+
+/** Gives back (`delta < 0`) or charges (`delta > 0`) tokens after the response reported its real usage. */
+export function settleBucket(state: BucketState, spec: BucketSpec, delta: number, now: number): void {
+  refill(state, spec, now);
+  if (spec.tokens !== undefined) state.tokenLevel = Math.min(spec.tokenBurst, state.tokenLevel - delta);
+  if (state.tokensRemaining !== undefined) state.tokensRemaining -= delta;
+}
+
+/** The server's word on what remains until when; adopted as a cap (never raised by us). */
+export interface ServerCap {
+  requests?: { remaining: number; resetAt: number };
+  tokens?: { remaining: number; resetAt: number };
+}
+
+/** Records a server cap in the state (mutates `state`). */
+export function capBucket(state: BucketState, cap: ServerCap, now: number): void {
+  if (cap.requests && cap.requests.resetAt > now) {
+    state.requestsRemaining = cap.requests.remaining;
+    state.requestsResetAt = cap.requests.resetAt;
+  }
+  if (cap.tokens && cap.tokens.resetAt > now) {
+    state.tokensRemaining = cap.tokens.remaining;
+    state.tokensResetAt = cap.tokens.resetAt;
+  }
+}

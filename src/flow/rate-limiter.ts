@@ -1,0 +1,402 @@
+/**
+ * `RateLimiter`: one API key's request and token budget, minimum spacing and in-flight cap, on an
+ * injected clock. See `bucket.ts` for the algorithm and why it was chosen.
+ */
+import type { Clock } from '../clock/clock.js';
+import { systemClock } from '../clock/system-clock.js';
+import { abortError } from '../clock/abort.js';
+import { TypedEmitter } from '../observe/typed-emitter.js';
+import type { RateLimitSnapshot } from './quota/snapshot.js';
+import { DEFAULT_WINDOW_MS, validateLimits, type KeyLimits } from './limits.js';
+import { MemoryLimiterStore, isPending, whenReady, type LimiterStore, type MaybePromise } from './backend.js';
+import type { BucketSpec, ServerCap } from './bucket.js';
+import { LearnedRate, type LearnedRateOptions } from './learned-rate.js';
+
+/** A granted start. Hold it while the call runs; `release()` when it ends, `settle()` when usage is known. */
+export interface Permit {
+  /** Name of the key the permit is for. */
+  readonly key: string;
+  /** Tokens reserved. */
+  readonly tokens: number;
+  /** When it was granted (clock ms). */
+  readonly startedAt: number;
+  /** Charges or refunds the difference between `actualTokens` and the reservation. Only the first call counts. */
+  settle(actualTokens: number): void;
+  /** Frees the in-flight slot. Idempotent. */
+  release(): void;
+}
+
+/** Options of {@link RateLimiter}. */
+export interface RateLimiterOptions extends KeyLimits {
+  /** Key name, for the shared store and events (never the secret). Default `default`. */
+  key?: string;
+  /** Time source. Default the system clock. */
+  clock?: Clock;
+  /** Where the buckets live. Default: in memory. */
+  store?: LimiterStore;
+  /**
+   * Learn the request rate from 429s when the server sends no limits (multiplicative decrease, cubic
+   * recovery, like the AWS SDK's adaptive mode). Default on; `false` turns it off.
+   */
+  learn?: boolean | LearnedRateOptions;
+}
+
+/** Options of {@link RateLimiter.acquire}. */
+export interface AcquireOptions {
+  /** Tokens to reserve (input estimate + max output). Default 0. */
+  tokens?: number;
+  /** Higher runs first; FIFO within a priority. Default 0. */
+  priority?: number;
+  /** Gives up at once when it fires: the waiter is removed and the promise rejects with an `AbortError`. */
+  signal?: AbortSignal;
+}
+
+/** Result of {@link RateLimiter.reserve}: a permit now, or how long until one could be had. */
+export interface ReserveOutcome {
+  permit?: Permit;
+  /** 0 with a permit; else ms until a start could be granted (`Infinity` when only a release can help). */
+  waitMs: number;
+}
+
+/** Events of a {@link RateLimiter}. */
+export interface RateLimiterEvents {
+  /** The effective request rate changed (learned from 429s, or announced by the server). */
+  rate: { key: string; from: number | undefined; to: number | undefined; reason: string };
+}
+
+interface Waiter {
+  readonly tokens: number;
+  readonly priority: number;
+  readonly seq: number;
+  resolve(p: Permit): void;
+  reject(e: unknown): void;
+  cleanup(): void;
+}
+
+/**
+ * Rate limiter of one key. Non-blocking `tryAcquire`/`waitTimeMs`/`reserve` for a dispatcher choosing
+ * among keys, and a queued `acquire` (FIFO within priority, one timer for the head waiter only).
+ */
+export class RateLimiter {
+  /** Key name. */
+  readonly key: string;
+  /** Rate changes. */
+  readonly events = new TypedEmitter<RateLimiterEvents>();
+  private readonly clock: Clock;
+  private readonly store: LimiterStore;
+  private configured: KeyLimits;
+  private announced: { requests?: number; tokens?: number } = {};
+  private readonly learned: LearnedRate | undefined;
+  private inFlightCount = 0;
+  private readonly waiters: Waiter[] = [];
+  private seq = 0;
+  private cancelTimer: (() => void) | undefined;
+  private busy = false;
+  private closed = false;
+
+  constructor(options: RateLimiterOptions = {}) {
+    const { key = 'default', clock = systemClock, store, learn = true, ...limits } = options;
+    validateLimits(limits, `rate limiter "${key}"`);
+    this.key = key;
+    this.clock = clock;
+    this.store = store ?? new MemoryLimiterStore();
+    this.configured = { ...limits };
+    this.learned = learn === false ? undefined : new LearnedRate(learn === true ? {} : learn);
+  }
+
+  /** The limits as configured (after `setLimits`). */
+  get limits(): Readonly<KeyLimits> {
+    return this.configured;
+  }
+
+  /** Calls holding a permit now. */
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  /** Waiters queued in `acquire`. */
+  get pending(): number {
+    return this.waiters.length;
+  }
+
+  /** Requests per window in force now: the lowest of configured, announced by the server and learned from 429s. */
+  effectiveRequestsPerWindow(): number | undefined {
+    return minDefined(this.configured.requestsPerMinute, this.announced.requests, this.learned?.rate(this.clock.now()));
+  }
+
+  /** Tokens per window in force now: the lower of configured and announced. */
+  effectiveTokensPerWindow(): number | undefined {
+    return minDefined(this.configured.tokensPerMinute, this.announced.tokens);
+  }
+
+  /** Changes limits at run time (validated); waiters are re-examined at once. */
+  setLimits(partial: Partial<KeyLimits>): void {
+    const next = { ...this.configured, ...partial };
+    validateLimits(next, `rate limiter "${this.key}"`);
+    this.configured = next;
+    this.rearm();
+  }
+
+  /** Takes a permit now if the buckets, spacing and in-flight cap allow and nobody waits; else `undefined`. Needs a synchronous store. */
+  tryAcquire(tokens = 0): Permit | undefined {
+    const outcome = this.reserve(tokens);
+    if (isPending(outcome)) throw new TypeError(`rate limiter "${this.key}": tryAcquire needs a synchronous store; use reserve() or acquire()`);
+    return outcome.permit;
+  }
+
+  /** ms until `tryAcquire(tokens)` could succeed (0 = now; `Infinity` = only a release can help). Needs a synchronous store. */
+  waitTimeMs(tokens = 0): number {
+    if (this.isFull()) return Infinity;
+    const wait = this.store.waitMs(this.key, tokens, this.spec(), this.clock.now());
+    if (isPending(wait)) throw new TypeError(`rate limiter "${this.key}": waitTimeMs needs a synchronous store`);
+    return wait;
+  }
+
+  /** Non-blocking reserve that works with any store: a permit now, or the wait. Queued waiters go first. */
+  reserve(tokens = 0): MaybePromise<ReserveOutcome> {
+    checkTokens(tokens, this.key);
+    if (this.closed) return { waitMs: Infinity };
+    if (this.isFull()) return { waitMs: Infinity };
+    const now = this.clock.now();
+    // Queued waiters go first: report the wait, at least 1 ms, so a dispatcher does not spin.
+    if (this.waiters.length > 0) {
+      return whenReady(this.store.waitMs(this.key, tokens, this.spec(), now), (w) => ({ waitMs: Math.max(1, w) }));
+    }
+    return whenReady(this.store.reserve(this.key, tokens, this.spec(), now), (r) =>
+      r.ok ? { permit: this.grant(tokens), waitMs: 0 } : { waitMs: r.waitMs },
+    );
+  }
+
+  /** Waits for a permit. FIFO within `priority` (higher first); rejects with an `AbortError` when `signal` fires. */
+  acquire(options: AcquireOptions = {}): Promise<Permit> {
+    const { tokens = 0, priority = 0, signal } = options;
+    checkTokens(tokens, this.key);
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (this.closed) return Promise.reject(closedError(this.key));
+    return new Promise<Permit>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.removeWaiter(waiter);
+        reject(abortError(signal));
+      };
+      const waiter: Waiter = {
+        tokens,
+        priority,
+        seq: ++this.seq,
+        resolve,
+        reject,
+        cleanup: () => signal?.removeEventListener('abort', onAbort),
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.insertWaiter(waiter);
+      this.pump();
+    });
+  }
+
+  /**
+   * Adopts the limits the server announced (never above the configured ones) and caps the buckets at
+   * what it says remains until its reset.
+   */
+  observe(snapshot: RateLimitSnapshot): void {
+    const before = this.effectiveRequestsPerWindow();
+    const requests = snapshot.requests?.limit;
+    const tokens = snapshot.tokens?.limit;
+    if (requests !== undefined && requests > 0) this.announced.requests = requests;
+    if (tokens !== undefined && tokens > 0) this.announced.tokens = tokens;
+    const cap: ServerCap = {};
+    const r = snapshot.requests;
+    if (r?.remaining !== undefined && r.resetAt !== undefined) cap.requests = { remaining: r.remaining, resetAt: r.resetAt };
+    const t = snapshot.tokens ?? snapshot.inputTokens;
+    if (t?.remaining !== undefined && t.resetAt !== undefined) cap.tokens = { remaining: t.remaining, resetAt: t.resetAt };
+    if (cap.requests || cap.tokens) void this.store.cap(this.key, cap, this.clock.now());
+    this.emitRate(before, 'announced by the server');
+    this.rearm();
+  }
+
+  /**
+   * Tells the limiter a call on this key was answered 429: the learned request rate drops
+   * multiplicatively. `startedAt` (the permit's) makes 429s of calls started before the last decrease
+   * count once, not once each.
+   */
+  onRateLimited(startedAt?: number): void {
+    if (!this.learned) return;
+    const now = this.clock.now();
+    const before = this.effectiveRequestsPerWindow();
+    const ceiling = minDefined(this.configured.requestsPerMinute, this.announced.requests);
+    this.learned.decrease(now, before ?? this.learned.measured(now), ceiling, startedAt);
+    this.emitRate(before, 'rate limited (429)');
+  }
+
+  /** Counts a success for the learned rate (keeps its measurement of the real throughput). */
+  onSuccess(): void {
+    // The learned rate recovers with time since the last decrease; nothing to do per success today.
+  }
+
+  /** Rejects every waiter with an `AbortError` and cancels the timer. Permits already granted stay valid. */
+  close(): void {
+    this.closed = true;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    for (const w of this.waiters.splice(0)) {
+      w.cleanup();
+      w.reject(closedError(this.key));
+    }
+  }
+
+  /** The bucket parameters in force now. */
+  spec(): BucketSpec {
+    const windowMs = this.configured.windowMs ?? DEFAULT_WINDOW_MS;
+    const requests = this.effectiveRequestsPerWindow();
+    const tokens = this.effectiveTokensPerWindow();
+    const spec: BucketSpec = {
+      windowMs,
+      requestBurst: requests === undefined ? 1 : Math.max(1, Math.min(this.configured.burst ?? 1, requests)),
+      tokenBurst: tokens === undefined ? 0 : Math.max(1, tokens * (this.configured.tokenBurstFraction ?? 1 / 60)),
+    };
+    if (requests !== undefined) spec.requests = requests;
+    if (tokens !== undefined) spec.tokens = tokens;
+    if (this.configured.minSpacingMs) spec.minSpacingMs = this.configured.minSpacingMs;
+    return spec;
+  }
+
+  private isFull(): boolean {
+    const max = this.configured.maxInFlight;
+    return max !== undefined && this.inFlightCount >= max;
+  }
+
+  private grant(tokens: number): Permit {
+    this.inFlightCount++;
+    this.learned?.count(this.clock.now());
+    let released = false;
+    let settled = false;
+    const permit: Permit = {
+      key: this.key,
+      tokens,
+      startedAt: this.clock.now(),
+      settle: (actual: number) => {
+        if (settled || !(actual >= 0) || !Number.isFinite(actual)) return;
+        settled = true;
+        const delta = actual - tokens;
+        if (delta !== 0) void this.store.settle(this.key, delta, this.spec(), this.clock.now());
+        if (delta < 0) this.rearm();
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        this.inFlightCount--;
+        this.pump();
+      },
+    };
+    return permit;
+  }
+
+  private insertWaiter(w: Waiter): void {
+    // Sorted by priority (desc) then arrival; binary search keeps inserts O(log n) + splice.
+    let lo = 0;
+    let hi = this.waiters.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.waiters[mid]!.priority >= w.priority) lo = mid + 1;
+      else hi = mid;
+    }
+    this.waiters.splice(lo, 0, w);
+    if (lo === 0) this.rearm();
+  }
+
+  private removeWaiter(w: Waiter): void {
+    const i = this.waiters.indexOf(w);
+    if (i < 0) return;
+    this.waiters.splice(i, 1);
+    w.cleanup();
+    if (i === 0) this.rearm();
+  }
+
+  /** Drops the head timer and re-examines the head waiter (limits or the head changed). */
+  private rearm(): void {
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    this.pump();
+  }
+
+  /** Grants to head waiters while possible; then sets one timer for the head, or waits for a release. */
+  private pump(): void {
+    if (this.busy || this.cancelTimer || this.closed) return;
+    while (this.waiters.length > 0) {
+      if (this.isFull()) return; // a release() pumps again
+      const head = this.waiters[0]!;
+      const answer = this.store.reserve(this.key, head.tokens, this.spec(), this.clock.now());
+      if (isPending(answer)) {
+        this.busy = true;
+        answer.then(
+          (r) => {
+            this.busy = false;
+            this.afterReserve(head, r.ok, r.waitMs);
+          },
+          (e: unknown) => {
+            this.busy = false;
+            this.failHead(head, e);
+          },
+        );
+        return;
+      }
+      if (!this.afterReserveSync(head, answer.ok, answer.waitMs)) return;
+    }
+  }
+
+  /** Handles a reserve answer for `head`; returns whether the pump may continue with the next waiter. */
+  private afterReserveSync(head: Waiter, ok: boolean, waitMs: number): boolean {
+    if (!ok) {
+      if (Number.isFinite(waitMs)) this.cancelTimer = this.clock.setTimer(Math.max(1, waitMs), () => {
+        this.cancelTimer = undefined;
+        this.pump();
+      });
+      return false;
+    }
+    const i = this.waiters.indexOf(head);
+    if (i < 0) {
+      // Aborted while an async reserve was in flight: give the tokens back.
+      if (head.tokens > 0) void this.store.settle(this.key, -head.tokens, this.spec(), this.clock.now());
+      return true;
+    }
+    this.waiters.splice(i, 1);
+    head.cleanup();
+    head.resolve(this.grant(head.tokens));
+    return true;
+  }
+
+  private afterReserve(head: Waiter, ok: boolean, waitMs: number): void {
+    if (this.afterReserveSync(head, ok, waitMs)) this.pump();
+  }
+
+  private failHead(head: Waiter, error: unknown): void {
+    const i = this.waiters.indexOf(head);
+    if (i >= 0) {
+      this.waiters.splice(i, 1);
+      head.cleanup();
+      head.reject(error);
+    }
+    this.pump();
+  }
+
+  private emitRate(before: number | undefined, reason: string): void {
+    const after = this.effectiveRequestsPerWindow();
+    if (after !== before) this.events.emit('rate', { key: this.key, from: before, to: after, reason });
+  }
+}
+
+function minDefined(...values: (number | undefined)[]): number | undefined {
+  let min: number | undefined;
+  for (const v of values) if (v !== undefined && (min === undefined || v < min)) min = v;
+  return min;
+}
+
+function checkTokens(tokens: number, key: string): void {
+  if (typeof tokens !== 'number' || !Number.isFinite(tokens) || tokens < 0) {
+    throw new RangeError(`rate limiter "${key}": tokens must be a finite number >= 0, got ${String(tokens)}`);
+  }
+}
+
+function closedError(key: string): Error {
+  const err = new Error(`rate limiter "${key}" is closed`);
+  err.name = 'AbortError';
+  return err;
+}
