@@ -60,16 +60,16 @@ export function newBucketState(spec: BucketSpec, now: number): BucketState {
 
 /**
  * Request refill rate per ms. A bucket of capacity `b` refilled at `(n - b + 1) / window` grants at most
- * `n` starts in any half-open window `(t - window, t]` (a grant needs a whole unit, so at most `b - 1 +
- * refill` fit after one just outside); dividing by `window + 1` keeps a closed-window server happy too.
- * With the default `b = 1` this is exactly `n / window`: full throughput, one start every `window / n`.
+ * `n` starts in any half-open window `(t - window, t]`, the window servers count (a grant needs a whole
+ * unit, so at most `b - 1 + refill` fit after one just outside). With the default `b = 1` this is exactly
+ * `n / window`: full throughput, one start every `window / n` (waits are rounded up to whole ms).
  */
 export const requestRate = (spec: BucketSpec): number =>
-  spec.requests === undefined ? Infinity : Math.max(spec.requests - spec.requestBurst + 1, 1e-9) / (spec.windowMs + 1);
+  spec.requests === undefined ? Infinity : Math.max(spec.requests - spec.requestBurst + 1, 1e-9) / spec.windowMs;
 
 /** Token refill rate per ms: `(t - burst) / window`, so a window never holds more than `t` tokens. */
 export const tokenRate = (spec: BucketSpec): number =>
-  spec.tokens === undefined ? Infinity : Math.max(spec.tokens - spec.tokenBurst, spec.tokens * 0.01) / (spec.windowMs + 1);
+  spec.tokens === undefined ? Infinity : Math.max(spec.tokens - spec.tokenBurst, spec.tokens * 0.01) / spec.windowMs;
 
 /** Float slack: levels computed from elapsed ms are off by ~1e-12. */
 const EPS = 1e-9;

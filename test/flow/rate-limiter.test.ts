@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { VirtualClock } from '../../src/testing/virtual-clock.js';
+import { RateLimiter, type Permit } from '../../src/flow/rate-limiter.js';
+
+describe('RateLimiter', () => {
+  it('rejects invalid limits naming the field', () => {
+    expect(() => new RateLimiter({ requestsPerMinute: 0 })).toThrow(/requestsPerMinute must be a finite number > 0, got 0/);
+    expect(() => new RateLimiter({ tokensPerMinute: Number.NaN })).toThrow(/tokensPerMinute/);
+    expect(() => new RateLimiter({ maxInFlight: 1.5 })).toThrow(/maxInFlight must be an integer >= 1/);
+    expect(() => new RateLimiter({ minSpacingMs: -1 })).toThrow(/minSpacingMs/);
+    expect(() => new RateLimiter({ requestsPerMinute: 5, burst: 6 })).toThrow(/burst must not exceed/);
+    expect(() => new RateLimiter().tryAcquire(-1)).toThrow(/tokens must be/);
+  });
+
+  it('never grants more than N starts in any sliding window, over a long random arrival pattern', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.array(fc.integer({ min: 0, max: 20_000 }), { minLength: 20, maxLength: 150 }),
+        async (n, burstRaw, gaps) => {
+          const burst = Math.min(burstRaw, n);
+          const clock = new VirtualClock();
+          const limiter = new RateLimiter({ requestsPerMinute: n, burst, clock, learn: false });
+          const starts: number[] = [];
+          const all: Promise<void>[] = [];
+          for (const gap of gaps) {
+            await clock.advance(gap);
+            all.push(limiter.acquire().then((p) => { starts.push(clock.now()); p.release(); }));
+          }
+          await clock.run(Promise.all(all));
+          expect(starts).toHaveLength(gaps.length);
+          // Half-open window (t - 60 000, t], as the simulator and the providers count it.
+          for (let i = 0; i < starts.length; i++) {
+            let inWindow = 0;
+            for (let j = i; j < starts.length && starts[j]! - starts[i]! < 60_000; j++) inWindow++;
+            expect(inWindow).toBeLessThanOrEqual(n);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('reaches the configured rate under saturation (burst 1: exactly one start per window/N)', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ requestsPerMinute: 600, clock, learn: false });
+    const t0 = clock.now();
+    const all = Array.from({ length: 1200 }, () => limiter.acquire().then((p) => p.release()));
+    await clock.run(Promise.all(all));
+    const elapsed = clock.now() - t0;
+    // 1 200 starts at 600/min: the first is free, then 1 199 intervals of exactly 100 ms.
+    expect(elapsed).toBe(119_900);
+  });
+
+  it('spaces starts exactly minSpacingMs apart (Veo: one submission every 5 s)', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ minSpacingMs: 5_000, clock });
+    const starts: number[] = [];
+    const all = Array.from({ length: 4 }, () => limiter.acquire().then((p) => (starts.push(clock.now()), p.release())));
+    await clock.run(Promise.all(all));
+    const t0 = starts[0]!;
+    expect(starts.map((t) => t - t0)).toEqual([0, 5_000, 10_000, 15_000]);
+  });
+
+  it('abort removes the waiter at once and leaves no timer', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ requestsPerMinute: 1, clock });
+    limiter.tryAcquire()!.release();
+    const ac = new AbortController();
+    const waiting = limiter.acquire({ signal: ac.signal });
+    expect(limiter.pending).toBe(1);
+    expect(clock.pendingCount).toBe(1);
+    ac.abort();
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
+    expect(limiter.pending).toBe(0);
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('FIFO within a priority, higher priority first, with one timer for the head only', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ requestsPerMinute: 60, clock });
+    limiter.tryAcquire()!.release();
+    const order: string[] = [];
+    const wait = (name: string, priority: number): Promise<void> =>
+      limiter.acquire({ priority }).then((p) => (order.push(name), p.release()));
+    const all = [wait('low1', 0), wait('low2', 0), wait('high', 5), wait('low3', 0)];
+    expect(clock.pendingCount).toBe(1);
+    await clock.run(Promise.all(all));
+    expect(order).toEqual(['high', 'low1', 'low2', 'low3']);
+  });
+
+  it('maxInFlight: the next waiter starts when a permit is released (release is idempotent)', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ maxInFlight: 1, clock });
+    const first = limiter.tryAcquire()!;
+    expect(limiter.tryAcquire()).toBeUndefined();
+    expect(limiter.waitTimeMs()).toBe(Infinity);
+    let got: Permit | undefined;
+    void limiter.acquire().then((p) => (got = p));
+    await clock.advance(0);
+    expect(got).toBeUndefined();
+    expect(clock.pendingCount).toBe(0); // waits for a release, not a timer
+    first.release();
+    first.release();
+    await clock.advance(0);
+    expect(got).toBeDefined();
+    expect(limiter.inFlight).toBe(1);
+  });
+
+  it('settle refunds unused tokens and charges extra ones', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ tokensPerMinute: 6_000, tokenBurstFraction: 1 / 6, clock }); // bucket 1 000
+    const p = limiter.tryAcquire(1_000)!;
+    expect(limiter.tryAcquire(500)).toBeUndefined();
+    p.settle(200); // 800 back
+    p.settle(0); // ignored: only the first settle counts
+    const q = limiter.tryAcquire(700)!;
+    expect(q).toBeDefined();
+    q.settle(1_700); // 1 000 more charged: bucket at -900
+    expect(limiter.waitTimeMs(100)).toBeGreaterThan(9_000);
+  });
+
+  it('observe(): adopts announced limits below the configured ones and stops at remaining=0 until reset', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ requestsPerMinute: 1_000, clock, burst: 10 });
+    limiter.observe({ at: clock.now(), source: 'openai', requests: { limit: 5_000, remaining: 0, resetAt: clock.now() + 2_000 } });
+    expect(limiter.effectiveRequestsPerWindow()).toBe(1_000); // never above configured
+    expect(limiter.tryAcquire()).toBeUndefined();
+    expect(limiter.waitTimeMs()).toBe(2_000);
+    limiter.observe({ at: clock.now(), source: 'openai', requests: { limit: 120 } });
+    expect(limiter.effectiveRequestsPerWindow()).toBe(120);
+    await clock.advance(2_000);
+    expect(limiter.tryAcquire()).toBeDefined();
+  });
+
+  it('setLimits at run time re-examines the head waiter', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ requestsPerMinute: 1, clock });
+    limiter.tryAcquire()!.release();
+    let done = false;
+    void limiter.acquire().then(() => (done = true));
+    expect(clock.pendingTimers()[0]!.inMs).toBeGreaterThan(59_000);
+    limiter.setLimits({ requestsPerMinute: 60 });
+    await clock.advance(1_001);
+    expect(done).toBe(true);
+    expect(() => limiter.setLimits({ requestsPerMinute: -3 })).toThrow(/requestsPerMinute/);
+  });
+
+  it('learns a rate from 429s alone and recovers toward the ceiling', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ requestsPerMinute: 600, clock });
+    const rates: (number | undefined)[] = [];
+    limiter.events.on('rate', (e) => rates.push(e.to));
+    const p = limiter.tryAcquire()!;
+    limiter.onRateLimited(p.startedAt);
+    expect(limiter.effectiveRequestsPerWindow()).toBeCloseTo(420, 5);
+    limiter.onRateLimited(p.startedAt - 1); // started before the decrease: same congestion, ignored
+    expect(limiter.effectiveRequestsPerWindow()).toBeCloseTo(420, 5);
+    await clock.advance(20_000);
+    expect(limiter.effectiveRequestsPerWindow()).toBeCloseTo(600, 0); // back near the rate that failed
+    await clock.advance(20_000);
+    expect(limiter.effectiveRequestsPerWindow()).toBe(600); // capped by the configured limit
+    expect(rates).toEqual([420]);
+  });
+
+  it('close() rejects waiters and cancels the timer', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ requestsPerMinute: 1, clock });
+    limiter.tryAcquire();
+    const w = limiter.acquire();
+    limiter.close();
+    await expect(w).rejects.toMatchObject({ name: 'AbortError' });
+    expect(clock.pendingCount).toBe(0);
+  });
+});
