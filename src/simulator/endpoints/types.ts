@@ -1,0 +1,38 @@
+import type { Dialect, ErrorContext, Reply } from '../dialects/types.js';
+import type { RequestText } from '../text.js';
+
+/** What a success builder gets. */
+export interface SuccessContext {
+  body: Record<string, unknown>;
+  text: RequestText;
+  model: string;
+  /** Deterministic id suffix (the request's arrival number). */
+  id: string;
+  now: number;
+  embeddingDimensions: number;
+  seed: number;
+  /** Base URL of the simulator, for URLs in bodies. */
+  baseUrl: string;
+}
+
+/** One simulated API operation. */
+export interface Endpoint {
+  /** Stable name used in stats, e.g. `openai.chat`. */
+  readonly name: string;
+  readonly dialect: Dialect;
+  /** Operation id used in Azure messages. */
+  readonly operation: string;
+  /** Body fields that must be present (the provider's 400 otherwise). */
+  readonly required: readonly string[];
+  /** Success body. */
+  success(ctx: SuccessContext): unknown;
+  /** The provider's safety/content-filter answer for this operation. */
+  filtered(ctx: SuccessContext, err: ErrorContext): Reply;
+}
+
+/** A matched route: the endpoint and what the path carried. */
+export interface RouteMatch {
+  endpoint: Endpoint;
+  /** Model or deployment named in the path. */
+  pathModel?: string;
+}

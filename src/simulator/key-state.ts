@@ -1,0 +1,128 @@
+import type { KeyLimits } from './options.js';
+import { SlidingWindow } from './sliding-window.js';
+
+/** Which limit refused a request. `day` is a quota (per-day) refusal; the others are rate limits. */
+export type LimitKind = 'requests' | 'tokens' | 'day' | 'concurrency';
+
+/** Why a request was refused, with what the providers put in their 429 messages. */
+export interface Rejection {
+  kind: LimitKind;
+  /** The configured limit. */
+  limit: number;
+  /** Used within the window at the time of the request. */
+  used: number;
+  /** What the request asked for (1 request, or its tokens). */
+  requested: number;
+  /** Ms until the request would fit. */
+  retryAfterMs: number;
+}
+
+/** One window's state for rate-limit headers. */
+export interface WindowStatus {
+  limit: number;
+  remaining: number;
+  /** Ms until the window is fully replenished. */
+  resetMs: number;
+}
+
+/** What rate-limit headers report: only the limits that are configured. */
+export interface LimitStatus {
+  requests?: WindowStatus;
+  tokens?: WindowStatus;
+}
+
+/** Limits and usage of one key, on the simulator's clock. */
+export class KeyState {
+  /** Requests being served now. */
+  inFlight = 0;
+  /** Requests received with this key (also those refused), for `revokeAfter`. */
+  received = 0;
+  private readonly requests: SlidingWindow;
+  private readonly tokens: SlidingWindow;
+  private day = -1;
+  private dayCount = 0;
+
+  constructor(
+    readonly name: string,
+    readonly limits: KeyLimits,
+    windowMs: number,
+    private readonly dayMs: number,
+  ) {
+    this.requests = new SlidingWindow(windowMs);
+    this.tokens = new SlidingWindow(windowMs);
+  }
+
+  /** True once the key has received more than `revokeAfter` requests. */
+  get revoked(): boolean {
+    return this.limits.revokeAfter !== undefined && this.received > this.limits.revokeAfter;
+  }
+
+  /** The first limit a request of `tokens` tokens would break at `now`, or undefined if it may pass. */
+  check(now: number, tokens: number): Rejection | undefined {
+    const l = this.limits;
+    if (l.requestsPerDay !== undefined) {
+      const used = this.usedToday(now);
+      if (used + 1 > l.requestsPerDay) {
+        const nextDay = (Math.floor(now / this.dayMs) + 1) * this.dayMs;
+        return { kind: 'day', limit: l.requestsPerDay, used, requested: 1, retryAfterMs: nextDay - now };
+      }
+    }
+    if (l.maxConcurrent !== undefined && this.inFlight >= l.maxConcurrent) {
+      return { kind: 'concurrency', limit: l.maxConcurrent, used: this.inFlight, requested: 1, retryAfterMs: 1000 };
+    }
+    if (l.requestsPerMinute !== undefined) {
+      const wait = this.requests.waitFor(now, 1, l.requestsPerMinute);
+      if (wait > 0) {
+        return { kind: 'requests', limit: l.requestsPerMinute, used: this.requests.used(now), requested: 1, retryAfterMs: wait };
+      }
+    }
+    if (l.tokensPerMinute !== undefined) {
+      const wait = this.tokens.waitFor(now, tokens, l.tokensPerMinute);
+      if (wait > 0) {
+        return { kind: 'tokens', limit: l.tokensPerMinute, used: this.tokens.used(now), requested: tokens, retryAfterMs: wait };
+      }
+    }
+    return undefined;
+  }
+
+  /** Records an admitted request of `tokens` tokens. */
+  admit(now: number, tokens: number): void {
+    if (this.limits.requestsPerMinute !== undefined) this.requests.add(now, 1);
+    if (this.limits.tokensPerMinute !== undefined) this.tokens.add(now, tokens);
+    if (this.limits.requestsPerDay !== undefined) {
+      this.usedToday(now);
+      this.dayCount++;
+    }
+  }
+
+  /** Remaining capacity for rate-limit headers. */
+  status(now: number): LimitStatus {
+    const l = this.limits;
+    const out: LimitStatus = {};
+    if (l.requestsPerMinute !== undefined) out.requests = windowStatus(this.requests, l.requestsPerMinute, now);
+    if (l.tokensPerMinute !== undefined) out.tokens = windowStatus(this.tokens, l.tokensPerMinute, now);
+    return out;
+  }
+
+  /** Forgets all usage (stats reset). */
+  reset(): void {
+    this.requests.clear();
+    this.tokens.clear();
+    this.day = -1;
+    this.dayCount = 0;
+    this.received = 0;
+  }
+
+  private usedToday(now: number): number {
+    const day = Math.floor(now / this.dayMs);
+    if (day !== this.day) {
+      this.day = day;
+      this.dayCount = 0;
+    }
+    return this.dayCount;
+  }
+}
+
+function windowStatus(window: SlidingWindow, limit: number, now: number): WindowStatus {
+  return { limit, remaining: Math.max(0, Math.floor(limit - window.used(now))), resetMs: window.resetIn(now) };
+}

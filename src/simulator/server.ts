@@ -1,0 +1,345 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Clock } from '../clock/clock.js';
+import { systemClock } from '../clock/system-clock.js';
+import { parseJsonObject, readBody } from './body.js';
+import type { Dialect, ErrorContext, Reply } from './dialects/types.js';
+import { openaiDialect } from './dialects/openai.js';
+import type { Endpoint, RouteMatch, SuccessContext } from './endpoints/types.js';
+import { FaultPlan } from './faults.js';
+import { KeyState, type Rejection } from './key-state.js';
+import { resolveOptions, type FaultType, type ResolvedOptions, type SimulatorOptions } from './options.js';
+import { hashString, latencySampler, mulberry32 } from './random.js';
+import { matchPost } from './router.js';
+import { StatsRecorder, type SimulatorStats } from './stats.js';
+import { readRequestText } from './text.js';
+
+/** A running simulator. */
+export interface Simulator {
+  /** Base URL, e.g. `http://127.0.0.1:41234` (no trailing slash). */
+  readonly url: string;
+  readonly port: number;
+  /** What reached the server so far. `{ log: false }` leaves out the per-request log. */
+  stats(options?: { log?: boolean }): SimulatorStats;
+  /** Zeroes the statistics and every key's usage windows (limits start afresh). */
+  resetStats(): void;
+  /** Stops listening, ends hanging and open connections, and cancels pending delays. */
+  close(): Promise<void>;
+}
+
+/** Most keys tracked when any key is accepted, so random keys cannot grow memory without bound. */
+const MAX_OPEN_KEYS = 10_000;
+
+/**
+ * Starts the provider simulator on 127.0.0.1 (port 0 by default: a free port).
+ *
+ * ```ts
+ * const sim = await startSimulator({ keys: [{ name: 'a', secret: 'sk-a', requestsPerMinute: 60 }], seed: 7 });
+ * const openai = new OpenAI({ apiKey: 'sk-a', baseURL: `${sim.url}/v1`, maxRetries: 0 });
+ * ...
+ * await sim.close();
+ * ```
+ */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const resolved = resolveOptions(options);
+  const sim = new SimulatorServer(resolved, options.clock ?? systemClock);
+  await sim.listen();
+  return sim;
+}
+
+/** The HTTP server. One instance per `startSimulator` call. */
+class SimulatorServer implements Simulator {
+  url = '';
+  port = 0;
+  private readonly server: Server;
+  private readonly keysBySecret = new Map<string, KeyState>();
+  private readonly openKeys: boolean;
+  private readonly statsRecorder: StatsRecorder;
+  private readonly faults: FaultPlan;
+  private readonly latency: () => number;
+  private readonly sockets = new Set<Socket>();
+  private readonly closing = new AbortController();
+  private arrivals = 0;
+
+  constructor(
+    private readonly o: ResolvedOptions,
+    private readonly clock: Clock,
+  ) {
+    for (const k of o.keys) this.keysBySecret.set(k.secret, new KeyState(k.name, { ...o.limits, ...definedOnly(k) }, o.windowMs, o.dayMs));
+    this.openKeys = o.keys.length === 0;
+    this.statsRecorder = new StatsRecorder(o.maxLogEntries, clock.now());
+    // Separate streams, so adding latency does not change which requests get faults.
+    this.faults = new FaultPlan(o.probabilities, o.schedule, o.markers, mulberry32(o.seed));
+    this.latency = latencySampler(o.latency, mulberry32(o.seed ^ 0x5bd1e995));
+    this.server = createServer({ keepAliveTimeout: 10_000 }, (req, res) => this.handle(req, res));
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    // Garbage that is not HTTP: answer 400 if possible, never crash.
+    this.server.on('clientError', (_err, socket: Socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.o.port, this.o.host, () => {
+        this.server.off('error', reject);
+        const addr = this.server.address() as AddressInfo;
+        this.port = addr.port;
+        const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+        this.url = `http://${host}:${addr.port}`;
+        resolve();
+      });
+    });
+  }
+
+  stats(options: { log?: boolean } = {}): SimulatorStats {
+    return this.statsRecorder.snapshot(options.log ?? true);
+  }
+
+  resetStats(): void {
+    this.statsRecorder.reset(this.clock.now());
+    this.arrivals = 0;
+    for (const k of this.keysBySecret.values()) k.reset();
+  }
+
+  close(): Promise<void> {
+    this.closing.abort();
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      for (const s of this.sockets) s.destroy();
+      this.server.closeAllConnections();
+    });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const arrivedAt = this.clock.now();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const query = q < 0 ? undefined : new URLSearchParams(url.slice(q + 1));
+    if (path.startsWith('/_sluice/')) {
+      this.control(req, res, path, query);
+      return;
+    }
+    const match = req.method === 'POST' ? matchPost(path) : undefined;
+    if (!match) {
+      req.resume();
+      this.statsRecorder.record(arrivedAt, '(none)', 'unknown', 'not_found', 404, 0);
+      this.send(res, openaiDialect.notFound(), {});
+      return;
+    }
+    void this.handleApi(req, res, match, query, arrivedAt).catch(() => {
+      // A bug must not crash the server: answer 500 if still possible.
+      if (!res.headersSent && !res.destroyed) this.send(res, match.endpoint.dialect.serverError(), {});
+    });
+  }
+
+  private control(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams | undefined): void {
+    req.resume();
+    if (req.method === 'GET' && path === '/_sluice/stats') {
+      this.send(res, { status: 200, headers: {}, body: JSON.stringify(this.stats({ log: query?.get('log') !== '0' })) }, {});
+    } else if (req.method === 'POST' && path === '/_sluice/reset') {
+      this.resetStats();
+      this.send(res, { status: 200, headers: {}, body: '{"ok":true}' }, {});
+    } else {
+      this.send(res, { status: 404, headers: {}, body: '{"error":"not found"}' }, {});
+    }
+  }
+
+  private async handleApi(req: IncomingMessage, res: ServerResponse, match: RouteMatch, query: URLSearchParams | undefined, arrivedAt: number): Promise<void> {
+    const { endpoint } = match;
+    const dialect = endpoint.dialect;
+    const arrival = ++this.arrivals;
+    const body = await readBody(req, this.o.maxBodyBytes);
+    const done = (keyName: string, outcome: string, reply: Reply | undefined, status: number, tokens = 0, headers: Record<string, string> = {}): void => {
+      this.statsRecorder.record(arrivedAt, keyName, endpoint.name, outcome, status, tokens);
+      if (reply) this.send(res, reply, headers, !body.ok);
+    };
+    if (!body.ok) {
+      if (body.reason === 'too_large') done('(none)', 'too_large', dialect.tooLarge(), 413);
+      else done('(none)', 'aborted', undefined, 0);
+      return;
+    }
+    const secret = dialect.credential(req.headers, query);
+    if (secret === undefined) return done('(none)', 'unauthorized', dialect.missingKey(), dialect.missingKey().status);
+    const key = this.keyFor(secret);
+    if (!key) return done('(unknown)', 'unauthorized', dialect.invalidKey(), dialect.invalidKey().status);
+    key.received++;
+    if (key.revoked) return done(key.name, 'revoked', dialect.invalidKey(), dialect.invalidKey().status);
+    const headerProblem = dialect.checkHeaders?.(req.headers);
+    if (headerProblem) return done(key.name, 'invalid_request', headerProblem, headerProblem.status);
+    const json = parseJsonObject(body.body);
+    if (!json) return done(key.name, 'invalid_request', dialect.invalidJson(), 400);
+    const missing = endpoint.required.find((f) => json[f] === undefined || json[f] === null);
+    if (missing !== undefined) return done(key.name, 'invalid_request', dialect.missingField(missing), 400);
+
+    const text = readRequestText(json);
+    const tokens = text.inputTokens + (text.maxOutputTokens ?? 0);
+    const model = match.pathModel ?? (typeof json['model'] === 'string' ? json['model'] : 'unknown-model');
+    const errCtx: ErrorContext = { model, operation: endpoint.operation, apiVersion: query?.get('api-version') ?? undefined };
+    const now = this.clock.now();
+    const rejection = key.check(now, tokens);
+    if (rejection) {
+      const reply = dialect.rateLimited({ rejection, hint: this.o.retryAfterHint }, errCtx, now);
+      return done(key.name, `limit:${rejection.kind}`, reply, reply.status, 0, this.limitHeaders(dialect, key, now));
+    }
+    key.admit(now, tokens);
+    key.inFlight++;
+    res.once('close', () => key.inFlight--);
+
+    const fault = this.faults.decide(arrival, key.name, key.received, text.marker);
+    const delay = this.latency();
+    if (delay > 0 && !(await this.pause(delay, res))) return done(key.name, 'aborted', undefined, 0, tokens);
+    const ctx: SuccessContext = { body: json, text, model, id: String(arrival).padStart(6, '0'), now: this.clock.now(), embeddingDimensions: this.o.embeddingDimensions, seed: this.o.seed, baseUrl: this.url };
+    const headers = this.limitHeaders(dialect, key, this.clock.now());
+    if (fault === undefined) {
+      return done(key.name, 'ok', { status: 200, headers: {}, body: JSON.stringify(endpoint.success(ctx)) }, 200, tokens, headers);
+    }
+    this.statsRecorder.record(arrivedAt, key.name, endpoint.name, `fault:${fault}`, faultStatus(fault, dialect), tokens);
+    await this.injectFault(fault, res, endpoint, ctx, errCtx, key, headers);
+  }
+
+  private async injectFault(fault: FaultType, res: ServerResponse, endpoint: Endpoint, ctx: SuccessContext, errCtx: ErrorContext, key: KeyState, headers: Record<string, string>): Promise<void> {
+    const dialect = endpoint.dialect;
+    switch (fault) {
+      case '429':
+      case '429-no-hint': {
+        const rejection: Rejection = { kind: 'requests', limit: key.limits.requestsPerMinute ?? 60, used: key.limits.requestsPerMinute ?? 60, requested: 1, retryAfterMs: this.o.faultRetryAfterMs };
+        return this.send(res, dialect.rateLimited({ rejection, hint: fault === '429' }, errCtx, ctx.now), headers);
+      }
+      case 'quota':
+        return this.send(res, dialect.quotaExhausted(errCtx), headers);
+      case '503':
+        return this.send(res, dialect.overloaded(503), headers);
+      case '529':
+        return this.send(res, dialect.overloaded(529), headers);
+      case '500':
+      case 'operation-error':
+        return this.send(res, dialect.serverError(), headers);
+      case '400':
+        return this.send(res, dialect.badRequest('The request was rejected as invalid (simulated fault).'), headers);
+      case '401':
+        return this.send(res, dialect.invalidKey(), headers);
+      case 'filtered':
+        return this.send(res, endpoint.filtered(ctx, errCtx), headers);
+      case 'reset':
+        res.socket?.destroy();
+        return;
+      case 'hang':
+        // Nothing is sent: the request ends when the client gives up or the server closes.
+        return;
+      case 'html':
+        return this.send(res, { status: 502, headers: { 'content-type': 'text/html' }, body: HTML_502 }, {});
+      case 'truncated': {
+        const full = JSON.stringify(endpoint.success(ctx));
+        return this.send(res, { status: 200, headers: {}, body: full.slice(0, Math.max(1, Math.floor(full.length / 2))) }, headers);
+      }
+      case 'malformed':
+        return this.send(res, { status: 200, headers: {}, body: '{"id":"sim","object":,"choices":[{"message":undefined}' }, headers);
+      case 'slow':
+        return this.sendSlowly(res, JSON.stringify(endpoint.success(ctx)), headers);
+    }
+  }
+
+  /** Sends a correct body in `slowChunks` chunks with `slowDelayMs` between them (chunked encoding). */
+  private async sendSlowly(res: ServerResponse, body: string, headers: Record<string, string>): Promise<void> {
+    res.writeHead(200, { 'content-type': 'application/json', ...headers });
+    const n = this.o.slowChunks;
+    const size = Math.ceil(body.length / n);
+    for (let i = 0; i < n; i++) {
+      if (i > 0 && !(await this.pause(this.o.slowDelayMs, res))) return;
+      res.write(body.slice(i * size, (i + 1) * size));
+    }
+    res.end();
+  }
+
+  /** Waits `ms` on the clock; false if the client went away or the server is closing. */
+  private async pause(ms: number, res: ServerResponse): Promise<boolean> {
+    if (res.destroyed || this.closing.signal.aborted) return false;
+    const local = new AbortController();
+    const onClose = (): void => local.abort();
+    const onClosing = (): void => local.abort();
+    res.once('close', onClose);
+    this.closing.signal.addEventListener('abort', onClosing, { once: true });
+    try {
+      await this.clock.sleep(ms, local.signal);
+      return !res.destroyed;
+    } catch {
+      return false;
+    } finally {
+      res.off('close', onClose);
+      this.closing.signal.removeEventListener('abort', onClosing);
+    }
+  }
+
+  private keyFor(secret: string): KeyState | undefined {
+    const known = this.keysBySecret.get(secret);
+    if (known || !this.openKeys) return known;
+    if (this.keysBySecret.size >= MAX_OPEN_KEYS) return this.keyFor('\u0000other');
+    // Accept any key; name it by a hash so the secret itself never appears in stats.
+    const name = secret === '\u0000other' ? '(other)' : `key-${hashString(secret).toString(16).padStart(8, '0')}`;
+    const state = new KeyState(name, this.o.limits, this.o.windowMs, this.o.dayMs);
+    this.keysBySecret.set(secret, state);
+    return state;
+  }
+
+  private limitHeaders(dialect: Dialect, key: KeyState, now: number): Record<string, string> {
+    return this.o.rateLimitHeaders ? dialect.limitHeaders(key.status(now), now) : {};
+  }
+
+  private send(res: ServerResponse, reply: Reply, headers: Record<string, string>, close = false): void {
+    if (res.destroyed || res.headersSent) return;
+    const h: Record<string, string> = { 'content-type': 'application/json', ...headers, ...reply.headers };
+    h['content-length'] = String(Buffer.byteLength(reply.body));
+    if (close) h['connection'] = 'close';
+    res.writeHead(reply.status, h);
+    res.end(reply.body);
+  }
+}
+
+const HTML_502 =
+  '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n';
+
+/** The status an injected fault answers with (0: none is sent). */
+function faultStatus(fault: FaultType, dialect: Dialect): number {
+  switch (fault) {
+    case '429':
+    case '429-no-hint':
+      return 429;
+    case 'quota':
+      return dialect.quotaExhausted({ model: '', operation: '', apiVersion: undefined }).status;
+    case '503':
+      return 503;
+    case '529':
+      return dialect.overloaded(529).status;
+    case '500':
+    case 'operation-error':
+      return 500;
+    case '400':
+      return 400;
+    case '401':
+      return dialect.invalidKey().status;
+    case 'filtered':
+      return dialect.provider === 'gemini' || dialect.provider === 'vertex' || dialect.provider === 'anthropic' ? 200 : 400;
+    case 'html':
+      return 502;
+    case 'reset':
+    case 'hang':
+      return 0;
+    case 'truncated':
+    case 'malformed':
+    case 'slow':
+      return 200;
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined && k !== 'name' && k !== 'secret') (out as Record<string, unknown>)[k] = v;
+  return out;
+}
