@@ -1,0 +1,37 @@
+import type { ErrorKind } from '../../classify/kinds.js';
+
+/**
+ * The observation vocabulary shared by the progress display, the Prometheus metrics and the report
+ * recorder. The CLI translates the batch runner's and the executor's events into these (see
+ * `src/cli/observe-run.ts`), so the three consumers do not depend on any one layer's event map.
+ * Every event carries `at` (ms since epoch, from the run's clock) and only key names, never secrets.
+ */
+export type RunEvent =
+  | { type: 'attempt_start'; at: number; id: string; attempt: number; key?: string }
+  | {
+      type: 'attempt_end';
+      at: number;
+      id: string;
+      attempt: number;
+      key?: string;
+      ok: boolean;
+      kind?: ErrorKind;
+      status?: number;
+      latencyMs?: number;
+    }
+  | { type: 'retry'; at: number; id: string; attempt: number; kind: ErrorKind; delayMs: number }
+  | { type: 'item'; at: number; id: string; state: 'succeeded' | 'failed' | 'cancelled' | 'pending'; kind?: ErrorKind }
+  | { type: 'key_state'; at: number; key: string; state: KeyStateName; until?: number; reason?: string }
+  | { type: 'concurrency'; at: number; limit: number; reason?: string }
+  | { type: 'quota'; at: number; key: string; usage: number }
+  | { type: 'quota_alert'; at: number; key: string; level: number; usage: number }
+  | { type: 'pause'; at: number; reason: string; until?: number }
+  | { type: 'resume'; at: number };
+
+/** States a key can be in (see the key pool). */
+export type KeyStateName = 'active' | 'cooling' | 'parked' | 'disabled';
+
+/** Anything that consumes {@link RunEvent}s. */
+export interface RunObserver {
+  observe(event: RunEvent): void;
+}

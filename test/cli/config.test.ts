@@ -1,0 +1,143 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseDurationText } from '../../src/cli/config.js';
+import { CliError, ExitCode } from '../../src/cli/exit-codes.js';
+import { loadKeys, readKeyFile } from '../../src/cli/keys.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+function file(name: string, content: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, content);
+  return p;
+}
+function fail(fn: () => unknown): CliError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof CliError) return err;
+    throw err;
+  }
+  throw new Error('expected a CliError');
+}
+
+describe('loadConfig precedence', () => {
+  const cfg = file('a.json', JSON.stringify({ rpm: 100, tpm: 5000, concurrency: 6, gracePeriod: '45s', alertLevels: [0.5, 0.9] }));
+
+  it('uses defaults when nothing is given', () => {
+    const { config, sources } = loadConfig({ env: {} });
+    expect(config.quotaThreshold).toBe(0.8);
+    expect(config.alertLevels).toEqual([0.6, 0.8, 0.95]);
+    expect(config.concurrency).toBe(4);
+    expect(config.maxConcurrency).toBe(16);
+    expect(config.pauseDuration).toBe(24 * 3600_000);
+    expect(config.quotaMonitoring).toBe(true);
+    expect(sources.rpm).toBe('default');
+  });
+
+  it('flags > env > file > defaults', () => {
+    const { config, sources } = loadConfig({
+      flags: { rpm: '300' },
+      env: { SLUICE_RPM: '200', SLUICE_TPM: '9000' },
+      configPath: cfg,
+    });
+    expect(config.rpm).toBe(300);
+    expect(sources.rpm).toBe('flag');
+    expect(config.tpm).toBe(9000);
+    expect(sources.tpm).toBe('env');
+    expect(config.concurrency).toBe(6);
+    expect(sources.concurrency).toBe('file');
+    expect(config.gracePeriod).toBe(45_000);
+    expect(config.alertLevels).toEqual([0.5, 0.9]);
+    expect(config.minSpacing).toBe(0);
+  });
+
+  it('reads the config file named by SLUICE_CONFIG, and booleans and lists from env', () => {
+    const { config } = loadConfig({
+      env: { SLUICE_CONFIG: cfg, SLUICE_QUOTA_MONITORING: 'off', SLUICE_KEYS: 'K_1, K_2', SLUICE_ALERT_LEVELS: '0.7,0.9' },
+    });
+    expect(config.rpm).toBe(100);
+    expect(config.quotaMonitoring).toBe(false);
+    expect(config.keysEnv).toEqual(['K_1', 'K_2']);
+    expect(config.alertLevels).toEqual([0.7, 0.9]);
+  });
+
+  it('a command may give its own defaults, still below every source', () => {
+    const { config } = loadConfig({ env: { SLUICE_RPM: '50' }, defaults: { rpm: 600, tpm: 100_000 } });
+    expect(config.rpm).toBe(50);
+    expect(config.tpm).toBe(100_000);
+  });
+});
+
+describe('loadConfig validation errors name the option, its source and the range', () => {
+  it('flag', () => {
+    const err = fail(() => loadConfig({ flags: { quotaThreshold: '1.5' }, env: {} }));
+    expect(err.exitCode).toBe(ExitCode.badConfig);
+    expect(err.message).toContain('quotaThreshold');
+    expect(err.message).toContain('--quota-threshold');
+    expect(err.message).toContain('(0, 1]');
+    expect(err.message).toContain('"1.5"');
+  });
+  it('environment variable', () => {
+    const err = fail(() => loadConfig({ env: { SLUICE_RPM: 'fast' } }));
+    expect(err.message).toMatch(/rpm from environment variable SLUICE_RPM: must be integer >= 1, got "fast"/);
+  });
+  it('config file key, and unknown keys', () => {
+    const bad = file('b.json', JSON.stringify({ maxConcurrency: 0 }));
+    expect(fail(() => loadConfig({ env: {}, configPath: bad })).message).toContain('config file key "maxConcurrency"');
+    const typo = file('c.json', JSON.stringify({ rpmm: 3 }));
+    expect(fail(() => loadConfig({ env: {}, configPath: typo })).message).toContain('unknown option "rpmm"');
+    expect(fail(() => loadConfig({ env: {}, configPath: join(dir, 'missing.json') })).message).toContain('cannot read config file');
+    const notJson = file('d.json', '{ rpm: ');
+    expect(fail(() => loadConfig({ env: {}, configPath: notJson })).exitCode).toBe(ExitCode.badConfig);
+  });
+  it('cross-field rules', () => {
+    expect(fail(() => loadConfig({ env: { SLUICE_MIN_CONCURRENCY: '8', SLUICE_MAX_CONCURRENCY: '4' } })).message).toContain(
+      'maxConcurrency',
+    );
+    expect(fail(() => loadConfig({ env: { SLUICE_CONCURRENCY: '40' } })).message).toContain('between minConcurrency');
+    expect(fail(() => loadConfig({ env: { SLUICE_ALERT_LEVELS: '0.9,0.5' } })).message).toContain('ascending');
+  });
+  it('per-kind retry overrides are checked by kind and field', () => {
+    const f = file('r.json', JSON.stringify({ retry: { rate_limited: { maxAttempts: 0 } } }));
+    expect(fail(() => loadConfig({ env: {}, configPath: f })).message).toContain('rate_limited.maxAttempts');
+    const g = file('g.json', JSON.stringify({ retry: { sometimes: { maxAttempts: 2 } } }));
+    expect(fail(() => loadConfig({ env: {}, configPath: g })).message).toContain('retry');
+    const ok = loadConfig({ env: { SLUICE_RETRY: '{"server_error":{"maxAttempts":5,"initialDelayMs":500}}' } });
+    expect(ok.config.retry?.server_error?.maxAttempts).toBe(5);
+  });
+  it('durations', () => {
+    expect(parseDurationText('1m30s')).toBe(90_000);
+    expect(parseDurationText('250')).toBe(250);
+    expect(parseDurationText('24h')).toBe(86_400_000);
+    expect(parseDurationText('soon')).toBeUndefined();
+    expect(parseDurationText('5s garbage')).toBeUndefined();
+    expect(fail(() => loadConfig({ env: { SLUICE_GRACE_PERIOD: 'soon' } })).message).toContain('SLUICE_GRACE_PERIOD');
+  });
+});
+
+describe('loadKeys', () => {
+  it('reads named variables; a missing one is one clear message with the missing-key code and no secret', () => {
+    const keys = loadKeys({ keysEnv: ['K_A', 'K_B'] }, { K_A: 'sk-aaa', K_B: 'sk-bbb' });
+    expect(keys).toEqual([
+      { name: 'K_A', secret: 'sk-aaa' },
+      { name: 'K_B', secret: 'sk-bbb' },
+    ]);
+    const err = fail(() => loadKeys({ keysEnv: ['K_A', 'K_C'] }, { K_A: 'sk-aaa' }));
+    expect(err.exitCode).toBe(ExitCode.missingKey);
+    expect(err.message).toContain('K_C');
+    expect(err.message).not.toContain('sk-aaa');
+    expect(fail(() => loadKeys({}, {})).exitCode).toBe(ExitCode.missingKey);
+  });
+  it('reads key files as lines or JSON, and bad lines are reported by number only', () => {
+    expect(readKeyFile(file('k.txt', '# keys\nalpha=sk-1\n\nbeta = sk-2\n'))).toEqual([
+      { name: 'alpha', secret: 'sk-1' },
+      { name: 'beta', secret: 'sk-2' },
+    ]);
+    expect(readKeyFile(file('k.json', '{"x":"sk-x"}'))).toEqual([{ name: 'x', secret: 'sk-x' }]);
+    const err = fail(() => readKeyFile(file('bad.txt', 'sk-leaked-secret\n')));
+    expect(err.message).toContain('line 1');
+    expect(err.message).not.toContain('sk-leaked-secret');
+  });
+});
