@@ -1,0 +1,143 @@
+/**
+ * `parseRateLimitHeaders`: reads what a response says about the key's quota, from every header family
+ * providers use. Total: never throws; a missing or malformed value yields nothing rather than a guess.
+ *
+ * | family | headers |
+ * |---|---|
+ * | openai | `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` (duration `6m0s`), same for `-tokens` |
+ * | azure | `x-ratelimit-remaining-requests` / `-tokens` only (no limit, no reset) |
+ * | anthropic | `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}` (RFC 3339 reset) |
+ * | ietf | `RateLimit: limit=100, remaining=50, reset=30` (draft 7), `RateLimit: "default";r=50;t=30` + `RateLimit-Policy: "default";q=100;w=60` (draft 8+), `RateLimit-Limit/-Remaining/-Reset` (draft 6) |
+ * | legacy | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch seconds if large, else delta seconds) |
+ */
+import { toHeaderMap, type HeaderMap } from '../../classify/headers.js';
+import { parseResetTime } from '../../classify/retry-after.js';
+import type { RateLimitSnapshot, RateLimitWindow } from './snapshot.js';
+
+/** Headers as `Headers`, a record (string or string[] values) or `[name, value]` pairs. */
+export type HeadersInput = Headers | Record<string, unknown> | ReadonlyArray<readonly [string, string]> | unknown;
+
+/** A count: a non-negative decimal, at most 15 digits (larger is not a real quota). */
+const COUNT = /^\d{1,15}(?:\.\d{1,6})?$/;
+
+function count(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const s = value.trim();
+  return COUNT.test(s) ? Number(s) : undefined;
+}
+
+function windowOf(limit: number | undefined, remaining: number | undefined, resetAt: number | undefined): RateLimitWindow | undefined {
+  const w: RateLimitWindow = {};
+  if (limit !== undefined) w.limit = limit;
+  if (remaining !== undefined) w.remaining = remaining;
+  if (resetAt !== undefined) w.resetAt = resetAt;
+  return Object.keys(w).length > 0 ? w : undefined;
+}
+
+function read(h: HeaderMap, prefix: string, suffixes: [string, string, string], now: number): RateLimitWindow | undefined {
+  return windowOf(
+    count(h.get(prefix + suffixes[0])),
+    count(h.get(prefix + suffixes[1])),
+    parseResetTime(h.get(prefix + suffixes[2]), now),
+  );
+}
+
+function openai(h: HeaderMap, now: number): RateLimitSnapshot | undefined {
+  const requests = windowOf(
+    count(h.get('x-ratelimit-limit-requests')),
+    count(h.get('x-ratelimit-remaining-requests')),
+    parseResetTime(h.get('x-ratelimit-reset-requests'), now),
+  );
+  const tokens = windowOf(
+    count(h.get('x-ratelimit-limit-tokens')),
+    count(h.get('x-ratelimit-remaining-tokens')),
+    parseResetTime(h.get('x-ratelimit-reset-tokens'), now),
+  );
+  if (!requests && !tokens) return undefined;
+  const hasLimitOrReset = [requests, tokens].some((w) => w?.limit !== undefined || w?.resetAt !== undefined);
+  const snap: RateLimitSnapshot = { at: now, source: hasLimitOrReset ? 'openai' : 'azure' };
+  if (requests) snap.requests = requests;
+  if (tokens) snap.tokens = tokens;
+  return snap;
+}
+
+function anthropic(h: HeaderMap, now: number): RateLimitSnapshot | undefined {
+  const sfx: [string, string, string] = ['-limit', '-remaining', '-reset'];
+  const requests = read(h, 'anthropic-ratelimit-requests', sfx, now);
+  const tokens = read(h, 'anthropic-ratelimit-tokens', sfx, now);
+  const inputTokens = read(h, 'anthropic-ratelimit-input-tokens', sfx, now);
+  const outputTokens = read(h, 'anthropic-ratelimit-output-tokens', sfx, now);
+  if (!requests && !tokens && !inputTokens && !outputTokens) return undefined;
+  const snap: RateLimitSnapshot = { at: now, source: 'anthropic' };
+  if (requests) snap.requests = requests;
+  if (tokens) snap.tokens = tokens;
+  if (inputTokens) snap.inputTokens = inputTokens;
+  if (outputTokens) snap.outputTokens = outputTokens;
+  return snap;
+}
+
+/** Parameters of the first list member of a structured field: `"default";r=50;t=30` or `limit=100, remaining=50`. */
+function structuredParams(value: string): Map<string, string> {
+  const params = new Map<string, string>();
+  // Draft 7 is a dictionary (`a=1, b=2`); draft 8+ a list whose items carry `;k=v` params. Read both.
+  const firstItem = value.includes(';') ? (value.split(',')[0] ?? '') : value;
+  for (const part of firstItem.split(/[;,]/).slice(0, 16)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const k = part.slice(0, eq).trim().toLowerCase();
+    const v = part.slice(eq + 1).trim();
+    if (k && !params.has(k)) params.set(k, v);
+  }
+  return params;
+}
+
+/** IETF delta-seconds reset (never an epoch). */
+function deltaReset(value: string | undefined, now: number): number | undefined {
+  const n = count(value);
+  return n === undefined || n > 366 * 86_400 ? undefined : now + Math.ceil(n * 1000);
+}
+
+function ietf(h: HeaderMap, now: number): RateLimitSnapshot | undefined {
+  let requests: RateLimitWindow | undefined;
+  const field = h.get('ratelimit');
+  if (field !== undefined && field.length <= 1024) {
+    const p = structuredParams(field);
+    const policy = h.get('ratelimit-policy');
+    const pp = policy !== undefined && policy.length <= 1024 ? structuredParams(policy) : new Map<string, string>();
+    requests = windowOf(
+      count(p.get('limit') ?? pp.get('q')),
+      count(p.get('remaining') ?? p.get('r')),
+      deltaReset(p.get('reset') ?? p.get('t'), now),
+    );
+  }
+  requests ??= windowOf(
+    count(h.get('ratelimit-limit')),
+    count(h.get('ratelimit-remaining')),
+    deltaReset(h.get('ratelimit-reset'), now),
+  );
+  return requests ? { at: now, source: 'ietf', requests } : undefined;
+}
+
+function legacy(h: HeaderMap, now: number): RateLimitSnapshot | undefined {
+  const requests = windowOf(
+    count(h.get('x-ratelimit-limit')),
+    count(h.get('x-ratelimit-remaining')),
+    parseResetTime(h.get('x-ratelimit-reset'), now),
+  );
+  return requests ? { at: now, source: 'legacy', requests } : undefined;
+}
+
+/**
+ * Parses rate-limit headers into a snapshot taken at `now` (ms since epoch; durations become absolute
+ * reset times). Returns `undefined` when no family is recognised. Never throws.
+ */
+export function parseRateLimitHeaders(headers: HeadersInput, now: number): RateLimitSnapshot | undefined {
+  try {
+    if (!Number.isFinite(now)) return undefined;
+    const h = toHeaderMap(headers);
+    if (h.size === 0) return undefined;
+    return anthropic(h, now) ?? openai(h, now) ?? ietf(h, now) ?? legacy(h, now);
+  } catch {
+    return undefined;
+  }
+}
