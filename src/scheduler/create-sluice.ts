@@ -1,0 +1,229 @@
+import { systemClock } from '../clock/system-clock.js';
+import type { Clock } from '../clock/clock.js';
+import type { Classification } from '../classify/kinds.js';
+import { isSluiceError } from '../classify/sluice-error.js';
+import { retryPolicy } from '../attempt/policy.js';
+import type { RetryPolicy, RetryPolicyOptions } from '../attempt/policy.js';
+import { AdaptiveConcurrency } from '../flow/adaptive-concurrency.js';
+import type { AdaptiveConcurrencyOptions } from '../flow/adaptive-concurrency.js';
+import type { KeyLimits } from '../flow/limits.js';
+import { RateLimiter } from '../flow/rate-limiter.js';
+import { QuotaMonitor } from '../flow/quota/quota-monitor.js';
+import type { QuotaMonitorOptions } from '../flow/quota/quota-monitor.js';
+import { TypedEmitter } from '../observe/typed-emitter.js';
+import type { ApiKey, CallContext, ProviderAdapter } from '../provider/types.js';
+import type { ExecutorEvents } from './events.js';
+import { Executor } from './executor.js';
+import type { AttemptEndInfo, AttemptStartInfo } from './job.js';
+import type { KeyLane } from './key-router.js';
+import { KeyStates } from './key-states.js';
+import type { KeySelectionStrategy } from './key-states.js';
+import type { Classifier, SchedulerConcurrency, SchedulerQuota } from './ports.js';
+
+/** Concurrency: a fixed number of calls in flight, or AIMD between `min` and `max`. */
+export type ConcurrencyOption = number | ({ adaptive?: boolean } & Omit<AdaptiveConcurrencyOptions, 'clock'>);
+
+/** The smallest logger Sluice writes to (pino fits). Only key names are ever logged. */
+export interface SluiceLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+/** Options of {@link createSluice}. */
+export interface SluiceOptions<P, R> {
+  /** An adapter, or a function `(payload, { key, signal, attempt }) => result`. */
+  provider: ProviderAdapter<P, R> | ((payload: P, ctx: CallContext) => Promise<R>);
+  /** API keys. Default: one key named `default` with an empty secret (for function providers). */
+  keys?: readonly ApiKey[];
+  /** Limits of every key, or per key name (`{ a: {...}, b: {...} }`). Default: none. */
+  limits?: KeyLimits | Record<string, KeyLimits>;
+  /** A retry policy or its options. Default: the built-in per-kind policy. */
+  retry?: RetryPolicy | RetryPolicyOptions;
+  /** Quota monitoring of every key (alerts, pause threshold, daily budget). Default: none. */
+  quota?: Omit<QuotaMonitorOptions, 'key' | 'clock'>;
+  /** Calls in flight at once. Default 16. */
+  concurrency?: ConcurrencyOption;
+  /** Key selection. Default `round-robin`. */
+  selection?: KeySelectionStrategy;
+  /** Cooldown after a 429 that named no wait and no reset, ms. Default 30,000. */
+  defaultCooldownMs?: number;
+  /** Per-attempt timeout, ms. Default: the retry policy's `timeoutMs`, else none. */
+  attemptTimeoutMs?: number;
+  /** A rate-limited job runs at once on another available key. Default true. */
+  failover?: boolean;
+  /** Grace for in-flight calls on close, ms. Default 10,000. */
+  shutdownGraceMs?: number;
+  /** Close gracefully on SIGINT/SIGTERM. Default false. */
+  handleSignals?: boolean;
+  /** Default backpressure bound of `runAll`. Default 1,000. */
+  maxQueued?: number;
+  /** Turns thrown errors into classifications. Default: the classifier of `src/classify`. */
+  classify?: Classifier;
+  onAttemptStart?: (info: AttemptStartInfo) => void | Promise<void>;
+  onAttemptEnd?: (info: AttemptEndInfo) => void | Promise<void>;
+  clock?: Clock;
+  logger?: SluiceLogger;
+}
+
+/**
+ * Builds an {@link Executor}: one limiter per key, the key states, the retry policy, the concurrency
+ * limit and, when asked, a quota monitor per key, wired so that every decision is an event.
+ *
+ * ```ts
+ * const sluice = createSluice({
+ *   provider: openaiAdapter,
+ *   keys: [{ name: 'a', secret: process.env.KEY_A! }, { name: 'b', secret: process.env.KEY_B! }],
+ *   limits: { requestsPerMinute: 500, tokensPerMinute: 200_000 },
+ * });
+ * const answer = await sluice.run({ messages }, { priority: 1 });
+ * await sluice.close();
+ * ```
+ */
+export function createSluice<P = unknown, R = unknown>(options: SluiceOptions<P, R>): Executor<P, R> {
+  if (options === null || typeof options !== 'object') throw new TypeError('createSluice: options must be an object');
+  const clock = options.clock ?? systemClock;
+  const provider = toAdapter(options.provider);
+  const keys = checkKeys(options.keys ?? [{ name: 'default', secret: '' }]);
+  const events = new TypedEmitter<ExecutorEvents>();
+  const policy = toPolicy(options.retry);
+  const lanes = keys.map((key) => makeLane(key, limitsFor(options.limits, key.name, keys), options.quota, clock, events));
+  const pool = new KeyStates(
+    keys.map((k) => k.name),
+    {
+      ...(options.selection !== undefined ? { selection: options.selection } : {}),
+      ...(options.defaultCooldownMs !== undefined ? { defaultCooldownMs: options.defaultCooldownMs } : {}),
+    },
+  );
+  const concurrency = makeConcurrency(options.concurrency, clock, events);
+  const attemptTimeoutMs = options.attemptTimeoutMs ?? policy.timeoutMs;
+  if (attemptTimeoutMs !== undefined && !(attemptTimeoutMs > 0)) {
+    throw new RangeError(`createSluice: attemptTimeoutMs must be a number > 0, got ${String(attemptTimeoutMs)}`);
+  }
+  if (options.logger) attachLogger(events, options.logger);
+  return new Executor<P, R>({
+    clock,
+    provider,
+    lanes,
+    pool,
+    policy,
+    classify: options.classify ?? basicClassify,
+    concurrency,
+    events,
+    ...(attemptTimeoutMs !== undefined ? { attemptTimeoutMs } : {}),
+    ...(options.failover !== undefined ? { failover: options.failover } : {}),
+    ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
+    ...(options.handleSignals !== undefined ? { handleSignals: options.handleSignals } : {}),
+    ...(options.maxQueued !== undefined ? { maxQueued: options.maxQueued } : {}),
+    hooks: {
+      ...(options.onAttemptStart ? { onAttemptStart: options.onAttemptStart } : {}),
+      ...(options.onAttemptEnd ? { onAttemptEnd: options.onAttemptEnd } : {}),
+    },
+  });
+}
+
+function toAdapter<P, R>(provider: SluiceOptions<P, R>['provider']): ProviderAdapter<P, R> {
+  if (typeof provider === 'function') {
+    return { name: 'function', call: async (payload, ctx) => ({ result: await provider(payload, ctx) }) };
+  }
+  if (provider === null || typeof provider !== 'object' || typeof provider.call !== 'function') {
+    throw new TypeError('createSluice: provider must be a ProviderAdapter (with call()) or a function');
+  }
+  return provider;
+}
+
+function checkKeys(keys: readonly ApiKey[]): readonly ApiKey[] {
+  if (!Array.isArray(keys) || keys.length === 0) throw new TypeError('createSluice: keys must be a non-empty array of { name, secret }');
+  const seen = new Set<string>();
+  keys.forEach((k, i) => {
+    if (k === null || typeof k !== 'object' || typeof k.name !== 'string' || k.name === '') {
+      throw new TypeError(`createSluice: keys[${i}].name must be a non-empty string`);
+    }
+    if (typeof k.secret !== 'string') throw new TypeError(`createSluice: keys[${i}].secret must be a string (key "${k.name}")`);
+    if (seen.has(k.name)) throw new TypeError(`createSluice: keys[${i}].name "${k.name}" is used twice`);
+    seen.add(k.name);
+  });
+  return keys;
+}
+
+function toPolicy(retry: SluiceOptions<unknown, unknown>['retry']): RetryPolicy {
+  if (retry !== undefined && typeof (retry as RetryPolicy).decide === 'function') return retry as RetryPolicy;
+  return retryPolicy((retry ?? {}) as RetryPolicyOptions);
+}
+
+/** Per-key limits when every field of `limits` names a key; else the same limits for all keys. */
+function limitsFor(limits: SluiceOptions<unknown, unknown>['limits'], name: string, keys: readonly ApiKey[]): KeyLimits {
+  if (limits === undefined) return {};
+  if (limits === null || typeof limits !== 'object') throw new TypeError('createSluice: limits must be an object');
+  const fields = Object.keys(limits);
+  const names = new Set(keys.map((k) => k.name));
+  const perKey = fields.length > 0 && fields.every((f) => names.has(f));
+  return perKey ? ((limits as Record<string, KeyLimits>)[name] ?? {}) : (limits as KeyLimits);
+}
+
+function makeLane(key: ApiKey, limits: KeyLimits, quota: SluiceOptions<unknown, unknown>['quota'], clock: Clock, events: TypedEmitter<ExecutorEvents>): KeyLane {
+  const limiter = new RateLimiter({ ...limits, key: key.name, clock });
+  const { requestsPerDay } = limits;
+  if (!quota && requestsPerDay === undefined) return { key, limiter };
+  const monitor = new QuotaMonitor({ ...quota, ...(requestsPerDay !== undefined ? { requestsPerDay } : {}), key: key.name, clock });
+  monitor.events.on('alert', (a) => events.emit('quotaAlert', { key: a.key, level: a.level, usage: a.usage, window: a.limit }));
+  return { key, limiter, quota: quotaPort(monitor) };
+}
+
+/** Adapts the flow layer's QuotaMonitor to what the scheduler needs. */
+function quotaPort(monitor: QuotaMonitor): SchedulerQuota {
+  return {
+    record: ({ rateLimit, tokens }) => {
+      monitor.recordRequest(tokens ?? 0);
+      if (rateLimit) monitor.observe(rateLimit);
+    },
+    pausedUntil: () => monitor.pausedUntil(),
+    close: () => (monitor as { close?: () => void }).close?.(),
+  };
+}
+
+function makeConcurrency(option: ConcurrencyOption | undefined, clock: Clock, events: TypedEmitter<ExecutorEvents>): SchedulerConcurrency {
+  const value = option ?? 16;
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`createSluice: concurrency must be an integer >= 1, got ${String(value)}`);
+    return { limit: value };
+  }
+  if (value === null || typeof value !== 'object') throw new TypeError('createSluice: concurrency must be a number or an object');
+  const { adaptive = true, ...rest } = value;
+  if (!adaptive) {
+    const limit = rest.initial ?? rest.max ?? 16;
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`createSluice: concurrency.initial must be an integer >= 1, got ${String(limit)}`);
+    return { limit };
+  }
+  const aimd = new AdaptiveConcurrency({ ...rest, clock });
+  aimd.events.on('change', (c) => events.emit('concurrencyChange', c));
+  return {
+    get limit() {
+      return aimd.limit;
+    },
+    onSuccess: () => aimd.recordSuccess(),
+    onFailure: (kind) => aimd.recordFailure(kind),
+  };
+}
+
+/**
+ * The classification used until `src/classify`'s `classify()` is wired in: a `SluiceError` keeps its
+ * own, an `AbortError` is `cancelled`, a `TimeoutError` is `timeout`, anything else `unknown`.
+ */
+export function basicClassify(failure: unknown): Classification {
+  if (isSluiceError(failure)) return failure.classification;
+  const name = failure instanceof Error ? failure.name : undefined;
+  const message = failure instanceof Error ? failure.message : String(failure);
+  if (name === 'AbortError') return { kind: 'cancelled', retryable: false, message };
+  if (name === 'TimeoutError') return { kind: 'timeout', retryable: true, message };
+  return { kind: 'unknown', retryable: false, message };
+}
+
+function attachLogger(events: TypedEmitter<ExecutorEvents>, logger: SluiceLogger): void {
+  const warn = new Set<keyof ExecutorEvents>(['cooldownStart', 'allKeysUnavailable', 'jobFailed', 'quotaAlert', 'pause']);
+  events.onAny((type, event) => {
+    if (type === 'keyChosen' || type === 'idle') return;
+    const line = { event: type, ...(event as object) };
+    if (warn.has(type)) logger.warn(line, String(type));
+    else logger.info(line, String(type));
+  });
+}

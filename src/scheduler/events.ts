@@ -1,0 +1,34 @@
+import type { Classification, ErrorKind } from '../classify/kinds.js';
+import type { KeyState } from './ports.js';
+
+/** A job's identifier: the one given to `run`, else a sequence number. */
+export type JobId = string | number;
+
+/** Every decision the executor takes, as events (feed them to a logger, metrics, a progress bar). */
+export interface ExecutorEvents {
+  /** A key was chosen for an attempt. */
+  keyChosen: { jobId: JobId; attempt: number; key: string };
+  /** An attempt failed (whatever happens next). */
+  attemptFailed: { jobId: JobId; attempt: number; key: string; classification: Classification };
+  /** A key stopped taking work: cooling (rate limited), parked (quota exhausted) or disabled (auth). */
+  cooldownStart: { key: string; state: KeyState; until: number; waitMs: number; kind: ErrorKind };
+  /** A cooling or parked key takes work again. */
+  cooldownEnd: { key: string };
+  /** Starts stopped: `manual` (pause()), `quota` (every key over its quota threshold), `shutdown`. */
+  pause: { reason: 'manual' | 'quota' | 'shutdown'; until?: number };
+  /** Starts resumed. */
+  resume: { reason: 'manual' | 'quota' };
+  /** The concurrency limit changed. */
+  concurrencyChange: { from: number; to: number; reason: string };
+  /** A key's quota use crossed an alert level (forwarded from its quota monitor). */
+  quotaAlert: { key: string; level: number; usage: number; window: string };
+  /** A failed job will be attempted again after `delayMs` (0: at once on another key). */
+  retryScheduled: { jobId: JobId; attempt: number; delayMs: number; kind: ErrorKind; key: string; reason: string; maxAttempts: number };
+  jobSucceeded: { jobId: JobId; attempts: number; key: string };
+  jobFailed: { jobId: JobId; attempts: number; kind: ErrorKind; message: string; key?: string };
+  jobCancelled: { jobId: JobId; attempts: number };
+  /** No key can take work: which keys wait, in which state, for how long. */
+  allKeysUnavailable: { keys: { key: string; state: KeyState; waitMs: number }[]; waitMs: number };
+  /** Queue and in-flight both empty. */
+  idle: Record<string, never>;
+}

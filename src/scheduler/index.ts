@@ -1,0 +1,15 @@
+/** The scheduler: priority and retry queues, the dispatcher and `createSluice`. */
+export { createSluice, basicClassify } from './create-sluice.js';
+export type { SluiceOptions, ConcurrencyOption, SluiceLogger } from './create-sluice.js';
+export { Executor } from './executor.js';
+export type { ExecutorConfig, RunAllOptions, RunAllSummary, CloseOptions } from './executor.js';
+export { JobFailedError } from './job.js';
+export type { RunOptions, JobResult, AttemptStartInfo, AttemptEndInfo, AttemptHooks } from './job.js';
+export type { ExecutorEvents, JobId } from './events.js';
+export { KeyStates } from './key-states.js';
+export type { KeyStatesOptions, KeySelectionStrategy } from './key-states.js';
+export { KeyRouter } from './key-router.js';
+export type { KeyLane } from './key-router.js';
+export { ReadyQueue, RetryQueue } from './queues.js';
+export type { QueuedItem } from './queues.js';
+export type * from './ports.js';

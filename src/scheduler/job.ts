@@ -1,0 +1,116 @@
+import type { Classification, ErrorKind } from '../classify/kinds.js';
+import { SluiceError } from '../classify/sluice-error.js';
+import type { JobId } from './events.js';
+import type { QueuedItem } from './queues.js';
+
+/** What an attempt-start hook receives. */
+export interface AttemptStartInfo {
+  jobId: JobId;
+  /** 1-based attempt number (continues from `startAttempt`). */
+  attempt: number;
+  /** Key name (never the secret). */
+  key: string;
+}
+
+/** What an attempt-end hook receives. */
+export interface AttemptEndInfo extends AttemptStartInfo {
+  ok: boolean;
+  /** `success`, `retry` (another attempt follows after `delayMs`), `failed` (job given up), `cancelled`. */
+  outcome: 'success' | 'retry' | 'failed' | 'cancelled';
+  classification?: Classification;
+  kind?: ErrorKind;
+  message?: string;
+  status?: number;
+  /** For `retry`: the wait before the next attempt (0: at once on another key). */
+  delayMs?: number;
+}
+
+/** Per-attempt hooks; a returned promise is awaited before the next decision (so a store can persist first). */
+export interface AttemptHooks {
+  onAttemptStart?: (info: AttemptStartInfo) => void | Promise<void>;
+  onAttemptEnd?: (info: AttemptEndInfo) => void | Promise<void>;
+}
+
+/** Options of one job. */
+export interface RunOptions extends AttemptHooks {
+  /** Identifier reported in events and hooks. Default: a sequence number. */
+  id?: JobId;
+  /** Higher runs first (default 0); first in, first out within a priority. */
+  priority?: number;
+  /** Cancels the job: removed from the queue, or its attempt aborted; no further attempt. */
+  signal?: AbortSignal;
+  /** Tokens to reserve on the key's limiter. Default: the provider's `estimateTokens`, else 0. */
+  tokens?: number;
+  /** Attempts already made (a resumed job): the next attempt is numbered `startAttempt + 1`. Default 0. */
+  startAttempt?: number;
+}
+
+/** How a job ended, for result mode (`runSettled`, `runAll`'s `onResult`). */
+export type JobResult<R> =
+  | { ok: true; id: JobId; value: R; attempts: number; key: string }
+  | { ok: false; id: JobId; error: unknown; kind: ErrorKind; attempts: number; cancelled: boolean; key?: string };
+
+/**
+ * The error a job rejects with when it is given up: it carries the last attempt's classification (so
+ * `kind`, `status`, `message` are the provider's), the number of attempts and the last key's name.
+ */
+export class JobFailedError extends SluiceError {
+  readonly jobId: JobId;
+  readonly attempts: number;
+  readonly key: string | undefined;
+
+  constructor(classification: Classification, info: { jobId: JobId; attempts: number; key?: string; cause?: unknown }) {
+    super(
+      { ...classification, message: `${classification.message} (job ${String(info.jobId)}, ${info.attempts} attempt${info.attempts === 1 ? '' : 's'})` },
+      { cause: info.cause },
+    );
+    this.jobId = info.jobId;
+    this.attempts = info.attempts;
+    this.key = info.key;
+  }
+}
+
+/** Job states inside the executor. */
+export const JobState = {
+  Queued: 0,
+  WaitingRetry: 1,
+  Running: 2,
+  /** Between attempts: the attempt-end hook is being awaited. */
+  Deciding: 3,
+  Done: 4,
+} as const;
+/** One of {@link JobState}. */
+export type JobState = (typeof JobState)[keyof typeof JobState];
+
+/**
+ * One job inside the executor. A class with a fixed shape and no per-job closures, so that a million
+ * queued jobs cost little more than their payloads (see bench/executor.bench.ts).
+ */
+export class Job<P, R> implements QueuedItem {
+  heapIndex = -1;
+  notBefore = 0;
+  state: JobState = JobState.Queued;
+  /** Attempts made so far (including `startAttempt`). */
+  attempt: number;
+  previousDelayMs: number | undefined = undefined;
+  /** Aborts the running attempt. */
+  controller: AbortController | undefined = undefined;
+  /** Listener on the caller's signal, removed when the job ends. */
+  onAbort: (() => void) | undefined = undefined;
+  /** Set when the job is cancelled (its signal or close()). */
+  cancelReason: unknown = undefined;
+  lastKey: string | undefined = undefined;
+
+  constructor(
+    readonly id: JobId,
+    readonly payload: P,
+    public priority: number,
+    public seq: number,
+    readonly tokens: number,
+    readonly createdAt: number,
+    readonly options: RunOptions | undefined,
+    readonly done: (result: JobResult<R>) => void,
+  ) {
+    this.attempt = options?.startAttempt ?? 0;
+  }
+}

@@ -1,0 +1,196 @@
+import { describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../src/testing/virtual-clock.js';
+import { FakeProvider } from '../../src/testing/fake-provider.js';
+import { createSluice } from '../../src/scheduler/create-sluice.js';
+import { JobFailedError } from '../../src/scheduler/job.js';
+import { SluiceError } from '../../src/classify/sluice-error.js';
+import type { CallContext } from '../../src/provider/types.js';
+
+const keys = (...names: string[]) => names.map((name) => ({ name, secret: `sk-${name}-secret` }));
+
+describe('Executor', () => {
+  it('runs higher priority first and is FIFO within a priority', async () => {
+    const clock = new VirtualClock();
+    const order: string[] = [];
+    const sluice = createSluice<string, string>({
+      clock,
+      concurrency: 1,
+      provider: async (p) => {
+        order.push(p);
+        await clock.sleep(10);
+        return p;
+      },
+    });
+    sluice.pause();
+    const all = Promise.all([
+      sluice.run('low-1', { priority: 0 }),
+      sluice.run('high-1', { priority: 5 }),
+      sluice.run('low-2', { priority: 0 }),
+      sluice.run('high-2', { priority: 5 }),
+      sluice.run('mid', { priority: 1 }),
+    ]);
+    sluice.resume();
+    await clock.run(all);
+    expect(order).toEqual(['high-1', 'high-2', 'mid', 'low-1', 'low-2']);
+    await sluice.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('cancels a queued job and a running job without touching the others', async () => {
+    const clock = new VirtualClock();
+    const provider = new FakeProvider({ clock, latencyMs: 1000 });
+    const sluice = createSluice({ clock, provider, concurrency: 1 });
+    const running = new AbortController();
+    const queued = new AbortController();
+    const a = sluice.run({ value: 'a' }, { signal: running.signal });
+    const b = sluice.run({ value: 'b' }, { signal: queued.signal });
+    const c = sluice.run({ value: 'c' });
+    a.catch(() => undefined);
+    b.catch(() => undefined);
+    queued.abort();
+    await expect(b).rejects.toMatchObject({ name: 'AbortError' });
+    await clock.advance(500);
+    running.abort();
+    await expect(a).rejects.toMatchObject({ name: 'AbortError' });
+    const result = await clock.run(c);
+    expect(result).toMatchObject({ value: 'c', attempt: 1 });
+    expect(provider.stats.calls).toBe(2);
+    expect(provider.stats.aborted).toBe(1);
+    await sluice.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('leaves no timer after close, with jobs waiting for a retry and a cooling key', async () => {
+    const clock = new VirtualClock();
+    const provider = new FakeProvider({
+      clock,
+      fault: () => ({ kind: 'overloaded', status: 503, retryable: true }),
+    });
+    const sluice = createSluice({ clock, provider, retry: { default: { attempts: 5, backoff: { type: 'constant', delayMs: 60_000 } } } });
+    const jobs = [sluice.run({}), sluice.run({})];
+    for (const j of jobs) j.catch(() => undefined);
+    await clock.advance(10);
+    expect(clock.pendingCount).toBeGreaterThan(0);
+    await sluice.close();
+    for (const j of jobs) await expect(j).rejects.toMatchObject({ name: 'AbortError' });
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('gives in-flight calls a grace period on close, then aborts them', async () => {
+    const clock = new VirtualClock();
+    const provider = new FakeProvider({ clock, latencyMs: (p) => ((p as { value: number }).value === 1 ? 1_000 : 60_000) });
+    const sluice = createSluice({ clock, provider, shutdownGraceMs: 5_000 });
+    const quick = sluice.run({ value: 1 });
+    const slow = sluice.run({ value: 2 });
+    slow.catch(() => undefined);
+    const queuedAfter = sluice.run({ value: 3 });
+    queuedAfter.catch(() => undefined);
+    await clock.advance(1);
+    const closing = sluice.close();
+    await clock.run(closing);
+    await expect(quick).resolves.toMatchObject({ value: 1 });
+    await expect(slow).rejects.toMatchObject({ name: 'AbortError' });
+    expect(clock.now() - Date.UTC(2026, 0, 1)).toBeLessThanOrEqual(5_001 + 1);
+    expect(clock.pendingCount).toBe(0);
+    await expect(sluice.run({ value: 4 })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('runAll keeps at most maxQueued items in flight or queued and pulls lazily', async () => {
+    const clock = new VirtualClock();
+    let pulled = 0;
+    let maxOutstanding = 0;
+    let outstanding = 0;
+    function* input() {
+      for (let i = 0; i < 200; i++) {
+        pulled++;
+        yield i;
+      }
+    }
+    const sluice = createSluice<number, number>({
+      clock,
+      concurrency: 4,
+      provider: async (n, ctx: CallContext) => {
+        await clock.sleep(100, ctx.signal);
+        return n * 2;
+      },
+      onAttemptStart: () => {
+        outstanding++;
+        maxOutstanding = Math.max(maxOutstanding, sluice.size);
+      },
+      onAttemptEnd: () => {
+        outstanding--;
+      },
+    });
+    const results: number[] = [];
+    const done = sluice.runAll(input(), { maxQueued: 10, onResult: (r) => void (r.ok && results.push(r.value)) });
+    await clock.advance(50);
+    // Nothing has finished yet: only the first 10 items (plus at most the one being looked at) were read.
+    expect(pulled).toBeLessThanOrEqual(11);
+    expect(sluice.size).toBe(10);
+    const summary = await clock.run(done);
+    expect(summary).toEqual({ submitted: 200, succeeded: 200, failed: 0, cancelled: 0 });
+    expect(results).toHaveLength(200);
+    expect(maxOutstanding).toBeLessThanOrEqual(10);
+    expect(outstanding).toBe(0);
+    await sluice.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('fails a job at once on a non-retryable error, with the classification and attempts', async () => {
+    const clock = new VirtualClock();
+    const sluice = createSluice({
+      clock,
+      keys: keys('a'),
+      provider: async () => {
+        throw new SluiceError({ kind: 'invalid_request', retryable: false, status: 400, message: 'INVALID_ARGUMENT: bad prompt' });
+      },
+    });
+    const err = await clock.run(sluice.run({})).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobFailedError);
+    expect(err).toMatchObject({ kind: 'invalid_request', attempts: 1, key: 'a' });
+    expect(String((err as Error).message)).not.toContain('sk-a-secret');
+    await sluice.close();
+  });
+
+  it('awaits attempt hooks before the next decision and continues from startAttempt', async () => {
+    const clock = new VirtualClock();
+    const log: string[] = [];
+    let calls = 0;
+    const sluice = createSluice({
+      clock,
+      retry: { byKind: { server_error: { attempts: 5, backoff: { type: 'constant', delayMs: 1000 }, jitter: 'none' } } },
+      provider: async () => {
+        calls++;
+        if (calls < 2) throw new SluiceError({ kind: 'server_error', retryable: true, status: 500, message: 'boom' });
+        return 'ok';
+      },
+    });
+    const value = sluice.run(
+      {},
+      {
+        id: 'job-7',
+        startAttempt: 3,
+        onAttemptStart: async (i) => {
+          await clock.sleep(5);
+          log.push(`start ${i.attempt}`);
+        },
+        onAttemptEnd: async (i) => {
+          await clock.sleep(5);
+          log.push(`end ${i.attempt} ${i.outcome} ${i.delayMs ?? ''}`.trim());
+        },
+      },
+    );
+    await expect(clock.run(value)).resolves.toBe('ok');
+    expect(log).toEqual(['start 4', 'end 4 retry 1000', 'start 5', 'end 5 success']);
+    await sluice.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('rejects bad options naming the field', () => {
+    const provider = async () => 1;
+    expect(() => createSluice({ provider, concurrency: 0 })).toThrow(/concurrency/);
+    expect(() => createSluice({ provider, keys: [] })).toThrow(/keys/);
+    expect(() => createSluice({ provider, keys: keys('a', 'a') })).toThrow(/used twice/);
+    expect(() => createSluice({ provider, limits: { requestsPerMinute: -1 } })).toThrow(/requestsPerMinute/);
+  });
+});
