@@ -1,33 +1,82 @@
-/** `status`, `retry-failed` and `export` on an existing state. (Signatures first; implementation follows.) */
-import type { JobStore } from './store.js';
-import type { BatchSummary, ExportOptions, RetryFailedBatchOptions, StoreOption } from './types.js';
+/** `status`, `retry-failed` and `export` on an existing state. */
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { SqliteJobStore } from './sqlite-store.js';
+import { formatResult } from './output.js';
+import type { BatchCounts, JobStore } from './store.js';
+import type { ExportOptions, RetryFailedBatchOptions, StoreOption } from './types.js';
 
 /** The default state file beside an input: `<input>.sluice.db`. */
 export function defaultStatePath(input: string): string {
   return `${input}.sluice.db`;
 }
 
-/** Opens a state: a path opens the SQLite store (must exist unless `create`), a store is returned as is. */
+/**
+ * Opens a state: a path opens the SQLite store (it must exist unless `create`; a corrupt or foreign
+ * file is a `StateFileError`); an open store is returned as is.
+ */
 export async function openStore(state: StoreOption, options: { create?: boolean } = {}): Promise<JobStore> {
-  void state;
-  void options;
-  throw new Error('openStore: not implemented yet');
+  if (typeof state !== 'string') return state;
+  return SqliteJobStore.open(state, { create: options.create ?? false });
+}
+
+/** Runs `fn` on the store, closing it afterwards when it was opened here from a path. */
+async function withStore<T>(state: StoreOption, fn: (store: JobStore) => Promise<T>): Promise<T> {
+  const store = await openStore(state);
+  try {
+    return await fn(store);
+  } finally {
+    if (typeof state === 'string') await store.close();
+  }
 }
 
 /** Counts by state, error kind and key, read from the state. */
-export async function batchStatus(options: { state: StoreOption }): Promise<BatchSummary['counts']> {
-  void options;
-  throw new Error('batchStatus: not implemented yet');
+export async function batchStatus(options: { state: StoreOption }): Promise<BatchCounts> {
+  return withStore(options.state, (store) => store.counts());
 }
 
-/** Returns failed items (of `kinds`, default all) to pending; the next `runBatch` runs them. Returns how many. */
+/**
+ * Returns failed items (of `kinds`, default all) to pending; the next `runBatch` on the same input runs
+ * them. Attempts are reset to 0 unless `resetAttempts: false`. Because the output already holds those
+ * items' failure lines, the output is marked for a full rewrite: the next run writes every item again,
+ * once, with its new outcome. Returns how many items were returned to pending.
+ */
 export async function retryFailed(options: RetryFailedBatchOptions): Promise<number> {
-  void options;
-  throw new Error('retryFailed: not implemented yet');
+  return withStore(options.state, async (store) => {
+    const retryOptions: Parameters<JobStore['retryFailed']>[0] = {};
+    if (options.kinds) retryOptions.kinds = options.kinds;
+    if (options.resetAttempts !== undefined) retryOptions.resetAttempts = options.resetAttempts;
+    const n = await store.retryFailed(retryOptions);
+    if (n > 0) await store.resetWritten();
+    return n;
+  });
 }
 
-/** Rewrites the full results JSONL from the store. Returns the number of lines written. */
+/**
+ * Rewrites the full results JSONL from the store (every item in a final state, in input order), through
+ * a temporary file renamed into place. Does not change what the store records about the run's own output.
+ * Returns the number of lines written.
+ */
 export async function exportResults(options: ExportOptions): Promise<number> {
-  void options;
-  throw new Error('exportResults: not implemented yet');
+  return withStore(options.state, async (store) => {
+    const tmp = `${options.output}.tmp-${process.pid}`;
+    const fd = openSync(tmp, 'w');
+    let lines = 0;
+    try {
+      let buffer: string[] = [];
+      const flush = (): void => {
+        if (buffer.length > 0) writeSync(fd, buffer.join(''));
+        buffer = [];
+      };
+      for await (const item of store.finalItems()) {
+        buffer.push(formatResult(item) + '\n');
+        lines++;
+        if (buffer.length >= 1000) flush();
+      }
+      flush();
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, options.output);
+    return lines;
+  });
 }
