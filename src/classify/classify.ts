@@ -1,0 +1,126 @@
+/**
+ * `classify()`: turns any failure (thrown error, SDK error, `{ status, headers, body }`) into a
+ * {@link Classification}, the single input of every retry, cooldown and key decision.
+ */
+import { systemClock } from '../clock/system-clock.js';
+import type { Classification, ProviderName } from './kinds.js';
+import { isSluiceError } from './sluice-error.js';
+import { toHttpFailure, type RawHttpFailure } from './failure.js';
+import { classifyHttpFailure, finish } from './http.js';
+import { field, isRecord, messageText } from './json.js';
+import { classifyNetworkError } from './providers/network.js';
+import { readSdkError } from './providers/sdk.js';
+
+/** Options of {@link classify}. */
+export interface ClassifyOptions {
+  /** The provider the failure came from; its format is tried first. Without it, the format is detected. */
+  provider?: ProviderName;
+  /** Current time, ms since epoch, for turning HTTP-dates into waits. Pass `clock.now()`. Default: the system clock. */
+  now?: number;
+}
+
+/**
+ * Classifies a failure. Accepts:
+ * - a {@link SluiceError} (returns its own classification);
+ * - errors thrown by `openai`, `@anthropic-ai/sdk`, `@google/genai`, axios/got-style clients;
+ * - network errors (ECONNRESET, `fetch failed` with its cause, undici codes), `AbortError` (cancelled),
+ *   `TimeoutError` (timeout);
+ * - `{ status, headers, body }` with headers as `Headers`, a record or `[name, value]` pairs and body as
+ *   a string, bytes or parsed JSON (a Vertex array-wrapped body or a safety-blocked Gemini response too).
+ *
+ * A fetch `Response` cannot be read synchronously: use {@link classifyResponse}; given one here, only its
+ * status and headers are used.
+ *
+ * Total: never throws; anything unrecognised is `unknown` (not retryable). The message never contains a
+ * secret and is at most ~500 characters.
+ */
+export function classify(failure: unknown, options: ClassifyOptions = {}): Classification {
+  // The system clock is only the default; callers on a virtual clock pass `now`.
+  const now = typeof options.now === 'number' && Number.isFinite(options.now) ? options.now : systemClock.now();
+  try {
+    return classifyAt(failure, options.provider, now);
+  } catch {
+    // Defensive: a hostile object (throwing getters, proxies) must not turn a failure into a crash.
+    return { kind: 'unknown', retryable: false, message: 'unclassifiable failure' };
+  }
+}
+
+/**
+ * Classifies a fetch `Response` (reads at most the first 64 KiB of its body). Never rejects.
+ */
+export async function classifyResponse(res: Response, options: ClassifyOptions = {}): Promise<Classification> {
+  const body = await readBodyPrefix(res);
+  return classify({ status: res.status, headers: res.headers, body }, options);
+}
+
+function classifyAt(failure: unknown, provider: ProviderName | undefined, now: number): Classification {
+  if (isSluiceError(failure)) return failure.classification;
+  if (typeof Response !== 'undefined' && failure instanceof Response) {
+    return classifyHttpFailure(toHttpFailure({ status: failure.status, headers: failure.headers }, now), provider);
+  }
+  if (failure instanceof Error || isErrorShaped(failure)) return classifyError(failure as object, provider, now);
+  if (isRecord(failure) && isHttpShaped(failure)) {
+    return classifyHttpFailure(toHttpFailure(failure as RawHttpFailure, now), provider);
+  }
+  if (isRecord(failure) && (field(failure, 'candidates') !== undefined || field(failure, 'promptFeedback') !== undefined)) {
+    // A Gemini response object whose candidates were blocked.
+    return classifyHttpFailure(toHttpFailure({ body: failure }, now), provider);
+  }
+  const message = typeof failure === 'string' ? failure : (messageText(field(failure, 'message')) ?? `unrecognised failure (${typeOf(failure)})`);
+  return finish({ kind: 'unknown', rawMessage: message, provider });
+}
+
+function classifyError(error: object, provider: ProviderName | undefined, now: number): Classification {
+  const sdk = readSdkError(error);
+  if (sdk && 'http' in sdk) return classifyHttpFailure(toHttpFailure(sdk.http, now), provider);
+  const verdict = (sdk && 'verdict' in sdk ? sdk.verdict : undefined) ?? classifyNetworkError(error);
+  if (verdict) {
+    return finish({ kind: verdict.kind, code: verdict.code, rawMessage: verdict.message ?? '', provider: provider ?? verdict.provider });
+  }
+  const message = messageText(field(error, 'message')) ?? String(field(error, 'name') ?? 'error');
+  return finish({ kind: 'unknown', rawMessage: message, provider });
+}
+
+/** `{ status, headers, body }` input: a numeric status or a body/headers key. */
+function isHttpShaped(value: Record<string, unknown>): boolean {
+  return typeof field(value, 'status') === 'number' || 'body' in value || 'headers' in value;
+}
+
+/** Plain objects that behave like errors (`{ name, message, code }`, DOMException from another realm). */
+function isErrorShaped(value: unknown): boolean {
+  return isRecord(value) && typeof field(value, 'message') === 'string' && (typeof field(value, 'name') === 'string' || typeof field(value, 'code') === 'string');
+}
+
+function typeOf(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
+/** Error bodies are small; anything past this is not needed to classify and is not read. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+async function readBodyPrefix(res: Response): Promise<Uint8Array | undefined> {
+  try {
+    if (!res.body || res.bodyUsed) return undefined;
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    while (size < MAX_BODY_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+    if (size >= MAX_BODY_BYTES) await reader.cancel().catch(() => undefined);
+    const out = new Uint8Array(Math.min(size, MAX_BODY_BYTES));
+    let offset = 0;
+    for (const chunk of chunks) {
+      const part = chunk.subarray(0, out.byteLength - offset);
+      out.set(part, offset);
+      offset += part.byteLength;
+    }
+    return out;
+  } catch {
+    // A body that fails mid-stream still has a status worth classifying.
+    return undefined;
+  }
+}

@@ -1,0 +1,68 @@
+/** Message hygiene (redaction, truncation, body snippets) and the facts providers only write in prose. */
+import { parseDuration } from './duration.js';
+import { redactSecrets } from './redact.js';
+
+/** Classification messages keep this many characters; provider messages can be pages long. */
+export const MAX_MESSAGE_LENGTH = 500;
+
+/** How much of a non-JSON body (HTML error page, proxy text) goes into the message. */
+const BODY_SNIPPET_LENGTH = 200;
+
+/** Redacts secrets, collapses whitespace and truncates to {@link MAX_MESSAGE_LENGTH} characters. */
+export function cleanMessage(text: string): string {
+  // Truncate a generous prefix first so redaction and whitespace work stay bounded on huge input.
+  const head = text.length > MAX_MESSAGE_LENGTH * 4 ? text.slice(0, MAX_MESSAGE_LENGTH * 4) : text;
+  const clean = redactSecrets(head).replace(/\s+/g, ' ').trim();
+  return clean.length > MAX_MESSAGE_LENGTH ? `${clean.slice(0, MAX_MESSAGE_LENGTH)}…` : clean;
+}
+
+/** The message for a response whose body is not a recognised JSON error: status plus the body's first bytes. */
+export function bodySnippetMessage(status: number | undefined, text: string): string {
+  const prefix = status === undefined ? 'HTTP error' : `HTTP ${status}`;
+  const snippet = text.slice(0, BODY_SNIPPET_LENGTH * 2).replace(/\s+/g, ' ').trim().slice(0, BODY_SNIPPET_LENGTH);
+  return snippet.length > 0 ? `${prefix}: ${snippet}` : `${prefix} (empty body)`;
+}
+
+/** Phrases after which providers write the wait: OpenAI/Groq "try again in 6m0s", Azure "retry after 6 seconds", Gemini "Please retry in 37.9s". */
+const WAIT_PHRASES = ['try again in ', 'try again after ', 'retry after ', 'retry in '];
+
+/** A duration right after a wait phrase: one or more `<number><unit>` with optional spaces. */
+const WAIT_DURATION = /^((?:[ \t]?\d+(?:\.\d+)?[ \t]?[a-zµμ]+){1,4})/;
+
+/**
+ * The wait a provider wrote in its message ("Please try again in 644ms", "in 6m0s", "retry after 6 seconds"),
+ * in ms, or `undefined`. Only the text after a known phrase is read, so limits such as "Limit 30000" are
+ * never mistaken for waits.
+ */
+export function waitFromMessage(message: string): number | undefined {
+  const lower = message.length > 4000 ? message.slice(0, 4000).toLowerCase() : message.toLowerCase();
+  for (const phrase of WAIT_PHRASES) {
+    let from = lower.indexOf(phrase);
+    // Bounded: at most a few occurrences of a phrase are looked at.
+    for (let i = 0; from >= 0 && i < 4; i++) {
+      const match = WAIT_DURATION.exec(lower.slice(from + phrase.length, from + phrase.length + 40));
+      const ms = match?.[1] === undefined ? undefined : parseDuration(match[1]);
+      if (ms !== undefined) return ms;
+      from = lower.indexOf(phrase, from + 1);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Whether the message says the request alone is bigger than the limit ("Limit 30000, Requested 50000"),
+ * which no retry can fix; "Limit 30000, Used 29000, Requested 2000" is an ordinary rate limit.
+ */
+export function requestExceedsLimit(message: string): boolean {
+  const limit = /\blimit:? (\d{1,12})/i.exec(message);
+  const requested = /\brequested:? (\d{1,12})/i.exec(message);
+  if (limit?.[1] !== undefined && requested?.[1] !== undefined) return Number(requested[1]) > Number(limit[1]);
+  return /\brequest too large\b/i.test(message) && /\bmust be reduced\b|\breduce your message size\b/i.test(message);
+}
+
+/** "per day" style limits (OpenAI RPD/TPD, OpenRouter free-models-per-day, Azure daily) versus per-minute ones. */
+export function scopeFromMessage(message: string): 'minute' | 'day' | undefined {
+  if (/per[ -]day|\(rpd\)|\(tpd\)|\bdaily\b/i.test(message)) return 'day';
+  if (/per[ -]min|\(rpm\)|\(tpm\)|per[ -]second/i.test(message)) return 'minute';
+  return undefined;
+}

@@ -1,0 +1,54 @@
+/**
+ * Anthropic's error format: `{"type":"error","error":{"type":"rate_limit_error","message":"..."}}`.
+ * See https://docs.anthropic.com/en/api/errors. 529 `overloaded_error` is capacity, not this caller's
+ * limit; a spend or credit limit arrives as a 400 or 429 whose message says so.
+ */
+import type { ErrorKind } from '../kinds.js';
+import type { ProviderClassifier, Verdict } from '../failure.js';
+import { field, isRecord, messageText, stringField } from '../json.js';
+import { requestExceedsLimit } from '../message.js';
+import { mentionsBilling } from '../phrases.js';
+import { kindFromStatus } from '../status.js';
+
+const BY_TYPE: ReadonlyMap<string, ErrorKind> = new Map<string, ErrorKind>([
+  ['invalid_request_error', 'invalid_request'],
+  ['authentication_error', 'auth'],
+  ['permission_error', 'auth'],
+  ['billing_error', 'quota_exhausted'],
+  ['not_found_error', 'not_found'],
+  ['request_too_large', 'invalid_request'],
+  ['rate_limit_error', 'rate_limited'],
+  ['api_error', 'server_error'],
+  ['timeout_error', 'timeout'],
+  ['overloaded_error', 'overloaded'],
+]);
+
+/** Recognises an Anthropic error body. */
+export const classifyAnthropic: ProviderClassifier = (f) => {
+  const err = field(f.body, 'error');
+  const type = stringField(err, 'type');
+  if (!isRecord(err) || type === undefined) return undefined;
+  // `invalid_request_error` is OpenAI's type too; the other types and the envelope are Anthropic's own.
+  const isAnthropic =
+    field(f.body, 'type') === 'error' ||
+    [...f.headers.keys()].some((h) => h.startsWith('anthropic-')) ||
+    (type !== 'invalid_request_error' && BY_TYPE.has(type) && field(err, 'code') === undefined);
+  if (!isAnthropic) return undefined;
+  const message = messageText(field(err, 'message')) ?? '';
+  const verdict = (kind: ErrorKind, extra: Partial<Verdict> = {}): Verdict => ({ kind, provider: 'anthropic', code: type, message, ...extra });
+
+  if (type === 'billing_error' || mentionsBilling(message)) {
+    const resetAt = regainAccessAt(message);
+    return verdict('quota_exhausted', { quotaScope: 'billing', ...(resetAt === undefined ? {} : { resetAt }) });
+  }
+  if (type === 'rate_limit_error' && requestExceedsLimit(message)) return verdict('invalid_request');
+  return verdict(BY_TYPE.get(type) ?? kindFromStatus(f.status));
+};
+
+/** "You will regain access on 2025-06-01 at 00:00 UTC." -> that time. */
+function regainAccessAt(message: string): number | undefined {
+  const m = /regain access on (\d{4}-\d{2}-\d{2}) at (\d{2}:\d{2}) UTC/i.exec(message);
+  if (!m) return undefined;
+  const at = Date.parse(`${m[1]}T${m[2]}:00Z`);
+  return Number.isFinite(at) ? at : undefined;
+}

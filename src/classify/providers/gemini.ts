@@ -1,0 +1,141 @@
+/**
+ * Gemini API and Vertex AI: `google.rpc.Status` bodies, `{"error":{"code":429,"message":"...",
+ * "status":"RESOURCE_EXHAUSTED","details":[QuotaFailure, RetryInfo, ErrorInfo, ...]}}`, which Vertex
+ * sometimes wraps in an array; and 200 responses whose prompt or candidates were blocked for safety.
+ * See https://ai.google.dev/gemini-api/docs/troubleshooting and https://cloud.google.com/apis/design/errors.
+ */
+import type { ErrorKind } from '../kinds.js';
+import type { ProviderClassifier, Verdict } from '../failure.js';
+import { parseDuration } from '../duration.js';
+import { field, isRecord, messageText, numberField, stringField } from '../json.js';
+
+/** google.rpc.Code names and the kind each means. */
+const BY_STATUS: ReadonlyMap<string, ErrorKind> = new Map<string, ErrorKind>([
+  ['INVALID_ARGUMENT', 'invalid_request'],
+  ['FAILED_PRECONDITION', 'invalid_request'],
+  ['OUT_OF_RANGE', 'invalid_request'],
+  ['ALREADY_EXISTS', 'invalid_request'],
+  ['UNIMPLEMENTED', 'invalid_request'],
+  ['UNAUTHENTICATED', 'auth'],
+  ['PERMISSION_DENIED', 'auth'],
+  ['NOT_FOUND', 'not_found'],
+  ['RESOURCE_EXHAUSTED', 'rate_limited'],
+  ['ABORTED', 'server_error'],
+  ['UNAVAILABLE', 'overloaded'],
+  ['INTERNAL', 'server_error'],
+  ['UNKNOWN', 'server_error'],
+  ['DATA_LOSS', 'server_error'],
+  ['DEADLINE_EXCEEDED', 'timeout'],
+  ['CANCELLED', 'cancelled'],
+]);
+
+/** ErrorInfo reasons that mean the key itself is bad. */
+const AUTH_REASONS = new Set([
+  'API_KEY_INVALID',
+  'API_KEY_EXPIRED',
+  'API_KEY_SERVICE_BLOCKED',
+  'API_KEY_HTTP_REFERRER_BLOCKED',
+  'API_KEY_IP_ADDRESS_BLOCKED',
+  'SERVICE_DISABLED',
+  'CONSUMER_SUSPENDED',
+  'ACCESS_TOKEN_EXPIRED',
+  'ACCESS_TOKEN_SCOPE_INSUFFICIENT',
+]);
+
+/** Finish and block reasons that mean a safety or policy block (not a truncation). */
+const BLOCK_REASONS = new Set([
+  'SAFETY',
+  'BLOCKLIST',
+  'PROHIBITED_CONTENT',
+  'SPII',
+  'IMAGE_SAFETY',
+  'IMAGE_PROHIBITED_CONTENT',
+  'RECITATION',
+]);
+
+const TYPE_PREFIX = 'type.googleapis.com/google.rpc.';
+
+/** Recognises a Gemini / Vertex error body or a safety-blocked response. */
+export const classifyGemini: ProviderClassifier = (f) => {
+  const body = Array.isArray(f.body) ? f.body[0] : f.body;
+  const err = field(body, 'error');
+  const status = stringField(err, 'status');
+  if (isRecord(err) && status !== undefined && BY_STATUS.has(status)) return rpcVerdict(err, status);
+  return blockedVerdict(body);
+};
+
+function rpcVerdict(err: Record<string, unknown>, status: string): Verdict {
+  const message = messageText(field(err, 'message')) ?? '';
+  const details = Array.isArray(err['details']) ? err['details'].filter(isRecord).slice(0, 32) : [];
+  const retryAfterMs = retryDelay(details);
+  const wait = retryAfterMs === undefined ? {} : { retryAfterMs };
+  const base = (kind: ErrorKind, extra: Partial<Verdict> = {}): Verdict => ({ kind, provider: 'gemini', code: status, message, ...wait, ...extra });
+
+  const reason = detailOfType(details, 'ErrorInfo', 'reason');
+  if (reason !== undefined && AUTH_REASONS.has(reason)) return base('auth', { code: reason });
+  if (reason === 'RATE_LIMIT_EXCEEDED') return base('rate_limited', { code: reason });
+  if (status === 'RESOURCE_EXHAUSTED') return exhaustedVerdict(details, message, base);
+  return base(BY_STATUS.get(status) ?? 'unknown');
+}
+
+/**
+ * RESOURCE_EXHAUSTED is a per-minute limit (cool the key and retry) unless a QuotaFailure violation is
+ * per day (park the key until tomorrow) or the quota is zero (the tier has no access at all).
+ */
+function exhaustedVerdict(
+  details: Record<string, unknown>[],
+  message: string,
+  base: (kind: ErrorKind, extra?: Partial<Verdict>) => Verdict,
+): Verdict {
+  const ids = quotaIds(details);
+  if (/\blimit: 0\b/.test(message)) return base('quota_exhausted', { quotaScope: 'billing' });
+  if (ids.some((id) => /perday/i.test(id))) return base('quota_exhausted', { quotaScope: 'day' });
+  if (ids.some((id) => /per(minute|second)/i.test(id))) return base('rate_limited', { quotaScope: 'minute' });
+  return base('rate_limited', ids.length > 0 ? { quotaScope: 'unknown' } : {});
+}
+
+/** quotaId (or quotaMetric) of every QuotaFailure violation. */
+function quotaIds(details: Record<string, unknown>[]): string[] {
+  const ids: string[] = [];
+  for (const d of details) {
+    if (field(d, '@type') !== `${TYPE_PREFIX}QuotaFailure`) continue;
+    const violations = field(d, 'violations');
+    if (!Array.isArray(violations)) continue;
+    for (const v of violations.slice(0, 32)) {
+      const id = stringField(v, 'quotaId') ?? stringField(v, 'quotaMetric');
+      if (id !== undefined) ids.push(id);
+    }
+  }
+  return ids;
+}
+
+/** RetryInfo.retryDelay: `"37s"` in JSON, or `{ seconds, nanos }` in the proto form. */
+function retryDelay(details: Record<string, unknown>[]): number | undefined {
+  const info = details.find((d) => field(d, '@type') === `${TYPE_PREFIX}RetryInfo`);
+  const delay = field(info, 'retryDelay');
+  if (typeof delay === 'string') return parseDuration(delay);
+  const seconds = numberField(delay, 'seconds');
+  if (seconds === undefined) return undefined;
+  return parseDuration(`${seconds + (numberField(delay, 'nanos') ?? 0) / 1e9}s`);
+}
+
+function detailOfType(details: Record<string, unknown>[], type: string, key: string): string | undefined {
+  const d = details.find((x) => field(x, '@type') === `${TYPE_PREFIX}${type}`);
+  return stringField(d, key);
+}
+
+/** A 200 generateContent response with `promptFeedback.blockReason` or a candidate stopped for safety. */
+function blockedVerdict(body: unknown): Verdict | undefined {
+  // Any prompt block reason is a block, including OTHER; candidates finishing with OTHER are not.
+  const blockReason = stringField(field(body, 'promptFeedback'), 'blockReason');
+  if (blockReason !== undefined && blockReason !== 'BLOCK_REASON_UNSPECIFIED') {
+    return { kind: 'content_filtered', provider: 'gemini', code: blockReason, message: `prompt blocked: ${blockReason}` };
+  }
+  const candidates = field(body, 'candidates');
+  if (!Array.isArray(candidates) || candidates.length === 0) return undefined;
+  // Blocked only when no candidate finished normally.
+  const reasons = candidates.slice(0, 16).map((c) => stringField(c, 'finishReason'));
+  const blocked = reasons.filter((r): r is string => r !== undefined && BLOCK_REASONS.has(r));
+  if (blocked.length === 0 || blocked.length < reasons.length) return undefined;
+  return { kind: 'content_filtered', provider: 'gemini', code: blocked[0], message: `response blocked: finishReason ${blocked[0] ?? ''}` };
+}

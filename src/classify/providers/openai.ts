@@ -1,0 +1,70 @@
+/**
+ * OpenAI's error format, `{"error":{"message","type","param","code"}}`, also spoken by Azure OpenAI
+ * and most OpenAI-compatible servers (Groq, DeepSeek, Together, vLLM). See
+ * https://platform.openai.com/docs/guides/error-codes.
+ */
+import type { ErrorKind, ProviderName } from '../kinds.js';
+import type { ProviderClassifier, Verdict } from '../failure.js';
+import { field, isRecord, messageText, stringField } from '../json.js';
+import { requestExceedsLimit, scopeFromMessage } from '../message.js';
+import { mentionsAuth, mentionsBilling, mentionsContentPolicy, mentionsOverload } from '../phrases.js';
+import { kindFromStatus } from '../status.js';
+
+/** The fields of an OpenAI-style error object. */
+export interface OpenAIErrorFields {
+  status: number | undefined;
+  code: string | undefined;
+  type: string | undefined;
+  message: string;
+}
+
+/** Reads `{"error":{...}}`; `undefined` when the body is not in this shape. */
+export function readOpenAIError(status: number | undefined, body: unknown): OpenAIErrorFields | undefined {
+  const err = field(body, 'error');
+  if (!isRecord(err)) return undefined;
+  const message = messageText(field(err, 'message'));
+  const code = stringField(err, 'code');
+  const type = stringField(err, 'type');
+  if (message === undefined && code === undefined && type === undefined) return undefined;
+  return { status, code, type, message: message ?? '' };
+}
+
+/** Recognises an OpenAI-format error body. */
+export const classifyOpenAI: ProviderClassifier = (f) => {
+  const fields = readOpenAIError(f.status, f.body);
+  return fields && openAIVerdict(fields, 'openai');
+};
+
+/**
+ * Decides the kind of an OpenAI-style error from its status, code, type and message. The order
+ * matters: `insufficient_quota` and "Request too large" both arrive as 429, and must not be taken for
+ * an ordinary rate limit.
+ */
+export function openAIVerdict(e: OpenAIErrorFields, provider: ProviderName): Verdict {
+  const tags = `${e.code ?? ''} ${e.type ?? ''}`.toLowerCase();
+  const code = e.code ?? e.type;
+  const verdict = (kind: ErrorKind, extra: Partial<Verdict> = {}): Verdict => ({ kind, provider, code, message: e.message, ...extra });
+  const serverSide = e.status !== undefined && e.status >= 500;
+
+  if (tags.includes('insufficient_quota') || (!serverSide && mentionsBilling(e.message))) {
+    return verdict('quota_exhausted', { quotaScope: 'billing' });
+  }
+  if (tags.includes('content_policy') || tags.includes('content_filter') || tags.includes('moderation')) {
+    return verdict('content_filtered');
+  }
+  if (tags.includes('invalid_api_key') || tags.includes('authentication') || e.status === 401 || e.status === 403) {
+    return verdict('auth');
+  }
+  if (e.status !== 429 && !serverSide && mentionsAuth(e.message)) return verdict('auth');
+  if (e.status === 404 || tags.includes('model_not_found') || tags.includes('not_found')) return verdict('not_found');
+  if (e.status === 413 || requestExceedsLimit(e.message)) return verdict('invalid_request');
+  if (e.status === 429 || tags.includes('rate_limit')) {
+    if (mentionsOverload(e.message)) return verdict('overloaded');
+    const scope = scopeFromMessage(e.message);
+    return verdict('rate_limited', scope ? { quotaScope: scope } : {});
+  }
+  if (e.status === 400 && mentionsContentPolicy(e.message)) return verdict('content_filtered');
+  if (e.status === 503 || tags.includes('overloaded') || (serverSide && mentionsOverload(e.message))) return verdict('overloaded');
+  if (e.status === undefined && tags.includes('server_error')) return verdict('server_error');
+  return verdict(kindFromStatus(e.status));
+}
