@@ -66,6 +66,6 @@ function abort(): Error {
 }
 
 /** A classified failure of `kind`. */
-export function failure(kind: ErrorKind, message = kind, status?: number): SluiceError {
+export function failure(kind: ErrorKind, message: string = kind, status?: number): SluiceError {
   return new SluiceError({ kind, retryable: kind === 'server_error', message, ...(status !== undefined && { status }) });
 }
