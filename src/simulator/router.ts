@@ -1,38 +1,60 @@
+import { ANTHROPIC_MESSAGES } from './endpoints/anthropic.js';
+import { azureEndpoints } from './endpoints/azure.js';
+import { GEMINI_EMBED, GEMINI_FILE, GEMINI_GENERATE, GEMINI_OPERATION, GEMINI_PREDICT_LONG_RUNNING, VERTEX_GENERATE } from './endpoints/gemini.js';
 import { OPENAI } from './endpoints/openai.js';
-import type { RouteMatch } from './endpoints/types.js';
+import type { Endpoint, RouteMatch } from './endpoints/types.js';
 
 const EXACT_POST = new Map<string, RouteMatch>([
   ['/v1/chat/completions', { endpoint: OPENAI.chat }],
   ['/v1/responses', { endpoint: OPENAI.responses }],
   ['/v1/embeddings', { endpoint: OPENAI.embeddings }],
   ['/v1/images/generations', { endpoint: OPENAI.images }],
+  ['/v1/messages', { endpoint: ANTHROPIC_MESSAGES }],
 ]);
 
-/** A POST route matched by pattern: the first capture group is the model or deployment. */
-interface PatternRoute {
-  pattern: RegExp;
-  pick(m: RegExpExecArray): RouteMatch | undefined;
-}
+const AZURE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings|images\/generations)$/;
+const GEMINI = /^\/v1beta\/models\/([^/:]+):(generateContent|embedContent|predictLongRunning)$/;
+const VERTEX = /^\/v1(?:beta1)?\/projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/([^/:]+):generateContent$/;
+const OPERATION = /^\/v1beta\/(models\/[^/]+\/operations\/[^/]+)$/;
+const FILE = /^\/v1beta\/files\/([^/:]+):download$/;
 
-const PATTERN_POST: PatternRoute[] = [];
+const GEMINI_METHODS: Record<string, Endpoint> = {
+  generateContent: GEMINI_GENERATE,
+  embedContent: GEMINI_EMBED,
+  predictLongRunning: GEMINI_PREDICT_LONG_RUNNING,
+};
+const AZURE_OPS = azureEndpoints();
+const AZURE_METHODS: Record<string, Endpoint> = {
+  'chat/completions': AZURE_OPS.chat,
+  embeddings: AZURE_OPS.embeddings,
+  'images/generations': AZURE_OPS.images,
+};
 
-/** Registers a pattern route (used by provider modules). */
-export function addPostPattern(route: PatternRoute): void {
-  PATTERN_POST.push(route);
-}
-
-/** Registers an exact POST path. */
-export function addPostPath(path: string, match: RouteMatch): void {
-  EXACT_POST.set(path, match);
-}
-
-/** Finds the endpoint of a POST path, or undefined. */
-export function matchPost(path: string): RouteMatch | undefined {
-  const exact = EXACT_POST.get(path);
-  if (exact) return exact;
-  for (const r of PATTERN_POST) {
-    const m = r.pattern.exec(path);
-    if (m) return r.pick(m);
+/** Finds the endpoint of a request, or undefined (404). */
+export function matchRoute(method: string | undefined, path: string): RouteMatch | undefined {
+  if (method === 'POST') {
+    const exact = EXACT_POST.get(path);
+    if (exact) return exact;
+    let m = GEMINI.exec(path);
+    if (m) return { endpoint: GEMINI_METHODS[m[2]!]!, pathModel: decode(m[1]!) };
+    m = AZURE.exec(path);
+    if (m) return { endpoint: AZURE_METHODS[m[2]!]!, pathModel: decode(m[1]!) };
+    m = VERTEX.exec(path);
+    if (m) return { endpoint: VERTEX_GENERATE, pathModel: decode(m[1]!) };
+  } else if (method === 'GET') {
+    let m = OPERATION.exec(path);
+    if (m) return { endpoint: GEMINI_OPERATION, resource: decode(m[1]!) };
+    m = FILE.exec(path);
+    if (m) return { endpoint: GEMINI_FILE, resource: decode(m[1]!) };
   }
   return undefined;
+}
+
+/** Like decodeURIComponent, but never throws on bad escapes. */
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }

@@ -10,7 +10,8 @@ import { FaultPlan } from './faults.js';
 import { KeyState, type Rejection } from './key-state.js';
 import { resolveOptions, type FaultType, type ResolvedOptions, type SimulatorOptions } from './options.js';
 import { hashString, latencySampler, mulberry32 } from './random.js';
-import { matchPost } from './router.js';
+import { matchRoute } from './router.js';
+import { OperationStore } from './operations.js';
 import { StatsRecorder, type SimulatorStats } from './stats.js';
 import { readRequestText } from './text.js';
 
@@ -60,6 +61,7 @@ class SimulatorServer implements Simulator {
   private readonly sockets = new Set<Socket>();
   private readonly closing = new AbortController();
   private arrivals = 0;
+  private readonly operations: OperationStore;
 
   constructor(
     private readonly o: ResolvedOptions,
@@ -71,6 +73,7 @@ class SimulatorServer implements Simulator {
     // Separate streams, so adding latency does not change which requests get faults.
     this.faults = new FaultPlan(o.probabilities, o.schedule, o.markers, mulberry32(o.seed));
     this.latency = latencySampler(o.latency, mulberry32(o.seed ^ 0x5bd1e995));
+    this.operations = new OperationStore(o.operationMs, o.operationErrorProbability, o.operationFilteredProbability, mulberry32(o.seed ^ 0x27d4eb2f));
     this.server = createServer({ keepAliveTimeout: 10_000 }, (req, res) => this.handle(req, res));
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -126,14 +129,15 @@ class SimulatorServer implements Simulator {
       this.control(req, res, path, query);
       return;
     }
-    const match = req.method === 'POST' ? matchPost(path) : undefined;
+    const match = matchRoute(req.method, path);
     if (!match) {
       req.resume();
       this.statsRecorder.record(arrivedAt, '(none)', 'unknown', 'not_found', 404, 0);
       this.send(res, openaiDialect.notFound(), {});
       return;
     }
-    void this.handleApi(req, res, match, query, arrivedAt).catch(() => {
+    const work = req.method === 'GET' ? this.handleGet(req, res, match, query, arrivedAt) : this.handleApi(req, res, match, query, arrivedAt);
+    void work.catch(() => {
       // A bug must not crash the server: answer 500 if still possible.
       if (!res.headersSent && !res.destroyed) this.send(res, match.endpoint.dialect.serverError(), {});
     });
@@ -171,7 +175,7 @@ class SimulatorServer implements Simulator {
     if (!key) return done('(unknown)', 'unauthorized', dialect.invalidKey(), dialect.invalidKey().status);
     key.received++;
     if (key.revoked) return done(key.name, 'revoked', dialect.invalidKey(), dialect.invalidKey().status);
-    const headerProblem = dialect.checkHeaders?.(req.headers);
+    const headerProblem = dialect.checkRequest?.(req.headers, query);
     if (headerProblem) return done(key.name, 'invalid_request', headerProblem, headerProblem.status);
     const json = parseJsonObject(body.body);
     if (!json) return done(key.name, 'invalid_request', dialect.invalidJson(), 400);
@@ -192,16 +196,43 @@ class SimulatorServer implements Simulator {
     key.inFlight++;
     res.once('close', () => key.inFlight--);
 
-    const fault = this.faults.decide(arrival, key.name, key.received, text.marker);
+    const decided = this.faults.decide(arrival, key.name, key.received, text.marker);
+    const fault = decided !== undefined && endpoint.absorbs?.includes(decided) ? undefined : decided;
     const delay = this.latency();
     if (delay > 0 && !(await this.pause(delay, res))) return done(key.name, 'aborted', undefined, 0, tokens);
-    const ctx: SuccessContext = { body: json, text, model, id: String(arrival).padStart(6, '0'), now: this.clock.now(), embeddingDimensions: this.o.embeddingDimensions, seed: this.o.seed, baseUrl: this.url };
+    const ctx: SuccessContext = { body: json, text, model, id: String(arrival).padStart(6, '0'), now: this.clock.now(), embeddingDimensions: this.o.embeddingDimensions, seed: this.o.seed, baseUrl: this.url, operations: this.operations, fault: decided };
     const headers = this.limitHeaders(dialect, key, this.clock.now());
     if (fault === undefined) {
       return done(key.name, 'ok', { status: 200, headers: {}, body: JSON.stringify(endpoint.success(ctx)) }, 200, tokens, headers);
     }
     this.statsRecorder.record(arrivedAt, key.name, endpoint.name, `fault:${fault}`, faultStatus(fault, dialect), tokens);
     await this.injectFault(fault, res, endpoint, ctx, errCtx, key, headers);
+  }
+
+  /** Operation polls and file downloads: authenticated and counted, not rate limited. */
+  private async handleGet(req: IncomingMessage, res: ServerResponse, match: RouteMatch, query: URLSearchParams | undefined, arrivedAt: number): Promise<void> {
+    req.resume();
+    const { endpoint } = match;
+    const dialect = endpoint.dialect;
+    const finish = (keyName: string, outcome: string, reply: Reply, headers: Record<string, string> = {}): void => {
+      this.statsRecorder.record(arrivedAt, keyName, endpoint.name, outcome, reply.status, 0);
+      this.send(res, reply, headers);
+    };
+    const secret = dialect.credential(req.headers, query);
+    if (secret === undefined) return finish('(none)', 'unauthorized', dialect.missingKey());
+    const key = this.keyFor(secret);
+    if (!key) return finish('(unknown)', 'unauthorized', dialect.invalidKey());
+    key.received++;
+    if (key.revoked) return finish(key.name, 'revoked', dialect.invalidKey());
+    const delay = this.latency();
+    if (delay > 0 && !(await this.pause(delay, res))) return;
+    if (endpoint.name === 'gemini.file') {
+      // A few bytes standing for the video: enough for download code paths.
+      return finish(key.name, 'ok', { status: 200, headers: { 'content-type': 'video/mp4' }, body: 'SIMULATED-MP4' });
+    }
+    const op = this.operations.get(match.resource ?? '', this.clock.now(), this.url);
+    if (op === undefined) return finish(key.name, 'not_found', dialect.notFound());
+    finish(key.name, 'ok', { status: 200, headers: { 'content-type': 'application/json; charset=UTF-8' }, body: JSON.stringify(op) });
   }
 
   private async injectFault(fault: FaultType, res: ServerResponse, endpoint: Endpoint, ctx: SuccessContext, errCtx: ErrorContext, key: KeyState, headers: Record<string, string>): Promise<void> {

@@ -33,8 +33,8 @@ export interface Dialect {
   readonly provider: SimProvider;
   /** The credential the request carries, or undefined when it carries none. */
   credential(headers: IncomingHttpHeaders, query: URLSearchParams | undefined): string | undefined;
-  /** Header problems other than the key (Anthropic's `anthropic-version`), checked after the key. */
-  checkHeaders?(headers: IncomingHttpHeaders): Reply | undefined;
+  /** Problems other than the key (Anthropic's `anthropic-version`, Azure's `api-version`), checked after the key. */
+  checkRequest?(headers: IncomingHttpHeaders, query: URLSearchParams | undefined): Reply | undefined;
   missingKey(): Reply;
   invalidKey(): Reply;
   invalidJson(): Reply;

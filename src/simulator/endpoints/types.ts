@@ -1,4 +1,6 @@
 import type { Dialect, ErrorContext, Reply } from '../dialects/types.js';
+import type { OperationStore } from '../operations.js';
+import type { FaultType } from '../options.js';
 import type { RequestText } from '../text.js';
 
 /** What a success builder gets. */
@@ -13,6 +15,10 @@ export interface SuccessContext {
   seed: number;
   /** Base URL of the simulator, for URLs in bodies. */
   baseUrl: string;
+  /** Long-running operations (Veo). */
+  operations: OperationStore;
+  /** The fault decided for this request, when an endpoint turns it into its own outcome (Veo). */
+  fault: FaultType | undefined;
 }
 
 /** One simulated API operation. */
@@ -26,6 +32,8 @@ export interface Endpoint {
   readonly required: readonly string[];
   /** Success body. */
   success(ctx: SuccessContext): unknown;
+  /** Faults this endpoint turns into its own successful outcome (Veo: an operation that ends badly). */
+  readonly absorbs?: readonly FaultType[];
   /** The provider's safety/content-filter answer for this operation. */
   filtered(ctx: SuccessContext, err: ErrorContext): Reply;
 }
@@ -35,4 +43,6 @@ export interface RouteMatch {
   endpoint: Endpoint;
   /** Model or deployment named in the path. */
   pathModel?: string;
+  /** GET routes: the resource named in the path (operation name, file id). */
+  resource?: string;
 }
