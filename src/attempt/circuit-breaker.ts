@@ -5,7 +5,7 @@ import type { ErrorKind } from '../classify/kinds.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
 import type { Listener } from '../observe/typed-emitter.js';
 import type { BreakerEvents, BreakerState, BreakerStateEvent } from './events.js';
-import { classifyFailure } from './failure.js';
+import { clockClassifier } from './failure.js';
 import type { Classifier } from './failure.js';
 import { checkInteger, checkKnownKeys, checkNumber, checkObject, show } from './validate.js';
 
@@ -45,7 +45,7 @@ export interface CircuitBreakerOptions {
    * Default: overloaded, server_error, timeout, network, unknown.
    */
   failureKinds?: readonly ErrorKind[];
-  /** Classifier used by {@link CircuitBreaker.execute}. Default: the attempt layer's `classifyFailure`. */
+  /** Classifier used by {@link CircuitBreaker.execute}. Default: `classify()` from `src/classify`. */
   classify?: Classifier;
 }
 
@@ -112,7 +112,7 @@ export class CircuitBreaker {
     checkKnownKeys(checkObject(options, where), ['name', 'clock', 'strategy', 'breakDurationMs', 'openOnKinds', 'failureKinds', 'classify'], where);
     this.name = options.name;
     this.clock = options.clock ?? systemClock;
-    this.classify = options.classify ?? classifyFailure;
+    this.classify = options.classify ?? clockClassifier(this.clock);
     this.breakDurationMs = checkNumber(options.breakDurationMs ?? 30_000, `${where}: breakDurationMs`, 0);
     this.openOnKinds = new Set(checkKinds(options.openOnKinds ?? ['auth'], `${where}: openOnKinds`));
     this.failureKinds = new Set(checkKinds(options.failureKinds ?? DEFAULT_FAILURE_KINDS, `${where}: failureKinds`));

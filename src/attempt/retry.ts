@@ -6,7 +6,7 @@ import { SluiceError } from '../classify/sluice-error.js';
 import type { TypedEmitter } from '../observe/typed-emitter.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { AttemptRecord, GiveUpEvent, RetryEvent, RetryEvents, SuccessEvent } from './events.js';
-import { classifyFailure } from './failure.js';
+import { clockClassifier } from './failure.js';
 import type { Classifier } from './failure.js';
 import type { Random } from './jitter.js';
 import type { GiveUpReason, RetryPolicy } from './policy.js';
@@ -43,7 +43,7 @@ export interface RetryOptions {
   events?: TypedEmitter<RetryEvents>;
   /** `throw` (default): reject with {@link RetryError} on give-up. `result`: resolve a {@link RetryResult}. */
   mode?: 'throw' | 'result';
-  /** Turns errors into classifications. Default: the attempt layer's `classifyFailure`; pass `classify` from `src/classify` for SDK errors and HTTP bodies. */
+  /** Turns errors into classifications. Default: `classify()` from `src/classify`, with `now` from the clock. */
   classify?: Classifier;
   /** Random source for jitter. Default `Math.random`. */
   random?: Random;
@@ -139,7 +139,7 @@ async function loop<T>(
   firstError: unknown,
 ): Promise<T | RetryResult<T>> {
   const clock = options.clock ?? systemClock;
-  const classify = options.classify ?? classifyFailure;
+  const classify = options.classify ?? clockClassifier(clock);
   const { signal, label, hooks, events, breaker } = options;
   const resultMode = options.mode === 'result';
   // With a fast-path failure the first attempt started "just now": close enough for the deadline.
