@@ -8,6 +8,7 @@ import { AdaptiveConcurrency } from '../flow/adaptive-concurrency.js';
 import type { AdaptiveConcurrencyOptions } from '../flow/adaptive-concurrency.js';
 import type { KeyLimits } from '../flow/limits.js';
 import { RateLimiter } from '../flow/rate-limiter.js';
+import type { LearnedRateOptions } from '../flow/learned-rate.js';
 import { QuotaMonitor } from '../flow/quota/quota-monitor.js';
 import type { QuotaMonitorOptions } from '../flow/quota/quota-monitor.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
@@ -37,6 +38,11 @@ export interface SluiceOptions<P, R> {
   keys?: readonly ApiKey[];
   /** Limits of every key, or per key name (`{ a: {...}, b: {...} }`). Default: none. */
   limits?: KeyLimits | Record<string, KeyLimits>;
+  /**
+   * Let each key's limiter learn its request rate from 429s (for servers that send no limits), as the
+   * flow layer's RateLimiter does by default. `false` keeps exactly the configured limits. Default true.
+   */
+  learnRate?: boolean | LearnedRateOptions;
   /** A retry policy or its options. Default: the built-in per-kind policy. */
   retry?: RetryPolicy | RetryPolicyOptions;
   /** Quota monitoring of every key (alerts, pause threshold, daily budget). Default: none. */
@@ -86,7 +92,7 @@ export function createSluice<P = unknown, R = unknown>(options: SluiceOptions<P,
   const keys = checkKeys(options.keys ?? [{ name: 'default', secret: '' }]);
   const events = new TypedEmitter<ExecutorEvents>();
   const policy = toPolicy(options.retry);
-  const lanes = keys.map((key) => makeLane(key, limitsFor(options.limits, key.name, keys), options.quota, clock, events));
+  const lanes = keys.map((key) => makeLane(key, limitsFor(options.limits, key.name, keys), options, clock, events));
   const pool = new KeyStates(
     keys.map((k) => k.name),
     {
@@ -160,8 +166,9 @@ function limitsFor(limits: SluiceOptions<unknown, unknown>['limits'], name: stri
   return perKey ? ((limits as Record<string, KeyLimits>)[name] ?? {}) : (limits as KeyLimits);
 }
 
-function makeLane(key: ApiKey, limits: KeyLimits, quota: SluiceOptions<unknown, unknown>['quota'], clock: Clock, events: TypedEmitter<ExecutorEvents>): KeyLane {
-  const limiter = new RateLimiter({ ...limits, key: key.name, clock });
+function makeLane<P, R>(key: ApiKey, limits: KeyLimits, options: SluiceOptions<P, R>, clock: Clock, events: TypedEmitter<ExecutorEvents>): KeyLane {
+  const quota = options.quota;
+  const limiter = new RateLimiter({ ...limits, key: key.name, clock, learn: options.learnRate ?? true });
   const { requestsPerDay } = limits;
   if (!quota && requestsPerDay === undefined) return { key, limiter };
   const monitor = new QuotaMonitor({ ...quota, ...(requestsPerDay !== undefined ? { requestsPerDay } : {}), key: key.name, clock });
