@@ -1,0 +1,98 @@
+/**
+ * "Kill at any instant", in process: a store wrapper dies at its N-th call (before or after applying
+ * it), which is what a kill -9 looks like to the state: some prefix of the calls committed, nothing
+ * after. For every N the resumed run must end with every item in the output exactly once.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { runBatch } from '../../src/batch/runner.js';
+import { SqliteJobStore } from '../../src/batch/sqlite-store.js';
+import type { JobStore } from '../../src/batch/store.js';
+import { fakeExecutor, readJsonlFile, tempDir, writeJsonl } from './helpers.js';
+
+let t: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  t = tempDir();
+});
+afterEach(() => t.cleanup());
+
+/** A store that dies at call number `dieAt` (1-based), applying that call first when `afterApply`. */
+function dyingStore(inner: JobStore, dieAt: number, afterApply: boolean): { store: JobStore; calls: () => number } {
+  let calls = 0;
+  const killed = (): Error => new Error('killed');
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function' || prop === 'close') return value;
+      return (...args: unknown[]) => {
+        calls++;
+        if (calls > dieAt) return Promise.reject(killed());
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (calls < dieAt) return result;
+        if (!afterApply) return Promise.reject(killed());
+        return Promise.resolve(result).then(() => Promise.reject(killed()));
+      };
+    },
+  });
+  return { store, calls: () => calls };
+}
+
+const N = 8;
+
+async function crashThenResume(dieAt: number, afterApply: boolean): Promise<void> {
+  const input = t.file(`in-${dieAt}-${String(afterApply)}.jsonl`);
+  writeJsonl(input, N, 'not json\n');
+  const state = `${input}.db`;
+  const output = `${input}.out`;
+  const inner = SqliteJobStore.open(state);
+  const { store } = dyingStore(inner, dieAt, afterApply);
+  const ex1 = fakeExecutor((p) => p);
+  await runBatch({ input, executor: ex1, state: store, output, window: 4 }).catch(() => undefined);
+  // Let background items hit the dead store, then "the process is gone".
+  await new Promise((r) => setTimeout(r, 5));
+  await inner.close();
+  const ex2 = fakeExecutor((p) => p);
+  const summary = await runBatch({ input, executor: ex2, state, output, window: 4 });
+  const lines = readJsonlFile(output);
+  const seen = lines.map((l) => l['id']);
+  expect(new Set(seen).size, `dieAt=${dieAt} afterApply=${String(afterApply)}`).toBe(N);
+  expect(seen).toHaveLength(N);
+  expect(summary.counts.byState.succeeded).toBe(N);
+  // One reject line, once, whatever the crash point.
+  expect(readJsonlFile(`${input}.rejects.jsonl`)).toHaveLength(1);
+}
+
+describe('crash at any store call, then resume', () => {
+  it('ends with every item exactly once in the output (every crash point)', async () => {
+    // Count the calls of a full run to know the range to sweep.
+    const input = t.file('probe.jsonl');
+    writeJsonl(input, N, 'not json\n');
+    const inner = SqliteJobStore.open(`${input}.db`);
+    const probe = dyingStore(inner, Number.MAX_SAFE_INTEGER, false);
+    await runBatch({ input, executor: fakeExecutor((p) => p), state: probe.store, output: `${input}.out`, window: 4 });
+    await inner.close();
+    const total = probe.calls();
+    expect(total).toBeGreaterThan(N);
+    for (let dieAt = 1; dieAt <= total; dieAt++) {
+      await crashThenResume(dieAt, false);
+      await crashThenResume(dieAt, true);
+    }
+  });
+
+  it('truncates an uncommitted tail of the output and rewrites a file shorter than recorded', async () => {
+    const input = t.file('in.jsonl');
+    writeJsonl(input, 10);
+    const first = await runBatch({ input, executor: fakeExecutor((p) => p) });
+    // A torn write after the last commit: garbage past the recorded offset.
+    appendFileSync(first.output, '{"id":"i3","status":"succ');
+    const second = await runBatch({ input, executor: fakeExecutor((p) => p) });
+    expect(readJsonlFile(second.output)).toHaveLength(10);
+    // Output lost (shorter than the store says): rewritten from the store, still once each.
+    writeFileSync(first.output, readFileSync(first.output, 'utf8').slice(0, 30));
+    const third = await runBatch({ input, executor: fakeExecutor((p) => p) });
+    const out = readJsonlFile(third.output);
+    expect(out).toHaveLength(10);
+    expect(new Set(out.map((r) => r['id'])).size).toBe(10);
+    expect(third.writtenThisRun).toBe(10);
+  });
+});
