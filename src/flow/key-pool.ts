@@ -1,18 +1,26 @@
 /**
- * `KeyPool`: N API keys, each with its limiter, quota monitor and state (active, cooling, parked,
- * disabled). (Interface first; implementation follows.)
+ * `KeyPool`: N API keys, each with its own limiter, quota monitor and state (active, cooling(until),
+ * parked(until), disabled). The per-profile story: a 429 cools only the key that got it, the job runs
+ * at once on another key, and cooled keys rejoin by themselves when their cooldown ends (one timer per
+ * cooling key, no polling). Only key *names* appear in events and errors.
+ *
+ * Key states live in the backend's {@link KeyStateStore} (shared between processes with Redis) and in
+ * a local mirror read synchronously; with an asynchronous backend, `pick()` refreshes the mirror first.
  */
 import type { Clock } from '../clock/clock.js';
+import { systemClock } from '../clock/system-clock.js';
 import type { Classification } from '../classify/kinds.js';
 import type { ApiKey, ProviderResponse } from '../provider/types.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
-import type { FlowBackend, KeyState } from './backend.js';
-import type { KeyLimits } from './limits.js';
-import type { Permit, RateLimiter } from './rate-limiter.js';
-import type { QuotaMonitor, QuotaMonitorEvents, QuotaMonitorOptions } from './quota/quota-monitor.js';
+import { ACTIVE, MemoryFlowBackend, isPending, type FlowBackend, type KeyState } from './backend.js';
+import { validateLimits, type KeyLimits } from './limits.js';
+import { RateLimiter, type Permit, type ReserveOutcome } from './rate-limiter.js';
+import { QuotaMonitor, type QuotaMonitorEvents, type QuotaMonitorOptions } from './quota/quota-monitor.js';
 
 /** How the pool chooses among available keys. */
 export type KeySelection = 'round-robin' | 'least-loaded' | 'most-headroom';
+
+const SELECTIONS: readonly KeySelection[] = ['round-robin', 'least-loaded', 'most-headroom'];
 
 /** Options of {@link KeyPool}. */
 export interface KeyPoolOptions {
@@ -24,7 +32,7 @@ export interface KeyPoolOptions {
   selection?: KeySelection;
   /** Cooldown after a 429 that named no wait and no reset, ms. Default 30 000. */
   defaultCooldownMs?: number;
-  /** Quota monitoring options applied to every key (key, clock, requestsPerDay are filled in). */
+  /** Quota monitoring options applied to every key (key, clock and requestsPerDay are filled in). */
   quota?: Omit<QuotaMonitorOptions, 'key' | 'clock'>;
   clock?: Clock;
   /** Shared state. Default: in memory. */
@@ -35,7 +43,7 @@ export interface KeyPoolOptions {
 export interface WaitingKey {
   key: string;
   state: 'cooling' | 'parked' | 'disabled' | 'paused' | 'limited';
-  /** When it can be used again (ms since epoch), absent for disabled keys. */
+  /** When it can be used again (ms since epoch); absent for disabled keys. */
   untilMs?: number;
 }
 
@@ -44,50 +52,331 @@ export type PickResult =
   | { ok: true; key: ApiKey; permit: Permit }
   | { ok: false; waitMs: number; waiting: WaitingKey[] };
 
+/** What a failure did to the key. */
+export interface KeyFailureEffect {
+  state: KeyState['state'];
+  /** Until when the key is unavailable; `Infinity` for disabled; absent when active. */
+  until?: number;
+}
+
 /** Events of a {@link KeyPool}. */
 export interface KeyPoolEvents {
   cooldownStart: { key: string; until: number; ms: number; reason: string };
+  /** A cooling or parked key is available again. */
   cooldownEnd: { key: string };
   parked: { key: string; until: number; reason: string };
   disabled: { key: string; reason: string };
+  /** No key can start now; `keys` says which wait and until when. */
   allUnavailable: { waitMs: number; keys: WaitingKey[] };
   quotaAlert: QuotaMonitorEvents['alert'];
   quotaPause: QuotaMonitorEvents['pause'];
   quotaResume: QuotaMonitorEvents['resume'];
 }
 
-/** A pool of keys with per-key limits and cooldowns. */
+interface Entry {
+  readonly key: ApiKey;
+  readonly limiter: RateLimiter;
+  readonly monitor: QuotaMonitor;
+  cancelRejoin?: () => void;
+}
+
+const DAY_MS = 86_400_000;
+
+/** A pool of keys with per-key limits, cooldowns and quota. */
 export class KeyPool {
+  /** Every state change of a key, and quota events of every key. */
   readonly events = new TypedEmitter<KeyPoolEvents>();
+  private readonly clock: Clock;
+  private readonly backend: FlowBackend;
+  private readonly entries: Entry[];
+  private readonly byName = new Map<string, Entry>();
+  private readonly local = new Map<string, KeyState>();
+  private readonly selection: KeySelection;
+  private readonly defaultCooldownMs: number;
+  private cursor = 0;
+  private lastAllUnavailableAt: number | undefined;
 
-  constructor(_options: KeyPoolOptions) {
-    throw new Error('KeyPool: not implemented yet');
+  constructor(options: KeyPoolOptions) {
+    const where = 'key pool';
+    if (!options || !Array.isArray(options.keys) || options.keys.length === 0) throw new TypeError(`${where}: keys must be a non-empty array`);
+    this.clock = options.clock ?? systemClock;
+    this.backend = options.backend ?? new MemoryFlowBackend();
+    this.selection = options.selection ?? 'round-robin';
+    if (!SELECTIONS.includes(this.selection)) throw new TypeError(`${where}: selection must be one of ${SELECTIONS.join(', ')}, got ${String(this.selection)}`);
+    this.defaultCooldownMs = options.defaultCooldownMs ?? 30_000;
+    if (!(this.defaultCooldownMs >= 0) || !Number.isFinite(this.defaultCooldownMs)) {
+      throw new RangeError(`${where}: defaultCooldownMs must be a finite number >= 0, got ${String(options.defaultCooldownMs)}`);
+    }
+    this.entries = options.keys.map((key, i) => {
+      if (!key || typeof key.name !== 'string' || key.name.length === 0) throw new TypeError(`${where}: keys[${i}].name must be a non-empty string`);
+      if (this.byName.has(key.name)) throw new TypeError(`${where}: keys[${i}].name "${key.name}" is duplicated`);
+      const limits = { ...options.limits, ...options.perKey?.[key.name] };
+      validateLimits(limits, `${where}: key "${key.name}"`);
+      const entry = this.makeEntry(key, limits, options.quota);
+      this.byName.set(key.name, entry);
+      return entry;
+    });
   }
 
-  /** Picks an available key and a permit for `tokens`, or says when the earliest key returns. */
-  pick(_tokens = 0): Promise<PickResult> {
-    throw new Error('not implemented');
+  /** Key names in pool order. */
+  get names(): string[] {
+    return this.entries.map((e) => e.key.name);
   }
-  /** Applies a failure: rate_limited cools, quota_exhausted parks, auth disables; others change nothing. */
-  reportFailure(_keyName: string, _classification: Classification): void {}
-  /** Feeds a success: usage settles the permit elsewhere; the snapshot goes to the limiter and monitor. */
-  reportSuccess(_keyName: string, _response: Pick<ProviderResponse, 'usage' | 'rateLimit'>): void {}
-  /** State of each key now. */
+
+  /** The limiter of a key. */
+  limiter(keyName: string): RateLimiter {
+    return this.entry(keyName).limiter;
+  }
+
+  /** The quota monitor of a key. */
+  monitor(keyName: string): QuotaMonitor {
+    return this.entry(keyName).monitor;
+  }
+
+  /**
+   * Picks an available key and a permit for `tokens` now, in the selection order; or says how long
+   * until the earliest key could start, and why each key waits.
+   */
+  async pick(tokens = 0): Promise<PickResult> {
+    const refreshed = this.refresh();
+    if (refreshed) await refreshed;
+    const now = this.clock.now();
+    const waiting: WaitingKey[] = [];
+    for (const entry of this.ordered(now)) {
+      const blocked = this.blocked(entry, now);
+      if (blocked) {
+        waiting.push(blocked);
+        continue;
+      }
+      const answer = entry.limiter.reserve(tokens);
+      const outcome: ReserveOutcome = isPending(answer) ? await answer : answer;
+      if (outcome.permit) {
+        this.onStart(entry.key.name);
+        entry.monitor.recordRequest(tokens);
+        return { ok: true, key: entry.key, permit: outcome.permit };
+      }
+      const w: WaitingKey = { key: entry.key.name, state: 'limited' };
+      if (Number.isFinite(outcome.waitMs)) w.untilMs = now + outcome.waitMs;
+      waiting.push(w);
+    }
+    const times = waiting.map((w) => w.untilMs).filter((t): t is number => t !== undefined);
+    const waitMs = times.length > 0 ? Math.max(0, Math.min(...times) - now) : Infinity;
+    if (waiting.every((w) => w.state !== 'limited')) this.announceAllUnavailable(now, waitMs, waiting);
+    return { ok: false, waitMs, waiting };
+  }
+
+  /**
+   * Applies a failure on `keyName`: `rate_limited` cools only that key (for the server's wait, else
+   * until its reset, else `defaultCooldownMs`); `quota_exhausted` parks it until its reset or the end of
+   * the UTC day (a per-minute quota cools instead); `auth` disables it for the run. Other kinds change nothing.
+   */
+  reportFailure(keyName: string, classification: Classification): KeyFailureEffect {
+    const entry = this.entry(keyName);
+    const now = this.clock.now();
+    const c = classification;
+    if (c.kind === 'rate_limited' || (c.kind === 'quota_exhausted' && c.quotaScope === 'minute')) {
+      entry.limiter.onRateLimited();
+      const until = c.retryAfterMs !== undefined ? now + c.retryAfterMs : c.resetAt !== undefined && c.resetAt > now ? c.resetAt : now + this.defaultCooldownMs;
+      return this.cool(entry, 'cooling', until, c.code ?? c.kind, now);
+    }
+    if (c.kind === 'quota_exhausted') {
+      const until = c.resetAt !== undefined && c.resetAt > now ? c.resetAt : (Math.floor(now / DAY_MS) + 1) * DAY_MS;
+      return this.cool(entry, 'parked', until, c.code ?? `quota exhausted (${c.quotaScope ?? 'unknown'})`, now);
+    }
+    if (c.kind === 'auth') {
+      const current = this.stateOf(keyName, now);
+      if (current.state !== 'disabled') {
+        const reason = `auth failure${c.status !== undefined ? ` (HTTP ${c.status})` : ''}: key disabled for this run`;
+        this.setState(entry, { state: 'disabled', reason }, now);
+        entry.cancelRejoin?.();
+        this.events.emit('disabled', { key: keyName, reason });
+      }
+      return { state: 'disabled', until: Infinity };
+    }
+    return this.stateOf(keyName, now);
+  }
+
+  /** Feeds a success: the response's rate-limit snapshot to the key's limiter and monitor, its usage to the daily counter. */
+  reportSuccess(keyName: string, response: Pick<ProviderResponse, 'usage' | 'rateLimit'> = {}): void {
+    const entry = this.entry(keyName);
+    entry.limiter.onSuccess();
+    if (response.rateLimit) {
+      entry.limiter.observe(response.rateLimit);
+      entry.monitor.observe(response.rateLimit);
+    }
+    if (response.usage) entry.monitor.recordTokens(response.usage.inputTokens + response.usage.outputTokens);
+  }
+
+  /** Non-active states of the keys now (expired cooldowns dropped). */
   states(): Map<string, KeyState> {
-    return new Map();
+    const now = this.clock.now();
+    const out = new Map<string, KeyState>();
+    for (const e of this.entries) {
+      const s = this.current(e.key.name, now);
+      if (s.state !== 'active') out.set(e.key.name, s);
+    }
+    return out;
   }
-  /** Earliest time any unavailable key returns, or undefined if one is available or all are disabled. */
+
+  /** Earliest time an unavailable key returns, or undefined when a key is available now or every key is disabled. */
   nextAvailableAt(): number | undefined {
+    const now = this.clock.now();
+    let earliest: number | undefined;
+    for (const e of this.entries) {
+      const b = this.blocked(e, now);
+      if (!b) return undefined;
+      if (b.untilMs !== undefined && (earliest === undefined || b.untilMs < earliest)) earliest = b.untilMs;
+    }
+    return earliest;
+  }
+
+  // ---- The executor's `SchedulerKeyPool` port (structural; flow does not import the scheduler). ----
+
+  /** Names of the keys available now, in the selection order. */
+  candidates(now = this.clock.now()): string[] {
+    return this.ordered(now)
+      .filter((e) => !this.blocked(e, now))
+      .map((e) => e.key.name);
+  }
+
+  /** State of one key now; a quota pause reads as `parked` until its end. */
+  stateOf(name: string, now = this.clock.now()): { state: KeyState['state']; until?: number } {
+    const s = this.current(name, now);
+    if (s.state === 'disabled') return { state: 'disabled', until: Infinity };
+    if (s.state !== 'active') return { state: s.state, until: s.until };
+    const paused = this.entry(name).monitor.pausedUntil();
+    return paused !== undefined ? { state: 'parked', until: paused } : { state: 'active' };
+  }
+
+  /** Moves the round-robin cursor past `name`. */
+  onStart(name: string): void {
+    const i = this.entries.findIndex((e) => e.key.name === name);
+    if (i >= 0) this.cursor = (i + 1) % this.entries.length;
+  }
+
+  /** Port form of {@link reportSuccess}. */
+  onSuccess(name: string): void {
+    this.reportSuccess(name);
+  }
+
+  /** Port form of {@link reportFailure}. */
+  onFailure(name: string, classification: Classification): KeyFailureEffect {
+    return this.reportFailure(name, classification);
+  }
+
+  /** Cancels every rejoin timer, resume timer and limiter waiter. */
+  close(): void {
+    for (const e of this.entries) {
+      e.cancelRejoin?.();
+      e.cancelRejoin = undefined;
+      e.monitor.close();
+      e.limiter.close();
+    }
+  }
+
+  private makeEntry(key: ApiKey, limits: KeyLimits, quota: KeyPoolOptions['quota']): Entry {
+    const limiter = new RateLimiter({ ...limits, key: key.name, clock: this.clock, store: this.backend.limiter });
+    const monitorOptions: QuotaMonitorOptions = { ...quota, key: key.name, clock: this.clock };
+    if (limits.requestsPerDay !== undefined) monitorOptions.requestsPerDay = limits.requestsPerDay;
+    const monitor = new QuotaMonitor(monitorOptions);
+    monitor.events.on('alert', (e) => this.events.emit('quotaAlert', e));
+    monitor.events.on('pause', (e) => this.events.emit('quotaPause', e));
+    monitor.events.on('resume', (e) => this.events.emit('quotaResume', e));
+    return { key, limiter, monitor };
+  }
+
+  private entry(name: string): Entry {
+    const e = this.byName.get(name);
+    if (!e) throw new RangeError(`key pool: unknown key "${name}"`);
+    return e;
+  }
+
+  /** Local state of `name`, expired cooldowns treated as active. */
+  private current(name: string, now: number): KeyState {
+    const s = this.local.get(name);
+    if (!s) return ACTIVE;
+    if ((s.state === 'cooling' || s.state === 'parked') && s.until <= now) return ACTIVE;
+    return s;
+  }
+
+  /** Why `entry` cannot start now (state or quota pause), or undefined when it may. */
+  private blocked(entry: Entry, now: number): WaitingKey | undefined {
+    const name = entry.key.name;
+    const s = this.current(name, now);
+    if (s.state === 'disabled') return { key: name, state: 'disabled' };
+    if (s.state !== 'active') return { key: name, state: s.state, untilMs: s.until };
+    const paused = entry.monitor.pausedUntil();
+    if (paused !== undefined) return { key: name, state: 'paused', untilMs: paused };
     return undefined;
   }
-  /** The limiter of a key. */
-  limiter(_keyName: string): RateLimiter {
-    throw new Error('not implemented');
+
+  /** Entries in the order the selection strategy tries them. */
+  private ordered(_now: number): Entry[] {
+    const n = this.entries.length;
+    const rr = Array.from({ length: n }, (_, i) => this.entries[(this.cursor + i) % n]!);
+    if (this.selection === 'least-loaded') return rr.sort((a, b) => a.limiter.inFlight - b.limiter.inFlight);
+    if (this.selection === 'most-headroom') {
+      const usage = new Map(rr.map((e) => [e, e.monitor.maxUsage()] as const));
+      return rr.sort((a, b) => usage.get(a)! - usage.get(b)!);
+    }
+    return rr;
   }
-  /** The quota monitor of a key. */
-  monitor(_keyName: string): QuotaMonitor {
-    throw new Error('not implemented');
+
+  private cool(entry: Entry, state: 'cooling' | 'parked', until: number, reason: string, now: number): KeyFailureEffect {
+    const name = entry.key.name;
+    const before = this.current(name, now);
+    if (before.state === 'disabled') return { state: 'disabled', until: Infinity };
+    if (before.state !== 'active' && before.until >= until) return { state: before.state, until: before.until };
+    this.setState(entry, { state, until, reason }, now);
+    entry.cancelRejoin?.();
+    entry.cancelRejoin = this.clock.setTimer(until - now, () => {
+      entry.cancelRejoin = undefined;
+      this.local.delete(name);
+      this.events.emit('cooldownEnd', { key: name });
+    });
+    if (state === 'cooling') this.events.emit('cooldownStart', { key: name, until, ms: until - now, reason });
+    else this.events.emit('parked', { key: name, until, reason });
+    return { state, until };
   }
-  /** Cancels timers. */
-  close(): void {}
+
+  private setState(entry: Entry, state: KeyState, now: number): void {
+    this.local.set(entry.key.name, state);
+    const written = this.backend.keys.set(entry.key.name, state, now);
+    if (isPending(written)) written.catch(() => undefined); // the local mirror still holds it
+  }
+
+  /** With an asynchronous backend, adopts states other processes set (cooldowns, parks, disables). */
+  private refresh(): Promise<void> | undefined {
+    const now = this.clock.now();
+    const remote = this.backend.keys.states(now);
+    if (!isPending(remote)) return undefined;
+    return remote.then(
+      (map) => {
+        for (const [name, state] of map) {
+          const entry = this.byName.get(name);
+          if (!entry) continue;
+          const mine = this.current(name, now);
+          if (mine.state === 'active' && state.state !== 'active') {
+            this.local.set(name, state);
+            if (state.state === 'cooling' || state.state === 'parked') {
+              entry.cancelRejoin?.();
+              entry.cancelRejoin = this.clock.setTimer(state.until - now, () => {
+                entry.cancelRejoin = undefined;
+                this.local.delete(name);
+                this.events.emit('cooldownEnd', { key: name });
+              });
+            }
+          }
+        }
+      },
+      () => undefined,
+    );
+  }
+
+  private announceAllUnavailable(now: number, waitMs: number, keys: WaitingKey[]): void {
+    const target = now + waitMs;
+    if (this.lastAllUnavailableAt === target) return; // the same wait, already announced
+    this.lastAllUnavailableAt = target;
+    this.events.emit('allUnavailable', { waitMs, keys });
+  }
 }
