@@ -1,7 +1,8 @@
 import { systemClock } from '../clock/system-clock.js';
 import type { Clock } from '../clock/clock.js';
-import type { Classification } from '../classify/kinds.js';
-import { isSluiceError } from '../classify/sluice-error.js';
+import { PROVIDERS } from '../classify/kinds.js';
+import type { ProviderName } from '../classify/kinds.js';
+import { classify } from '../classify/classify.js';
 import { retryPolicy } from '../attempt/policy.js';
 import type { RetryPolicy, RetryPolicyOptions } from '../attempt/policy.js';
 import { AdaptiveConcurrency } from '../flow/adaptive-concurrency.js';
@@ -63,7 +64,7 @@ export interface SluiceOptions<P, R> {
   handleSignals?: boolean;
   /** Default backpressure bound of `runAll`. Default 1,000. */
   maxQueued?: number;
-  /** Turns thrown errors into classifications. Default: the classifier of `src/classify`. */
+  /** Turns thrown errors into classifications. Default: `classify()` of `src/classify`, with the clock's time. */
   classify?: Classifier;
   onAttemptStart?: (info: AttemptStartInfo) => void | Promise<void>;
   onAttemptEnd?: (info: AttemptEndInfo) => void | Promise<void>;
@@ -112,7 +113,7 @@ export function createSluice<P = unknown, R = unknown>(options: SluiceOptions<P,
     lanes,
     pool,
     policy,
-    classify: options.classify ?? basicClassify,
+    classify: options.classify ?? defaultClassifier(provider.name),
     concurrency,
     events,
     ...(attemptTimeoutMs !== undefined ? { attemptTimeoutMs } : {}),
@@ -173,18 +174,21 @@ function makeLane<P, R>(key: ApiKey, limits: KeyLimits, options: SluiceOptions<P
   if (!quota && requestsPerDay === undefined) return { key, limiter };
   const monitor = new QuotaMonitor({ ...quota, ...(requestsPerDay !== undefined ? { requestsPerDay } : {}), key: key.name, clock });
   monitor.events.on('alert', (a) => events.emit('quotaAlert', { key: a.key, level: a.level, usage: a.usage, window: a.limit }));
+  monitor.events.on('pause', (p) => events.emit('pause', { reason: 'quota', until: p.until, key: p.key, detail: p.reason }));
+  monitor.events.on('resume', (r) => events.emit('resume', { reason: 'quota', key: r.key }));
   return { key, limiter, quota: quotaPort(monitor) };
 }
 
 /** Adapts the flow layer's QuotaMonitor to what the scheduler needs. */
 function quotaPort(monitor: QuotaMonitor): SchedulerQuota {
   return {
+    onStart: () => monitor.recordRequest(0),
     record: ({ rateLimit, tokens }) => {
-      monitor.recordRequest(tokens ?? 0);
+      if (tokens !== undefined) monitor.recordTokens(tokens);
       if (rateLimit) monitor.observe(rateLimit);
     },
     pausedUntil: () => monitor.pausedUntil(),
-    close: () => (monitor as { close?: () => void }).close?.(),
+    close: () => monitor.close(),
   };
 }
 
@@ -212,17 +216,10 @@ function makeConcurrency(option: ConcurrencyOption | undefined, clock: Clock, ev
   };
 }
 
-/**
- * The classification used until `src/classify`'s `classify()` is wired in: a `SluiceError` keeps its
- * own, an `AbortError` is `cancelled`, a `TimeoutError` is `timeout`, anything else `unknown`.
- */
-export function basicClassify(failure: unknown): Classification {
-  if (isSluiceError(failure)) return failure.classification;
-  const name = failure instanceof Error ? failure.name : undefined;
-  const message = failure instanceof Error ? failure.message : String(failure);
-  if (name === 'AbortError') return { kind: 'cancelled', retryable: false, message };
-  if (name === 'TimeoutError') return { kind: 'timeout', retryable: true, message };
-  return { kind: 'unknown', retryable: false, message };
+/** `classify()` from `src/classify`, told the adapter's provider family when it is one it knows. */
+function defaultClassifier(adapterName: string): Classifier {
+  const provider = (PROVIDERS as readonly string[]).includes(adapterName) ? (adapterName as ProviderName) : undefined;
+  return (failure, now) => classify(failure, { now, ...(provider ? { provider } : {}) });
 }
 
 function attachLogger(events: TypedEmitter<ExecutorEvents>, logger: SluiceLogger): void {

@@ -15,9 +15,9 @@ export interface ExecutorEvents {
   /** A cooling or parked key takes work again. */
   cooldownEnd: { key: string };
   /** Starts stopped: `manual` (pause()), `quota` (every key over its quota threshold), `shutdown`. */
-  pause: { reason: 'manual' | 'quota' | 'shutdown'; until?: number };
-  /** Starts resumed. */
-  resume: { reason: 'manual' | 'quota' };
+  pause: { reason: 'manual' | 'quota' | 'shutdown'; until?: number; key?: string; detail?: string };
+  /** Starts resumed (`key`: only that key's quota pause ended). */
+  resume: { reason: 'manual' | 'quota'; key?: string };
   /** The concurrency limit changed. */
   concurrencyChange: { from: number; to: number; reason: string };
   /** A key's quota use crossed an alert level (forwarded from its quota monitor). */

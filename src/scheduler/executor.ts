@@ -343,6 +343,7 @@ export class Executor<P = unknown, R = unknown> {
     job.controller = new AbortController();
     this.running.add(job);
     this.config.pool.onStart?.(lane.key.name, this.clock.now());
+    lane.quota?.onStart?.(job.tokens, this.clock.now());
     this.events.emit('keyChosen', { jobId: job.id, attempt: job.attempt, key: lane.key.name });
     void this.execute(job, lane, permit, job.controller);
   }

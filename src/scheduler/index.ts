@@ -1,5 +1,5 @@
 /** The scheduler: priority and retry queues, the dispatcher and `createSluice`. */
-export { createSluice, basicClassify } from './create-sluice.js';
+export { createSluice } from './create-sluice.js';
 export type { SluiceOptions, ConcurrencyOption, SluiceLogger } from './create-sluice.js';
 export { Executor } from './executor.js';
 export type { ExecutorConfig, RunAllOptions, RunAllSummary, CloseOptions } from './executor.js';

@@ -54,6 +54,8 @@ export interface SchedulerKeyPool {
 
 /** One key's quota monitor, as far as scheduling goes. */
 export interface SchedulerQuota {
+  /** Counts a started request against the key's budgets (daily budget: counted at start, so concurrency cannot overshoot it). */
+  onStart?(tokens: number, now: number): void;
   /** Records a finished request (success or failure) with what the response said. */
   record(info: { ok: boolean; rateLimit?: RateLimitSnapshot; tokens?: number; now: number }): void;
   /** When the key must not start new requests: until this time (ms since epoch), else undefined. */

@@ -107,11 +107,11 @@ describe('story: Veo sequential submission', () => {
 describe('story: per-profile 429 cooldown', () => {
   it('cools only the profile that got 429; the scene runs at once on another profile; the profile rejoins', async () => {
     const clock = new VirtualClock();
-    const provider = new FakeProvider({
+    const provider: FakeProvider = new FakeProvider({
       clock,
       latencyMs: 10_000,
       // Profile 1 answers 429 (no Retry-After) to the first scene it gets after t=15 s.
-      fault: (_p, ctx) =>
+      fault: (_p, ctx): FakeFault | undefined =>
         ctx.key.name === 'profile-1' && clock.now() - T0 >= 15_000 && provider.stats.byKey['profile-1']!.rateLimited === 0 && !hit++
           ? { kind: 'rate_limited', status: 429, retryable: true }
           : undefined,
@@ -195,5 +195,67 @@ describe('story: per-profile 429 cooldown', () => {
     expect(clock.timers - timersBefore).toBeLessThanOrEqual(8);
     await sluice.close();
     expect(virtual.pendingCount).toBe(0);
+  });
+});
+
+describe('story: quota management', () => {
+  it('pauses a key at the daily threshold, resumes when the quota day rolls over, alerts once per crossing', async () => {
+    const clock = new VirtualClock();
+    const provider = new FakeProvider({ clock, latencyMs: 1_000 });
+    const sluice = createSluice({
+      clock,
+      provider,
+      keys: keys('tier3'),
+      limits: { requestsPerDay: 100 },
+      quota: { pauseThreshold: 0.8, alertLevels: [0.6, 0.8, 0.95] },
+      concurrency: 4,
+    });
+    const alerts = record(sluice.events, 'quotaAlert');
+    const pauses = record(sluice.events, 'pause');
+    const resumes = record(sluice.events, 'resume');
+    const results = await clock.run(Promise.all(Array.from({ length: 150 }, (_, i) => sluice.runSettled({ value: i }))));
+    expect(results.every((r) => r.ok)).toBe(true);
+
+    const nextDay = T0 + 86_400_000;
+    const calls = provider.stats.callTimes.tier3!;
+    // 80 % of the daily 100 were used on day one, then nothing until the day rolled over.
+    expect(calls.filter((t) => t < nextDay)).toHaveLength(80);
+    expect(calls.filter((t) => t >= nextDay)).toHaveLength(70);
+    expect(Math.min(...calls.filter((t) => t >= nextDay))).toBe(nextDay);
+    // One pause (the key's) naming its end, and the matching resume.
+    const keyPauses = pauses.filter((p) => p.key === 'tier3');
+    expect(keyPauses).toHaveLength(1);
+    expect(keyPauses[0]).toMatchObject({ reason: 'quota', until: nextDay });
+    expect(resumes.some((r) => r.key === 'tier3')).toBe(true);
+    // Alerts once per crossing: 60 % and 80 % on day one, 60 % again on day two (new counters).
+    expect(alerts.map((a) => [a.level, a.window])).toEqual([
+      [0.6, 'daily'],
+      [0.8, 'daily'],
+      [0.6, 'daily'],
+    ]);
+    await sluice.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('pauses at the threshold of the per-minute quota the headers report and resumes at its reset: no 429', async () => {
+    const clock = new VirtualClock();
+    const provider = new FakeProvider({ clock, latencyMs: 500, limits: { requests: 10 }, rateLimitHeaders: true });
+    const sluice = createSluice({
+      clock,
+      provider,
+      keys: keys('k'),
+      quota: { pauseThreshold: 0.8, pauseOn: ['requests'] },
+      concurrency: 1,
+    });
+    const pauses = record(sluice.events, 'pause');
+    const results = await clock.run(Promise.all(Array.from({ length: 30 }, (_, i) => sluice.runSettled({ value: i }))));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(provider.stats.rateLimited).toBe(0);
+    expect(pauses.filter((p) => p.key === 'k').length).toBeGreaterThanOrEqual(2);
+    // Never more than 8 (80 % of 10) requests in any 60 s window.
+    const calls = provider.stats.callTimes.k!;
+    for (const t of calls) expect(calls.filter((u) => u >= t && u < t + 60_000).length).toBeLessThanOrEqual(8);
+    await sluice.close();
+    expect(clock.pendingCount).toBe(0);
   });
 });
