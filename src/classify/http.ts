@@ -17,10 +17,10 @@ import { classifyOpenAI } from './providers/openai.js';
 
 /**
  * Recognisers in the order tried when the provider is not known. Distinctive shapes first: Google's
- * `error.status` names, Anthropic's envelope, OpenRouter's numeric code and the flat shapes, Azure's
- * string codes; the plain OpenAI shape last because the others resemble it.
+ * `error.status` names, Anthropic's envelope, Azure's string codes and API Management shape, OpenRouter's
+ * numeric code and the flat shapes; the plain OpenAI shape last because the others resemble it.
  */
-const AUTO_ORDER: readonly ProviderClassifier[] = [classifyGemini, classifyAnthropic, classifyCompatible, classifyAzure, classifyOpenAI];
+const AUTO_ORDER: readonly ProviderClassifier[] = [classifyGemini, classifyAnthropic, classifyAzure, classifyCompatible, classifyOpenAI];
 
 /** Which recogniser to try first for a declared provider. */
 const FIRST: Readonly<Record<ProviderName, ProviderClassifier | undefined>> = {

@@ -16,7 +16,7 @@ const CONTENT =
   /content[_ ]policy|content[_ ]filter|content management policy|safety system|responsibleaipolicyviolation|flagged|moderation/i;
 
 /** Capacity problems on the provider's side (retry later), as opposed to this caller's rate limit. */
-const OVERLOADED = /overloaded|capacity exceeded|over capacity|server is busy|slow down|temporarily unavailable/i;
+const OVERLOADED = /overloaded|capacity exceeded|over capacity|server is busy|temporarily unavailable/i;
 
 export function mentionsBilling(text: string): boolean {
   return BILLING.test(text);
