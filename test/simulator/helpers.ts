@@ -31,3 +31,12 @@ export const chat = (content: string, extra: Record<string, unknown> = {}): Reco
 
 /** Bearer auth header. */
 export const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
+
+/** Waits (in real event-loop turns, bounded) until `condition` holds; throws if it never does. */
+export async function until(condition: () => boolean, maxTurns = 2000): Promise<void> {
+  for (let i = 0; i < maxTurns; i++) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  throw new Error('condition not met');
+}

@@ -1,0 +1,108 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import { VirtualClock } from '../../src/testing/virtual-clock.js';
+import { bearer, chat, send, until } from './helpers.js';
+
+let sim: Simulator | undefined;
+let clock: VirtualClock;
+afterEach(async () => {
+  await sim?.close();
+  sim = undefined;
+});
+async function start(options: SimulatorOptions): Promise<Simulator> {
+  clock = new VirtualClock();
+  sim = await startSimulator({ clock, ...options });
+  return sim;
+}
+const call = (s: Simulator, key = 'sk-a', content = 'hi', extra: Record<string, unknown> = {}) =>
+  send(s, '/v1/chat/completions', { body: chat(content, extra), headers: bearer(key) });
+
+describe('simulator: per-key limits', () => {
+  it('enforces requests per minute over a sliding window, per key, with OpenAI headers', async () => {
+    const s = await start({ keys: [{ name: 'a', secret: 'sk-a' }, { name: 'b', secret: 'sk-b' }], limits: { requestsPerMinute: 3 } });
+    expect((await call(s)).headers['x-ratelimit-remaining-requests']).toBe('2');
+    await clock.advance(20_000);
+    await call(s);
+    await clock.advance(20_000);
+    const third = await call(s);
+    expect(third.headers['x-ratelimit-remaining-requests']).toBe('0');
+    expect(third.headers['x-ratelimit-reset-requests']).toBe('1m0s');
+    const refused = await call(s);
+    expect(refused.status).toBe(429);
+    expect(refused.json()).toMatchObject({ error: { type: 'requests', code: 'rate_limit_exceeded', param: null } });
+    expect((refused.json() as { error: { message: string } }).error.message).toContain('on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.');
+    // The first request leaves the window 60 s after it arrived: 20 s from now.
+    expect(refused.headers['retry-after-ms']).toBe('20000');
+    expect(refused.headers['retry-after']).toBe('20');
+    expect((await call(s, 'sk-b')).status).toBe(200); // other key unaffected
+    await clock.advance(19_999);
+    expect((await call(s)).status).toBe(429);
+    await clock.advance(1);
+    expect((await call(s)).status).toBe(200);
+    const stats = s.stats();
+    expect(stats.keys['a']).toMatchObject({ requests: 6, successes: 4, rateLimited: 2, limits: { requests: 2 } });
+  });
+
+  it('enforces tokens per minute counted from text chars / 4 plus max output tokens', async () => {
+    const s = await start({ limits: { tokensPerMinute: 100 } });
+    const forty = 'x'.repeat(160); // 40 tokens
+    expect((await call(s, 'sk-a', forty, { max_tokens: 20 })).headers['x-ratelimit-remaining-tokens']).toBe('40');
+    const refused = await call(s, 'sk-a', forty, { max_tokens: 20 });
+    expect(refused.status).toBe(429);
+    expect(refused.json()).toMatchObject({ error: { type: 'tokens', code: 'rate_limit_exceeded' } });
+    expect((refused.json() as { error: { message: string } }).error.message).toContain('tokens per min (TPM): Limit 100, Used 60, Requested 60.');
+    expect((await call(s, 'sk-a', forty)).status).toBe(200); // 40 tokens fit
+    expect(s.stats().keys[Object.keys(s.stats().keys)[0]!]!.tokens).toBe(100);
+  });
+
+  it('enforces requests per day (quota) and concurrent requests', async () => {
+    const s = await start({ keys: [{ name: 'a', secret: 'sk-a', requestsPerDay: 2, maxConcurrent: 1 }], latency: { type: 'fixed', ms: 1000 } });
+    const first = call(s);
+    await until(() => clock.pendingCount === 1);
+    const concurrent = await call(s);
+    expect(concurrent.status).toBe(429);
+    expect((concurrent.json() as { error: { message: string } }).error.message).toContain('concurrent requests');
+    await clock.advance(1000);
+    expect((await first).status).toBe(200);
+    const second = call(s);
+    await until(() => clock.pendingCount === 1);
+    await clock.advance(1000);
+    expect((await second).status).toBe(200);
+    const overDay = await call(s);
+    expect(overDay.status).toBe(429);
+    expect((overDay.json() as { error: { message: string } }).error.message).toContain('requests per day (RPD): Limit 2');
+    await clock.advance(86_400_000);
+    const nextDay = call(s);
+    await until(() => clock.pendingCount === 1);
+    await clock.advance(1000);
+    expect((await nextDay).status).toBe(200);
+  });
+
+  it('revokes a key after N requests: later ones get 401', async () => {
+    const s = await start({ keys: [{ name: 'a', secret: 'sk-a', revokeAfter: 2 }] });
+    expect((await call(s)).status).toBe(200);
+    expect((await call(s)).status).toBe(200);
+    const revoked = await call(s);
+    expect(revoked.status).toBe(401);
+    expect(revoked.json()).toMatchObject({ error: { code: 'invalid_api_key' } });
+    expect(s.stats().log.map((e) => e.outcome)).toEqual(['ok', 'ok', 'revoked']);
+  });
+
+  it('hides rate-limit headers and wait hints when asked', async () => {
+    const s = await start({ limits: { requestsPerMinute: 1 }, rateLimitHeaders: false, retryAfterHint: false });
+    const ok = await call(s);
+    expect(ok.headers['x-ratelimit-remaining-requests']).toBeUndefined();
+    const refused = await call(s);
+    expect(refused.status).toBe(429);
+    expect(refused.headers['retry-after']).toBeUndefined();
+    expect(refused.headers['retry-after-ms']).toBeUndefined();
+    expect((refused.json() as { error: { message: string } }).error.message).not.toContain('try again in');
+  });
+
+  it('rejects invalid options with the field named', async () => {
+    await expect(startSimulator({ limits: { requestsPerMinute: -1 } })).rejects.toThrow(/limits\.requestsPerMinute/);
+    await expect(startSimulator({ faults: { probabilities: { '500': 0.7, '503': 0.7 } } })).rejects.toThrow(/faults\.probabilities must sum/);
+    await expect(startSimulator({ keys: [{ secret: 'x' }, { secret: 'x' }] })).rejects.toThrow(/keys\.1\.secret/);
+    await expect(startSimulator({ latency: { type: 'normal', mean: 10, p99: 5 } })).rejects.toThrow(/latency\.p99/);
+  });
+});
