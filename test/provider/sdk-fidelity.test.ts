@@ -112,6 +112,13 @@ describe('@google/genai against the simulator', () => {
     expectClassified(err, 'gemini', kind);
   });
 
+  it('with httpOptions.retryOptions set, the SDK loses the status (why the docs say: leave it unset)', async () => {
+    const wrapped = new GoogleGenAI({ apiKey: SECRET, httpOptions: { baseUrl: sim.url, retryOptions: { attempts: 1 } } });
+    const err = await thrown(wrapped.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi [[fault:429]]' }));
+    expect((err as Error).message).toMatch(/Retryable HTTP Error/);
+    expect(classify(err, { provider: 'gemini' }).kind).not.toBe('rate_limited');
+  });
+
   it('classifies a safety-blocked answer as content_filtered when read through the Sluice adapter rules', async () => {
     const r = await client().models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi [[fault:filtered]]' });
     // The SDK returns blocked answers as successes; the Gemini adapter turns them into content_filtered.

@@ -171,3 +171,33 @@ describe('veoAdapter', () => {
     expect(JSON.parse(server.requests[0]!.body)).toEqual({ operationName: 'projects/p/locations/us-central1/publishers/google/models/veo-3.0-generate-001/operations/9' });
   });
 });
+
+describe('veoAdapter against the simulator (shared virtual clock)', () => {
+  it('a video, an operation error (INTERNAL -> server_error) and a safety filter, each after the operation time', async () => {
+    const { startSimulator } = await import('../../src/simulator/index.js');
+    const clock = new VirtualClock();
+    const sim = await startSimulator({ keys: [{ name: 'v', secret: SECRET }], clock, operations: { durationMs: 45_000 } });
+    const client = new HttpClient();
+    try {
+      const veo = veoAdapter({ baseUrl: sim.url, model: 'veo-3.0-generate-001', clock, http: client, poll: { initialDelayMs: 10_000, factor: 1.5, maxDelayMs: 30_000 } });
+      const start = clock.now();
+      const ok = await drive(clock, veo.call({ instances: [{ prompt: 'a lighthouse at dawn' }] }, ctx()));
+      expect(ok.result.videos[0]?.uri).toMatch(/:download\?alt=media$/);
+      expect(clock.now() - start).toBeGreaterThanOrEqual(45_000);
+      const failed = await drive(clock, veo.call({ instances: [{ prompt: 'x [[fault:operation-error]]' }] }, ctx())).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(SluiceError);
+      expect((failed as SluiceError).kind).toBe('server_error');
+      const filtered = await drive(clock, veo.call({ instances: [{ prompt: 'x [[fault:filtered]]' }] }, ctx())).catch((e: unknown) => e);
+      expect((filtered as SluiceError).kind).toBe('content_filtered');
+      expect(clock.pendingCount).toBe(0);
+      const log = sim.stats().log;
+      // One submission per job (polls never resubmit), and polls spaced by the backoff: 10 s, 15 s, 22.5 s.
+      expect(log.filter((e) => e.endpoint === 'gemini.predictLongRunning').length).toBe(3);
+      const firstPolls = log.filter((e) => e.endpoint === 'gemini.operation').slice(0, 3).map((e) => e.at - start);
+      expect(firstPolls).toEqual([10_000, 25_000, 47_500]);
+    } finally {
+      await client.close();
+      await sim.close();
+    }
+  });
+});
