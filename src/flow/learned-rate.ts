@@ -54,6 +54,11 @@ export class LearnedRate {
     return Math.max(this.minRate, r);
   }
 
+  /** Whether a learned rate is in force (the limiter then recomputes its bucket spec on each use). */
+  active(): boolean {
+    return this.lastMax !== undefined;
+  }
+
   /** Counts one granted start for the throughput measurement. */
   count(now: number): void {
     this.roll(now);

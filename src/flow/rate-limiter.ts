@@ -133,6 +133,7 @@ export class RateLimiter {
   setLimits(partial: Partial<KeyLimits>): void {
     const next = { ...this.configured, ...partial };
     validateLimits(next, `rate limiter "${this.key}"`);
+    this.cachedSpec = undefined;
     this.configured = next;
     this.rearm();
   }
@@ -208,6 +209,7 @@ export class RateLimiter {
     const t = snapshot.tokens ?? snapshot.inputTokens;
     if (t?.remaining !== undefined && t.resetAt !== undefined) cap.tokens = { remaining: t.remaining, resetAt: t.resetAt };
     if (cap.requests || cap.tokens) void this.store.cap(this.key, cap, this.clock.now());
+    this.cachedSpec = undefined;
     this.emitRate(before, 'announced by the server');
     this.rearm();
   }
@@ -223,6 +225,7 @@ export class RateLimiter {
     const before = this.effectiveRequestsPerWindow();
     const ceiling = minDefined(this.configured.requestsPerMinute, this.announced.requests);
     this.learned.decrease(now, before ?? this.learned.measured(now), ceiling, startedAt);
+    this.cachedSpec = undefined;
     this.emitRate(before, 'rate limited (429)');
   }
 
@@ -242,14 +245,25 @@ export class RateLimiter {
     }
   }
 
-  /** The bucket parameters in force now. */
+  /** The bucket parameters in force now (cached while nothing that changes them happened). */
   spec(): BucketSpec {
+    if (this.cachedSpec) return this.cachedSpec;
+    const spec = this.computeSpec();
+    // A learned rate moves with time: never cache a spec computed while one is in force.
+    if (!this.learned?.active()) this.cachedSpec = spec;
+    return spec;
+  }
+
+  private cachedSpec: BucketSpec | undefined;
+
+  private computeSpec(): BucketSpec {
     const windowMs = this.configured.windowMs ?? DEFAULT_WINDOW_MS;
     const requests = this.effectiveRequestsPerWindow();
     const tokens = this.effectiveTokensPerWindow();
     const spec: BucketSpec = {
       windowMs,
-      requestBurst: requests === undefined ? 1 : Math.max(1, Math.min(this.configured.burst ?? 1, requests)),
+      // Default burst: one ms worth (at least 1), so very high rates are not capped by the clock's resolution.
+      requestBurst: requests === undefined ? 1 : Math.max(1, Math.min(this.configured.burst ?? Math.ceil(requests / windowMs), requests)),
       tokenBurst: tokens === undefined ? 0 : Math.max(1, tokens * (this.configured.tokenBurstFraction ?? 1 / 60)),
     };
     if (requests !== undefined) spec.requests = requests;
