@@ -52,6 +52,11 @@ export class KeyState {
     this.tokens = new SlidingWindow(windowMs);
   }
 
+  /** Whether the key has a per-minute limit (so rate-limit headers have something to say). */
+  get hasWindowLimits(): boolean {
+    return this.limits.requestsPerMinute !== undefined || this.limits.tokensPerMinute !== undefined;
+  }
+
   /** True once the key has received more than `revokeAfter` requests. */
   get revoked(): boolean {
     return this.limits.revokeAfter !== undefined && this.received > this.limits.revokeAfter;

@@ -193,8 +193,11 @@ class SimulatorServer implements Simulator {
       return done(key.name, `limit:${rejection.kind}`, reply, reply.status, 0, this.limitHeaders(dialect, key, now));
     }
     key.admit(now, tokens);
-    key.inFlight++;
-    res.once('close', () => key.inFlight--);
+    // Counting in-flight requests costs a listener per request: only when a concurrency limit needs it.
+    if (key.limits.maxConcurrent !== undefined) {
+      key.inFlight++;
+      res.once('close', () => key.inFlight--);
+    }
 
     const decided = this.faults.decide(arrival, key.name, key.received, text.marker);
     const fault = decided !== undefined && endpoint.absorbs?.includes(decided) ? undefined : decided;
@@ -320,18 +323,23 @@ class SimulatorServer implements Simulator {
   }
 
   private limitHeaders(dialect: Dialect, key: KeyState, now: number): Record<string, string> {
-    return this.o.rateLimitHeaders ? dialect.limitHeaders(key.status(now), now) : {};
+    if (!this.o.rateLimitHeaders || !key.hasWindowLimits) return NO_HEADERS;
+    return dialect.limitHeaders(key.status(now), now);
   }
 
   private send(res: ServerResponse, reply: Reply, headers: Record<string, string>, close = false): void {
     if (res.destroyed || res.headersSent) return;
-    const h: Record<string, string> = { 'content-type': 'application/json', ...headers, ...reply.headers };
+    const h: Record<string, string> = { 'content-type': 'application/json' };
+    for (const k in headers) h[k] = headers[k]!;
+    for (const k in reply.headers) h[k] = reply.headers[k]!;
     h['content-length'] = String(Buffer.byteLength(reply.body));
     if (close) h['connection'] = 'close';
     res.writeHead(reply.status, h);
     res.end(reply.body);
   }
 }
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 const HTML_502 =
   '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n';

@@ -39,7 +39,8 @@ function collect(value: unknown, textual: boolean, depth: number, out: string[])
   } else if (Array.isArray(value)) {
     for (const v of value) collect(v, textual, depth + 1, out);
   } else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) collect(v, TEXT_KEYS.has(k), depth + 1, out);
+    const record = value as Record<string, unknown>;
+    for (const k in record) collect(record[k], TEXT_KEYS.has(k), depth + 1, out);
   }
 }
 
