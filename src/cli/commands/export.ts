@@ -1,0 +1,25 @@
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { exportResults } from '../../batch/index.js';
+import { configFor, type CliContext } from '../context.js';
+import { CliError, ExitCode } from '../exit-codes.js';
+import { addConfigOptions } from '../flags.js';
+import { println } from '../io.js';
+import { statePathFor } from './state-path.js';
+
+/** `sluice export [input] --output file`: rewrites the full results JSONL from the state file. */
+export function exportCommand(ctx: CliContext): Command {
+  const cmd = new Command('export')
+    .description('Write every final result (id, status, result or error) from the state file to a JSONL file')
+    .argument('[input]', 'input file of the run');
+  addConfigOptions(cmd, ['files']);
+  cmd.action(async (input: string | undefined) => {
+    const { config } = configFor(ctx, cmd);
+    const state = statePathFor(ctx.io.cwd, input, config);
+    const output = config.output ? resolve(ctx.io.cwd, config.output) : input ? `${resolve(ctx.io.cwd, input)}.export.jsonl` : undefined;
+    if (!output) throw new CliError('give --output <path>', ExitCode.badConfig);
+    const n = await exportResults({ state, output });
+    println(ctx.io.stdout, `${n} result(s) written to ${output}`);
+  });
+  return cmd;
+}

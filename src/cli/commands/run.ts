@@ -1,0 +1,74 @@
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { dryRun } from '../../batch/index.js';
+import { createProvider, type ProviderConfig } from '../../provider/index.js';
+import { configFor, type CliContext } from '../context.js';
+import { CliError, ExitCode } from '../exit-codes.js';
+import { addConfigOptions } from '../flags.js';
+import { println } from '../io.js';
+import { loadKeys } from '../keys.js';
+import type { SluiceConfig } from '../options.js';
+import { shapePayload, shapingAdapter } from '../payload.js';
+import { runSession } from '../session.js';
+
+/** `sluice run <input> [--dry-run]`: runs (or resumes) a batch from a JSONL or CSV file. */
+export function runCommand(ctx: CliContext): Command {
+  const cmd = new Command('run')
+    .description('Run a batch (JSONL or CSV) as fast as the quotas allow; run it again to resume')
+    .argument('<input>', 'input file: JSONL (one request per line) or CSV with --template')
+    .option('--dry-run', 'parse the input and estimate requests, tokens and time; call nothing');
+  addConfigOptions(cmd);
+  cmd.action(async (inputArg: string, opts: { dryRun?: boolean }) => {
+    const { config } = configFor(ctx, cmd);
+    const input = resolve(ctx.io.cwd, inputArg);
+    if (opts.dryRun) {
+      await dryRunAction(ctx, input, config);
+      return;
+    }
+    if (config.backend !== 'sqlite') {
+      throw new CliError(`backend ${config.backend}: the Redis backend is not available in this build yet`, ExitCode.badConfig);
+    }
+    const keys = loadKeys({ keysEnv: config.keysEnv, keyFile: config.keyFile }, ctx.io.env);
+    const provider = shapingAdapter(buildProvider(config), config.provider, config);
+    const result = await runSession({ io: ctx.io, config, input, keys, provider, title: `Sluice run: ${inputArg}` });
+    ctx.exitCode = result.exitCode;
+  });
+  return cmd;
+}
+
+/** The adapter a configuration names. */
+export function buildProvider(config: SluiceConfig): ReturnType<typeof createProvider> {
+  const base: Record<string, unknown> = { type: config.provider };
+  if (config.baseUrl) base.baseUrl = config.baseUrl;
+  if (config.apiVersion) base.apiVersion = config.apiVersion;
+  try {
+    return createProvider(base as unknown as ProviderConfig);
+  } catch (err) {
+    throw new CliError(`invalid provider configuration: ${(err as Error).message}`, ExitCode.badConfig);
+  }
+}
+
+async function dryRunAction(ctx: CliContext, input: string, config: SluiceConfig): Promise<void> {
+  const keyCount = Math.max(1, (config.keysEnv?.length ?? 0) + (config.keyFile ? 1 : 0));
+  const adapter = buildProvider(config);
+  const report = await dryRun({
+    input,
+    ...(config.template ? { template: config.template } : {}),
+    ...(config.rpm ? { requestsPerMinute: config.rpm * keyCount } : {}),
+    ...(config.tpm ? { tokensPerMinute: config.tpm * keyCount } : {}),
+    defaultMaxOutputTokens: config.maxOutputTokens,
+    ...(adapter.estimateTokens
+      ? { estimateTokens: (p: unknown) => adapter.estimateTokens!(shapePayload(config.provider, p as Record<string, unknown>, config)) }
+      : {}),
+  });
+  const out = ctx.io.stdout;
+  println(out, `requests            ${report.requests}`);
+  println(out, `rejected lines      ${report.rejected}${Object.keys(report.rejectReasons).length ? ` (${Object.entries(report.rejectReasons).map(([r, n]) => `${r}: ${n}`).join(', ')})` : ''}`);
+  println(out, `input tokens (est.) ${report.estimatedInputTokens}`);
+  println(out, `output tokens (max) ${report.estimatedOutputTokens}`);
+  if (report.estimatedMs !== undefined) {
+    println(out, `time at the limits  ${(report.estimatedMs / 60_000).toFixed(1)} min with ${keyCount} key(s); binding limit: ${report.bindingLimit}`);
+  } else {
+    println(out, 'time                unknown: give --rpm and/or --tpm (per key) to estimate it');
+  }
+}

@@ -1,0 +1,32 @@
+import { Option, type Command } from 'commander';
+import { OPTIONS, flagAttribute, type OptionGroup, type OptionSpec } from './options.js';
+
+/**
+ * Declares the option table's flags on a command. No commander defaults are set on purpose: a flag
+ * that was not typed must stay undefined so that env, config file and defaults can rank below it.
+ */
+export function addConfigOptions(cmd: Command, groups?: readonly OptionGroup[]): Command {
+  cmd.option('--config <path>', 'JSON config file (env SLUICE_CONFIG); flags > env > file > defaults');
+  for (const spec of Object.values(OPTIONS) as OptionSpec<unknown>[]) {
+    if (!spec.flag || (groups && !groups.includes(spec.group))) continue;
+    const help = `${spec.description} [${spec.range}; env ${spec.env}]`;
+    if (spec.kind === 'boolean') {
+      cmd.addOption(new Option(spec.flag, help));
+      cmd.addOption(new Option(spec.flag.replace(/^--/, '--no-'), `Turn off ${spec.flag}`).hideHelp());
+    } else {
+      cmd.addOption(new Option(spec.flag, help));
+    }
+  }
+  return cmd;
+}
+
+/** The flags the user actually typed, as `{ attribute: value }` (commander only sets those, since there are no defaults). */
+export function givenFlags(cmd: Command): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const opts = cmd.opts<Record<string, unknown>>();
+  for (const [k, v] of Object.entries(opts)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** Re-exported for commands that need a single attribute name. */
+export { flagAttribute };

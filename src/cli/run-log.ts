@@ -1,0 +1,142 @@
+import pino, { type Logger } from 'pino';
+import type { RunEvent, RunObserver } from '../observe/report/run-events.js';
+
+/** Levels of pino the run log uses. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+/** Options of {@link RunLog}. */
+export interface RunLogOptions {
+  /** Ascending usage fractions; the first is logged at info, the second at warn, any later at error. */
+  alertLevels: readonly number[];
+  /** Log a `quota_metrics` line every N attempts (0: never). */
+  quotaLogInterval: number;
+}
+
+/**
+ * Writes the run's events as structured JSON lines (pino), with the event names of the stories:
+ * `retry`, `success`, `give_up`, `non_retryable`, `cooldown_start`, `cooldown_end`, `pause`, `resume`,
+ * `concurrency_change`, `quota_alert`, `quota_metrics`. Every line has `event`; keys appear by name only.
+ */
+export class RunLog implements RunObserver {
+  private attempts = 0;
+  private readonly perKey = new Map<string, { attempts: number; rateLimited: number; usage?: number }>();
+  private readonly attemptsOf = new Map<string, number>();
+
+  constructor(
+    readonly logger: Logger,
+    private readonly options: RunLogOptions,
+  ) {}
+
+  /** Logs a line that is not a {@link RunEvent} (run start and end, rejects, shutdown). */
+  event(level: 'info' | 'warn' | 'error' | 'debug', event: string, fields: Record<string, unknown>, msg?: string): void {
+    this.logger[level]({ event, ...fields }, msg ?? event);
+  }
+
+  observe(e: RunEvent): void {
+    const l = this.logger;
+    switch (e.type) {
+      case 'attempt_start': {
+        this.attempts++;
+        this.attemptsOf.set(e.id, e.attempt);
+        if (e.key) this.key(e.key).attempts++;
+        l.debug({ event: 'attempt_start', id: e.id, attempt: e.attempt, key: e.key }, `attempt ${e.attempt} for ${e.id}`);
+        if (this.options.quotaLogInterval > 0 && this.attempts % this.options.quotaLogInterval === 0) this.quotaMetrics();
+        break;
+      }
+      case 'attempt_end':
+        if (!e.ok && e.key && (e.kind === 'rate_limited' || e.status === 429)) this.key(e.key).rateLimited++;
+        if (!e.ok) {
+          l.debug({ event: 'attempt_failed', id: e.id, attempt: e.attempt, key: e.key, kind: e.kind, status: e.status, latencyMs: e.latencyMs }, 'attempt failed');
+        }
+        break;
+      case 'retry':
+        l.info(
+          { event: 'retry', id: e.id, attempt: e.attempt, kind: e.kind, delayMs: e.delayMs },
+          `retry after attempt ${e.attempt} for ${e.id} (${e.kind}), waiting ${(e.delayMs / 1000).toFixed(1)}s`,
+        );
+        break;
+      case 'item': {
+        const attempts = this.attemptsOf.get(e.id);
+        this.attemptsOf.delete(e.id);
+        if (e.state === 'succeeded') {
+          (attempts !== undefined && attempts > 1 ? l.info : l.debug).call(l, { event: 'success', id: e.id, attempts }, `${e.id} succeeded after ${attempts ?? '?'} attempts`);
+        } else if (e.state === 'failed') {
+          const retried = attempts !== undefined && attempts > 1;
+          l.error(
+            { event: retried ? 'give_up' : 'non_retryable', id: e.id, attempts, kind: e.kind },
+            retried ? `${e.id} failed after ${attempts} attempts (${e.kind})` : `${e.id} failed: ${e.kind}, not retried`,
+          );
+        } else if (e.state === 'cancelled') {
+          l.warn({ event: 'cancelled', id: e.id, attempts }, `${e.id} cancelled`);
+        }
+        break;
+      }
+      case 'key_state':
+        if (e.state === 'active') l.info({ event: 'cooldown_end', key: e.key }, `key ${e.key} takes work again`);
+        else {
+          const waitMs = e.until !== undefined ? Math.max(0, e.until - e.at) : undefined;
+          (e.state === 'disabled' ? l.error : l.warn).call(
+            l,
+            { event: 'cooldown_start', key: e.key, state: e.state, reason: e.reason, until: e.until, waitMs },
+            `key ${e.key} ${e.state}${waitMs !== undefined ? ` for ${(waitMs / 1000).toFixed(1)}s` : ''} (${e.reason ?? 'unknown'})`,
+          );
+        }
+        break;
+      case 'concurrency':
+        l.info({ event: 'concurrency_change', limit: e.limit, reason: e.reason }, `concurrency ${e.limit} (${e.reason ?? ''})`);
+        break;
+      case 'quota':
+        this.key(e.key).usage = e.usage;
+        break;
+      case 'quota_alert': {
+        this.key(e.key).usage = e.usage;
+        const idx = this.options.alertLevels.findIndex((lv) => Math.abs(lv - e.level) < 1e-9);
+        const level = idx <= 0 ? 'info' : idx === 1 ? 'warn' : 'error';
+        l[level](
+          { event: 'quota_alert', key: e.key, level: e.level, usage: e.usage },
+          `key ${e.key} quota use ${(e.usage * 100).toFixed(1)} % crossed ${(e.level * 100).toFixed(0)} %`,
+        );
+        break;
+      }
+      case 'pause':
+        l.warn({ event: 'pause', reason: e.reason, until: e.until }, `PAUSING: ${e.reason}`);
+        break;
+      case 'resume':
+        l.info({ event: 'resume' }, 'RESUMING: processing continues');
+        break;
+    }
+  }
+
+  private quotaMetrics(): void {
+    this.logger.info(
+      { event: 'quota_metrics', attempts: this.attempts, keys: Object.fromEntries(this.perKey) },
+      `quota metrics after ${this.attempts} attempts`,
+    );
+  }
+
+  private key(name: string): { attempts: number; rateLimited: number; usage?: number } {
+    let k = this.perKey.get(name);
+    if (!k) {
+      k = { attempts: 0, rateLimited: 0 };
+      this.perKey.set(name, k);
+    }
+    return k;
+  }
+}
+
+/** A pino logger writing JSON lines to `path` (synchronously, so nothing is lost on exit), or a silent one. */
+export function createFileLogger(path: string | undefined, level: LogLevel): { logger: Logger; close: () => void } {
+  if (!path) return { logger: pino({ level: 'silent' }), close: () => undefined };
+  const dest = pino.destination({ dest: path, sync: true, mkdir: true });
+  const logger = pino(
+    {
+      level,
+      base: { app: 'sluice' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // Belt and braces: no event carries a secret, but a field with one of these names never leaves.
+      redact: { paths: ['secret', '*.secret', 'apiKey', '*.apiKey', 'authorization', '*.authorization', 'headers.authorization'], censor: '[redacted]' },
+    },
+    dest,
+  );
+  return { logger, close: () => dest.flushSync() };
+}

@@ -1,0 +1,202 @@
+import { runBatch } from '../batch/index.js';
+import type { BatchEvents, BatchExecutor, BatchSummary } from '../batch/types.js';
+import { classify } from '../classify/classify.js';
+import { systemClock } from '../clock/system-clock.js';
+import type { Clock } from '../clock/clock.js';
+import { SluiceMetrics, startMetricsServer, type MetricsServer } from '../observe/metrics.js';
+import { ProgressDisplay, ProgressTracker } from '../observe/progress.js';
+import { writeHtmlReport, type RunTotals } from '../observe/report/html.js';
+import { RunRecorder } from '../observe/report/recorder.js';
+import type { RunObserver } from '../observe/report/run-events.js';
+import { formatSummary } from '../observe/report/summary.js';
+import { TypedEmitter } from '../observe/typed-emitter.js';
+import type { ApiKey, ProviderAdapter } from '../provider/types.js';
+import { createSluice } from '../scheduler/create-sluice.js';
+import { ExitCode, type ExitCodeValue } from './exit-codes.js';
+import { println, type CliIO } from './io.js';
+import { bridgeRunEvents } from './observe-run.js';
+import type { SluiceConfig } from './options.js';
+import { retryOptionsFor } from './retry-presets.js';
+import { RunLog, createFileLogger } from './run-log.js';
+import { Shutdown } from './shutdown.js';
+
+/** What a batch session needs: the validated config, the keys, the adapter and the input. */
+export interface SessionInput {
+  io: CliIO;
+  config: SluiceConfig;
+  input: string;
+  keys: readonly ApiKey[];
+  provider: ProviderAdapter<Record<string, unknown>, unknown>;
+  /** Report title. */
+  title: string;
+  clock?: Clock;
+  /** Most items claimed at once (`runBatch` `window`). */
+  window?: number;
+  /** Length of the window `rpm`/`tpm` refer to (default one minute; the demo scales time with it). */
+  limitsWindowMs?: number;
+}
+
+/** The outcome of a session. */
+export interface SessionResult {
+  exitCode: ExitCodeValue;
+  summary: BatchSummary;
+  reportPath: string;
+}
+
+/** Non-secret settings stored with the run and shown in the report. */
+export function publicSettings(config: SluiceConfig, keys: readonly ApiKey[]): Record<string, unknown> {
+  return {
+    provider: config.provider,
+    baseUrl: config.baseUrl,
+    model: config.model,
+    keys: keys.map((k) => k.name),
+    rpm: config.rpm,
+    tpm: config.tpm,
+    rpd: config.rpd ?? config.dailyLimit,
+    minSpacingMs: config.minSpacing || undefined,
+    maxInFlight: config.maxInFlight,
+    retryPreset: config.retryPreset,
+    maxAttempts: config.maxAttempts,
+    concurrency: config.adaptive ? `${config.concurrency} (adaptive ${config.minConcurrency}..${config.maxConcurrency})` : config.concurrency,
+    quotaMonitoring: config.quotaMonitoring,
+    quotaThreshold: config.quotaThreshold,
+    alertLevels: config.alertLevels,
+  };
+}
+
+/**
+ * Runs one batch with everything the CLI shows around it: the executor built from the config, JSON
+ * logs, progress, metrics endpoint, SIGINT handling, the terminal summary and the HTML report.
+ */
+export async function runSession(s: SessionInput): Promise<SessionResult> {
+  const { io, config } = s;
+  const clock = s.clock ?? systemClock;
+  const log = createFileLogger(config.logFile, config.logLevel);
+  const runLog = new RunLog(log.logger, { alertLevels: config.alertLevels, quotaLogInterval: config.quotaLogInterval });
+  const executor = createSluice<Record<string, unknown>, unknown>({
+    provider: s.provider,
+    keys: s.keys,
+    limits: {
+      ...(s.limitsWindowMs !== undefined ? { windowMs: s.limitsWindowMs } : {}),
+      ...(config.rpm !== undefined ? { requestsPerMinute: config.rpm } : {}),
+      ...(config.tpm !== undefined ? { tokensPerMinute: config.tpm } : {}),
+      ...(config.minSpacing > 0 ? { minSpacingMs: config.minSpacing } : {}),
+      ...(config.maxInFlight !== undefined ? { maxInFlight: config.maxInFlight } : {}),
+      ...((config.dailyLimit ?? config.rpd) !== undefined ? { requestsPerDay: config.dailyLimit ?? config.rpd } : {}),
+    },
+    retry: retryOptionsFor(config),
+    quota: {
+      monitoring: config.quotaMonitoring,
+      alertLevels: [...config.alertLevels],
+      pauseThreshold: config.quotaThreshold,
+      pauseDurationMs: config.pauseDuration,
+    },
+    concurrency: config.adaptive
+      ? { adaptive: true, initial: config.concurrency, min: config.minConcurrency, max: config.maxConcurrency }
+      : config.concurrency,
+    attemptTimeoutMs: config.attemptTimeout,
+    shutdownGraceMs: config.gracePeriod,
+    classify: (failure, now) => classify(failure, { now }),
+    clock,
+  });
+  const batchEvents = new TypedEmitter<BatchEvents>();
+  const recorder = new RunRecorder();
+  recorder.start(clock.now());
+  const tracker = new ProgressTracker(clock);
+  tracker.setKeys(s.keys.map((k) => k.name));
+  tracker.observe({ type: 'concurrency', at: clock.now(), limit: config.concurrency });
+  const observers: RunObserver[] = [recorder, tracker, runLog];
+  let metrics: SluiceMetrics | undefined;
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsPort !== undefined) {
+    metrics = new SluiceMetrics();
+    observers.push(metrics);
+    metricsServer = await startMetricsServer(metrics, config.metricsPort);
+    println(io.stderr, `metrics: ${metricsServer.url}`);
+  }
+  const unbridge = bridgeRunEvents({ clock, batch: batchEvents, executor: executor.events }, observers);
+  batchEvents.on('progress', (p) => {
+    const b = p.counts.byState;
+    tracker.setCounts({ total: p.counts.total, succeeded: b.succeeded, failed: b.failed, cancelled: b.cancelled, pending: b.pending + b.running });
+  });
+  batchEvents.on('start', (e) => runLog.event('info', 'run_start', { input: s.input, ...e, settings: publicSettings(config, s.keys) }));
+  batchEvents.on('reject', (e) => runLog.event('warn', 'reject', { file: s.input, line: e.line, reason: e.reason }));
+  batchEvents.on('stopping', (e) => runLog.event('warn', 'stopping', e));
+  executor.events.on('allKeysUnavailable', (e) =>
+    runLog.event('warn', 'all_keys_unavailable', e, `all keys unavailable; waiting ${(e.waitMs / 1000).toFixed(1)}s`),
+  );
+  const progress = new ProgressDisplay({ clock, tracker, stream: io.stderr, mode: config.progress, intervalMs: config.progressInterval });
+  const shutdown = new Shutdown((m) => println(io.stderr, m), config.gracePeriod);
+  const batchExecutor: BatchExecutor = {
+    run: (payload, o) =>
+      executor.run(payload as Record<string, unknown>, {
+        id: o.id,
+        priority: o.priority,
+        signal: o.signal,
+        startAttempt: o.startAttempt,
+        onAttemptStart: (i) => o.onAttemptStart({ attempt: i.attempt, key: i.key }),
+        onAttemptEnd: (i) =>
+          o.onAttemptEnd({
+            attempt: i.attempt,
+            key: i.key,
+            ok: i.ok,
+            ...(i.kind ? { kind: i.kind } : {}),
+            ...(i.message ? { message: i.message } : {}),
+            ...(i.status !== undefined ? { status: i.status } : {}),
+          }),
+      }),
+  };
+  progress.start();
+  let summary: BatchSummary;
+  try {
+    summary = await runBatch({
+      input: s.input,
+      executor: batchExecutor,
+      ...(config.template ? { template: config.template } : {}),
+      ...(config.state ? { state: config.state } : {}),
+      ...(config.output ? { output: config.output } : {}),
+      ...(config.rejects ? { rejects: config.rejects } : {}),
+      ...(s.window ? { window: s.window } : {}),
+      force: config.force,
+      signal: shutdown.signal,
+      graceMs: config.gracePeriod,
+      events: batchEvents,
+      progressIntervalMs: Math.min(1000, config.progressInterval),
+      clock,
+      runOptions: publicSettings(config, s.keys),
+    });
+  } finally {
+    progress.stop();
+    shutdown.dispose();
+    unbridge();
+    await executor.close({ graceMs: 0 }).catch(() => undefined);
+    await metricsServer?.close();
+  }
+  const b = summary.counts.byState;
+  const totals: RunTotals = {
+    total: summary.counts.total,
+    succeeded: b.succeeded,
+    failed: b.failed,
+    cancelled: b.cancelled,
+    pending: b.pending + b.running,
+    rejected: summary.rejected,
+    durationMs: summary.durationMs,
+    interrupted: summary.interrupted,
+  };
+  const run = recorder.finish(clock.now());
+  const reportPath = config.report ?? `${s.input}.report.html`;
+  writeHtmlReport(reportPath, {
+    title: s.title,
+    totals,
+    run,
+    settings: publicSettings(config, s.keys),
+    files: { input: s.input, output: summary.output, rejects: summary.rejects, state: summary.state, ...(config.logFile ? { log: config.logFile } : {}) },
+  });
+  println(io.stderr, formatSummary(totals, run));
+  println(io.stderr, `  output ${summary.output}\n  state  ${summary.state}${summary.rejected > 0 ? `\n  rejects ${summary.rejects}` : ''}`);
+  println(io.stderr, `  report ${reportPath}`);
+  runLog.event(summary.interrupted ? 'warn' : 'info', 'run_end', { ...totals, output: summary.output, report: reportPath });
+  log.close();
+  const exitCode = summary.interrupted || shutdown.requested ? ExitCode.interrupted : totals.failed > 0 ? ExitCode.someFailed : ExitCode.ok;
+  return { exitCode, summary, reportPath };
+}
