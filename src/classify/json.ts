@@ -60,12 +60,19 @@ export function parseEmbeddedJson(text: string): unknown {
   return undefined;
 }
 
+/**
+ * Messages are read up to this length: every fact providers write in prose comes early, and the cap
+ * keeps the phrase matching cheap however large a hostile message is.
+ */
+const MAX_MESSAGE_CHARS = 4000;
+
 /** Text of a message that may be a string or a structured value (Mistral sends `message: { detail: [...] }`). */
 export function messageText(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return value.slice(0, MAX_MESSAGE_CHARS);
   if (value === undefined || value === null) return undefined;
   try {
-    return JSON.stringify(value);
+    const json = JSON.stringify(value);
+    return typeof json === 'string' ? json.slice(0, MAX_MESSAGE_CHARS) : undefined;
   } catch {
     return undefined;
   }

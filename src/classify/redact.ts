@@ -11,18 +11,19 @@ export const REDACTED = '***';
  * Patterns, applied in order. Each is linear (no nested quantifiers), so redaction stays cheap on the
  * hot path of every failure and every log line.
  */
-const RULES: readonly (readonly [RegExp, string])[] = [
+const RULES: readonly (readonly [hint: readonly string[], pattern: RegExp, replacement: string])[] = [
   // `Bearer <token>` in Authorization headers or messages.
-  [/\bBearer\s+[A-Za-z0-9._~+/=-]+/gi, `Bearer ${REDACTED}`],
+  [['bearer'], /\bBearer\s+[A-Za-z0-9._~+/=-]+/gi, `Bearer ${REDACTED}`],
   // OpenAI / Anthropic / OpenRouter / DeepSeek keys: sk-..., sk-proj-..., sk-ant-api03-..., sk-or-v1-... (also masked forms).
-  [/\bsk-[A-Za-z0-9_*-]{6,}/g, `sk-${REDACTED}`],
+  [['sk-'], /\bsk-[A-Za-z0-9_*-]{6,}/g, `sk-${REDACTED}`],
   // Google API keys.
-  [/\bAIza[0-9A-Za-z_-]{10,}/g, `AIza${REDACTED}`],
+  [['aiza'], /\bAIza[0-9A-Za-z_-]{10,}/g, `AIza${REDACTED}`],
   // xAI and Groq keys.
-  [/\bxai-[A-Za-z0-9_*-]{10,}/g, `xai-${REDACTED}`],
-  [/\bgsk_[A-Za-z0-9_*-]{10,}/g, `gsk_${REDACTED}`],
+  [['xai-'], /\bxai-[A-Za-z0-9_*-]{10,}/g, `xai-${REDACTED}`],
+  [['gsk_'], /\bgsk_[A-Za-z0-9_*-]{10,}/g, `gsk_${REDACTED}`],
   // `name: value` / `name=value` / `"name": "value"` for credential-bearing names (headers, query strings, JSON).
   [
+    ['key', 'token', 'secret', 'password', 'authorization'],
     /\b(x-api-key|x-goog-api-key|api[-_]?key|subscription[-_]?key|ocp-apim-subscription-key|authorization|access[-_]?token|refresh[-_]?token|client[-_]?secret|secret|password|key|token)(["']?[ \t]*[:=][ \t]*["']?)(?!\*\*\*)[^\s"',;&}]+/gi,
     `$1$2${REDACTED}`,
   ],
@@ -36,6 +37,10 @@ const RULES: readonly (readonly [RegExp, string])[] = [
 export function redactSecrets(text: string): string {
   if (typeof text !== 'string') return '';
   let out = text;
-  for (const [pattern, replacement] of RULES) out = out.replace(pattern, replacement);
+  // Cheap substring hints skip the regexes that cannot match: most messages hold no credential at all.
+  const lower = text.toLowerCase();
+  for (const [hints, pattern, replacement] of RULES) {
+    if (hints.some((h) => lower.includes(h))) out = out.replace(pattern, replacement);
+  }
   return out;
 }

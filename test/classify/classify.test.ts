@@ -131,7 +131,7 @@ describe('classify: properties', () => {
         const c = classify({ status: s, headers: h, body: b }, { now: NOW, ...(provider ? { provider } : {}) });
         assertValid(c);
       }),
-      { numRuns: 3000 },
+      { numRuns: 1000 },
     );
   });
 
