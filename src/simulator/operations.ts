@@ -3,7 +3,11 @@ import type { Random } from './random.js';
 /** How a simulated operation ends. */
 export type OperationOutcome = 'video' | 'error' | 'filtered';
 
+/** Which API's operation shape to answer with. */
+export type OperationFamily = 'gemini' | 'vertex';
+
 interface Operation {
+  family: OperationFamily;
   name: string;
   doneAt: number;
   outcome: OperationOutcome;
@@ -28,14 +32,17 @@ export class OperationStore {
     private readonly random: Random,
   ) {}
 
-  /** Starts an operation at `now`; `forced` overrides the drawn outcome (prompt markers, schedule). */
-  create(model: string, now: number, forced?: OperationOutcome): string {
+  /**
+   * Starts an operation at `now`; `forced` overrides the drawn outcome (prompt markers, schedule).
+   * `modelPath` is the resource path of the model (`models/veo-3.0` or `projects/p/locations/l/publishers/google/models/veo-3.0`).
+   */
+  create(modelPath: string, now: number, forced?: OperationOutcome, family: OperationFamily = 'gemini'): string {
     const draw = this.random();
     const outcome: OperationOutcome =
       forced ?? (draw < this.errorProbability ? 'error' : draw < this.errorProbability + this.filteredProbability ? 'filtered' : 'video');
     const id = `sim${String(++this.counter).padStart(8, '0')}`;
-    const name = `models/${model}/operations/${id}`;
-    this.ops.set(name, { name, doneAt: now + this.durationMs, outcome, id });
+    const name = `${modelPath}/operations/${id}`;
+    this.ops.set(name, { family, name, doneAt: now + this.durationMs, outcome, id });
     if (this.ops.size > MAX_OPERATIONS) this.ops.delete(this.ops.keys().next().value as string);
     return name;
   }
@@ -48,14 +55,10 @@ export class OperationStore {
     if (op.outcome === 'error') {
       return { name: op.name, done: true, error: { code: 13, message: 'Video generation failed due to an internal error. Please try again.' } };
     }
+    if (op.family === 'vertex') return { name: op.name, done: true, response: vertexVideoResponse(op) };
     const videoResponse =
       op.outcome === 'filtered'
-        ? {
-            raiMediaFilteredCount: 1,
-            raiMediaFilteredReasons: [
-              "We encountered an issue with the audio for your prompt. You weren't charged for this request. Please try changing your prompt or use a different seed.",
-            ],
-          }
+        ? { raiMediaFilteredCount: 1, raiMediaFilteredReasons: [FILTER_REASON] }
         : { generatedSamples: [{ video: { uri: `${baseUrl}/v1beta/files/${op.id}:download?alt=media` } }] };
     return {
       name: op.name,
@@ -63,4 +66,14 @@ export class OperationStore {
       response: { '@type': 'type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse', generateVideoResponse: videoResponse },
     };
   }
+}
+
+const FILTER_REASON =
+  "We encountered an issue with the audio for your prompt. You weren't charged for this request. Please try changing your prompt or use a different seed.";
+
+/** Vertex AI's GenerateVideoResponse: `videos` (inline bytes when no storage URI was given) and the RAI counters. */
+function vertexVideoResponse(op: Operation): unknown {
+  const base = { '@type': 'type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse' };
+  if (op.outcome === 'filtered') return { ...base, raiMediaFilteredCount: 1, raiMediaFilteredReasons: [FILTER_REASON] };
+  return { ...base, raiMediaFilteredCount: 0, videos: [{ bytesBase64Encoded: Buffer.from(`SIMULATED-MP4 ${op.id}`).toString('base64'), mimeType: 'video/mp4' }] };
 }

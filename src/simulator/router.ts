@@ -1,6 +1,15 @@
 import { ANTHROPIC_MESSAGES } from './endpoints/anthropic.js';
 import { azureEndpoints } from './endpoints/azure.js';
-import { GEMINI_EMBED, GEMINI_FILE, GEMINI_GENERATE, GEMINI_OPERATION, GEMINI_PREDICT_LONG_RUNNING, VERTEX_GENERATE } from './endpoints/gemini.js';
+import {
+  GEMINI_EMBED,
+  GEMINI_FILE,
+  GEMINI_GENERATE,
+  GEMINI_OPERATION,
+  GEMINI_PREDICT_LONG_RUNNING,
+  VERTEX_FETCH_OPERATION,
+  VERTEX_GENERATE,
+  VERTEX_PREDICT_LONG_RUNNING,
+} from './endpoints/gemini.js';
 import { OPENAI } from './endpoints/openai.js';
 import type { Endpoint, RouteMatch } from './endpoints/types.js';
 
@@ -14,7 +23,7 @@ const EXACT_POST = new Map<string, RouteMatch>([
 
 const AZURE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings|images\/generations)$/;
 const GEMINI = /^\/v1beta\/models\/([^/:]+):(generateContent|embedContent|predictLongRunning)$/;
-const VERTEX = /^\/v1(?:beta1)?\/projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/([^/:]+):generateContent$/;
+const VERTEX = /^\/v1(?:beta1)?\/(projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/([^/:]+)):(generateContent|predictLongRunning|fetchPredictOperation)$/;
 const OPERATION = /^\/v1beta\/(models\/[^/]+\/operations\/[^/]+)$/;
 const FILE = /^\/v1beta\/files\/([^/:]+):download$/;
 
@@ -22,6 +31,11 @@ const GEMINI_METHODS: Record<string, Endpoint> = {
   generateContent: GEMINI_GENERATE,
   embedContent: GEMINI_EMBED,
   predictLongRunning: GEMINI_PREDICT_LONG_RUNNING,
+};
+const VERTEX_METHODS: Record<string, Endpoint> = {
+  generateContent: VERTEX_GENERATE,
+  predictLongRunning: VERTEX_PREDICT_LONG_RUNNING,
+  fetchPredictOperation: VERTEX_FETCH_OPERATION,
 };
 const AZURE_OPS = azureEndpoints();
 const AZURE_METHODS: Record<string, Endpoint> = {
@@ -36,11 +50,11 @@ export function matchRoute(method: string | undefined, path: string): RouteMatch
     const exact = EXACT_POST.get(path);
     if (exact) return exact;
     let m = GEMINI.exec(path);
-    if (m) return { endpoint: GEMINI_METHODS[m[2]!]!, pathModel: decode(m[1]!) };
+    if (m) return { endpoint: GEMINI_METHODS[m[2]!]!, pathModel: decode(m[1]!), modelPath: `models/${decode(m[1]!)}` };
     m = AZURE.exec(path);
     if (m) return { endpoint: AZURE_METHODS[m[2]!]!, pathModel: decode(m[1]!) };
     m = VERTEX.exec(path);
-    if (m) return { endpoint: VERTEX_GENERATE, pathModel: decode(m[1]!) };
+    if (m) return { endpoint: VERTEX_METHODS[m[3]!]!, pathModel: decode(m[2]!), modelPath: decode(m[1]!) };
   } else if (method === 'GET') {
     let m = OPERATION.exec(path);
     if (m) return { endpoint: GEMINI_OPERATION, resource: decode(m[1]!) };

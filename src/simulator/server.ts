@@ -203,10 +203,11 @@ class SimulatorServer implements Simulator {
     const fault = decided !== undefined && endpoint.absorbs?.includes(decided) ? undefined : decided;
     const delay = this.latency();
     if (delay > 0 && !(await this.pause(delay, res))) return done(key.name, 'aborted', undefined, 0, tokens);
-    const ctx: SuccessContext = { body: json, text, model, id: String(arrival).padStart(6, '0'), now: this.clock.now(), embeddingDimensions: this.o.embeddingDimensions, seed: this.o.seed, baseUrl: this.url, operations: this.operations, fault: decided };
+    const ctx: SuccessContext = { body: json, text, model, id: String(arrival).padStart(6, '0'), now: this.clock.now(), embeddingDimensions: this.o.embeddingDimensions, seed: this.o.seed, baseUrl: this.url, operations: this.operations, modelPath: match.modelPath ?? `models/${model}`, fault: decided };
     const headers = this.limitHeaders(dialect, key, this.clock.now());
     if (fault === undefined) {
-      return done(key.name, 'ok', { status: 200, headers: {}, body: JSON.stringify(endpoint.success(ctx)) }, 200, tokens, headers);
+      const reply = endpoint.answer ? endpoint.answer(ctx) : { status: 200, headers: {}, body: JSON.stringify(endpoint.success(ctx)) };
+      return done(key.name, reply.status === 200 ? 'ok' : 'not_found', reply, reply.status, tokens, headers);
     }
     this.statsRecorder.record(arrivedAt, key.name, endpoint.name, `fault:${fault}`, faultStatus(fault, dialect), tokens);
     await this.injectFault(fault, res, endpoint, ctx, errCtx, key, headers);

@@ -127,6 +127,26 @@ describe('simulator: Gemini and Vertex', () => {
   });
 });
 
+describe('simulator: Vertex Veo', () => {
+  it('submits with predictLongRunning and polls with fetchPredictOperation', async () => {
+    const clock = new VirtualClock();
+    const s = await start({ clock, operations: { durationMs: 1000 } });
+    const base = '/v1/projects/p1/locations/us-central1/publishers/google/models/veo-3.0-generate-001';
+    const h = { authorization: 'Bearer secret-k' };
+    const submitted = await send(s, `${base}:predictLongRunning`, { body: { instances: [{ prompt: 'a fox' }] }, headers: h });
+    const name = (submitted.json() as { name: string }).name;
+    expect(name).toMatch(/^projects\/p1\/locations\/us-central1\/publishers\/google\/models\/veo-3\.0-generate-001\/operations\/sim/);
+    const poll = () => send(s, `${base}:fetchPredictOperation`, { body: { operationName: name }, headers: h });
+    expect((await poll()).json()).toEqual({ name });
+    await clock.advance(1000);
+    const done = (await poll()).json() as { done: boolean; response: { videos: { bytesBase64Encoded: string; mimeType: string }[] } };
+    expect(done.done).toBe(true);
+    expect(done.response.videos[0]!.mimeType).toBe('video/mp4');
+    const unknown = await send(s, `${base}:fetchPredictOperation`, { body: { operationName: `${base.slice(4)}/operations/nope` }, headers: h });
+    expect(unknown.json()).toMatchObject({ error: { code: 404, status: 'NOT_FOUND' } });
+  });
+});
+
 describe('simulator: Azure OpenAI', () => {
   it('answers deployments with OpenAI bodies, and Azure 401, 404 and 429 shapes with retry-after-ms', async () => {
     const s = await start({ limits: { requestsPerMinute: 1 } });

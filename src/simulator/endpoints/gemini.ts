@@ -73,7 +73,7 @@ export const GEMINI_PREDICT_LONG_RUNNING: Endpoint = {
   absorbs: ['operation-error', 'filtered'],
   success: (ctx) => {
     const forced = ctx.fault === 'operation-error' ? 'error' : ctx.fault === 'filtered' ? 'filtered' : undefined;
-    return { name: ctx.operations.create(ctx.model, ctx.now, forced) };
+    return { name: ctx.operations.create(ctx.modelPath, ctx.now, forced) };
   },
   filtered: () => googleError(400, 'INVALID_ARGUMENT', 'The prompt was blocked by safety filters.'),
 };
@@ -90,3 +90,29 @@ export const GEMINI_OPERATION: Endpoint = {
 
 /** Pseudo-endpoint of `GET /v1beta/files/{id}:download` (the generated video). */
 export const GEMINI_FILE: Endpoint = { ...GEMINI_OPERATION, name: 'gemini.file', operation: 'download' };
+
+/** Vertex AI `predictLongRunning` (Veo): operation names under the project and location. */
+export const VERTEX_PREDICT_LONG_RUNNING: Endpoint = {
+  ...GEMINI_PREDICT_LONG_RUNNING,
+  name: 'vertex.predictLongRunning',
+  dialect: vertexDialect,
+  success: (ctx) => {
+    const forced = ctx.fault === 'operation-error' ? 'error' : ctx.fault === 'filtered' ? 'filtered' : undefined;
+    return { name: ctx.operations.create(ctx.modelPath, ctx.now, forced, 'vertex') };
+  },
+};
+
+/** Vertex AI `fetchPredictOperation`: the poll of a Veo operation, a POST naming it in the body. */
+export const VERTEX_FETCH_OPERATION: Endpoint = {
+  name: 'vertex.fetchPredictOperation',
+  dialect: vertexDialect,
+  operation: 'fetchPredictOperation',
+  required: ['operationName'],
+  success: () => ({}),
+  answer: (ctx) => {
+    const name = ctx.body['operationName'];
+    const op = typeof name === 'string' ? ctx.operations.get(name, ctx.now, ctx.baseUrl) : undefined;
+    return op === undefined ? googleError(404, 'NOT_FOUND', 'Requested entity was not found.') : jsonReply(200, op, { 'content-type': 'application/json; charset=UTF-8' });
+  },
+  filtered: () => googleError(404, 'NOT_FOUND', 'Requested entity was not found.'),
+};

@@ -17,6 +17,8 @@ export interface SuccessContext {
   baseUrl: string;
   /** Long-running operations (Veo). */
   operations: OperationStore;
+  /** Resource path of the model named in the URL (`models/x`, `projects/p/locations/l/publishers/google/models/x`). */
+  modelPath: string;
   /** The fault decided for this request, when an endpoint turns it into its own outcome (Veo). */
   fault: FaultType | undefined;
 }
@@ -32,6 +34,8 @@ export interface Endpoint {
   readonly required: readonly string[];
   /** Success body. */
   success(ctx: SuccessContext): unknown;
+  /** When present, the whole answer (lets an endpoint answer 404 for an unknown resource). */
+  answer?(ctx: SuccessContext): Reply;
   /** Faults this endpoint turns into its own successful outcome (Veo: an operation that ends badly). */
   readonly absorbs?: readonly FaultType[];
   /** The provider's safety/content-filter answer for this operation. */
@@ -43,6 +47,8 @@ export interface RouteMatch {
   endpoint: Endpoint;
   /** Model or deployment named in the path. */
   pathModel?: string;
+  /** Resource path of that model, for operation names. */
+  modelPath?: string;
   /** GET routes: the resource named in the path (operation name, file id). */
   resource?: string;
 }
