@@ -3,7 +3,7 @@
  * {@link Classification}, the single input of every retry, cooldown and key decision.
  */
 import { systemClock } from '../clock/system-clock.js';
-import type { Classification, ProviderName } from './kinds.js';
+import { isErrorKind, type Classification, type ProviderName } from './kinds.js';
 import { isSluiceError } from './sluice-error.js';
 import { toHttpFailure, type RawHttpFailure } from './failure.js';
 import { classifyHttpFailure, finish } from './http.js';
@@ -53,12 +53,25 @@ export async function classifyResponse(res: Response, options: ClassifyOptions =
   return classify({ status: res.status, headers: res.headers, body }, options);
 }
 
-function classifyAt(failure: unknown, provider: ProviderName | undefined, now: number): Classification {
+/** Wrapped errors (`new Error('call failed', { cause: sdkError })`) are unwrapped at most this deep. */
+const MAX_CAUSE_DEPTH = 4;
+
+function classifyAt(failure: unknown, provider: ProviderName | undefined, now: number, depth = 0): Classification {
   if (isSluiceError(failure)) return failure.classification;
+  const foreign = foreignSluiceClassification(failure);
+  if (foreign) return foreign;
   if (typeof Response !== 'undefined' && failure instanceof Response) {
     return classifyHttpFailure(toHttpFailure({ status: failure.status, headers: failure.headers }, now), provider);
   }
-  if (failure instanceof Error || isErrorShaped(failure)) return classifyError(failure as object, provider, now);
+  if (failure instanceof Error || isErrorShaped(failure)) {
+    const c = classifyError(failure as object, provider, now);
+    if (c.kind !== 'unknown' || depth >= MAX_CAUSE_DEPTH) return c;
+    // An unrecognised wrapper: its cause may be an SDK or HTTP error we know.
+    const cause = field(failure, 'cause');
+    if (cause === undefined || cause === null || cause === failure) return c;
+    const inner = classifyAt(cause, provider, now, depth + 1);
+    return inner.kind === 'unknown' ? c : inner;
+  }
   if (isRecord(failure) && isHttpShaped(failure)) {
     return classifyHttpFailure(toHttpFailure(failure as RawHttpFailure, now), provider);
   }
@@ -79,6 +92,17 @@ function classifyError(error: object, provider: ProviderName | undefined, now: n
   }
   const message = messageText(field(error, 'message')) ?? String(field(error, 'name') ?? 'error');
   return finish({ kind: 'unknown', rawMessage: message, provider });
+}
+
+/**
+ * A SluiceError from another copy of this module (two installed versions, a bundled copy): `instanceof`
+ * misses it, so it is recognised by name and a valid classification.
+ */
+function foreignSluiceClassification(value: unknown): Classification | undefined {
+  if (!(value instanceof Error) || value.name !== 'SluiceError') return undefined;
+  const c = field(value, 'classification');
+  if (!isRecord(c) || !isErrorKind(c['kind']) || typeof c['retryable'] !== 'boolean' || typeof c['message'] !== 'string') return undefined;
+  return c as unknown as Classification;
 }
 
 /** `{ status, headers, body }` input: a numeric status or a body/headers key. */

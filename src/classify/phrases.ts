@@ -13,7 +13,7 @@ const AUTH =
 
 /** Safety and content-policy blocks. */
 const CONTENT =
-  /content[_ ]policy|content[_ ]filter|content management policy|safety system|responsibleaipolicyviolation|flagged|moderation/i;
+  /content[_ ]policy|content[_ ]filter|content management policy|safety system|responsibleaipolicyviolation|responsible ai|usage polic|flagged|moderation/i;
 
 /** Capacity problems on the provider's side (retry later), as opposed to this caller's rate limit. */
 const OVERLOADED = /overloaded|capacity exceeded|over capacity|server is busy|temporarily unavailable/i;

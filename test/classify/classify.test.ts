@@ -25,6 +25,21 @@ describe('classify: inputs', () => {
     expect(classify(new SluiceError(classification))).toBe(classification);
   });
 
+  it('a SluiceError from another copy of the module is recognised by name and shape', () => {
+    const foreign = Object.assign(new Error('x'), { name: 'SluiceError', classification: { kind: 'not_found', retryable: false, message: 'clip gone' } });
+    expect(classify(foreign)).toMatchObject({ kind: 'not_found', message: 'clip gone' });
+    const fake = Object.assign(new Error('x'), { name: 'SluiceError', classification: { kind: 'nonsense' } });
+    expect(classify(fake).kind).toBe('unknown');
+  });
+
+  it('a wrapper error is unwrapped to the SDK or HTTP error in its cause', () => {
+    const inner = Object.assign(new Error('429'), { status: 429, headers: { 'retry-after': '3' }, body: '' });
+    const wrapped = new Error('job 17 failed', { cause: inner });
+    expect(classify(wrapped, { now: NOW })).toMatchObject({ kind: 'rate_limited', retryAfterMs: 3000 });
+    expect(classify(new Error('outer', { cause: new Error('inner') })).kind).toBe('unknown');
+    expect(classify(new Error('stopped', { cause: new DOMException('aborted', 'AbortError') })).kind).toBe('cancelled');
+  });
+
   it('anything unrecognised is unknown and not retryable', () => {
     for (const failure of [undefined, null, 42, 'weird', Symbol('s'), [], {}, () => 1, { foo: 'bar' }]) {
       const c = classify(failure);

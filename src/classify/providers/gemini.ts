@@ -8,6 +8,7 @@ import type { ErrorKind } from '../kinds.js';
 import type { ProviderClassifier, Verdict } from '../failure.js';
 import { parseDuration } from '../duration.js';
 import { field, isRecord, messageText, numberField, stringField } from '../json.js';
+import { mentionsContentPolicy } from '../phrases.js';
 
 /** google.rpc.Code names and the kind each means. */
 const BY_STATUS: ReadonlyMap<string, ErrorKind> = new Map<string, ErrorKind>([
@@ -75,6 +76,8 @@ function rpcVerdict(err: Record<string, unknown>, status: string): Verdict {
   if (reason !== undefined && AUTH_REASONS.has(reason)) return base('auth', { code: reason });
   if (reason === 'RATE_LIMIT_EXCEEDED') return base('rate_limited', { code: reason });
   if (status === 'RESOURCE_EXHAUSTED') return exhaustedVerdict(details, message, base);
+  // Imagen / Veo reject unsafe prompts as INVALID_ARGUMENT with a Responsible AI message.
+  if (status === 'INVALID_ARGUMENT' && mentionsContentPolicy(message)) return base('content_filtered');
   return base(BY_STATUS.get(status) ?? 'unknown');
 }
 
