@@ -75,8 +75,8 @@ function classifyAt(failure: unknown, provider: ProviderName | undefined, now: n
   if (isRecord(failure) && isHttpShaped(failure)) {
     return classifyHttpFailure(toHttpFailure(failure as RawHttpFailure, now), provider);
   }
-  if (isRecord(failure) && (field(failure, 'candidates') !== undefined || field(failure, 'promptFeedback') !== undefined)) {
-    // A Gemini response object whose candidates were blocked.
+  if (isRecord(failure) && ['candidates', 'promptFeedback', 'choices'].some((k) => field(failure, k) !== undefined)) {
+    // A response object (Gemini candidates, OpenAI choices) that may have been blocked by a safety filter.
     return classifyHttpFailure(toHttpFailure({ body: failure }, now), provider);
   }
   const message = typeof failure === 'string' ? failure : (messageText(field(failure, 'message')) ?? `unrecognised failure (${typeOf(failure)})`);

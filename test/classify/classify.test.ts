@@ -214,3 +214,27 @@ describe('classifyResponse over real HTTP', () => {
     expect(await classifyResponse(res)).toMatchObject({ kind: 'rate_limited', status: 429 });
   });
 });
+
+describe('daily quota reset time', () => {
+  it('a Gemini per-day quota resets at the next midnight Pacific time (DST-aware)', () => {
+    const body = {
+      error: {
+        code: 429,
+        message: 'quota',
+        status: 'RESOURCE_EXHAUSTED',
+        details: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaId: 'GenerateRequestsPerDayPerProjectPerModel' }] }],
+      },
+    };
+    const at = (iso: string): number | undefined => classify({ status: 429, body }, { now: Date.parse(iso) }).resetAt;
+    expect(at('2026-01-01T07:59:59Z')).toBe(Date.parse('2026-01-01T08:00:00Z')); // PST
+    expect(at('2026-01-01T08:00:00Z')).toBe(Date.parse('2026-01-02T08:00:00Z'));
+    expect(at('2026-07-01T12:00:00Z')).toBe(Date.parse('2026-07-02T07:00:00Z')); // PDT
+    expect(at('2026-03-08T09:30:00Z')).toBe(Date.parse('2026-03-09T07:00:00Z')); // DST starts that day
+    expect(at('2026-11-01T08:30:00Z')).toBe(Date.parse('2026-11-02T08:00:00Z')); // DST ends that day
+  });
+
+  it('a completion object whose choices were all filtered is content_filtered; a normal one is unknown', () => {
+    expect(classify({ choices: [{ finish_reason: 'content_filter' }] }).kind).toBe('content_filtered');
+    expect(classify({ choices: [{ finish_reason: 'stop' }, { finish_reason: 'content_filter' }] }).kind).toBe('unknown');
+  });
+});

@@ -9,6 +9,7 @@ import type { ProviderClassifier, Verdict } from '../failure.js';
 import { parseDuration } from '../duration.js';
 import { field, isRecord, messageText, numberField, stringField } from '../json.js';
 import { mentionsContentPolicy } from '../phrases.js';
+import { nextMidnight } from '../zone-time.js';
 
 /** google.rpc.Code names and the kind each means. */
 const BY_STATUS: ReadonlyMap<string, ErrorKind> = new Map<string, ErrorKind>([
@@ -61,11 +62,11 @@ export const classifyGemini: ProviderClassifier = (f) => {
   const body = Array.isArray(f.body) ? f.body[0] : f.body;
   const err = field(body, 'error');
   const status = stringField(err, 'status');
-  if (isRecord(err) && status !== undefined && BY_STATUS.has(status)) return rpcVerdict(err, status);
+  if (isRecord(err) && status !== undefined && BY_STATUS.has(status)) return rpcVerdict(err, status, f.now);
   return blockedVerdict(body);
 };
 
-function rpcVerdict(err: Record<string, unknown>, status: string): Verdict {
+function rpcVerdict(err: Record<string, unknown>, status: string, now: number): Verdict {
   const message = messageText(field(err, 'message')) ?? '';
   const details = Array.isArray(err['details']) ? err['details'].filter(isRecord).slice(0, 32) : [];
   const retryAfterMs = retryDelay(details);
@@ -75,7 +76,7 @@ function rpcVerdict(err: Record<string, unknown>, status: string): Verdict {
   const reason = detailOfType(details, 'ErrorInfo', 'reason');
   if (reason !== undefined && AUTH_REASONS.has(reason)) return base('auth', { code: reason });
   if (reason === 'RATE_LIMIT_EXCEEDED') return base('rate_limited', { code: reason });
-  if (status === 'RESOURCE_EXHAUSTED') return exhaustedVerdict(details, message, base);
+  if (status === 'RESOURCE_EXHAUSTED') return exhaustedVerdict(details, message, now, base);
   // Imagen / Veo reject unsafe prompts as INVALID_ARGUMENT with a Responsible AI message.
   if (status === 'INVALID_ARGUMENT' && mentionsContentPolicy(message)) return base('content_filtered');
   return base(BY_STATUS.get(status) ?? 'unknown');
@@ -83,16 +84,21 @@ function rpcVerdict(err: Record<string, unknown>, status: string): Verdict {
 
 /**
  * RESOURCE_EXHAUSTED is a per-minute limit (cool the key and retry) unless a QuotaFailure violation is
- * per day (park the key until tomorrow) or the quota is zero (the tier has no access at all).
+ * per day (park the key until the next midnight Pacific time, when Google resets daily quotas) or the
+ * quota is zero (the tier has no access at all).
  */
 function exhaustedVerdict(
   details: Record<string, unknown>[],
   message: string,
+  now: number,
   base: (kind: ErrorKind, extra?: Partial<Verdict>) => Verdict,
 ): Verdict {
   const ids = quotaIds(details);
   if (/\blimit: 0\b/.test(message)) return base('quota_exhausted', { quotaScope: 'billing' });
-  if (ids.some((id) => /perday/i.test(id))) return base('quota_exhausted', { quotaScope: 'day' });
+  if (ids.some((id) => /perday/i.test(id))) {
+    const resetAt = nextMidnight(now);
+    return base('quota_exhausted', { quotaScope: 'day', ...(resetAt === undefined ? {} : { resetAt }) });
+  }
   if (ids.some((id) => /per(minute|second)/i.test(id))) return base('rate_limited', { quotaScope: 'minute' });
   return base('rate_limited', ids.length > 0 ? { quotaScope: 'unknown' } : {});
 }

@@ -29,11 +29,19 @@ export function readOpenAIError(status: number | undefined, body: unknown): Open
   return { status, code, type, message: message ?? '' };
 }
 
-/** Recognises an OpenAI-format error body. */
+/** Recognises an OpenAI-format error body, or a completion whose every choice was stopped by the content filter. */
 export const classifyOpenAI: ProviderClassifier = (f) => {
   const fields = readOpenAIError(f.status, f.body);
-  return fields && openAIVerdict(fields, 'openai');
+  return fields ? openAIVerdict(fields, 'openai') : filteredCompletion(f.body);
 };
+
+/** A 200 chat completion (OpenAI, Azure output filtering) with `finish_reason: "content_filter"` on every choice. */
+function filteredCompletion(body: unknown): Verdict | undefined {
+  const choices = field(body, 'choices');
+  if (!Array.isArray(choices) || choices.length === 0) return undefined;
+  const filtered = choices.slice(0, 16).every((c) => field(c, 'finish_reason') === 'content_filter');
+  return filtered ? { kind: 'content_filtered', provider: 'openai', code: 'content_filter', message: 'completion stopped by the content filter (finish_reason content_filter)' } : undefined;
+}
 
 /**
  * Decides the kind of an OpenAI-style error from its status, code, type and message. The order
