@@ -12,6 +12,7 @@ export function toCliError(err: unknown): CliError {
   const message = typeof e?.message === 'string' ? e.message : String(err);
   if (name === 'StateFileError') return new CliError(message, ExitCode.badState);
   if (name === 'InputChangedError') return new CliError(`${message} (use --force to resume anyway)`, ExitCode.badInput);
+  if (/^input file /.test(message)) return new CliError(message, ExitCode.badInput);
   if (name === 'InputFileError' || e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR') {
     return new CliError(`cannot read ${typeof e.path === 'string' ? e.path : 'input'}: ${message}`, ExitCode.badInput);
   }

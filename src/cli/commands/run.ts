@@ -1,3 +1,4 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { dryRun } from '../../batch/index.js';
@@ -21,6 +22,7 @@ export function runCommand(ctx: CliContext): Command {
   cmd.action(async (inputArg: string, opts: { dryRun?: boolean }) => {
     const { config } = configFor(ctx, cmd);
     const input = resolve(ctx.io.cwd, inputArg);
+    checkInput(input);
     if (opts.dryRun) {
       await dryRunAction(ctx, input, config);
       return;
@@ -34,6 +36,18 @@ export function runCommand(ctx: CliContext): Command {
     ctx.exitCode = result.exitCode;
   });
   return cmd;
+}
+
+/** A missing, unreadable or non-file input is one clear message with the bad-input exit code. */
+export function checkInput(path: string): void {
+  try {
+    if (!statSync(path).isFile()) throw new CliError(`input ${path} is not a file`, ExitCode.badInput);
+    accessSync(path, constants.R_OK);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliError(`cannot read input file ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}`, ExitCode.badInput);
+  }
 }
 
 /** The adapter a configuration names. */
