@@ -17,13 +17,19 @@ export class FaultPlan {
   /**
    * @param arrival 1-based arrival number of the request at the server
    * @param keyArrival 1-based arrival number among the key's requests
+   * @param elapsedMs time since the start (or the last stats reset) on the simulator's clock
    */
-  decide(arrival: number, keyName: string, keyArrival: number, marker: FaultType | undefined): FaultType | undefined {
+  decide(arrival: number, keyName: string, keyArrival: number, elapsedMs: number, marker: FaultType | undefined): FaultType | undefined {
     const draw = this.probabilities.length > 0 ? this.random() : 1;
     if (this.markers && marker !== undefined) return marker;
     for (const s of this.schedule) {
-      const n = s.key === undefined ? arrival : s.key === keyName ? keyArrival : -1;
-      if (n >= s.from && n <= s.to) return s.fault;
+      if (s.key !== undefined && s.key !== keyName) continue;
+      if (s.fromMs !== undefined && s.toMs !== undefined) {
+        if (elapsedMs >= s.fromMs && elapsedMs < s.toMs) return s.fault;
+        continue;
+      }
+      const n = s.key === undefined ? arrival : keyArrival;
+      if (n >= (s.from ?? Infinity) && n <= (s.to ?? -Infinity)) return s.fault;
     }
     let acc = 0;
     for (const [fault, p] of this.probabilities) {

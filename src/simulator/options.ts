@@ -103,9 +103,22 @@ export const simulatorOptionsSchema = z.strictObject({
     .strictObject({
       /** Probability (0..1) of each fault per request, drawn from the seeded generator. Their sum must be <= 1. */
       probabilities: z.partialRecord(faultTypeSchema, z.number().min(0).max(1)).optional(),
-      /** Requests `from`..`to` (1-based arrival numbers, inclusive; of the key's requests when `key` is given) get `fault`. */
+      /**
+       * Scheduled faults. By count: requests `from`..`to` (1-based arrival numbers, inclusive; of the key's
+       * requests when `key` is given) get `fault`. By time: requests arriving `fromMs`..`toMs` (exclusive) after
+       * the start (or the last stats reset), on the simulator's clock, get `fault` (an outage, a 503 burst).
+       */
       schedule: z
-        .array(z.strictObject({ from: positiveInt, to: positiveInt, fault: faultTypeSchema, key: z.string().min(1).optional() }))
+        .array(
+          z.strictObject({
+            from: positiveInt.optional(),
+            to: positiveInt.optional(),
+            fromMs: nonNeg.optional(),
+            toMs: nonNeg.optional(),
+            fault: faultTypeSchema,
+            key: z.string().min(1).optional(),
+          }),
+        )
         .optional(),
       /** Honour `[[fault:<type>]]` markers in prompts. Default true. */
       markers: z.boolean().optional(),
@@ -153,10 +166,12 @@ export interface KeySpec extends KeyLimits {
   secret: string;
 }
 
-/** A schedule entry, resolved. */
+/** A schedule entry, resolved: by arrival number (`from`/`to`) or by time since start (`fromMs`/`toMs`). */
 export interface ScheduledFault {
-  from: number;
-  to: number;
+  from?: number;
+  to?: number;
+  fromMs?: number;
+  toMs?: number;
   fault: FaultType;
   key?: string;
 }
@@ -202,9 +217,7 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
   const probabilities = Object.entries(o.faults?.probabilities ?? {}).filter(([, p]) => (p ?? 0) > 0) as [FaultType, number][];
   const sum = probabilities.reduce((s, [, p]) => s + p, 0);
   if (sum > 1 + 1e-9) throw new RangeError(`simulator options: faults.probabilities must sum to <= 1, got ${sum}`);
-  for (const [i, s] of (o.faults?.schedule ?? []).entries()) {
-    if (s.to < s.from) throw new RangeError(`simulator options: faults.schedule.${i}.to must be >= from, got ${s.to} < ${s.from}`);
-  }
+  for (const [i, s] of (o.faults?.schedule ?? []).entries()) checkScheduled(s, `faults.schedule.${i}`);
   const latency = o.latency ?? { type: 'none' };
   checkLatency(latency);
   return {
@@ -248,5 +261,17 @@ function checkLatency(l: LatencyOptions): void {
   if (l.type === 'uniform' && l.max < l.min) throw new RangeError(`simulator options: latency.max must be >= latency.min`);
   if ((l.type === 'normal' || l.type === 'lognormal') && l.p99 < l.mean) {
     throw new RangeError(`simulator options: latency.p99 must be >= latency.mean`);
+  }
+}
+
+function checkScheduled(s: ScheduledFault, field: string): void {
+  const byCount = s.from !== undefined || s.to !== undefined;
+  const byTime = s.fromMs !== undefined || s.toMs !== undefined;
+  if (byCount === byTime) throw new RangeError(`simulator options: ${field} needs either from and to, or fromMs and toMs`);
+  if (byCount && (s.from === undefined || s.to === undefined || s.to < s.from)) {
+    throw new RangeError(`simulator options: ${field}: from and to are both required, with to >= from`);
+  }
+  if (byTime && (s.fromMs === undefined || s.toMs === undefined || s.toMs <= s.fromMs)) {
+    throw new RangeError(`simulator options: ${field}: fromMs and toMs are both required, with toMs > fromMs`);
   }
 }

@@ -4,7 +4,9 @@ import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
 import { parseJsonObject, readBody } from './body.js';
 import type { Dialect, ErrorContext, Reply } from './dialects/types.js';
-import { openaiDialect } from './dialects/openai.js';
+import { azureDialect } from './dialects/azure.js';
+import { geminiDialect } from './dialects/gemini.js';
+import { openaiError } from './dialects/openai.js';
 import type { Endpoint, RouteMatch, SuccessContext } from './endpoints/types.js';
 import { FaultPlan } from './faults.js';
 import { KeyState, type Rejection } from './key-state.js';
@@ -61,6 +63,8 @@ class SimulatorServer implements Simulator {
   private readonly sockets = new Set<Socket>();
   private readonly closing = new AbortController();
   private arrivals = 0;
+  /** Start of the run (or of the last stats reset), for time-based schedules. */
+  private startedAt: number;
   private readonly operations: OperationStore;
 
   constructor(
@@ -69,7 +73,8 @@ class SimulatorServer implements Simulator {
   ) {
     for (const k of o.keys) this.keysBySecret.set(k.secret, new KeyState(k.name, { ...o.limits, ...definedOnly(k) }, o.windowMs, o.dayMs));
     this.openKeys = o.keys.length === 0;
-    this.statsRecorder = new StatsRecorder(o.maxLogEntries, clock.now());
+    this.startedAt = clock.now();
+    this.statsRecorder = new StatsRecorder(o.maxLogEntries, this.startedAt);
     // Separate streams, so adding latency does not change which requests get faults.
     this.faults = new FaultPlan(o.probabilities, o.schedule, o.markers, mulberry32(o.seed));
     this.latency = latencySampler(o.latency, mulberry32(o.seed ^ 0x5bd1e995));
@@ -105,7 +110,8 @@ class SimulatorServer implements Simulator {
   }
 
   resetStats(): void {
-    this.statsRecorder.reset(this.clock.now());
+    this.startedAt = this.clock.now();
+    this.statsRecorder.reset(this.startedAt);
     this.arrivals = 0;
     for (const k of this.keysBySecret.values()) k.reset();
   }
@@ -133,7 +139,7 @@ class SimulatorServer implements Simulator {
     if (!match) {
       req.resume();
       this.statsRecorder.record(arrivedAt, '(none)', 'unknown', 'not_found', 404, 0);
-      this.send(res, openaiDialect.notFound(), {});
+      this.send(res, unknownRoute(req.method ?? 'GET', path), {});
       return;
     }
     const work = req.method === 'GET' ? this.handleGet(req, res, match, query, arrivedAt) : this.handleApi(req, res, match, query, arrivedAt);
@@ -199,7 +205,7 @@ class SimulatorServer implements Simulator {
       res.once('close', () => key.inFlight--);
     }
 
-    const decided = this.faults.decide(arrival, key.name, key.received, text.marker);
+    const decided = this.faults.decide(arrival, key.name, key.received, now - this.startedAt, text.marker);
     const fault = decided !== undefined && endpoint.absorbs?.includes(decided) ? undefined : decided;
     const delay = this.latency();
     if (delay > 0 && !(await this.pause(delay, res))) return done(key.name, 'aborted', undefined, 0, tokens);
@@ -344,6 +350,14 @@ const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, s
 
 const HTML_502 =
   '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n';
+
+/** A 404 in the shape of the provider the path looks like. */
+function unknownRoute(method: string, path: string): Reply {
+  if (path.startsWith('/v1beta/') || path.startsWith('/v1/projects/') || path.startsWith('/v1beta1/')) return geminiDialect.notFound();
+  if (path.startsWith('/openai/')) return azureDialect.notFound();
+  // OpenAI echoes the method and path; keep it short so garbage paths cannot make huge answers.
+  return openaiError(404, `Invalid URL (${method.slice(0, 16)} ${path.slice(0, 200)})`, 'invalid_request_error', null, null);
+}
 
 /** The status an injected fault answers with (0: none is sent). */
 function faultStatus(fault: FaultType, dialect: Dialect): number {

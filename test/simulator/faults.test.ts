@@ -97,6 +97,19 @@ describe('simulator: faults by schedule and probability', () => {
     expect((await call(s, 'x', 'sk-b')).status).toBe(500);
   });
 
+  it('gives requests inside a time window their fault (an outage on the clock)', async () => {
+    const clock = new VirtualClock();
+    const s = await start({ clock, faults: { schedule: [{ fromMs: 10_000, toMs: 20_000, fault: '503' }] } });
+    expect((await call(s)).status).toBe(200);
+    await clock.advance(10_000);
+    expect((await call(s)).status).toBe(503);
+    await clock.advance(9_999);
+    expect((await call(s)).status).toBe(503);
+    await clock.advance(1);
+    expect((await call(s)).status).toBe(200);
+    await expect(startSimulator({ faults: { schedule: [{ from: 1, fromMs: 5, fault: '500' }] } })).rejects.toThrow(/faults\.schedule\.0/);
+  });
+
   it('replays the same decisions from the same seed', async () => {
     const run = async (seed: number): Promise<SimulatorStats> => {
       const s = await startSimulator({ seed, faults: { probabilities: { '500': 0.2, '429': 0.2, '503': 0.1 } } });
@@ -148,7 +161,9 @@ describe('simulator: stats endpoint and robustness', () => {
     const big = await call(s, 'x'.repeat(5000));
     expect(big.status).toBe(413);
     expect(big.json()).toMatchObject({ error: { type: 'invalid_request_error' } });
-    expect((await send(s, '/v1/nothing', { body: {} })).status).toBe(404);
+    const unknown = await send(s, '/v1/nothing', { body: {} });
+    expect(unknown.json()).toEqual({ error: { message: 'Invalid URL (POST /v1/nothing)', type: 'invalid_request_error', param: null, code: null } });
+    expect((await send(s, '/v1beta/nothing', { body: {} })).json()).toMatchObject({ error: { code: 404, status: 'NOT_FOUND' } });
     expect((await call(s)).status).toBe(200);
   });
 
