@@ -54,6 +54,8 @@ function readBody(body: unknown): { body: unknown; text: string } {
   if (typeof body === 'string') return fromText(body);
   if (body instanceof Uint8Array) return fromText(new TextDecoder().decode(body.subarray(0, MAX_BODY_BYTES)));
   if (body instanceof ArrayBuffer) return fromText(new TextDecoder().decode(new Uint8Array(body, 0, Math.min(body.byteLength, MAX_BODY_BYTES))));
+  // A stream (an unread fetch body) cannot be read synchronously: classify by status and headers.
+  if (typeof (body as { getReader?: unknown }).getReader === 'function') return { body: undefined, text: '' };
   if (typeof body === 'object') return { body, text: '' };
   return { body: undefined, text: String(body) };
 }

@@ -105,6 +105,11 @@ describe('classify: inputs', () => {
     expect(classify(gotErr)).toMatchObject({ kind: 'quota_exhausted', quotaScope: 'billing' });
   });
 
+  it('an error carrying an unread fetch Response (stream body) classifies by status and headers', () => {
+    const err = Object.assign(new Error('HTTP 503'), { response: new Response('busy', { status: 503, headers: { 'retry-after': '5' } }) });
+    expect(classify(err, { now: NOW })).toMatchObject({ kind: 'overloaded', retryAfterMs: 5000, message: 'HTTP 503 (empty body)' });
+  });
+
   it('provider hint: the declared format is tried first and labels the result', () => {
     const c = classify({ status: 429, body: { error: { message: 'Rate limit', type: 'requests', code: 'rate_limit_exceeded' } } }, { provider: 'openai-compatible' });
     expect(c).toMatchObject({ kind: 'rate_limited', provider: 'openai-compatible' });
