@@ -212,7 +212,11 @@ class SimulatorServer implements Simulator {
     const ctx: SuccessContext = { body: json, text, model, id: String(arrival).padStart(6, '0'), now: this.clock.now(), embeddingDimensions: this.o.embeddingDimensions, seed: this.o.seed, baseUrl: this.url, operations: this.operations, modelPath: match.modelPath ?? `models/${model}`, fault: decided };
     const headers = this.limitHeaders(dialect, key, this.clock.now());
     if (fault === undefined) {
-      const reply = endpoint.answer ? endpoint.answer(ctx) : { status: 200, headers: {}, body: JSON.stringify(endpoint.success(ctx)) };
+      const reply = endpoint.answer
+        ? endpoint.answer(ctx)
+        : endpoint.stream && json['stream'] === true
+          ? { status: 200, headers: SSE_HEADERS, body: endpoint.stream(ctx) }
+          : { status: 200, headers: {}, body: JSON.stringify(endpoint.success(ctx)) };
       return done(key.name, reply.status === 200 ? 'ok' : 'not_found', reply, reply.status, tokens, headers);
     }
     this.statsRecorder.record(arrivedAt, key.name, endpoint.name, `fault:${fault}`, faultStatus(fault, dialect), tokens);
@@ -345,6 +349,8 @@ class SimulatorServer implements Simulator {
     res.end(reply.body);
   }
 }
+
+const SSE_HEADERS: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
 
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 

@@ -1,6 +1,7 @@
 import { anthropicDialect } from '../dialects/anthropic.js';
 import { jsonReply } from '../dialects/types.js';
 import { replyFor } from '../text.js';
+import { anthropicMessageStream } from './streams.js';
 import type { Endpoint, SuccessContext } from './types.js';
 
 function message(ctx: SuccessContext, refusal: boolean): unknown {
@@ -30,5 +31,6 @@ export const ANTHROPIC_MESSAGES: Endpoint = {
   operation: 'messages',
   required: ['model', 'max_tokens', 'messages'],
   success: (ctx) => message(ctx, false),
+  stream: anthropicMessageStream,
   filtered: (ctx) => jsonReply(200, message(ctx, true)),
 };

@@ -2,6 +2,7 @@ import { openaiDialect, openaiError } from '../dialects/openai.js';
 import type { Dialect } from '../dialects/types.js';
 import { replyFor } from '../text.js';
 import { embeddingBase64, embeddingFor } from './embedding.js';
+import { chatCompletionStream } from './streams.js';
 import type { Endpoint, SuccessContext } from './types.js';
 
 /** A 1x1 transparent PNG, the image every simulated generation returns. */
@@ -114,7 +115,7 @@ export function imageList(ctx: SuccessContext): unknown {
 /** The four OpenAI operations, for a given dialect (OpenAI itself, or Azure which shares the bodies). */
 export function openaiEndpoints(dialect: Dialect, prefix: string): Record<'chat' | 'responses' | 'embeddings' | 'images', Endpoint> {
   return {
-    chat: { name: `${prefix}.chat`, dialect, operation: 'ChatCompletions_Create', required: ['model', 'messages'], success: chatCompletion, filtered: contentPolicy },
+    chat: { name: `${prefix}.chat`, dialect, operation: 'ChatCompletions_Create', required: ['model', 'messages'], success: chatCompletion, stream: chatCompletionStream, filtered: contentPolicy },
     responses: { name: `${prefix}.responses`, dialect, operation: 'Responses_Create', required: ['model', 'input'], success: responseObject, filtered: contentPolicy },
     embeddings: { name: `${prefix}.embeddings`, dialect, operation: 'Embeddings_Create', required: ['model', 'input'], success: embeddingList, filtered: contentPolicy },
     images: { name: `${prefix}.images`, dialect, operation: 'ImageGenerations_Create', required: ['prompt'], success: imageList, filtered: contentPolicy },

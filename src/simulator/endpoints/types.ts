@@ -34,6 +34,8 @@ export interface Endpoint {
   readonly required: readonly string[];
   /** Success body. */
   success(ctx: SuccessContext): unknown;
+  /** Server-sent events for `stream: true`, when the endpoint can stream. */
+  stream?(ctx: SuccessContext): string;
   /** When present, the whole answer (lets an endpoint answer 404 for an unknown resource). */
   answer?(ctx: SuccessContext): Reply;
   /** Faults this endpoint turns into its own successful outcome (Veo: an operation that ends badly). */
