@@ -1,0 +1,98 @@
+/**
+ * Opening a Redis connection the way every Sluice component needs it: a wrong URL or a server that does
+ * not answer fails at start with a clear message (lazy connect + explicit PING under a timeout), and a
+ * connection lost later is re-established with bounded exponential backoff while commands wait in the
+ * offline queue (nothing is dropped, so no work is lost or done twice).
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+
+/** Options of {@link connectRedis}. */
+export interface ConnectRedisOptions {
+  /** How long the first connection and PING may take, ms. Default 5,000. */
+  connectTimeoutMs?: number;
+  /** Longest wait between two reconnection attempts, ms. Default 5,000. */
+  maxReconnectDelayMs?: number;
+  /** Called on every lost connection / reconnection attempt (for logs). Never given the password. */
+  onReconnect?: (info: { attempt: number; delayMs: number }) => void;
+  /** Extra ioredis options (BullMQ needs `maxRetriesPerRequest: null`, which is the default here). */
+  redis?: RedisOptions;
+}
+
+/** A Redis URL that could not be used: bad syntax, or no answer within the timeout. */
+export class RedisConnectError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RedisConnectError';
+  }
+}
+
+/** `redis://user:secret@host:6379/0` -> `redis://user:***@host:6379/0`: never show a password. */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/^(rediss?:\/\/)([^@/]*:)?[^@/]*@/i, (_m, scheme: string, user: string | undefined) => `${scheme}${user ?? ''}***@`);
+}
+
+/** Checks the syntax of a `redis://host:port[/db]` or `rediss://` URL; throws a `RedisConnectError` naming it. */
+export function parseRedisUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new RedisConnectError(`backend ${redactRedisUrl(url)}: not a valid URL (expected redis://host:port[/db])`, { cause });
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new RedisConnectError(`backend ${redactRedisUrl(url)}: the scheme must be redis:// or rediss://`);
+  }
+  if (!parsed.hostname) throw new RedisConnectError(`backend ${redactRedisUrl(url)}: no host`);
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d+$/.test(db)) throw new RedisConnectError(`backend ${redactRedisUrl(url)}: the database must be a number, got "${db}"`);
+  return parsed;
+}
+
+/** Bounded exponential backoff for reconnections: 100 ms, 200 ms, ... up to `maxMs`. */
+export function reconnectDelay(attempt: number, maxMs: number): number {
+  return Math.min(maxMs, 100 * 2 ** Math.min(Math.max(attempt - 1, 0), 16));
+}
+
+/**
+ * Connects to `url` and checks it answers PING within `connectTimeoutMs`; throws a
+ * {@link RedisConnectError} (URL redacted) otherwise. The returned client reconnects by itself.
+ */
+export async function connectRedis(url: string, options: ConnectRedisOptions = {}): Promise<Redis> {
+  parseRedisUrl(url);
+  const timeout = options.connectTimeoutMs ?? 5_000;
+  const maxDelay = options.maxReconnectDelayMs ?? 5_000;
+  let connected = false;
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeout,
+    maxRetriesPerRequest: null,
+    enableOfflineQueue: true,
+    retryStrategy: (attempt) => {
+      // Before the first success a failure is reported by connect() below; afterwards keep trying.
+      if (!connected) return null;
+      const delayMs = reconnectDelay(attempt, maxDelay);
+      options.onReconnect?.({ attempt, delayMs });
+      return delayMs;
+    },
+    ...options.redis,
+  });
+  // Errors are reported through commands and connect(); an unhandled 'error' event must not crash the process.
+  redis.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      redis.connect().then(() => redis.ping()),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeout} ms`)), timeout);
+      }),
+    ]);
+    connected = true;
+    return redis;
+  } catch (cause) {
+    redis.disconnect();
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new RedisConnectError(`backend ${redactRedisUrl(url)}: cannot reach Redis (${why})`, { cause });
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
