@@ -42,6 +42,8 @@ export const classifyAnthropic: ProviderClassifier = (f) => {
     return verdict('quota_exhausted', { quotaScope: 'billing', ...(resetAt === undefined ? {} : { resetAt }) });
   }
   if (type === 'rate_limit_error' && requestExceedsLimit(message)) return verdict('invalid_request');
+  // `api_error` is generic: a 503 or 504 carrying it says more by its status.
+  if (type === 'api_error' && f.status !== undefined && f.status > 500) return verdict(kindFromStatus(f.status));
   return verdict(BY_TYPE.get(type) ?? kindFromStatus(f.status));
 };
 

@@ -32,6 +32,10 @@ export const classifyAzure: ProviderClassifier = (f) => {
   const base = (kind: Verdict['kind']): Verdict => ({ kind, provider: 'azure', code: innerCode ?? fields.code, message: fields.message });
   if (innerCode === 'ResponsibleAIPolicyViolation' || fields.code === 'content_filter') return base('content_filtered');
   if (fields.code === 'DeploymentNotFound' || fields.code === 'ModelNotFound') return base('not_found');
+  // "...have exceeded the quota of your subscription" with no wait to honour: a quota, not a rate limit.
+  if (status === 429 && /exceeded the quota\b|quota of your subscription/i.test(fields.message) && !/retry after|try again in/i.test(fields.message)) {
+    return { ...base('quota_exhausted'), quotaScope: 'unknown' };
+  }
   const verdict = openAIVerdict({ ...fields, status }, 'azure');
   // A numeric code is only the status again; keep the more telling inner code if there is one.
   return innerCode ? { ...verdict, code: innerCode } : verdict;

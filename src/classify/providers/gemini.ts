@@ -93,14 +93,21 @@ function exhaustedVerdict(
   now: number,
   base: (kind: ErrorKind, extra?: Partial<Verdict>) => Verdict,
 ): Verdict {
+  // Without a QuotaFailure, Vertex names the metric in the message ("...requests_per_minute_per_project...").
   const ids = quotaIds(details);
+  if (ids.length === 0) ids.push(...metricsInMessage(message));
   if (/\blimit: 0\b/.test(message)) return base('quota_exhausted', { quotaScope: 'billing' });
-  if (ids.some((id) => /perday/i.test(id))) {
+  if (ids.some((id) => /per_?day/i.test(id))) {
     const resetAt = nextMidnight(now);
     return base('quota_exhausted', { quotaScope: 'day', ...(resetAt === undefined ? {} : { resetAt }) });
   }
-  if (ids.some((id) => /per(minute|second)/i.test(id))) return base('rate_limited', { quotaScope: 'minute' });
+  if (ids.some((id) => /per_?(minute|second)/i.test(id))) return base('rate_limited', { quotaScope: 'minute' });
   return base('rate_limited', ids.length > 0 ? { quotaScope: 'unknown' } : {});
+}
+
+/** Quota metric names written in a message (`aiplatform.googleapis.com/generate_content_requests_per_day_...`). */
+function metricsInMessage(message: string): string[] {
+  return message.match(/googleapis\.com\/[a-z0-9_]{1,120}/gi)?.slice(0, 8) ?? [];
 }
 
 /** quotaId (or quotaMetric) of every QuotaFailure violation. */
