@@ -11,7 +11,7 @@
  * consistent, and the runner repairs the output file against it on resume (see `output.ts`).
  *
  * Batching: every call is queued and the queue is applied in one transaction per event-loop turn
- * (each call in its own savepoint, so one failing call rejects alone). A call's promise resolves only
+ * (if one call throws, the batch is rolled back and each call is applied alone, so it fails alone). A call's promise resolves only
  * after its transaction committed, so "resolved" always means "durable against a process crash".
  */
 import Database from 'better-sqlite3';
@@ -67,10 +67,11 @@ CREATE TABLE items (
   result TEXT,
   written INTEGER NOT NULL DEFAULT 0
 );
+-- Partial indexes stay small (only the rows in that state) and queries name them (INDEXED BY):
+-- the planner would otherwise pick a state index and sort every pending row per claim.
 CREATE INDEX items_pending ON items (priority DESC, line) WHERE state = 'pending';
 CREATE INDEX items_running ON items (seq) WHERE state = 'running';
 CREATE INDEX items_unwritten ON items (seq) WHERE written = 0 AND state IN ('succeeded', 'failed', 'cancelled');
-CREATE INDEX items_state_kind ON items (state, last_kind);
 CREATE TABLE key_stats (key TEXT NOT NULL, outcome TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (key, outcome)) WITHOUT ROWID;
 `;
 
@@ -171,7 +172,7 @@ export class SqliteJobStore implements JobStore {
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       exists: db.prepare('SELECT 1 FROM items WHERE id = ?').pluck(),
       insert: db.prepare('INSERT OR IGNORE INTO items (id, line, priority, payload) VALUES (?, ?, ?, ?)'),
-      pending: db.prepare(`SELECT * FROM items WHERE state = 'pending' ORDER BY priority DESC, line LIMIT ?`),
+      pending: db.prepare(`SELECT * FROM items INDEXED BY items_pending WHERE state = 'pending' ORDER BY priority DESC, line LIMIT ?`),
       setRunning: db.prepare(`UPDATE items SET state = 'running' WHERE seq = ?`),
       attemptStart: db.prepare('UPDATE items SET attempts = max(attempts, ?), last_key = coalesce(?, last_key) WHERE id = ?'),
       attemptFailed: db.prepare(
@@ -190,7 +191,7 @@ export class SqliteJobStore implements JobStore {
       countWritten: db.prepare('SELECT count(*) FROM items WHERE written = 1').pluck(),
       keyStats: db.prepare('SELECT key, outcome, n FROM key_stats'),
       unwritten: db.prepare(
-        `SELECT * FROM items WHERE written = 0 AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT ?`,
+        `SELECT * FROM items INDEXED BY items_unwritten WHERE written = 0 AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT ?`,
       ),
       markWritten: db.prepare('UPDATE items SET written = 1 WHERE id = ?'),
       resetWritten: db.prepare('UPDATE items SET written = 0 WHERE written = 1'),
@@ -218,27 +219,25 @@ export class SqliteJobStore implements JobStore {
     this.flushScheduled = false;
     const ops = this.queue.splice(0);
     if (ops.length === 0) return;
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    // Fast path: every queued call in one transaction.
+    let values: unknown[] | undefined;
     try {
-      this.db.transaction(() => {
-        for (const op of ops) {
-          try {
-            // A nested transaction is a savepoint: a failing call rolls back alone.
-            outcomes.push({ ok: true, value: this.db.transaction(op.run)() });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
-      })();
-    } catch (error) {
-      for (const op of ops) op.reject(error);
+      values = this.db.transaction(() => ops.map((op) => op.run()))();
+    } catch {
+      values = undefined;
+    }
+    if (values) {
+      ops.forEach((op, i) => op.resolve(values[i]));
       return;
     }
-    ops.forEach((op, i) => {
-      const outcome = outcomes[i];
-      if (outcome?.ok) op.resolve(outcome.value);
-      else op.reject(outcome?.error);
-    });
+    // A call failed and rolled the batch back: apply each call in its own transaction so it fails alone.
+    for (const op of ops) {
+      try {
+        op.resolve(this.db.transaction(op.run)());
+      } catch (error) {
+        op.reject(error);
+      }
+    }
   }
 
   getMeta(): Promise<RunMeta | undefined> {
