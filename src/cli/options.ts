@@ -98,7 +98,7 @@ export const OPTIONS = {
   template: opt<string | undefined>({
     flag: '--template <text>', env: 'SLUICE_TEMPLATE', kind: 'string', group: 'provider',
     schema: z.string().min(1).optional(), default: undefined,
-    range: 'text with {column} placeholders', description: 'Prompt template for CSV input (one placeholder per column used).',
+    range: 'text with {{field}} placeholders', description: 'Prompt template: required for CSV (one {{column}} per column used); for JSONL each line then holds the variables.',
   }),
   // keys
   keysEnv: opt<string[] | undefined>({
