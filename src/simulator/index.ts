@@ -1,6 +1,22 @@
 /**
  * The provider simulator: an HTTP server imitating OpenAI, Azure OpenAI, Anthropic, Gemini/Vertex and Veo,
- * with per-key limits, injected faults and statistics.
+ * with per-key limits, injected faults and statistics. Start it with {@link startSimulator}.
+ *
+ * Routes (POST unless noted):
+ * - OpenAI (`Authorization: Bearer`): `/v1/chat/completions` (also `stream: true`), `/v1/responses`,
+ *   `/v1/embeddings` (float or base64), `/v1/images/generations`
+ * - Azure (`api-key` or Bearer, `?api-version=` required): `/openai/deployments/{d}/chat/completions`,
+ *   `/embeddings`, `/images/generations`
+ * - Anthropic (`x-api-key`, `anthropic-version`): `/v1/messages` (also `stream: true`)
+ * - Gemini API (`x-goog-api-key` or `?key=`): `/v1beta/models/{m}:generateContent`, `:embedContent`,
+ *   `:predictLongRunning` (Veo); GET `/v1beta/models/{m}/operations/{id}`; GET `/v1beta/files/{id}:download`
+ * - Vertex (`Authorization: Bearer`): `/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:generateContent`,
+ *   `:predictLongRunning`, `:fetchPredictOperation`
+ * - Control: GET `/_sluice/stats` (`?log=0` without the per-request log), POST `/_sluice/reset`
+ *
+ * Order of checks per request: body size (413) -> key (401/403) -> revoked (401) -> required headers ->
+ * JSON and required fields (400) -> limits (429: per day, concurrency, per minute requests, tokens) ->
+ * fault (marker `[[fault:<type>]]`, then schedule, then probability) -> latency -> answer.
  */
 export { startSimulator } from './server.js';
 export type { Simulator } from './server.js';

@@ -219,8 +219,8 @@ class SimulatorServer implements Simulator {
           : { status: 200, headers: {}, body: JSON.stringify(endpoint.success(ctx)) };
       return done(key.name, reply.status === 200 ? 'ok' : 'not_found', reply, reply.status, tokens, headers);
     }
-    this.statsRecorder.record(arrivedAt, key.name, endpoint.name, `fault:${fault}`, faultStatus(fault, dialect), tokens);
-    await this.injectFault(fault, res, endpoint, ctx, errCtx, key, headers);
+    const status = await this.injectFault(fault, res, endpoint, ctx, errCtx, key, headers);
+    this.statsRecorder.record(arrivedAt, key.name, endpoint.name, `fault:${fault}`, status, tokens);
   }
 
   /** Operation polls and file downloads: authenticated and counted, not rate limited. */
@@ -249,7 +249,7 @@ class SimulatorServer implements Simulator {
     finish(key.name, 'ok', { status: 200, headers: { 'content-type': 'application/json; charset=UTF-8' }, body: JSON.stringify(op) });
   }
 
-  private async injectFault(fault: FaultType, res: ServerResponse, endpoint: Endpoint, ctx: SuccessContext, errCtx: ErrorContext, key: KeyState, headers: Record<string, string>): Promise<void> {
+  private async injectFault(fault: FaultType, res: ServerResponse, endpoint: Endpoint, ctx: SuccessContext, errCtx: ErrorContext, key: KeyState, headers: Record<string, string>): Promise<number> {
     const dialect = endpoint.dialect;
     switch (fault) {
       case '429':
@@ -274,10 +274,10 @@ class SimulatorServer implements Simulator {
         return this.send(res, endpoint.filtered(ctx, errCtx), headers);
       case 'reset':
         res.socket?.destroy();
-        return;
+        return 0;
       case 'hang':
         // Nothing is sent: the request ends when the client gives up or the server closes.
-        return;
+        return 0;
       case 'html':
         return this.send(res, { status: 502, headers: { 'content-type': 'text/html' }, body: HTML_502 }, {});
       case 'truncated': {
@@ -292,15 +292,16 @@ class SimulatorServer implements Simulator {
   }
 
   /** Sends a correct body in `slowChunks` chunks with `slowDelayMs` between them (chunked encoding). */
-  private async sendSlowly(res: ServerResponse, body: string, headers: Record<string, string>): Promise<void> {
+  private async sendSlowly(res: ServerResponse, body: string, headers: Record<string, string>): Promise<number> {
     res.writeHead(200, { 'content-type': 'application/json', ...headers });
     const n = this.o.slowChunks;
     const size = Math.ceil(body.length / n);
     for (let i = 0; i < n; i++) {
-      if (i > 0 && !(await this.pause(this.o.slowDelayMs, res))) return;
+      if (i > 0 && !(await this.pause(this.o.slowDelayMs, res))) return 200;
       res.write(body.slice(i * size, (i + 1) * size));
     }
     res.end();
+    return 200;
   }
 
   /** Waits `ms` on the clock; false if the client went away or the server is closing. */
@@ -338,8 +339,9 @@ class SimulatorServer implements Simulator {
     return dialect.limitHeaders(key.status(now), now);
   }
 
-  private send(res: ServerResponse, reply: Reply, headers: Record<string, string>, close = false): void {
-    if (res.destroyed || res.headersSent) return;
+  /** Sends `reply` (unless the client is gone) and returns its status. */
+  private send(res: ServerResponse, reply: Reply, headers: Record<string, string>, close = false): number {
+    if (res.destroyed || res.headersSent) return reply.status;
     const h: Record<string, string> = { 'content-type': 'application/json' };
     for (const k in headers) h[k] = headers[k]!;
     for (const k in reply.headers) h[k] = reply.headers[k]!;
@@ -347,6 +349,7 @@ class SimulatorServer implements Simulator {
     if (close) h['connection'] = 'close';
     res.writeHead(reply.status, h);
     res.end(reply.body);
+    return reply.status;
   }
 }
 
@@ -363,39 +366,6 @@ function unknownRoute(method: string, path: string): Reply {
   if (path.startsWith('/openai/')) return azureDialect.notFound();
   // OpenAI echoes the method and path; keep it short so garbage paths cannot make huge answers.
   return openaiError(404, `Invalid URL (${method.slice(0, 16)} ${path.slice(0, 200)})`, 'invalid_request_error', null, null);
-}
-
-/** The status an injected fault answers with (0: none is sent). */
-function faultStatus(fault: FaultType, dialect: Dialect): number {
-  switch (fault) {
-    case '429':
-    case '429-no-hint':
-      return 429;
-    case 'quota':
-      return dialect.quotaExhausted({ model: '', operation: '', apiVersion: undefined }).status;
-    case '503':
-      return 503;
-    case '529':
-      return dialect.overloaded(529).status;
-    case '500':
-    case 'operation-error':
-      return 500;
-    case '400':
-      return 400;
-    case '401':
-      return dialect.invalidKey().status;
-    case 'filtered':
-      return dialect.provider === 'gemini' || dialect.provider === 'vertex' || dialect.provider === 'anthropic' ? 200 : 400;
-    case 'html':
-      return 502;
-    case 'reset':
-    case 'hang':
-      return 0;
-    case 'truncated':
-    case 'malformed':
-    case 'slow':
-      return 200;
-  }
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {
