@@ -116,12 +116,17 @@ export class ProgressTracker implements RunObserver {
       etaMs: remaining === 0 ? 0 : ratePerSec > 0 ? (remaining / ratePerSec) * 1000 : undefined,
       concurrency: this.concurrency,
       paused: this.paused,
-      keys: [...this.keys].map(([name, k]) => ({
-        name,
-        state: k.state,
-        ...(k.until !== undefined && k.state !== 'active' ? { untilMs: Math.max(0, k.until - now) } : {}),
-        ...(k.reason && k.state !== 'active' ? { reason: k.reason } : {}),
-      })),
+      keys: [...this.keys].map(([name, k]) => {
+        // A cooldown whose end has passed is over even if no end event came (keys rejoin lazily).
+        const over = k.until !== undefined && k.until <= now && k.state !== 'disabled';
+        if (k.state === 'active' || over) return { name, state: 'active' as const };
+        return {
+          name,
+          state: k.state,
+          ...(k.until !== undefined ? { untilMs: Math.max(0, k.until - now) } : {}),
+          ...(k.reason ? { reason: k.reason } : {}),
+        };
+      }),
     };
   }
 }

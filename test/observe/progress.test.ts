@@ -52,11 +52,13 @@ describe('progress', () => {
     expect(lines[1]).toContain('in flight 0/8');
     expect(lines[2]).toContain('KEY_3');
     expect(lines[2]).toContain('parked 1h00m (quota_exhausted)');
+    tracker.observe({ type: 'key_state', at: clock.now(), key: 'KEY_4', state: 'cooling', until: clock.now() - 1 });
+    expect(tracker.snapshot().keys.find((k) => k.name === 'KEY_4')).toEqual({ name: 'KEY_4', state: 'active' });
     const out = new Capture();
     out.isTTY = true;
     const display = new ProgressDisplay({ clock, tracker, stream: out });
     display.draw();
     display.draw();
-    expect(out.chunks[1]).toContain('\x1b[3A');
+    expect(out.chunks[1]).toContain('\x1b[4A');
   });
 });

@@ -34,11 +34,22 @@ describe('RunRecorder', () => {
     expect(run.buckets[1]).toMatchObject({ attempts: 1, failed: 2, rateLimited: 1, retries: 1 });
     expect(run.attemptFailuresByKind).toEqual({ rate_limited: 1, invalid_request: 1 });
     expect(run.finalFailuresByKind).toEqual({ invalid_request: 1 });
-    expect(run.keys.KEY_2!.segments).toEqual([{ state: 'cooling', from: T0 + 1500, to: T0 + 4500, reason: 'rate_limited' }]);
+    expect(run.keys.KEY_2!.segments).toEqual([{ state: 'cooling', from: T0 + 1500, to: T0 + 4500, until: T0 + 4500, reason: 'rate_limited' }]);
     expect(run.keys.KEY_2!.rateLimited).toBe(1);
     expect(run.latency.count).toBe(2);
     expect(run.latency.maxMs).toBe(290);
     expect(run.alerts).toHaveLength(1);
+  });
+
+  it('closes a cooldown at its announced end when no end event comes', () => {
+    const r = new RunRecorder();
+    r.observe({ type: 'key_state', at: T0, key: 'K', state: 'cooling', until: T0 + 1000 });
+    r.observe({ type: 'key_state', at: T0 + 5000, key: 'K', state: 'cooling', until: T0 + 6000 });
+    const run = r.finish(T0 + 10_000);
+    expect(run.keys.K!.segments.map((s) => [s.from - T0, s.to! - T0])).toEqual([
+      [0, 1000],
+      [5000, 6000],
+    ]);
   });
 
   it('stays bounded on a long run by doubling the bucket width', () => {

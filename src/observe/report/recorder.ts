@@ -24,6 +24,8 @@ export interface KeySegment {
   state: KeyStateName;
   from: number;
   to?: number;
+  /** The announced end of a cooldown; it ends there if no later event closes it. */
+  until?: number;
   reason?: string;
 }
 
@@ -133,7 +135,7 @@ export class RunRecorder implements RunObserver {
         } else if (e.state === 'cancelled') this.items.cancelled++;
         break;
       case 'key_state':
-        this.keyState(e.key, e.state, e.at, e.reason);
+        this.keyState(e.key, e.state, e.at, e.reason, e.until);
         break;
       case 'concurrency':
         this.concurrency = e.limit;
@@ -160,7 +162,11 @@ export class RunRecorder implements RunObserver {
   finish(at?: number): RecordedRun {
     const end = Math.max(at ?? this.last, this.last);
     const keys: RecordedRun['keys'] = {};
-    for (const [name, k] of this.keys) keys[name] = { ...k, segments: k.segments.map((s) => ({ ...s })) };
+    for (const [name, k] of this.keys) {
+      // Close open cooldowns at their announced end (or the end of the run).
+      const segments = k.segments.map((s) => (s.to === undefined && s.until !== undefined && s.until <= end ? { ...s, to: s.until } : { ...s }));
+      keys[name] = { ...k, segments };
+    }
     return {
       startedAt: this.origin ?? end,
       endedAt: end,
@@ -200,15 +206,19 @@ export class RunRecorder implements RunObserver {
     }
   }
 
-  private keyState(name: string, state: KeyStateName, at: number, reason?: string): void {
+  private keyState(name: string, state: KeyStateName, at: number, reason?: string, until?: number): void {
     const k = this.key(name);
     const open = k.segments[k.segments.length - 1];
     if (open && open.to === undefined) {
-      if (open.state === state) return;
-      open.to = at;
+      const expired = open.until !== undefined && open.until <= at;
+      if (open.state === state && !expired) {
+        if (until !== undefined) open.until = until;
+        return;
+      }
+      open.to = expired ? open.until : at;
     }
     if (state === 'active') return; // only non-active intervals are drawn
-    k.segments.push({ state, from: at, ...(reason ? { reason } : {}) });
+    k.segments.push({ state, from: at, ...(until !== undefined ? { until } : {}), ...(reason ? { reason } : {}) });
     if (k.segments.length > this.maxSegments) k.segments.shift();
   }
 
