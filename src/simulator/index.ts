@@ -8,10 +8,10 @@
  * - Azure (`api-key` or Bearer, `?api-version=` required): `/openai/deployments/{d}/chat/completions`,
  *   `/embeddings`, `/images/generations`
  * - Anthropic (`x-api-key`, `anthropic-version`): `/v1/messages` (also `stream: true`)
- * - Gemini API (`x-goog-api-key` or `?key=`): `/v1beta/models/{m}:generateContent`, `:embedContent`,
+ * - Gemini API (`x-goog-api-key` or `?key=`): `/v1beta/models/{m}:generateContent`, `:streamGenerateContent`, `:embedContent`,
  *   `:predictLongRunning` (Veo); GET `/v1beta/models/{m}/operations/{id}`; GET `/v1beta/files/{id}:download`
  * - Vertex (`Authorization: Bearer`): `/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:generateContent`,
- *   `:predictLongRunning`, `:fetchPredictOperation`
+ *   `:streamGenerateContent`, `:predictLongRunning`, `:fetchPredictOperation`
  * - Control: GET `/_sluice/stats` (`?log=0` without the per-request log), POST `/_sluice/reset`
  *
  * Order of checks per request: body size (413) -> key (401/403) -> revoked (401) -> required headers ->

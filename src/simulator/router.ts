@@ -6,9 +6,11 @@ import {
   GEMINI_GENERATE,
   GEMINI_OPERATION,
   GEMINI_PREDICT_LONG_RUNNING,
+  GEMINI_STREAM,
   VERTEX_FETCH_OPERATION,
   VERTEX_GENERATE,
   VERTEX_PREDICT_LONG_RUNNING,
+  VERTEX_STREAM,
 } from './endpoints/gemini.js';
 import { OPENAI } from './endpoints/openai.js';
 import type { Endpoint, RouteMatch } from './endpoints/types.js';
@@ -22,18 +24,20 @@ const EXACT_POST = new Map<string, RouteMatch>([
 ]);
 
 const AZURE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings|images\/generations)$/;
-const GEMINI = /^\/v1beta\/models\/([^/:]+):(generateContent|embedContent|predictLongRunning)$/;
-const VERTEX = /^\/v1(?:beta1)?\/(projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/([^/:]+)):(generateContent|predictLongRunning|fetchPredictOperation)$/;
+const GEMINI = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent|predictLongRunning)$/;
+const VERTEX = /^\/v1(?:beta1)?\/(projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/([^/:]+)):(generateContent|streamGenerateContent|predictLongRunning|fetchPredictOperation)$/;
 const OPERATION = /^\/v1beta\/(models\/[^/]+\/operations\/[^/]+)$/;
 const FILE = /^\/v1beta\/files\/([^/:]+):download$/;
 
 const GEMINI_METHODS: Record<string, Endpoint> = {
   generateContent: GEMINI_GENERATE,
+  streamGenerateContent: GEMINI_STREAM,
   embedContent: GEMINI_EMBED,
   predictLongRunning: GEMINI_PREDICT_LONG_RUNNING,
 };
 const VERTEX_METHODS: Record<string, Endpoint> = {
   generateContent: VERTEX_GENERATE,
+  streamGenerateContent: VERTEX_STREAM,
   predictLongRunning: VERTEX_PREDICT_LONG_RUNNING,
   fetchPredictOperation: VERTEX_FETCH_OPERATION,
 };

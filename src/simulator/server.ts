@@ -214,7 +214,7 @@ class SimulatorServer implements Simulator {
     if (fault === undefined) {
       const reply = endpoint.answer
         ? endpoint.answer(ctx)
-        : endpoint.stream && json['stream'] === true
+        : endpoint.stream && (endpoint.alwaysStream === true || json['stream'] === true)
           ? { status: 200, headers: SSE_HEADERS, body: endpoint.stream(ctx) }
           : { status: 200, headers: {}, body: JSON.stringify(endpoint.success(ctx)) };
       return done(key.name, reply.status === 200 ? 'ok' : 'not_found', reply, reply.status, tokens, headers);

@@ -43,3 +43,24 @@ describe('simulator: streaming read by the official SDKs', () => {
     expect(final.stop_reason).toBe('end_turn');
   });
 });
+
+describe('simulator: Gemini read by @google/genai', () => {
+  it('answers generateContent and streams streamGenerateContent', async () => {
+    const { GoogleGenAI } = await import('@google/genai');
+    const ai = new GoogleGenAI({ apiKey: 'sk-stream', httpOptions: { baseUrl: sim.url } });
+    const res = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hello gemini sdk' });
+    expect(res.text).toContain('hello gemini sdk');
+    expect(res.usageMetadata?.promptTokenCount).toBe(4);
+    let text = '';
+    let chunks = 0;
+    let total: number | undefined;
+    for await (const chunk of await ai.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'stream a longer gemini answer please' })) {
+      chunks++;
+      text += chunk.text ?? '';
+      total = chunk.usageMetadata?.totalTokenCount ?? total;
+    }
+    expect(chunks).toBeGreaterThan(2);
+    expect(text).toContain('stream a longer gemini answer please');
+    expect(total).toBeGreaterThan(9);
+  });
+});

@@ -3,6 +3,7 @@ import type { Dialect } from '../dialects/types.js';
 import { jsonReply } from '../dialects/types.js';
 import { replyFor } from '../text.js';
 import { embeddingFor } from './embedding.js';
+import { generateContentStream } from './streams.js';
 import type { Endpoint, SuccessContext } from './types.js';
 
 const SAFETY_RATINGS = [
@@ -53,6 +54,15 @@ function generateEndpoint(dialect: Dialect, prefix: string): Endpoint {
 export const GEMINI_GENERATE = generateEndpoint(geminiDialect, 'gemini');
 /** Vertex AI `generateContent`. */
 export const VERTEX_GENERATE = generateEndpoint(vertexDialect, 'vertex');
+
+/** `streamGenerateContent?alt=sse` (Gemini API and Vertex). */
+function streamEndpoint(base: Endpoint): Endpoint {
+  return { ...base, name: `${base.name.split('.')[0]!}.streamGenerateContent`, operation: 'streamGenerateContent', stream: generateContentStream, alwaysStream: true };
+}
+/** Gemini API `streamGenerateContent`. */
+export const GEMINI_STREAM = streamEndpoint(GEMINI_GENERATE);
+/** Vertex AI `streamGenerateContent`. */
+export const VERTEX_STREAM = streamEndpoint(VERTEX_GENERATE);
 
 /** Gemini API `embedContent`. */
 export const GEMINI_EMBED: Endpoint = {

@@ -54,3 +54,22 @@ export function anthropicMessageStream(ctx: SuccessContext): string {
   });
   return out + event('message_stop', { type: 'message_stop' });
 }
+
+/** Gemini `streamGenerateContent?alt=sse`: GenerateContentResponse chunks, usage and finishReason in the last. */
+export function generateContentStream(ctx: SuccessContext): string {
+  const reply = replyFor(ctx.text.text, ctx.text.maxOutputTokens);
+  const parts = pieces(reply.text);
+  let out = '';
+  parts.forEach((p, i) => {
+    const last = i === parts.length - 1;
+    const candidate: Record<string, unknown> = { content: { parts: [{ text: p }], role: 'model' }, index: 0 };
+    if (last) candidate['finishReason'] = reply.truncated ? 'MAX_TOKENS' : 'STOP';
+    const usage: Record<string, number> = { promptTokenCount: ctx.text.inputTokens, totalTokenCount: ctx.text.inputTokens };
+    if (last) {
+      usage['candidatesTokenCount'] = reply.tokens;
+      usage['totalTokenCount'] = ctx.text.inputTokens + reply.tokens;
+    }
+    out += `data: ${JSON.stringify({ candidates: [candidate], usageMetadata: usage, modelVersion: ctx.model, responseId: `sim${ctx.id}` })}\r\n\r\n`;
+  });
+  return out;
+}

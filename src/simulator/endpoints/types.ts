@@ -36,6 +36,8 @@ export interface Endpoint {
   success(ctx: SuccessContext): unknown;
   /** Server-sent events for `stream: true`, when the endpoint can stream. */
   stream?(ctx: SuccessContext): string;
+  /** Always answer with {@link stream} (an endpoint that only streams, e.g. Gemini `streamGenerateContent`). */
+  readonly alwaysStream?: boolean;
   /** When present, the whole answer (lets an endpoint answer 404 for an unknown resource). */
   answer?(ctx: SuccessContext): Reply;
   /** Faults this endpoint turns into its own successful outcome (Veo: an operation that ends badly). */
