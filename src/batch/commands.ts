@@ -1,5 +1,6 @@
 /** `status`, `retry-failed` and `export` on an existing state. */
 import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { SqliteJobStore } from './sqlite-store.js';
 import { formatResult } from './output.js';
 import type { BatchCounts, JobStore } from './store.js';
@@ -53,7 +54,8 @@ export async function retryFailed(options: RetryFailedBatchOptions): Promise<num
 
 /**
  * Rewrites the full results JSONL from the store (every item in a final state, in input order), through
- * a temporary file renamed into place. Does not change what the store records about the run's own output.
+ * a temporary file renamed into place. Exporting over the run's own results file is safe: the next run
+ * then rewrites that file in full.
  * Returns the number of lines written.
  */
 export async function exportResults(options: ExportOptions): Promise<number> {
@@ -77,6 +79,10 @@ export async function exportResults(options: ExportOptions): Promise<number> {
       closeSync(fd);
     }
     renameSync(tmp, options.output);
+    // Exported over the run's own results file: its recorded length no longer describes it, so the
+    // next run rewrites it in full (still one line per item).
+    const meta = await store.getMeta();
+    if (meta?.outputPath !== undefined && meta.outputPath === resolve(options.output)) await store.resetWritten();
     return lines;
   });
 }

@@ -1,4 +1,5 @@
 /** `run --dry-run`: what a run would send, and how long it would take at the given limits. */
+import { estimateTokens, maxOutputTokens as payloadMaxOutputTokens } from '../flow/token-estimate.js';
 import { readInput } from './ingest.js';
 import type { DryRunOptions, DryRunReport } from './types.js';
 
@@ -51,18 +52,16 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   return report;
 }
 
-/** Rough input estimate (about 4 characters per token over the payload's text) when no estimator is given. */
+/**
+ * Input tokens of a payload by the flow layer's estimator (the model's tokenizer when known, else about
+ * four characters per token), without the output cap it also counts.
+ */
 export function estimateInputTokens(payload: unknown): number {
-  return Math.ceil(JSON.stringify(payload ?? '').length / 4);
+  return Math.max(0, estimateTokens(payload) - payloadMaxOutputTokens(payload));
 }
 
-/** The payload's own output cap, under the names the providers use. */
+/** The payload's own output cap (`max_tokens`, `maxOutputTokens`, ...), when it has one. */
 function maxOutputTokens(payload: unknown): number | undefined {
-  if (typeof payload !== 'object' || payload === null) return undefined;
-  const p = payload as Record<string, unknown>;
-  const config = p['generationConfig'] as Record<string, unknown> | undefined;
-  for (const v of [p['max_tokens'], p['max_completion_tokens'], p['max_output_tokens'], config?.['maxOutputTokens']]) {
-    if (typeof v === 'number' && v >= 0) return v;
-  }
-  return undefined;
+  const cap = payloadMaxOutputTokens(payload);
+  return cap > 0 ? cap : undefined;
 }

@@ -2,6 +2,7 @@
  * The batch runner: state, ingestion, resume, a bounded window of items through the executor, and the
  * exactly-once output.
  */
+import { resolve } from 'node:path';
 import { systemClock } from '../clock/system-clock.js';
 import type { Clock } from '../clock/clock.js';
 import { InputChangedError, fingerprintFile, sameContent } from './fingerprint.js';
@@ -47,6 +48,7 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
       if (!options.force) throw new InputChangedError(meta.fingerprint, fingerprint);
       await store.setMeta({ fingerprint });
     }
+    if (meta.outputPath !== resolve(outputPath)) await store.setMeta({ outputPath: resolve(outputPath) });
     const resetRunning = await store.resetRunning();
     output = await OutputWriter.open(outputPath, store);
     const events = options.events;

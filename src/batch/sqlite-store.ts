@@ -257,6 +257,8 @@ export class SqliteJobStore implements JobStore {
     };
     const fingerprint = map.get('fingerprint');
     if (fingerprint) meta.fingerprint = fingerprint as RunMeta['fingerprint'];
+    const outputPath = map.get('outputPath');
+    if (typeof outputPath === 'string') meta.outputPath = outputPath;
     const options = map.get('options');
     if (options) meta.options = options as Record<string, unknown>;
     return meta;

@@ -70,6 +70,8 @@ export interface RunMeta {
   rejectsOffset: number;
   /** Byte length of the output file that matches the items marked as written. */
   outputOffset: number;
+  /** The results file of the run (so `exportResults` to the same file can keep it consistent). */
+  outputPath?: string;
   /** Time the run was created (ms since epoch, from the run's clock). */
   createdAt?: number;
 }

@@ -6,6 +6,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { runBatch } from '../../src/batch/runner.js';
+import { exportResults, retryFailed } from '../../src/batch/commands.js';
+import { failure } from './helpers.js';
 import { SqliteJobStore } from '../../src/batch/sqlite-store.js';
 import type { JobStore } from '../../src/batch/store.js';
 import { fakeExecutor, readJsonlFile, tempDir, writeJsonl } from './helpers.js';
@@ -94,5 +96,23 @@ describe('crash at any store call, then resume', () => {
     expect(out).toHaveLength(10);
     expect(new Set(out.map((r) => r['id'])).size).toBe(10);
     expect(third.writtenThisRun).toBe(10);
+  });
+
+  it('export over the run\'s own output, then retry-failed and resume: still one line per item', async () => {
+    const input = t.file('in.jsonl');
+    writeJsonl(input, 6);
+    const first = await runBatch({
+      input,
+      executor: fakeExecutor((p, _a, id) => {
+        if (id === 'i2') throw failure('auth', 'revoked', 401);
+        return p;
+      }),
+    });
+    expect(await exportResults({ state: first.state, output: first.output })).toBe(6);
+    expect(await retryFailed({ state: first.state })).toBe(1);
+    const second = await runBatch({ input, executor: fakeExecutor((p) => p) });
+    const out = readJsonlFile(second.output);
+    expect(out.map((r) => r['id']).sort()).toEqual(['i1', 'i2', 'i3', 'i4', 'i5', 'i6']);
+    expect(out.every((r) => r['status'] === 'succeeded')).toBe(true);
   });
 });

@@ -248,14 +248,18 @@ export class RedisJobStore implements JobStore {
     return item;
   }
 
-  /** Ids of pending items in claim order, a page at a time (for enqueueing them on the distributed queue). */
-  async pendingPage(offset: number, limit: number): Promise<{ id: string; priority: number }[]> {
+  /**
+   * Pending items in claim order after the score `after` (exclusive; start with `-inf`), a page at a
+   * time, for enqueueing them on the distributed queue. Scores are unique, so paging never skips an item
+   * even while workers move items out of the pending set.
+   */
+  async pendingPage(after: string, limit: number): Promise<{ items: { id: string; priority: number }[]; next: string }> {
     this.trips++;
-    const ids = await this.redis.zrange(`${this.base}:pending`, offset, offset + limit - 1, 'WITHSCORES');
-    const out: { id: string; priority: number }[] = [];
+    const page = await this.redis.zrange(`${this.base}:pending`, after, '+inf', 'BYSCORE', 'LIMIT', 0, limit, 'WITHSCORES');
+    const items: { id: string; priority: number }[] = [];
     // score = -priority * 1e10 + line
-    for (let i = 0; i + 1 < ids.length; i += 2) out.push({ id: ids[i]!, priority: -Math.round(Number(ids[i + 1]) / 1e10) });
-    return out;
+    for (let i = 0; i + 1 < page.length; i += 2) items.push({ id: page[i]!, priority: -Math.round(Number(page[i + 1]) / 1e10) });
+    return { items, next: page.length > 0 ? `(${page[page.length - 1]!}` : after };
   }
 
   /** Deletes every key of this run (the flow keys under the prefix are left alone). */
