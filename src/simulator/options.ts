@@ -80,7 +80,7 @@ export const simulatorOptionsSchema = z.strictObject({
         name: z.string().min(1).optional(),
         secret: z.string().min(1),
         ...limitsShape,
-        /** After this many requests the key is revoked: every later request gets the provider's 401. */
+        /** After this many requests (of any outcome) the key is revoked: every later request gets the provider's 401. */
         revokeAfter: nonNegInt.optional(),
       }),
     )

@@ -78,6 +78,17 @@ describe('simulator: per-key limits', () => {
     expect((await nextDay).status).toBe(200);
   });
 
+  it('close() cancels pending latency timers and leaves none behind', async () => {
+    const s = await start({ latency: { type: 'fixed', ms: 60_000 } });
+    const pending = call(s);
+    pending.catch(() => undefined);
+    await until(() => clock.pendingCount === 1);
+    await s.close();
+    sim = undefined;
+    await expect(pending).rejects.toThrow();
+    expect(clock.pendingCount).toBe(0);
+  });
+
   it('revokes a key after N requests: later ones get 401', async () => {
     const s = await start({ keys: [{ name: 'a', secret: 'sk-a', revokeAfter: 2 }] });
     expect((await call(s)).status).toBe(200);
