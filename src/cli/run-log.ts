@@ -1,4 +1,5 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from '../observe/logger.js';
 import type { RunEvent, RunObserver } from '../observe/report/run-events.js';
 
 /** Levels of pino the run log uses. */
@@ -39,14 +40,14 @@ export class RunLog implements RunObserver {
         this.attempts++;
         this.attemptsOf.set(e.id, e.attempt);
         if (e.key) this.key(e.key).attempts++;
-        l.debug({ event: 'attempt_start', id: e.id, attempt: e.attempt, key: e.key }, `attempt ${e.attempt} for ${e.id}`);
+        l.debug({ event: 'attempt_start', id: e.id, attempt: e.attempt, keyName: e.key }, `attempt ${e.attempt} for ${e.id}`);
         if (this.options.quotaLogInterval > 0 && this.attempts % this.options.quotaLogInterval === 0) this.quotaMetrics();
         break;
       }
       case 'attempt_end':
         if (!e.ok && e.key && (e.kind === 'rate_limited' || e.status === 429)) this.key(e.key).rateLimited++;
         if (!e.ok) {
-          l.debug({ event: 'attempt_failed', id: e.id, attempt: e.attempt, key: e.key, kind: e.kind, status: e.status, latencyMs: e.latencyMs }, 'attempt failed');
+          l.debug({ event: 'attempt_failed', id: e.id, attempt: e.attempt, keyName: e.key, kind: e.kind, status: e.status, latencyMs: e.latencyMs }, 'attempt failed');
         }
         break;
       case 'retry':
@@ -72,12 +73,12 @@ export class RunLog implements RunObserver {
         break;
       }
       case 'key_state':
-        if (e.state === 'active') l.info({ event: 'cooldown_end', key: e.key }, `key ${e.key} takes work again`);
+        if (e.state === 'active') l.info({ event: 'cooldown_end', keyName: e.key }, `key ${e.key} takes work again`);
         else {
           const waitMs = e.until !== undefined ? Math.max(0, e.until - e.at) : undefined;
           (e.state === 'disabled' ? l.error : l.warn).call(
             l,
-            { event: 'cooldown_start', key: e.key, state: e.state, reason: e.reason, until: e.until, waitMs },
+            { event: 'cooldown_start', keyName: e.key, state: e.state, reason: e.reason, until: e.until, waitMs },
             `key ${e.key} ${e.state}${waitMs !== undefined ? ` for ${(waitMs / 1000).toFixed(1)}s` : ''} (${e.reason ?? 'unknown'})`,
           );
         }
@@ -93,7 +94,7 @@ export class RunLog implements RunObserver {
         const idx = this.options.alertLevels.findIndex((lv) => Math.abs(lv - e.level) < 1e-9);
         const level = idx <= 0 ? 'info' : idx === 1 ? 'warn' : 'error';
         l[level](
-          { event: 'quota_alert', key: e.key, level: e.level, usage: e.usage },
+          { event: 'quota_alert', keyName: e.key, level: e.level, usage: e.usage },
           `key ${e.key} quota use ${(e.usage * 100).toFixed(1)} % crossed ${(e.level * 100).toFixed(0)} %`,
         );
         break;
@@ -124,19 +125,13 @@ export class RunLog implements RunObserver {
   }
 }
 
-/** A pino logger writing JSON lines to `path` (synchronously, so nothing is lost on exit), or a silent one. */
+/**
+ * The shared Sluice logger (src/observe/logger.ts: field and pattern redaction) writing JSON lines to
+ * `path` synchronously, so nothing is lost on exit; a silent one without a path. Key names are logged
+ * as `keyName`, because that logger censors any field called `key`.
+ */
 export function createFileLogger(path: string | undefined, level: LogLevel): { logger: Logger; close: () => void } {
-  if (!path) return { logger: pino({ level: 'silent' }), close: () => undefined };
-  const dest = pino.destination({ dest: path, sync: true, mkdir: true });
-  const logger = pino(
-    {
-      level,
-      base: { app: 'sluice' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      // Belt and braces: no event carries a secret, but a field with one of these names never leaves.
-      redact: { paths: ['secret', '*.secret', 'apiKey', '*.apiKey', 'authorization', '*.authorization', 'headers.authorization'], censor: '[redacted]' },
-    },
-    dest,
-  );
-  return { logger, close: () => dest.flushSync() };
+  if (!path) return { logger: createLogger({ level: 'silent' }), close: () => undefined };
+  const logger = createLogger({ level, file: path });
+  return { logger, close: () => logger.flush() };
 }

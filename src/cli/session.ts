@@ -123,7 +123,11 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   batchEvents.on('reject', (e) => runLog.event('warn', 'reject', { file: s.input, line: e.line, reason: e.reason }));
   batchEvents.on('stopping', (e) => runLog.event('warn', 'stopping', e));
   executor.events.on('allKeysUnavailable', (e) =>
-    runLog.event('warn', 'all_keys_unavailable', e, `all keys unavailable; waiting ${(e.waitMs / 1000).toFixed(1)}s`),
+    runLog.event(
+      'warn',
+      'all_keys_unavailable',
+      { waitMs: e.waitMs, keys: e.keys.map((k) => ({ keyName: k.key, state: k.state, waitMs: k.waitMs })) },
+      `all keys unavailable; waiting ${(e.waitMs / 1000).toFixed(1)}s`),
   );
   const progress = new ProgressDisplay({ clock, tracker, stream: io.stderr, mode: config.progress, intervalMs: config.progressInterval });
   const shutdown = new Shutdown((m) => println(io.stderr, m), config.gracePeriod);
