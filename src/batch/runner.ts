@@ -192,8 +192,9 @@ async function executeAll(
           await store.recordAttemptEnd(item.id, info.attempt, outcome);
           counts.attemptEnded(outcome);
           events?.emit('attemptEnd', { id: item.id, attempt: info.attempt, ...outcome });
-          // Shutting down: no further attempt for this item; it goes back to pending.
-          if (stopping) state.controller.abort(stopReason());
+          // Shutting down after a failed attempt: no further attempt; the item goes back to pending.
+          // (After a success the result must be kept, so the job is left to resolve.)
+          if (stopping && !info.ok) state.controller.abort(stopReason());
         },
       });
       completion = { id: item.id, state: 'succeeded', result: result ?? null };

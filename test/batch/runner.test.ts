@@ -81,6 +81,44 @@ describe('runBatch', () => {
     expect(ids(second.output)).toHaveLength(40);
   });
 
+  it('on stop, attempts on the wire finish and are kept; items not started go back to pending', async () => {
+    const input = t.file('in.jsonl');
+    writeJsonl(input, 10);
+    const controller = new AbortController();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let started = 0;
+    // Two attempts on the wire at a time; the others wait in the "executor" without an attempt.
+    let slots = 2;
+    const ex = fakeExecutor(async () => {
+      started++;
+      if (started === 2) {
+        controller.abort();
+        release();
+      }
+      await gate;
+      return 'done';
+    });
+    const limited = {
+      run: async (payload: unknown, o: Parameters<typeof ex.run>[1]) => {
+        while (slots === 0) {
+          if (o.signal.aborted) throw Object.assign(new Error('aborted'), { name: 'AbortError' });
+          await new Promise((r) => setImmediate(r));
+        }
+        slots--;
+        try {
+          return await ex.run(payload, o);
+        } finally {
+          slots++;
+        }
+      },
+    };
+    const summary = await runBatch({ input, executor: limited, window: 10, signal: controller.signal, graceMs: 60_000 });
+    expect(summary.interrupted).toBe(true);
+    expect(summary.counts.byState).toMatchObject({ succeeded: 2, pending: 8, running: 0 });
+    expect(readJsonlFile(summary.output)).toHaveLength(2);
+  });
+
   it('emits start, ingest, item, progress-free events and done', async () => {
     const input = t.file('in.jsonl');
     writeJsonl(input, 3);

@@ -1,0 +1,223 @@
+/**
+ * A distributed batch worker: takes item jobs from the run's BullMQ queue and runs one attempt per job
+ * through the shared flow state (a {@link KeyPool} on the {@link RedisFlowBackend}: one quota, one set
+ * of cooldowns for every worker). Per job:
+ *
+ * 1. read the item; a final item is skipped (its result is recorded already: exactly once);
+ * 2. pick a key and a permit from the shared limiter; a long wait (every key cooling / over its limit)
+ *    moves the job to BullMQ's delayed set instead of holding a slot;
+ * 3. persist the attempt count (`beginAttempt`, atomic, once across workers) before the request;
+ * 4. call the provider; record the attempt and the outcome in one step (`finishAttempt`);
+ * 5. a retryable failure becomes a delayed job at its not-before time (the retry policy's delay).
+ *
+ * A worker killed at any instant loses nothing: its active jobs' locks expire and another worker's
+ * stalled-job check puts them back in the queue (`lockDurationMs`); the item's attempts stay counted.
+ */
+import { DelayedError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { classify } from '../../classify/classify.js';
+import type { Classification, ProviderName } from '../../classify/kinds.js';
+import { PROVIDERS } from '../../classify/kinds.js';
+import { retryPolicy, type RetryPolicy, type RetryPolicyOptions } from '../../attempt/policy.js';
+import { KeyPool } from '../../flow/key-pool.js';
+import type { KeyLimits } from '../../flow/limits.js';
+import type { RedisFlowBackend } from '../../flow/redis/redis-flow-backend.js';
+import type { ApiKey, ProviderAdapter, ProviderResponse } from '../../provider/types.js';
+import { TypedEmitter } from '../../observe/typed-emitter.js';
+import { systemClock } from '../../clock/system-clock.js';
+import { FINAL_STATES, type Completion } from '../store.js';
+import { bullPrefix, type ItemJobData } from './queue.js';
+import type { RedisJobStore } from './redis-store.js';
+
+/** Options of {@link RedisBatchWorker}. */
+export interface RedisBatchWorkerOptions {
+  /** The run's store (its prefix and run name select the queue too). */
+  store: RedisJobStore;
+  /** Shared flow state (same prefix for every worker of the run). */
+  flow: RedisFlowBackend;
+  /** A connection for BullMQ (it opens a blocking duplicate of it). Must have `maxRetriesPerRequest: null`. */
+  connection: Redis;
+  /** Key prefix (BullMQ keys go under `<prefix>:bull`). Default `sluice`. */
+  prefix?: string;
+  /** Run name (= queue name). */
+  run: string;
+  provider: ProviderAdapter;
+  keys: readonly ApiKey[];
+  /** Limits of every key: the global quota every worker shares. */
+  limits?: KeyLimits;
+  retry?: RetryPolicy | RetryPolicyOptions;
+  /** Jobs processed at once by this worker. Default 16. */
+  concurrency?: number;
+  /** Per-attempt timeout, ms. Default the policy's `timeoutMs`, else none. */
+  attemptTimeoutMs?: number;
+  /** Lock of an active job, ms: a dead worker's jobs return to the queue after about this long. Default 15,000. */
+  lockDurationMs?: number;
+  /** A wait for a key longer than this moves the job to the delayed set, ms. Default 2,000. */
+  maxInlineWaitMs?: number;
+  /** Cooldown after a 429 that named no wait, ms. Default 30,000 (as the key pool). */
+  defaultCooldownMs?: number;
+}
+
+/** Events of a {@link RedisBatchWorker}. */
+export interface RedisWorkerEvents {
+  attempt: { id: string; attempt: number; key: string; ok: boolean; kind?: string; status?: number };
+  item: { id: string; state: Completion['state']; attempts: number };
+  /** A job waits for a key (moved to delayed) or for its retry. */
+  delayed: { id: string; untilMs: number; reason: string };
+  error: { message: string };
+}
+
+/** Counters of one worker. */
+export interface RedisWorkerStats {
+  attempts: number;
+  succeeded: number;
+  failed: number;
+  retried: number;
+  rateLimited: number;
+  /** Jobs whose item was already final when they arrived (a rerun after a kill). */
+  skipped: number;
+}
+
+const FINAL = new Set<string>(FINAL_STATES);
+
+/** One worker process's share of a distributed run. */
+export class RedisBatchWorker {
+  /** Attempts and items as they happen. */
+  readonly events = new TypedEmitter<RedisWorkerEvents>();
+  /** Counters so far. */
+  readonly stats: RedisWorkerStats = { attempts: 0, succeeded: 0, failed: 0, retried: 0, rateLimited: 0, skipped: 0 };
+  private readonly pool: KeyPool;
+  private readonly policy: RetryPolicy;
+  private readonly worker: Worker<ItemJobData>;
+  private readonly providerName: ProviderName | undefined;
+  private readonly keysByName: Map<string, ApiKey>;
+
+  constructor(private readonly o: RedisBatchWorkerOptions) {
+    if (!o.keys || o.keys.length === 0) throw new TypeError('redis worker: keys must be a non-empty array');
+    const concurrency = o.concurrency ?? 16;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`redis worker: concurrency must be an integer >= 1, got ${String(o.concurrency)}`);
+    const lockDuration = o.lockDurationMs ?? 15_000;
+    if (!(lockDuration >= 1000)) throw new RangeError(`redis worker: lockDurationMs must be >= 1000, got ${String(o.lockDurationMs)}`);
+    this.policy = o.retry && typeof (o.retry as RetryPolicy).decide === 'function' ? (o.retry as RetryPolicy) : retryPolicy((o.retry ?? {}) as RetryPolicyOptions);
+    this.pool = new KeyPool({
+      keys: o.keys,
+      backend: o.flow,
+      ...(o.limits ? { limits: o.limits } : {}),
+      ...(o.defaultCooldownMs !== undefined ? { defaultCooldownMs: o.defaultCooldownMs } : {}),
+    });
+    this.keysByName = new Map(o.keys.map((k) => [k.name, k]));
+    this.providerName = (PROVIDERS as readonly string[]).includes(o.provider.name) ? (o.provider.name as ProviderName) : undefined;
+    this.worker = new Worker<ItemJobData>(o.run, (job, token) => this.process(job, token), {
+      connection: o.connection,
+      prefix: bullPrefix(o.prefix ?? 'sluice'),
+      concurrency,
+      lockDuration,
+      stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
+      // A job whose worker died is put back, however often that happens; it never fails for it.
+      maxStalledCount: 1000,
+      autorun: true,
+    });
+    this.worker.on('error', (e) => this.events.emit('error', { message: e.message }));
+  }
+
+  /** Stops taking jobs; waits for the active ones (`force`: does not wait, their locks expire instead). */
+  async close(force = false): Promise<void> {
+    await this.worker.close(force);
+    this.pool.close();
+  }
+
+  private async process(job: Job<ItemJobData>, token: string | undefined): Promise<string> {
+    const id = job.data.id;
+    const item = await this.o.store.get(id);
+    if (!item || FINAL.has(item.state)) {
+      this.stats.skipped++;
+      return 'final';
+    }
+    const tokens = this.o.provider.estimateTokens ? safeEstimate(this.o.provider, item.payload) : 0;
+    const picked = await this.waitForKey(tokens);
+    if (!picked.ok) return this.delay(job, token, id, systemClock.now() + picked.waitMs, 'waiting for a key');
+    const { key, permit } = picked;
+    const attempt = await this.o.store.beginAttempt(id, key.name).catch((e: unknown) => {
+      permit.release();
+      throw e;
+    });
+    if (attempt === 0) {
+      permit.release();
+      this.stats.skipped++;
+      return 'final';
+    }
+    this.stats.attempts++;
+    let response: ProviderResponse | undefined;
+    let failure: Classification | undefined;
+    try {
+      const timeout = this.o.attemptTimeoutMs ?? this.policy.timeoutMs;
+      const signal = timeout !== undefined ? AbortSignal.timeout(timeout) : new AbortController().signal;
+      response = await this.o.provider.call(item.payload, { key: this.keysByName.get(key.name)!, signal, attempt });
+    } catch (error) {
+      failure = classify(error, { ...(this.providerName ? { provider: this.providerName } : {}), now: systemClock.now() });
+    } finally {
+      if (response?.usage) permit.settle(response.usage.inputTokens + response.usage.outputTokens);
+      permit.release();
+    }
+    if (!failure) {
+      this.pool.reportSuccess(key.name, response ?? {});
+      await this.finish(id, attempt, { ok: true, key: key.name }, { id, state: 'succeeded', result: response?.result ?? null });
+      this.stats.succeeded++;
+      return 'succeeded';
+    }
+    return this.failed(job, token, id, attempt, key.name, failure);
+  }
+
+  private async failed(job: Job<ItemJobData>, token: string | undefined, id: string, attempt: number, key: string, c: Classification): Promise<string> {
+    if (c.kind === 'rate_limited') this.stats.rateLimited++;
+    this.pool.reportFailure(key, c);
+    const decision = this.policy.decide({ classification: c, attempt });
+    const outcome = { ok: false as const, key, kind: c.kind, message: c.message, ...(c.status !== undefined && { status: c.status }) };
+    const error = { kind: c.kind, message: c.message, ...(c.status !== undefined && { status: c.status }) };
+    if (!decision.retry) {
+      await this.finish(id, attempt, outcome, { id, state: c.kind === 'cancelled' ? 'cancelled' : 'failed', error });
+      this.stats.failed++;
+      return 'failed';
+    }
+    await this.finish(id, attempt, outcome, { id, state: 'pending' });
+    this.stats.retried++;
+    // A rate-limited job runs at once on another key when one is available (failover), else at its time.
+    const failover = c.kind === 'rate_limited' && this.pool.candidates().length > 0;
+    return this.delay(job, token, id, systemClock.now() + (failover ? 0 : decision.delayMs), decision.reason);
+  }
+
+  private async finish(id: string, attempt: number, outcome: Parameters<RedisJobStore['finishAttempt']>[2], completion: Completion): Promise<void> {
+    await this.o.store.finishAttempt(id, attempt, outcome, completion);
+    this.events.emit('attempt', { id, attempt, key: outcome.key ?? '', ok: outcome.ok, ...(!outcome.ok && { kind: outcome.kind }), ...(!outcome.ok && outcome.status !== undefined && { status: outcome.status }) });
+    if (completion.state !== 'pending') this.events.emit('item', { id, state: completion.state, attempts: attempt });
+  }
+
+  /** Moves the job to BullMQ's delayed set until `untilMs` (its not-before time) and ends this processing. */
+  private async delay(job: Job<ItemJobData>, token: string | undefined, id: string, untilMs: number, reason: string): Promise<never> {
+    this.events.emit('delayed', { id, untilMs, reason });
+    await job.moveToDelayed(Math.max(untilMs, systemClock.now()), token);
+    throw new DelayedError();
+  }
+
+  /** Picks a key, waiting in-line for short waits; a long wait is returned (the job is then delayed). */
+  private async waitForKey(tokens: number): Promise<{ ok: true; key: ApiKey; permit: { settle(n: number): void; release(): void } } | { ok: false; waitMs: number }> {
+    const maxInline = this.o.maxInlineWaitMs ?? 2_000;
+    for (let spins = 0; spins < 10_000; spins++) {
+      const r = await this.pool.pick(tokens);
+      if (r.ok) return r;
+      const waitMs = Number.isFinite(r.waitMs) ? r.waitMs : 60_000;
+      if (waitMs > maxInline) return { ok: false, waitMs };
+      await systemClock.sleep(Math.max(1, waitMs));
+    }
+    return { ok: false, waitMs: 1000 };
+  }
+}
+
+function safeEstimate(provider: ProviderAdapter, payload: unknown): number {
+  try {
+    const n = provider.estimateTokens!(payload);
+    return Number.isFinite(n) && n >= 0 ? n : 0;
+  } catch {
+    return 0;
+  }
+}
