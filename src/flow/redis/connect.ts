@@ -5,6 +5,7 @@
  * offline queue (nothing is dropped, so no work is lost or done twice).
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { systemClock } from '../../clock/system-clock.js';
 
 /** Options of {@link connectRedis}. */
 export interface ConnectRedisOptions {
@@ -78,12 +79,12 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
   });
   // Errors are reported through commands and connect(); an unhandled 'error' event must not crash the process.
   redis.on('error', () => undefined);
-  let timer: NodeJS.Timeout | undefined;
+  let cancel: (() => void) | undefined;
   try {
     await Promise.race([
       redis.connect().then(() => redis.ping()),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeout} ms`)), timeout);
+        cancel = systemClock.setTimer(timeout, () => reject(new Error(`no answer within ${timeout} ms`)));
       }),
     ]);
     connected = true;
@@ -93,6 +94,6 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
     const why = cause instanceof Error ? cause.message : String(cause);
     throw new RedisConnectError(`backend ${redactRedisUrl(url)}: cannot reach Redis (${why})`, { cause });
   } finally {
-    if (timer) clearTimeout(timer);
+    cancel?.();
   }
 }

@@ -1,0 +1,39 @@
+/**
+ * One worker process of the multi-process tests and the benchmark: `runRedisWorker` against an
+ * OpenAI-compatible server. Configured by environment: SLUICE_W_URL (Redis), SLUICE_W_PREFIX,
+ * SLUICE_W_RUN, SLUICE_W_BASE_URL, SLUICE_W_KEYS (name=secret,...), SLUICE_W_LIMITS (JSON KeyLimits),
+ * SLUICE_W_CONCURRENCY, SLUICE_W_LOCK_MS. Prints its summary as one JSON line and exits 0.
+ */
+import { runRedisWorker } from '../../src/batch/redis/run-worker.js';
+import { openAICompatibleAdapter } from '../../src/provider/openai-compatible.js';
+
+function env(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`worker-process: ${name} is not set`);
+  return value;
+}
+
+const keys = env('SLUICE_W_KEYS')
+  .split(',')
+  .map((pair) => {
+    const [name = '', secret = ''] = pair.split('=');
+    return { name, secret };
+  });
+const controller = new AbortController();
+process.on('SIGTERM', () => controller.abort());
+const summary = await runRedisWorker({
+  url: env('SLUICE_W_URL'),
+  prefix: env('SLUICE_W_PREFIX'),
+  run: env('SLUICE_W_RUN'),
+  provider: openAICompatibleAdapter({ baseUrl: `${env('SLUICE_W_BASE_URL')}/v1` }),
+  keys,
+  limits: JSON.parse(process.env.SLUICE_W_LIMITS ?? '{}') as Record<string, number>,
+  concurrency: Number(process.env.SLUICE_W_CONCURRENCY ?? 8),
+  lockDurationMs: Number(process.env.SLUICE_W_LOCK_MS ?? 2000),
+  retry: { default: { attempts: 20, backoff: { type: 'constant', delayMs: 20 } } },
+  pollMs: 100,
+  signal: controller.signal,
+  onStart: () => process.stdout.write('{"started":true}\n'),
+});
+process.stdout.write(JSON.stringify(summary) + '\n');
+process.exit(0);
