@@ -52,6 +52,9 @@ describe('simulator: per-key limits', () => {
     expect(refused.json()).toMatchObject({ error: { type: 'tokens', code: 'rate_limit_exceeded' } });
     expect((refused.json() as { error: { message: string } }).error.message).toContain('tokens per min (TPM): Limit 100, Used 60, Requested 60.');
     expect((await call(s, 'sk-a', forty)).status).toBe(200); // 40 tokens fit
+    const tooLarge = await call(s, 'sk-a', 'x'.repeat(800));
+    expect((tooLarge.json() as { error: { message: string } }).error.message).toContain('Request too large for gpt-4o-mini');
+    expect(tooLarge.headers['retry-after']).toBeUndefined();
     expect(s.stats().keys[Object.keys(s.stats().keys)[0]!]!.tokens).toBe(100);
   });
 

@@ -80,6 +80,11 @@ export const openaiDialect: Dialect = {
 };
 
 function openaiRateLimited({ rejection: r, hint }: RateLimited, ctx: ErrorContext): Reply {
+  if (r.kind === 'tokens' && r.requested > r.limit) {
+    // Waiting cannot help: OpenAI says so in the message and gives no wait.
+    const message = `Request too large for ${ctx.model} in organization org-sluicesim on ${RATE_UNITS.tokens}: Limit ${r.limit}, Requested ${r.requested}. The input or output tokens must be reduced in order to run successfully. Visit https://platform.openai.com/account/rate-limits to learn more.`;
+    return openaiError(429, message, 'tokens', null, 'rate_limit_exceeded');
+  }
   const wait = hint ? ` Please try again in ${secondsText(r.retryAfterMs)}.` : '';
   const message = `Rate limit reached for ${ctx.model} in organization org-sluicesim on ${RATE_UNITS[r.kind]}: Limit ${r.limit}, Used ${Math.ceil(r.used)}, Requested ${r.requested}.${wait} Visit https://platform.openai.com/account/rate-limits to learn more.`;
   const headers: Record<string, string> = hint
