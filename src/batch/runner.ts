@@ -111,6 +111,9 @@ interface InFlight {
   attemptActive: boolean;
 }
 
+/** Default of `RunBatchOptions.window`: items claimed from the store and held in memory at once. */
+export const DEFAULT_WINDOW = 256;
+
 /** Results written to the output every this many completions (and at the end). */
 const FLUSH_EVERY = 500;
 
@@ -122,7 +125,7 @@ async function executeAll(
   clock: Clock,
   events: TypedEmitter<BatchEvents> | undefined,
 ): Promise<{ finished: number; written: number; stopped: boolean }> {
-  const window = options.window ?? 256;
+  const window = options.window ?? DEFAULT_WINDOW;
   const graceMs = options.graceMs ?? 10_000;
   const inFlight = new Map<string, InFlight>();
   let stopping = false;
@@ -159,7 +162,8 @@ async function executeAll(
     });
     cancelProgress = clock.setTimer(intervalMs, tick);
   };
-  if (events) cancelProgress = clock.setTimer(intervalMs, tick);
+  // One tick at once (the total is known before the first timer fires), then every interval.
+  if (events) tick();
 
   const runItem = async (item: StoredItem): Promise<void> => {
     const state: InFlight = { controller: new AbortController(), attemptActive: false };
@@ -261,6 +265,16 @@ async function executeAll(
     options.signal?.removeEventListener('abort', stop);
     cancelGrace?.();
     cancelProgress?.();
+  }
+  // A last tick with the final counts, so a short run still shows where it ended.
+  if (events) {
+    const elapsedMs = clock.now() - startedAt;
+    events.emit('progress', {
+      counts: counts.snapshot(),
+      ratePerSec: elapsedMs > 0 ? (finished * 1000) / elapsedMs : 0,
+      elapsedMs,
+      inFlight: 0,
+    });
   }
   return { finished, written, stopped: stopping };
 }

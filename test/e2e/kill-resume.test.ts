@@ -1,7 +1,7 @@
 /**
- * End to end: a batch process (test/e2e/batch-worker.ts: runBatch + createSluice + the OpenAI-compatible
- * adapter + SQLite) against the simulator over real HTTP, killed with SIGKILL at several moments of its
- * run and started again each time. At the end every item has exactly one line in the output, none is
+ * End to end: the CLI (`node --import tsx src/cli/main.ts run ...`: runBatch + createSluice + the
+ * OpenAI-compatible adapter + SQLite) against the simulator over real HTTP, killed with SIGKILL at
+ * several moments of its run and started again each time. At the end every item has exactly one line in the output, none is
  * missing, and the simulator saw no more successful calls than items plus the calls in flight at kills.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,15 +12,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSimulator } from '../../src/simulator/server.js';
 import type { Simulator } from '../../src/simulator/server.js';
+import { DEFAULT_WINDOW } from '../../src/batch/runner.js';
 
 const ITEMS = 300;
 const KILLS = 4;
 /**
- * Items one worker holds at once (its runBatch window): a kill can lose at most these (called, or
- * answered but not yet committed), so at most these run again per kill.
+ * Items one process holds at once (the runBatch window the CLI uses): a kill can lose at most these
+ * (called, or answered but not yet committed), so at most these run again per kill.
  */
-const WINDOW = 16;
-const WORKER = fileURLToPath(new URL('./batch-worker.ts', import.meta.url));
+const WINDOW = DEFAULT_WINDOW;
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 let dir: string;
 let sim: Simulator;
@@ -49,10 +50,10 @@ interface Exit {
   stderr: string;
 }
 
-/** Starts the worker; `killAtRequests` (if given) SIGKILLs it once the simulator has seen that many requests. */
-function runWorker(env: Record<string, string>, killAtRequests?: number): Promise<Exit> {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
-    env: { ...process.env, ...env },
+/** Starts `sluice run`; `killAtRequests` (if given) SIGKILLs it once the simulator has seen that many requests. */
+function runWorker(args: string[], killAtRequests?: number): Promise<Exit> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', ...args], {
+    env: { ...process.env, E2E_KEY_A: 'sk-e2e-a', E2E_KEY_B: 'sk-e2e-b' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -80,20 +81,19 @@ describe('kill -9 at random moments, then resume', () => {
     }
     writeFileSync(input, lines.join('\n') + '\n');
     const output = join(dir, 'results.jsonl');
-    const env = {
-      SLUICE_E2E_INPUT: input,
-      SLUICE_E2E_STATE: join(dir, 'state.db'),
-      SLUICE_E2E_OUTPUT: output,
-      SLUICE_E2E_BASE_URL: sim.url,
-      SLUICE_E2E_KEYS: 'a=sk-e2e-a,b=sk-e2e-b',
-    };
+    // Attempts persist across restarts, so the budget covers the reruns of kills as well as injected 503s.
+    const args = [
+      input,
+      ...['--provider', 'openai-compatible', '--base-url', `${sim.url}/v1`, '--keys-env', 'E2E_KEY_A,E2E_KEY_B'],
+      ...['--state', join(dir, 'state.db'), '--output', output, '--max-attempts', '20', '--concurrency', '8'],
+    ];
     // Kill points spread over the run, at random offsets (logged so a failure can be replayed).
     const seed = Math.floor(Math.random() * 1000);
     const killed: number[] = [];
     let previous = 0;
     for (let k = 1; k <= KILLS; k++) {
       const target = previous + 20 + ((seed * 7919 * k) % 50);
-      const exit = await runWorker(env, target);
+      const exit = await runWorker(args, target);
       previous = sim.stats({ log: false }).requests;
       if (exit.signal === 'SIGKILL') killed.push(target);
       else {
@@ -104,7 +104,7 @@ describe('kill -9 at random moments, then resume', () => {
     }
     // The kill points come early enough that the worker is always killed mid-run.
     expect(killed.length, `kills at ${killed.join(',')}`).toBe(KILLS);
-    const last = await runWorker(env);
+    const last = await runWorker(args);
     expect(last.code, `kills at ${killed.join(',')} (seed ${seed}): ${last.stderr}`).toBe(0);
 
     const results = readFileSync(output, 'utf8')
