@@ -216,7 +216,7 @@ class SimulatorServer implements Simulator {
         ? endpoint.answer(ctx)
         : endpoint.stream && (endpoint.alwaysStream === true || json['stream'] === true)
           ? { status: 200, headers: SSE_HEADERS, body: endpoint.stream(ctx) }
-          : { status: 200, headers: {}, body: JSON.stringify(endpoint.success(ctx)) };
+          : { status: 200, headers: dialect.successHeaders ?? NO_HEADERS, body: JSON.stringify(endpoint.success(ctx)) };
       return done(key.name, reply.status === 200 ? 'ok' : 'not_found', reply, reply.status, tokens, headers);
     }
     const status = await this.injectFault(fault, res, endpoint, ctx, errCtx, key, headers);

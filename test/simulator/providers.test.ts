@@ -59,6 +59,7 @@ describe('simulator: Gemini and Vertex', () => {
     const s = await start();
     const res = await send(s, '/v1beta/models/gemini-2.5-flash:generateContent', { body: gemini('hello gemini'), headers: { 'x-goog-api-key': 'secret-k' } });
     expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json; charset=UTF-8');
     const body = res.json() as { candidates: { content: { parts: { text: string }[] } }[]; usageMetadata: Record<string, number> };
     expect(body.candidates[0]!.content.parts[0]!.text).toContain('hello gemini');
     expect(body.usageMetadata['promptTokenCount']).toBe(3);

@@ -41,6 +41,7 @@ function geminiQuota(r: Rejection, model: string, hint: boolean): Reply {
 }
 
 const common = {
+  successHeaders: JSON_UTF8,
   invalidJson: () => googleError(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received. Unexpected token.'),
   badRequest: (message: string) => googleError(400, 'INVALID_ARGUMENT', message),
   tooLarge: () => googleError(413, 'FAILED_PRECONDITION', 'Request payload size exceeds the limit.'),

@@ -31,6 +31,8 @@ export interface RateLimited {
  */
 export interface Dialect {
   readonly provider: SimProvider;
+  /** Headers of JSON success answers beyond the defaults (Google sends `application/json; charset=UTF-8`). */
+  readonly successHeaders?: Record<string, string>;
   /** The credential the request carries, or undefined when it carries none. */
   credential(headers: IncomingHttpHeaders, query: URLSearchParams | undefined): string | undefined;
   /** Problems other than the key (Anthropic's `anthropic-version`, Azure's `api-version`), checked after the key. */
