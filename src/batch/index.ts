@@ -8,7 +8,10 @@
  * - {@link exportResults}: rewrite the full results JSONL from the store.
  * - {@link dryRun}: parse the input and estimate requests, tokens and time; calls nothing.
  */
-export { runBatch } from './runner.js';
+export { runBatch, DEFAULT_WINDOW } from './runner.js';
+export { formatResult } from './output.js';
+export type { ResultLine } from './output.js';
+export { DEFAULT_MAX_LINE_BYTES } from './input/record.js';
 export { batchStatus, retryFailed, exportResults, openStore, defaultStatePath } from './commands.js';
 export { dryRun } from './dry-run.js';
 export { SqliteJobStore, StateFileError } from './sqlite-store.js';

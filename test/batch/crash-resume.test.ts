@@ -115,4 +115,29 @@ describe('crash at any store call, then resume', () => {
     expect(out.map((r) => r['id']).sort()).toEqual(['i1', 'i2', 'i3', 'i4', 'i5', 'i6']);
     expect(out.every((r) => r['status'] === 'succeeded')).toBe(true);
   });
+
+  it('resumes an ingestion killed between chunks: every line once, every reject once', async () => {
+    const input = t.file('big.jsonl');
+    const lines: string[] = [];
+    for (let i = 1; i <= 2500; i++) lines.push(i % 500 === 0 ? 'garbage' : JSON.stringify({ id: `i${i}`, prompt: 'p' }));
+    writeFileSync(input, lines.join('\n') + '\n');
+    const state = `${input}.db`;
+    const inner = SqliteJobStore.open(state);
+    let ingests = 0;
+    const dying = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== 'ingest' || typeof value !== 'function') return value;
+        return (...args: unknown[]) =>
+          ++ingests === 2 ? Promise.reject(new Error('killed')) : (value as (...a: unknown[]) => unknown).apply(target, args);
+      },
+    });
+    await expect(runBatch({ input, executor: fakeExecutor((p) => p), state: dying })).rejects.toThrow('killed');
+    expect((await inner.getMeta())?.ingestedThroughLine).toBe(1000);
+    await inner.close();
+    const summary = await runBatch({ input, executor: fakeExecutor((p) => p), state });
+    expect(summary.counts.total).toBe(2495);
+    expect(readJsonlFile(summary.rejects).map((r) => r['line'])).toEqual([500, 1000, 1500, 2000, 2500]);
+    expect(readJsonlFile(summary.output)).toHaveLength(2495);
+  });
 });
