@@ -11,5 +11,13 @@ export type Classifier = (failure: unknown) => Classification;
  * given clock so that a Retry-After given as a date becomes the right wait on a virtual clock too.
  */
 export function clockClassifier(clock: Clock): Classifier {
-  return (failure) => classify(failure, { now: clock.now() });
+  let classifier = byClock.get(clock);
+  if (!classifier) {
+    classifier = (failure) => classify(failure, { now: clock.now() });
+    byClock.set(clock, classifier);
+  }
+  return classifier;
 }
+
+/** One classifier per clock, so a retry loop allocates none. */
+const byClock = new WeakMap<Clock, Classifier>();

@@ -7,6 +7,7 @@ import type { TypedEmitter } from '../observe/typed-emitter.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { AttemptRecord, GiveUpEvent, RetryEvent, RetryEvents, SuccessEvent } from './events.js';
 import { clockClassifier } from './failure.js';
+import { subscribeAbort } from './abort-hub.js';
 import type { Classifier } from './failure.js';
 import type { Random } from './jitter.js';
 import type { GiveUpReason, RetryPolicy } from './policy.js';
@@ -140,7 +141,31 @@ async function loop<T>(
 ): Promise<T | RetryResult<T>> {
   const clock = options.clock ?? systemClock;
   const classify = options.classify ?? clockClassifier(clock);
-  const { signal, label, hooks, events, breaker } = options;
+  const parent = options.signal;
+  if (parent === undefined || parent.aborted) return run(fn, policy, options, clock, classify, parent, firstFailed, firstError);
+  // The loop listens to its own signal, linked to the caller's through the shared hub, so the
+  // caller's signal carries one listener however many loops wait on it.
+  const controller = new AbortController();
+  const unsubscribe = subscribeAbort(parent, () => controller.abort(parent.reason));
+  try {
+    return await run(fn, policy, options, clock, classify, controller.signal, firstFailed, firstError);
+  } finally {
+    unsubscribe();
+  }
+}
+
+/** The attempts and sleeps of one call; `signal` is the loop's own (linked) signal. */
+async function run<T>(
+  fn: (ctx: AttemptContext) => Promise<T> | T,
+  policy: RetryPolicy,
+  options: RetryOptions,
+  clock: Clock,
+  classify: Classifier,
+  signal: AbortSignal | undefined,
+  firstFailed: boolean,
+  firstError: unknown,
+): Promise<T | RetryResult<T>> {
+  const { label, hooks, events, breaker } = options;
   const resultMode = options.mode === 'result';
   // With a fast-path failure the first attempt started "just now": close enough for the deadline.
   const started = clock.now();

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
 import { SluiceError } from '../../src/classify/sluice-error.js';
@@ -142,6 +143,27 @@ describe('retry', () => {
       expect(r.reason).toBe('cancelled');
       expect(r.error.name).toBe('AbortError');
     }
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('many loops waiting on one caller signal add a single listener to it, and all stop on abort', async () => {
+    const clock = new VirtualClock();
+    const controller = new AbortController();
+    const loops = Array.from({ length: 50 }, () =>
+      retry(
+        () => {
+          throw fail('network');
+        },
+        exact,
+        { clock, signal: controller.signal, mode: 'result' },
+      ),
+    );
+    await clock.advance(0);
+    expect(clock.pendingCount).toBe(50);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    controller.abort();
+    const results = await Promise.all(loops);
+    expect(results.every((r) => !r.ok && r.reason === 'cancelled')).toBe(true);
     expect(clock.pendingCount).toBe(0);
   });
 

@@ -45,6 +45,14 @@ describe('createLogger', () => {
     expect(lines).toHaveLength(2);
   });
 
+  it('stamps lines with the given clock', () => {
+    const clock = new VirtualClock();
+    const lines: string[] = [];
+    const logger = createLogger({ clock, destination: { write: (s: string) => void lines.push(s) } });
+    logger.info('tick');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ time: clock.now(), msg: 'tick' });
+  });
+
   it('writes to a file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-logger-'));
     try {
