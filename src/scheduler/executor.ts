@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { abortError } from '../clock/abort.js';
 import type { CancelTimer, Clock } from '../clock/clock.js';
 import type { Classification } from '../classify/kinds.js';
@@ -5,7 +6,8 @@ import { isSluiceError } from '../classify/sluice-error.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
 import type { ProviderAdapter, ProviderResponse } from '../provider/types.js';
 import type { ExecutorEvents, JobId } from './events.js';
-import { Job, JobFailedError, JobState } from './job.js';
+import { CallbackJob, JobFailedError, JobState, PromiseJob } from './job.js';
+import type { Job } from './job.js';
 import type { AttemptEndInfo, AttemptHooks, JobResult, RunOptions } from './job.js';
 import type { KeyLane } from './key-router.js';
 import { KeyRouter } from './key-router.js';
@@ -80,6 +82,8 @@ export class Executor<P = unknown, R = unknown> {
   private readonly ready = new ReadyQueue<Job<P, R>>();
   private readonly retries = new RetryQueue<Job<P, R>>();
   private readonly running = new Set<Job<P, R>>();
+  /** The signal of attempts that need no controller of their own; aborted when close()'s grace ends. */
+  private readonly shutdown = new AbortController();
   private seq = 0;
   private inFlight = 0;
   /** Jobs submitted and not yet ended. */
@@ -100,6 +104,8 @@ export class Executor<P = unknown, R = unknown> {
     this.clock = config.clock;
     this.events = config.events ?? new TypedEmitter<ExecutorEvents>();
     this.router = new KeyRouter(config.lanes, config.pool, this.events);
+    // Every in-flight call without its own controller listens on this one signal.
+    setMaxListeners(0, this.shutdown.signal);
     if (config.handleSignals) this.installSignalHandlers();
   }
 
@@ -124,9 +130,13 @@ export class Executor<P = unknown, R = unknown> {
 
   /** Runs one job; resolves with its result, rejects with a {@link JobFailedError} (or an `AbortError` when cancelled). */
   run(payload: P, options?: RunOptions): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.submit(payload, options, (r) => (r.ok ? resolve(r.value) : reject(r.error)));
+    const job = new PromiseJob<P, R>(...this.jobFields(payload, options));
+    const promise = new Promise<R>((resolve, reject) => {
+      job.resolve = resolve;
+      job.reject = reject;
     });
+    this.enqueue(job);
+    return promise;
   }
 
   /** Result mode: like {@link run} but never rejects; resolves with the job's {@link JobResult}. */
@@ -139,27 +149,34 @@ export class Executor<P = unknown, R = unknown> {
    * a shared `done` makes queued jobs cost little more than their payloads. Returns the job id.
    */
   submit(payload: P, options: RunOptions | undefined, done: (result: JobResult<R>) => void): JobId {
+    const job = new CallbackJob<P, R>(...this.jobFields(payload, options), done);
+    this.enqueue(job);
+    return job.id;
+  }
+
+  private jobFields(payload: P, options: RunOptions | undefined): [JobId, P, number, number, number, number, RunOptions | undefined] {
     const seq = ++this.seq;
-    const id = options?.id ?? seq;
-    if (this.closing) {
-      done({ ok: false, id, error: abortError(undefined), kind: 'cancelled', attempts: 0, cancelled: true });
-      return id;
-    }
-    const signal = options?.signal;
     const tokens = options?.tokens ?? this.config.provider.estimateTokens?.(payload) ?? 0;
-    const job = new Job<P, R>(id, payload, options?.priority ?? 0, seq, tokens, this.clock.now(), options, done);
+    return [options?.id ?? seq, payload, options?.priority ?? 0, seq, tokens, this.clock.now(), options];
+  }
+
+  private enqueue(job: Job<P, R>): void {
     this.pending++;
+    if (this.closing) {
+      this.finishCancelled(job, shutdownReason());
+      return;
+    }
+    const signal = job.options?.signal;
     if (signal) {
       if (signal.aborted) {
         this.finishCancelled(job, signal.reason);
-        return id;
+        return;
       }
       job.onAbort = () => this.cancel(job, signal.reason);
       signal.addEventListener('abort', job.onAbort, { once: true });
     }
     this.ready.push(job);
     this.pump();
-    return id;
   }
 
   /**
@@ -173,7 +190,7 @@ export class Executor<P = unknown, R = unknown> {
     let outstanding = 0;
     let wake: (() => void) | undefined;
     let callbackError: unknown;
-    const callbacks: Promise<void>[] = [];
+    const callbacks = new Set<Promise<void>>();
     const iterator = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<T>)[Symbol.iterator]();
     for (let index = 0; ; index++) {
       while (outstanding >= max) await new Promise<void>((r) => (wake = r));
@@ -196,8 +213,8 @@ export class Executor<P = unknown, R = unknown> {
             .catch((err: unknown) => {
               callbackError ??= err;
             });
-          callbacks.push(p);
-          if (callbacks.length > max) callbacks.splice(0, callbacks.length - max);
+          callbacks.add(p);
+          void p.then(() => callbacks.delete(p));
         }
         const w = wake;
         wake = undefined;
@@ -205,7 +222,7 @@ export class Executor<P = unknown, R = unknown> {
       });
     }
     while (outstanding > 0) await new Promise<void>((r) => (wake = r));
-    await Promise.all(callbacks);
+    await Promise.all([...callbacks]);
     if (callbackError !== undefined) throw callbackError;
     return summary;
   }
@@ -340,7 +357,10 @@ export class Executor<P = unknown, R = unknown> {
     job.attempt++;
     job.state = JobState.Running;
     job.lastKey = lane.key.name;
-    job.controller = new AbortController();
+    // An own controller only where one job's attempt may have to be aborted alone (its signal, a
+    // timeout); the others share the executor's shutdown signal (an AbortController per call costs
+    // more than the rest of the dispatch; see bench/executor.bench.ts).
+    job.controller = job.options?.signal || this.config.attemptTimeoutMs !== undefined ? new AbortController() : undefined;
     this.running.add(job);
     this.config.pool.onStart?.(lane.key.name, this.clock.now());
     lane.quota?.onStart?.(job.tokens, this.clock.now());
@@ -348,7 +368,8 @@ export class Executor<P = unknown, R = unknown> {
     void this.execute(job, lane, permit, job.controller);
   }
 
-  private async execute(job: Job<P, R>, lane: KeyLane, permit: SchedulerPermit, controller: AbortController): Promise<void> {
+  private async execute(job: Job<P, R>, lane: KeyLane, permit: SchedulerPermit, controller: AbortController | undefined): Promise<void> {
+    const signal = controller?.signal ?? this.shutdown.signal;
     const attempt = job.attempt;
     const key = lane.key.name;
     const startedAt = this.clock.now();
@@ -358,15 +379,15 @@ export class Executor<P = unknown, R = unknown> {
     let failure: unknown;
     try {
       await this.hookStart(job, attempt, key);
-      if (controller.signal.aborted) throw abortError(controller.signal);
+      if (signal.aborted) throw abortError(signal);
       const timeoutMs = this.config.attemptTimeoutMs;
-      if (timeoutMs !== undefined) {
+      if (timeoutMs !== undefined && controller) {
         cancelTimeout = this.clock.setTimer(timeoutMs, () => {
           timedOut = true;
           controller.abort(timeoutErrorFor(timeoutMs));
         });
       }
-      response = await this.config.provider.call(job.payload, { key: lane.key, signal: controller.signal, attempt });
+      response = await this.config.provider.call(job.payload, { key: lane.key, signal, attempt });
     } catch (err) {
       failure = err;
     }
@@ -383,6 +404,11 @@ export class Executor<P = unknown, R = unknown> {
   }
 
   private async onSuccess(job: Job<P, R>, lane: KeyLane, permit: SchedulerPermit, res: ProviderResponse<R>, now: number): Promise<void> {
+    if (job.cancelReason !== undefined) {
+      // Cancelled while its call (on the shared signal) was running: the answer is not delivered.
+      await this.onFailure(job, lane, permit, abortError(signalLike(job.cancelReason)), false, now, now);
+      return;
+    }
     const used = res.usage ? res.usage.inputTokens + res.usage.outputTokens : job.tokens;
     permit.settle(used);
     permit.release();
@@ -527,7 +553,7 @@ export class Executor<P = unknown, R = unknown> {
     job.onAbort = undefined;
     this.pending--;
     try {
-      job.done(result);
+      job.settle(result);
     } finally {
       if (this.pending === 0) {
         this.events.emit('idle', {});
@@ -568,7 +594,10 @@ export class Executor<P = unknown, R = unknown> {
     );
     const winner = await Promise.race([allDone, grace]);
     stopGrace.abort(); // removes the grace timer if the calls finished first
-    if (winner === 'grace') for (const job of [...this.running]) this.cancel(job, reason);
+    if (winner === 'grace') {
+      for (const job of [...this.running]) this.cancel(job, reason);
+      this.shutdown.abort(reason);
+    }
   }
 
   private installSignalHandlers(): void {

@@ -83,17 +83,18 @@ export const JobState = {
 export type JobState = (typeof JobState)[keyof typeof JobState];
 
 /**
- * One job inside the executor. A class with a fixed shape and no per-job closures, so that a million
- * queued jobs cost little more than their payloads (see bench/executor.bench.ts).
+ * One job inside the executor. Classes with a fixed shape and no per-job closures, so that a million
+ * queued jobs cost little more than their payloads (see bench/executor.bench.ts). The two subclasses
+ * differ only in how the outcome is delivered: to a callback, or to the promise `run()` returned.
  */
-export class Job<P, R> implements QueuedItem {
+export abstract class Job<P, R> implements QueuedItem {
   heapIndex = -1;
   notBefore = 0;
   state: JobState = JobState.Queued;
   /** Attempts made so far (including `startAttempt`). */
   attempt: number;
   previousDelayMs: number | undefined = undefined;
-  /** Aborts the running attempt. */
+  /** Aborts the running attempt (only for jobs that can be aborted alone). */
   controller: AbortController | undefined = undefined;
   /** Listener on the caller's signal, removed when the job ends. */
   onAbort: (() => void) | undefined = undefined;
@@ -109,8 +110,43 @@ export class Job<P, R> implements QueuedItem {
     readonly tokens: number,
     readonly createdAt: number,
     readonly options: RunOptions | undefined,
-    readonly done: (result: JobResult<R>) => void,
   ) {
     this.attempt = options?.startAttempt ?? 0;
   }
+
+  /** Delivers the outcome (called once). */
+  abstract settle(result: JobResult<R>): void;
 }
+
+/** A job whose outcome goes to a callback (`submit`, `runAll`). */
+export class CallbackJob<P, R> extends Job<P, R> {
+  constructor(
+    id: JobId,
+    payload: P,
+    priority: number,
+    seq: number,
+    tokens: number,
+    createdAt: number,
+    options: RunOptions | undefined,
+    private readonly callback: (result: JobResult<R>) => void,
+  ) {
+    super(id, payload, priority, seq, tokens, createdAt, options);
+  }
+
+  settle(result: JobResult<R>): void {
+    this.callback(result);
+  }
+}
+
+/** A job whose outcome settles the promise `run()` returned (value, or the error). */
+export class PromiseJob<P, R> extends Job<P, R> {
+  resolve: (value: R) => void = noop;
+  reject: (error: unknown) => void = noop;
+
+  settle(result: JobResult<R>): void {
+    if (result.ok) this.resolve(result.value);
+    else this.reject(result.error);
+  }
+}
+
+const noop = (): void => undefined;
