@@ -88,7 +88,7 @@ describe('CSV input', () => {
       [6, '6'],
     ]);
     expect(rejects).toHaveLength(2);
-    expect(() => readCsv(path, {}).next()).rejects.toThrow(/template/);
+    await expect(readCsv(path, {}).next()).rejects.toThrow(/template/);
   });
 });
 
@@ -110,6 +110,17 @@ describe('ingestion through runBatch', () => {
     ]);
     expect(summary.counts.byState.succeeded).toBe(1102);
     expect(readJsonlFile(summary.output).find((r) => r['id'] === 'a')).toMatchObject({ result: { prompt: '1' } });
+  });
+
+  it('runs a CSV input through its template (format from the extension)', async () => {
+    const input = t.file('people.csv');
+    writeFileSync(input, 'id,name\na,Ada\nb,\n');
+    const summary = await runBatch({ input, template: 'Bio of {{name}}', executor: fakeExecutor((p) => p) });
+    const out = readJsonlFile(summary.output);
+    expect(out.map((r) => r['result'])).toEqual([{ prompt: 'Bio of Ada' }, { prompt: 'Bio of ' }]);
+    await expect(runBatch({ input: t.file('people.csv'), state: t.file('x.db'), executor: fakeExecutor((p) => p) })).rejects.toThrow(
+      /option "template" is required/,
+    );
   });
 
   it('dry run counts requests, tokens and time at the limits without writing anything', async () => {
