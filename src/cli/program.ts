@@ -5,6 +5,7 @@ import { retryFailedCommand } from './commands/retry-failed.js';
 import { runCommand } from './commands/run.js';
 import { simulateCommand } from './commands/simulate.js';
 import { statusCommand } from './commands/status.js';
+import { workerCommand } from './commands/worker.js';
 import { createContext, type CliContext } from './context.js';
 import { toCliError } from './errors.js';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
@@ -20,7 +21,7 @@ export function buildProgram(ctx: CliContext): Command {
       writeOut: (s) => ctx.io.stdout.write(s),
       writeErr: (s) => ctx.io.stderr.write(s),
     });
-  for (const make of [runCommand, simulateCommand, demoCommand, statusCommand, retryFailedCommand, exportCommand]) {
+  for (const make of [runCommand, simulateCommand, demoCommand, statusCommand, retryFailedCommand, exportCommand, workerCommand]) {
     program.addCommand(make(ctx));
   }
   // Commander errors (unknown option, missing argument) must not call process.exit: map them to codes.

@@ -11,6 +11,7 @@ import { loadKeys } from '../keys.js';
 import type { SluiceConfig } from '../options.js';
 import { shapePayload, shapingAdapter } from '../payload.js';
 import { runSession } from '../session.js';
+import { addRedisOptions, runOnRedis, type RedisCliOptions } from './worker.js';
 
 /** `sluice run <input> [--dry-run]`: runs (or resumes) a batch from a JSONL or CSV file. */
 export function runCommand(ctx: CliContext): Command {
@@ -19,7 +20,8 @@ export function runCommand(ctx: CliContext): Command {
     .argument('<input>', 'input file: JSONL (one request per line) or CSV with --template')
     .option('--dry-run', 'parse the input and estimate requests, tokens and time; call nothing');
   addConfigOptions(cmd);
-  cmd.action(async (inputArg: string, opts: { dryRun?: boolean }) => {
+  addRedisOptions(cmd, true);
+  cmd.action(async (inputArg: string, opts: { dryRun?: boolean } & RedisCliOptions) => {
     const { config } = configFor(ctx, cmd);
     const input = resolve(ctx.io.cwd, inputArg);
     checkInput(input);
@@ -28,7 +30,8 @@ export function runCommand(ctx: CliContext): Command {
       return;
     }
     if (config.backend !== 'sqlite') {
-      throw new CliError(`backend ${config.backend}: the Redis backend is not available in this build yet`, ExitCode.badConfig);
+      await runOnRedis(ctx, config, input, opts);
+      return;
     }
     const keys = loadKeys({ keysEnv: config.keysEnv, keyFile: config.keyFile }, ctx.io.env);
     const provider = shapingAdapter(buildProvider(config), config.provider, config);

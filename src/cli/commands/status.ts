@@ -5,6 +5,7 @@ import { ExitCode } from '../exit-codes.js';
 import { addConfigOptions } from '../flags.js';
 import { println } from '../io.js';
 import { statePathFor } from './state-path.js';
+import { addRedisOptions, openRedisState, redisRunOf, type RedisCliOptions } from './worker.js';
 
 /** `sluice status [input]`: counts by state, error kind and key, from the state file. */
 export function statusCommand(ctx: CliContext): Command {
@@ -13,10 +14,13 @@ export function statusCommand(ctx: CliContext): Command {
     .argument('[input]', 'input file of the run (its state file is beside it)')
     .option('--json', 'print the counts as JSON');
   addConfigOptions(cmd, ['files']);
-  cmd.action(async (input: string | undefined, opts: { json?: boolean }) => {
+  addRedisOptions(cmd);
+  cmd.action(async (input: string | undefined, opts: { json?: boolean } & RedisCliOptions) => {
     const { config } = configFor(ctx, cmd);
-    const state = statePathFor(ctx.io.cwd, input, config);
-    const counts = await batchStatus({ state });
+    const redis = config.backend === 'sqlite' ? undefined : redisRunOf(ctx, opts, input);
+    const state = redis ? `${config.backend.replace(/\/\/[^@/]*@/, '//***@')} ${redis.prefix}:${redis.run}` : statePathFor(ctx.io.cwd, input, config);
+    const store = redis ? await openRedisState(config, redis) : undefined;
+    const counts = await batchStatus({ state: store ?? state }).finally(() => store?.close());
     const out = ctx.io.stdout;
     if (opts.json) {
       println(out, JSON.stringify({ state, ...counts }));

@@ -1,0 +1,168 @@
+/**
+ * The Redis backend in the CLI:
+ * - `sluice worker [input]` processes a distributed run's jobs (on any number of machines) until it is done;
+ * - `sluice run <input> --backend redis://…` enqueues the input and, unless `--enqueue-only`, processes
+ *   like a worker too, then writes the results file from the store;
+ * - `status` and `export` read the same run through {@link openRedisState}.
+ * A run is named by `--run-name` (default: the input's file name) under `--redis-prefix` (default `sluice`).
+ */
+import { basename, resolve } from 'node:path';
+import { Command } from 'commander';
+import { exportResults } from '../../batch/commands.js';
+import { enqueueBatch } from '../../batch/redis/enqueue.js';
+import { openRunQueue } from '../../batch/redis/queue.js';
+import { RedisJobStore } from '../../batch/redis/redis-store.js';
+import { runRedisWorker, type RedisWorkerSummary } from '../../batch/redis/run-worker.js';
+import type { BatchCounts } from '../../batch/store.js';
+import { RedisConnectError, connectRedis, redactRedisUrl } from '../../flow/redis/connect.js';
+import type { KeyLimits } from '../../flow/limits.js';
+import { configFor, type CliContext } from '../context.js';
+import { CliError, ExitCode, type ExitCodeValue } from '../exit-codes.js';
+import { addConfigOptions } from '../flags.js';
+import { println } from '../io.js';
+import { loadKeys } from '../keys.js';
+import type { SluiceConfig } from '../options.js';
+import { shapingAdapter } from '../payload.js';
+import { retryOptionsFor } from '../retry-presets.js';
+import { Shutdown } from '../shutdown.js';
+import { buildProvider } from './run.js';
+
+/** Command-line options of the Redis backend (besides `--backend`). */
+export interface RedisCliOptions {
+  redisPrefix?: string;
+  runName?: string;
+  enqueueOnly?: boolean;
+}
+
+/** Adds `--redis-prefix` and `--run-name` (and, for `run`, `--enqueue-only`) to a command. */
+export function addRedisOptions(cmd: Command, withEnqueueOnly = false): Command {
+  cmd.option('--redis-prefix <prefix>', 'Redis key prefix of the run and the shared quota [env SLUICE_REDIS_PREFIX; default sluice]');
+  cmd.option('--run-name <name>', 'name of a distributed run [env SLUICE_RUN_NAME; default: the input file name]');
+  if (withEnqueueOnly) cmd.option('--enqueue-only', 'with --backend redis://: enqueue the input and return; workers process it');
+  return cmd;
+}
+
+/** The run name and prefix, from flags, then SLUICE_RUN_NAME / SLUICE_REDIS_PREFIX, then defaults. */
+export function redisRunOf(ctx: CliContext, opts: RedisCliOptions, input: string | undefined): { prefix: string; run: string } {
+  const prefix = opts.redisPrefix ?? ctx.io.env.SLUICE_REDIS_PREFIX ?? 'sluice';
+  if (!/^[A-Za-z0-9_.:{}-]+$/.test(prefix)) throw new CliError(`--redis-prefix must be letters, digits, _ . : { } - only, got ${JSON.stringify(prefix)}`, ExitCode.badConfig);
+  const named = opts.runName ?? ctx.io.env.SLUICE_RUN_NAME;
+  const run = named ?? (input ? basename(input).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 200) : undefined);
+  if (!run) throw new CliError('name the input file or give --run-name <name>', ExitCode.badConfig);
+  if (!/^[A-Za-z0-9_.-]{1,200}$/.test(run)) throw new CliError(`--run-name must be 1-200 letters, digits, _ . - only, got ${JSON.stringify(run)}`, ExitCode.badConfig);
+  return { prefix, run };
+}
+
+/** Opens the run's store on Redis for `status` / `export` (the caller closes it). Clear error when Redis does not answer. */
+export async function openRedisState(config: Pick<SluiceConfig, 'backend'>, where: { prefix: string; run: string }): Promise<RedisJobStore> {
+  try {
+    return await RedisJobStore.connect(config.backend, where);
+  } catch (err) {
+    if (err instanceof RedisConnectError) throw new CliError(err.message, ExitCode.badState);
+    throw err;
+  }
+}
+
+function limitsOf(config: SluiceConfig): KeyLimits {
+  return {
+    ...(config.rpm !== undefined ? { requestsPerMinute: config.rpm } : {}),
+    ...(config.tpm !== undefined ? { tokensPerMinute: config.tpm } : {}),
+    ...(config.minSpacing > 0 ? { minSpacingMs: config.minSpacing } : {}),
+    ...(config.maxInFlight !== undefined ? { maxInFlight: config.maxInFlight } : {}),
+    ...((config.dailyLimit ?? config.rpd) !== undefined ? { requestsPerDay: config.dailyLimit ?? config.rpd } : {}),
+  };
+}
+
+/** Runs a worker for the run with the configuration's provider, keys, limits and retry policy. */
+async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: string; run: string }): Promise<RedisWorkerSummary> {
+  const keys = loadKeys({ keysEnv: config.keysEnv, keyFile: config.keyFile }, ctx.io.env);
+  const provider = shapingAdapter(buildProvider(config), config.provider, config);
+  const shutdown = new Shutdown((m) => println(ctx.io.stderr, m), config.gracePeriod);
+  try {
+    return await runRedisWorker({
+      url: config.backend,
+      ...where,
+      provider,
+      keys,
+      limits: limitsOf(config),
+      retry: retryOptionsFor(config),
+      concurrency: config.concurrency,
+      ...(config.attemptTimeout ? { attemptTimeoutMs: config.attemptTimeout } : {}),
+      signal: shutdown.signal,
+      onReconnect: ({ attempt, delayMs }) => println(ctx.io.stderr, `sluice: Redis connection lost; reconnecting (attempt ${attempt}, next in ${delayMs} ms)`),
+      onStart: (w) => w.events.on('error', (e) => println(ctx.io.stderr, `sluice: worker: ${e.message}`)),
+    });
+  } catch (err) {
+    if (err instanceof RedisConnectError) throw new CliError(err.message, ExitCode.badConfig);
+    throw err;
+  } finally {
+    shutdown.dispose();
+  }
+}
+
+function exitCodeOf(counts: BatchCounts, finished: boolean): ExitCodeValue {
+  if (counts.byState.failed > 0) return ExitCode.someFailed;
+  return finished ? ExitCode.ok : ExitCode.interrupted;
+}
+
+function printSummary(ctx: CliContext, where: { prefix: string; run: string }, counts: BatchCounts, extra = ''): void {
+  const s = counts.byState;
+  println(ctx.io.stdout, `run ${where.prefix}:${where.run}: ${counts.total} items: succeeded ${s.succeeded}, failed ${s.failed}, cancelled ${s.cancelled}, pending ${s.pending}, running ${s.running}${extra}`);
+}
+
+/** `sluice worker [input]`: processes a distributed run until it is done. */
+export function workerCommand(ctx: CliContext): Command {
+  const cmd = new Command('worker')
+    .description('Process a distributed run from Redis (--backend redis://host:port); start one per machine or core')
+    .argument('[input]', 'input file of the run (names the run; not read)');
+  addConfigOptions(cmd);
+  addRedisOptions(cmd);
+  cmd.action(async (input: string | undefined, opts: RedisCliOptions) => {
+    const { config } = configFor(ctx, cmd);
+    if (config.backend === 'sqlite') throw new CliError('sluice worker needs --backend redis://host:port (or SLUICE_BACKEND)', ExitCode.badConfig);
+    const where = redisRunOf(ctx, opts, input);
+    const summary = await work(ctx, config, where);
+    printSummary(ctx, where, summary.counts, `; this worker: ${summary.stats.attempts} attempts, ${summary.stats.succeeded} succeeded`);
+    ctx.exitCode = exitCodeOf(summary.counts, summary.finished);
+  });
+  return cmd;
+}
+
+/** `sluice run <input> --backend redis://…`: enqueue, process unless `--enqueue-only`, write the results file. */
+export async function runOnRedis(ctx: CliContext, config: SluiceConfig, input: string, opts: RedisCliOptions): Promise<void> {
+  const where = redisRunOf(ctx, opts, input);
+  let connection;
+  try {
+    connection = await connectRedis(config.backend);
+  } catch (err) {
+    if (err instanceof RedisConnectError) throw new CliError(err.message, ExitCode.badConfig);
+    throw err;
+  }
+  const store = new RedisJobStore(connection, where);
+  const queue = openRunQueue(connection, where.prefix, where.run);
+  try {
+    const enq = await enqueueBatch({
+      input,
+      store,
+      queue,
+      force: config.force,
+      ...(config.template ? { template: config.template } : {}),
+      ...(config.rejects ? { rejects: resolve(ctx.io.cwd, config.rejects) } : {}),
+      runOptions: { backend: redactRedisUrl(config.backend), provider: config.provider, rpm: config.rpm, tpm: config.tpm },
+    });
+    println(ctx.io.stdout, `run ${where.prefix}:${where.run}: ${enq.resumed ? 'resumed' : 'created'}; ${enq.total} items, ${enq.enqueued} enqueued, ${enq.rejected} rejected lines`);
+    if (opts.enqueueOnly) {
+      println(ctx.io.stdout, `start workers with: sluice worker ${basename(input)} --backend ${redactRedisUrl(config.backend)} --run-name ${where.run}`);
+      return;
+    }
+    const summary = await work(ctx, config, where);
+    const output = config.output ? resolve(ctx.io.cwd, config.output) : `${input}.results.jsonl`;
+    const lines = await exportResults({ state: store, output });
+    printSummary(ctx, where, summary.counts, `; ${lines} results in ${output}`);
+    ctx.exitCode = exitCodeOf(summary.counts, summary.finished);
+  } finally {
+    await queue.close().catch(() => undefined);
+    await store.close();
+    await connection.quit().catch(() => connection.disconnect());
+  }
+}

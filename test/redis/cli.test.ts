@@ -1,0 +1,94 @@
+/**
+ * The CLI on the Redis backend, in process: `run --enqueue-only`, `worker`, `status` and `export` on
+ * the same run; `run` (enqueue + process) writes the results file; a wrong Redis URL fails at start
+ * with a clear message and the configuration exit code.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { runCli } from '../../src/cli/program.js';
+import { startSimulator, type Simulator } from '../../src/simulator/server.js';
+import { REDIS_URL, cleanup, testClient, uniquePrefix } from './helpers.js';
+
+const prefix = uniquePrefix('cli');
+const SECRET = 'sk-test-REDIS-cli-secret-123456';
+const dir = mkdtempSync(join(tmpdir(), 'sluice-redis-cli-'));
+let sim: Simulator;
+let admin: Redis;
+
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (add: (s: string) => void): Writable =>
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        add(chunk.toString());
+        cb();
+      },
+    });
+  const code = await runCli(['node', 'sluice', ...args], { stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)), env: { KEY_ONE: SECRET, ...env }, cwd: dir });
+  return { code, stdout, stderr };
+}
+
+function writeInput(name: string, n: number): string {
+  const lines = Array.from({ length: n }, (_, i) => JSON.stringify({ id: `item-${i + 1}`, payload: { model: 'gpt-4o-mini', max_tokens: 16, messages: [{ role: 'user', content: `hello ${i + 1}` }] } }));
+  const path = join(dir, name);
+  writeFileSync(path, [...lines, '{broken'].join('\n') + '\n');
+  return path;
+}
+
+beforeAll(async () => {
+  admin = testClient();
+  sim = await startSimulator({ seed: 2, keys: [{ name: 'one', secret: SECRET }] });
+});
+afterAll(async () => {
+  await sim.close();
+  await cleanup(admin, prefix);
+  await admin.quit();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('sluice on --backend redis://', () => {
+  it('run --enqueue-only, then worker, status and export see the same run', async () => {
+    const input = writeInput('jobs.jsonl', 12);
+    const common = ['--backend', REDIS_URL, '--redis-prefix', prefix];
+    const enq = await cli(['run', input, ...common, '--enqueue-only', '--base-url', `${sim.url}/v1`, '--keys-env', 'KEY_ONE']);
+    expect(enq.code, enq.stderr).toBe(0);
+    expect(enq.stdout).toContain('12 items, 12 enqueued, 1 rejected lines');
+    const before = await cli(['status', input, ...common, '--json']);
+    expect(JSON.parse(before.stdout) as { byState: Record<string, number> }).toMatchObject({ byState: { pending: 12 } });
+    const worker = await cli(['worker', input, ...common, '--base-url', `${sim.url}/v1`, '--keys-env', 'KEY_ONE']);
+    expect(worker.code, worker.stderr).toBe(0);
+    expect(worker.stdout).toContain('succeeded 12');
+    const status = await cli(['status', input, ...common]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain('succeeded 12');
+    const out = join(dir, 'export.jsonl');
+    const exported = await cli(['export', input, ...common, '--output', out]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(12);
+    for (const text of [enq.stdout, enq.stderr, worker.stdout, worker.stderr, status.stdout, readFileSync(out, 'utf8')]) expect(text).not.toContain(SECRET);
+  }, 20_000);
+
+  it('run enqueues and processes, then writes the results file', async () => {
+    const input = writeInput('all.jsonl', 8);
+    const res = await cli(['run', input, '--backend', REDIS_URL, '--redis-prefix', prefix, '--run-name', 'all-in-one', '--base-url', `${sim.url}/v1`, '--keys-env', 'KEY_ONE']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(readFileSync(`${input}.results.jsonl`, 'utf8').trim().split('\n')).toHaveLength(8);
+  }, 20_000);
+
+  it('a Redis that does not answer fails at start with a clear message', async () => {
+    const input = writeInput('bad.jsonl', 1);
+    const res = await cli(['run', input, '--backend', 'redis://:pw-secret@127.0.0.1:1', '--base-url', `${sim.url}/v1`, '--keys-env', 'KEY_ONE']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/sluice: backend redis:\/\/:?\*\*\*@127\.0\.0\.1:1: cannot reach Redis/);
+    expect(res.stderr).not.toContain('pw-secret');
+    const noBackend = await cli(['worker', input]);
+    expect(noBackend.code).toBe(2);
+    expect(noBackend.stderr).toContain('needs --backend redis://');
+  }, 20_000);
+});
