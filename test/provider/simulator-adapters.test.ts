@@ -53,16 +53,15 @@ const FAMILIES: Family[] = [
     name: 'anthropic',
     adapter: () => anthropicAdapter({ baseUrl: sim.url, http }),
     payload: (text) => ({ model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: text }] }),
-    // Anthropic documents no 503; the simulator sends it with an api_error body, read as server_error.
-    kinds: { '503': 'server_error' },
+    // Anthropic documents no 503; a 503 is "service unavailable", overloaded like everywhere else (DESIGN.md).
     requestWindow: true,
   },
   {
     name: 'azure',
     adapter: () => azureOpenAIAdapter({ endpoint: sim.url, deployment: 'gpt-4o', apiVersion: '2024-10-21', http }),
     payload: (text) => ({ messages: [{ role: 'user', content: text }], max_tokens: 16 }),
-    // Azure answers quota exhaustion with the same 429 (code "429") as a rate limit: no way to tell them apart.
-    kinds: { quota: 'rate_limited' },
+    // Azure answers quota exhaustion with code "429" too; its message ("exceeded the quota of your
+    // subscription") tells it apart from a rate limit ("exceeded call rate limit").
     requestWindow: false,
   },
   {
