@@ -226,7 +226,9 @@ function attachLogger(events: TypedEmitter<ExecutorEvents>, logger: SluiceLogger
   const warn = new Set<keyof ExecutorEvents>(['cooldownStart', 'allKeysUnavailable', 'jobFailed', 'quotaAlert', 'pause']);
   events.onAny((type, event) => {
     if (type === 'keyChosen' || type === 'idle') return;
-    const line = { event: type, ...(event as object) };
+    // Key names go out as `keyName`: loggers redact a field called `key` as if it held a secret.
+    const { key, ...rest } = event as { key?: string };
+    const line = { event: type, ...rest, ...(key !== undefined ? { keyName: key } : {}) };
     if (warn.has(type)) logger.warn(line, String(type));
     else logger.info(line, String(type));
   });

@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../src/testing/virtual-clock.js';
+import { FakeProvider } from '../../src/testing/fake-provider.js';
+import { createSluice } from '../../src/scheduler/create-sluice.js';
+import { KeyStates } from '../../src/scheduler/key-states.js';
+import { ReadyQueue, RetryQueue } from '../../src/scheduler/queues.js';
+import type { QueuedItem } from '../../src/scheduler/queues.js';
+import type { ExecutorEvents } from '../../src/scheduler/events.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+const keys = (...names: string[]) => names.map((name) => ({ name, secret: `sk-${name}-0123456789` }));
+
+describe('queues', () => {
+  const item = (priority: number, seq: number, notBefore = 0): QueuedItem & { name: string } => ({ heapIndex: -1, priority, seq, notBefore, name: `${priority}/${seq}` });
+
+  it('ready queue: priority first, stable within a priority, pushFront ahead of its priority, O(log n) removal', () => {
+    const q = new ReadyQueue<ReturnType<typeof item>>();
+    const items = [item(0, 1), item(1, 2), item(0, 3), item(1, 4), item(0, 5)];
+    for (const i of items) q.push(i);
+    const front = item(0, 6);
+    q.pushFront(front);
+    expect(q.remove(items[2]!)).toBe(true);
+    expect(q.remove(items[2]!)).toBe(false);
+    const out: string[] = [];
+    for (let i = q.pop(); i; i = q.pop()) out.push(i.name);
+    expect(out).toEqual(['1/2', '1/4', front.name, '0/1', '0/5']);
+  });
+
+  it('retry queue: releases jobs whose time has come, earliest first', () => {
+    const q = new RetryQueue<ReturnType<typeof item>>();
+    q.push(item(0, 1, 300));
+    q.push(item(0, 2, 100));
+    q.push(item(0, 3, 200));
+    expect(q.nextAt()).toBe(100);
+    expect(q.takeDue(250).map((i) => i.seq)).toEqual([2, 3]);
+    expect(q.size).toBe(1);
+  });
+});
+
+describe('KeyStates', () => {
+  it('cools on 429 for the server wait, parks on quota until reset or day end, disables on auth', () => {
+    const ks = new KeyStates(['a', 'b', 'c', 'd'], { defaultCooldownMs: 30_000 });
+    expect(ks.onFailure('a', { kind: 'rate_limited', retryable: true, message: '', retryAfterMs: 5_000 }, T0)).toEqual({ state: 'cooling', until: T0 + 5_000 });
+    expect(ks.onFailure('b', { kind: 'rate_limited', retryable: true, message: '' }, T0)).toEqual({ state: 'cooling', until: T0 + 30_000 });
+    expect(ks.onFailure('c', { kind: 'quota_exhausted', retryable: false, message: '', quotaScope: 'day' }, T0)).toEqual({ state: 'parked', until: T0 + 86_400_000 });
+    expect(ks.onFailure('d', { kind: 'auth', retryable: false, message: '' }, T0)).toEqual({ state: 'disabled', until: Infinity });
+    expect(ks.candidates(T0)).toEqual([]);
+    expect(ks.candidates(T0 + 5_000)).toEqual(['a']);
+    expect(ks.candidates(T0 + 30_000)).toEqual(['a', 'b']);
+    expect(ks.onFailure('a', { kind: 'server_error', retryable: true, message: '' }, T0 + 30_000)).toEqual({ state: 'active' });
+  });
+
+  it('round robin moves past the key last started', () => {
+    const ks = new KeyStates(['a', 'b', 'c']);
+    ks.onStart('a', T0);
+    expect(ks.candidates(T0)).toEqual(['b', 'c', 'a']);
+    ks.onStart('c', T0);
+    expect(ks.candidates(T0)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('rejects a bad selection or cooldown naming the field', () => {
+    expect(() => new KeyStates(['a'], { selection: 'random' as never })).toThrow(/selection/);
+    expect(() => new KeyStates(['a'], { defaultCooldownMs: -1 })).toThrow(/defaultCooldownMs/);
+  });
+});
+
+describe('Executor and keys', () => {
+  it('disables a key on auth with one event naming it (never the secret); the job moves on only if the policy retries', async () => {
+    const clock = new VirtualClock();
+    const provider = new FakeProvider({
+      clock,
+      fault: (_p, ctx) => (ctx.key.name === 'revoked' ? { kind: 'auth', status: 401, retryable: false, message: 'invalid api key' } : undefined),
+    });
+    const sluice = createSluice({ clock, provider, keys: keys('revoked', 'good'), concurrency: 1 });
+    const cool: ExecutorEvents['cooldownStart'][] = [];
+    sluice.events.on('cooldownStart', (e) => cool.push(e));
+    const first = await clock.run(sluice.runSettled({ value: 1 }));
+    expect(first).toMatchObject({ ok: false, kind: 'auth', attempts: 1, key: 'revoked' });
+    const rest = await clock.run(Promise.all([1, 2, 3].map((v) => sluice.runSettled({ value: v }))));
+    expect(rest.every((r) => r.ok && r.key === 'good')).toBe(true);
+    expect(cool).toEqual([{ key: 'revoked', state: 'disabled', until: Infinity, waitMs: Infinity, kind: 'auth' }]);
+    expect(JSON.stringify(cool)).not.toContain('sk-');
+    await sluice.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('fails queued jobs when every key is disabled instead of waiting forever', async () => {
+    const clock = new VirtualClock();
+    const provider = new FakeProvider({ clock, fault: () => ({ kind: 'auth', status: 401, retryable: false }) });
+    const sluice = createSluice({ clock, provider, keys: keys('a', 'b'), concurrency: 1 });
+    const results = await clock.run(Promise.all([1, 2, 3, 4].map((v) => sluice.runSettled({ value: v }))));
+    expect(results.map((r) => r.ok)).toEqual([false, false, false, false]);
+    expect(provider.stats.calls).toBe(2);
+    await sluice.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('quota_exhausted parks the key and the job runs at once on another key', async () => {
+    const clock = new VirtualClock();
+    const provider = new FakeProvider({
+      clock,
+      fault: (_p, ctx) => (ctx.key.name === 'a' ? { kind: 'quota_exhausted', status: 429, code: 'insufficient_quota', quotaScope: 'billing', retryable: false } : undefined),
+    });
+    const sluice = createSluice({ clock, provider, keys: keys('a', 'b'), concurrency: 1, selection: 'fixed-order' });
+    const r = await clock.run(sluice.runSettled({ value: 1 }));
+    expect(r).toMatchObject({ ok: true, attempts: 2, key: 'b' });
+    expect(provider.stats.callTimes).toEqual({ a: [T0], b: [T0] });
+    const again = await clock.run(sluice.runSettled({ value: 2 }));
+    expect(again).toMatchObject({ ok: true, attempts: 1, key: 'b' });
+    await sluice.close();
+  });
+
+  it('times out a hung attempt (its signal aborts), classifies it as timeout and retries', async () => {
+    const clock = new VirtualClock();
+    const provider = new FakeProvider({ clock, latencyMs: (_p, ctx) => (ctx.attempt === 1 ? 3_600_000 : 100) });
+    const sluice = createSluice({
+      clock,
+      provider,
+      attemptTimeoutMs: 10_000,
+      retry: { byKind: { timeout: { attempts: 2, backoff: { type: 'constant', delayMs: 1_000 }, jitter: 'none' } } },
+    });
+    const r = await clock.run(sluice.runSettled({ value: 1 }));
+    expect(r).toMatchObject({ ok: true, attempts: 2 });
+    expect(provider.stats.aborted).toBe(1);
+    expect(clock.now() - T0).toBe(10_000 + 1_000 + 100);
+    await sluice.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('adaptive concurrency steps down on 429 and the change is an event with its reason', async () => {
+    const clock = new VirtualClock();
+    const provider = new FakeProvider({ clock, latencyMs: 1_000, limits: { requests: 20 } });
+    const sluice = createSluice({ clock, provider, concurrency: { initial: 8, max: 16, adaptive: true }, retry: { byKind: { rate_limited: { attempts: 50 } } } });
+    const changes: ExecutorEvents['concurrencyChange'][] = [];
+    sluice.events.on('concurrencyChange', (c) => changes.push(c));
+    const results = await clock.run(Promise.all(Array.from({ length: 40 }, (_, i) => sluice.runSettled({ value: i }))));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(changes.length).toBeGreaterThan(0);
+    expect(changes[0]!.to).toBeLessThan(changes[0]!.from);
+    expect(changes[0]!.reason).toMatch(/rate|429|limit/i);
+    expect(provider.stats.maxInFlight).toBeLessThanOrEqual(8);
+    await sluice.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('drain resolves when everything has ended; pause holds starts and emits events', async () => {
+    const clock = new VirtualClock();
+    const provider = new FakeProvider({ clock, latencyMs: 100 });
+    const sluice = createSluice({ clock, provider, concurrency: 2 });
+    const seen: string[] = [];
+    sluice.events.on('pause', (e) => seen.push(`pause:${e.reason}`));
+    sluice.events.on('resume', (e) => seen.push(`resume:${e.reason}`));
+    sluice.pause();
+    for (let i = 0; i < 5; i++) void sluice.run({ value: i });
+    await clock.advance(1_000);
+    expect(provider.stats.calls).toBe(0);
+    expect(clock.pendingCount).toBe(0);
+    sluice.resume();
+    await clock.run(sluice.drain());
+    expect(provider.stats.succeeded).toBe(5);
+    expect(seen).toEqual(['pause:manual', 'resume:manual']);
+    await sluice.close();
+  });
+});
