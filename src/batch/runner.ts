@@ -48,7 +48,11 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
       if (!options.force) throw new InputChangedError(meta.fingerprint, fingerprint);
       await store.setMeta({ fingerprint });
     }
-    if (meta.outputPath !== resolve(outputPath)) await store.setMeta({ outputPath: resolve(outputPath) });
+    if (meta.outputPath !== resolve(outputPath)) {
+      // Another results file than last time: its content is unknown, so it is written from scratch.
+      if (meta.outputPath !== undefined) await store.resetWritten();
+      await store.setMeta({ outputPath: resolve(outputPath) });
+    }
     const resetRunning = await store.resetRunning();
     output = await OutputWriter.open(outputPath, store);
     const events = options.events;

@@ -140,4 +140,15 @@ describe('crash at any store call, then resume', () => {
     expect(readJsonlFile(summary.rejects).map((r) => r['line'])).toEqual([500, 1000, 1500, 2000, 2500]);
     expect(readJsonlFile(summary.output)).toHaveLength(2495);
   });
+
+  it('a resume with another output file writes every item into it, ignoring what it held', async () => {
+    const input = t.file('in.jsonl');
+    writeJsonl(input, 5);
+    await runBatch({ input, executor: fakeExecutor((p) => p) });
+    const other = t.file('other.jsonl');
+    writeFileSync(other, 'unrelated content that is longer than nothing\n'.repeat(50));
+    const summary = await runBatch({ input, executor: fakeExecutor((p) => p), output: other });
+    expect(readJsonlFile(other).map((r) => r['id'])).toEqual(['i1', 'i2', 'i3', 'i4', 'i5']);
+    expect(summary.writtenThisRun).toBe(5);
+  });
 });

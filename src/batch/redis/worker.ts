@@ -102,7 +102,7 @@ export class RedisBatchWorker {
     this.pool = new KeyPool({
       keys: o.keys,
       backend: o.flow,
-      ...(o.limits ? { limits: o.limits } : {}),
+      ...(o.limits ? { limits: withSharedBurst(o.limits) } : {}),
       ...(o.defaultCooldownMs !== undefined ? { defaultCooldownMs: o.defaultCooldownMs } : {}),
     });
     this.keysByName = new Map(o.keys.map((k) => [k.name, k]));
@@ -199,8 +199,23 @@ export class RedisBatchWorker {
     throw new DelayedError();
   }
 
+  /**
+   * Picks a key for one job at a time: jobs of this worker queue here (FIFO), and only the head asks
+   * Redis, so N waiting jobs cost one poll, not N.
+   */
+  private waitForKey(tokens: number): ReturnType<RedisBatchWorker['pickLoop']> {
+    const turn = this.gate.then(() => this.pickLoop(tokens));
+    this.gate = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
+  }
+
+  private gate: Promise<void> = Promise.resolve();
+
   /** Picks a key, waiting in-line for short waits; a long wait is returned (the job is then delayed). */
-  private async waitForKey(tokens: number): Promise<{ ok: true; key: ApiKey; permit: { settle(n: number): void; release(): void } } | { ok: false; waitMs: number }> {
+  private async pickLoop(tokens: number): Promise<{ ok: true; key: ApiKey; permit: { settle(n: number): void; release(): void } } | { ok: false; waitMs: number }> {
     const maxInline = this.o.maxInlineWaitMs ?? 2_000;
     for (let spins = 0; spins < 10_000; spins++) {
       const r = await this.pool.pick(tokens);
@@ -211,6 +226,19 @@ export class RedisBatchWorker {
     }
     return { ok: false, waitMs: 1000 };
   }
+}
+
+/**
+ * Workers reach a shared bucket over the network, a little late each time; with a bucket of one start
+ * that lateness is lost capacity. A burst of 100 ms worth (at least 2) absorbs it, at a refill rate of
+ * `(n - burst + 1) / window`, so no window ever holds more than `n` (see flow/bucket.ts).
+ */
+export function withSharedBurst(limits: KeyLimits): KeyLimits {
+  const n = limits.requestsPerMinute;
+  if (n === undefined || limits.burst !== undefined) return limits;
+  const windowMs = limits.windowMs ?? 60_000;
+  if (n < 100) return limits;
+  return { ...limits, burst: Math.max(2, Math.ceil((n * 100) / windowMs)) };
 }
 
 function safeEstimate(provider: ProviderAdapter, payload: unknown): number {
