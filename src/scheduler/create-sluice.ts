@@ -12,6 +12,7 @@ import { RateLimiter } from '../flow/rate-limiter.js';
 import type { LearnedRateOptions } from '../flow/learned-rate.js';
 import { QuotaMonitor } from '../flow/quota/quota-monitor.js';
 import type { QuotaMonitorOptions } from '../flow/quota/quota-monitor.js';
+import type { QuotaRecord } from '../flow/backend.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
 import type { ApiKey, CallContext, ProviderAdapter } from '../provider/types.js';
 import type { ExecutorEvents } from './events.js';
@@ -48,6 +49,8 @@ export interface SluiceOptions<P, R> {
   retry?: RetryPolicy | RetryPolicyOptions;
   /** Quota monitoring of every key (alerts, pause threshold, daily budget). Default: none. */
   quota?: Omit<QuotaMonitorOptions, 'key' | 'clock'>;
+  /** Quota state saved by `executor.quotaState()` in an earlier run, per key name: restores the day's usage and pauses. */
+  quotaState?: Record<string, unknown>;
   /** Calls in flight at once. Default 16. */
   concurrency?: ConcurrencyOption;
   /** Key selection. Default `round-robin`. */
@@ -170,12 +173,15 @@ function limitsFor(limits: SluiceOptions<unknown, unknown>['limits'], name: stri
 function makeLane<P, R>(key: ApiKey, limits: KeyLimits, options: SluiceOptions<P, R>, clock: Clock, events: TypedEmitter<ExecutorEvents>): KeyLane {
   const quota = options.quota;
   const limiter = new RateLimiter({ ...limits, key: key.name, clock, learn: options.learnRate ?? true });
+  limiter.events.on('rate', (r) => events.emit('rateChange', r));
   const { requestsPerDay } = limits;
   if (!quota && requestsPerDay === undefined) return { key, limiter };
   const monitor = new QuotaMonitor({ ...quota, ...(requestsPerDay !== undefined ? { requestsPerDay } : {}), key: key.name, clock });
   monitor.events.on('alert', (a) => events.emit('quotaAlert', { key: a.key, level: a.level, usage: a.usage, window: a.limit }));
   monitor.events.on('pause', (p) => events.emit('pause', { reason: 'quota', until: p.until, key: p.key, detail: p.reason }));
   monitor.events.on('resume', (r) => events.emit('resume', { reason: 'quota', key: r.key }));
+  const saved = options.quotaState?.[key.name];
+  if (saved !== undefined) monitor.restore(saved as QuotaRecord);
   return { key, limiter, quota: quotaPort(monitor) };
 }
 
@@ -188,6 +194,7 @@ function quotaPort(monitor: QuotaMonitor): SchedulerQuota {
       if (rateLimit) monitor.observe(rateLimit);
     },
     pausedUntil: () => monitor.pausedUntil(),
+    save: () => monitor.save(),
     close: () => monitor.close(),
   };
 }

@@ -271,6 +271,19 @@ export class Executor<P = unknown, R = unknown> {
     if (!this.closed) await this.drain();
   }
 
+  /**
+   * The quota monitors' state per key name (JSON-able): pass it as `createSluice({ quotaState })` to a
+   * restarted run so that it knows the day's usage and any pause still in force.
+   */
+  quotaState(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const lane of this.config.lanes) {
+      const state = lane.quota?.save?.();
+      if (state !== undefined) out[lane.key.name] = state;
+    }
+    return out;
+  }
+
   /** Cancels one job by id (queued: removed; running: its attempt is aborted). Returns whether it was found. */
   cancelJob(id: JobId, reason?: unknown): boolean {
     for (const job of this.running) if (job.id === id) return this.cancel(job, reason), true;

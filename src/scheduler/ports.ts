@@ -60,6 +60,8 @@ export interface SchedulerQuota {
   record(info: { ok: boolean; rateLimit?: RateLimitSnapshot; tokens?: number; now: number }): void;
   /** When the key must not start new requests: until this time (ms since epoch), else undefined. */
   pausedUntil(now: number): number | undefined;
+  /** JSON-able state (the day's usage), for a restarted run. */
+  save?(): unknown;
   close?(): void;
 }
 

@@ -194,3 +194,68 @@ describe('Executor', () => {
     expect(() => createSluice({ provider, limits: { requestsPerMinute: -1 } })).toThrow(/requestsPerMinute/);
   });
 });
+
+describe('Executor lifecycle extras', () => {
+  it('closes gracefully on SIGTERM when handleSignals is on, and removes its handlers', async () => {
+    const clock = new VirtualClock();
+    const before = process.listenerCount('SIGTERM');
+    const provider = new FakeProvider({ clock, latencyMs: 2_000 });
+    const sluice = createSluice({ clock, provider, handleSignals: true, shutdownGraceMs: 10_000, concurrency: 1 });
+    expect(process.listenerCount('SIGTERM')).toBe(before + 1);
+    const inFlight = sluice.run({ value: 'in flight' });
+    const queued = sluice.run({ value: 'queued' });
+    queued.catch(() => undefined);
+    await clock.advance(1);
+    process.emit('SIGTERM');
+    await expect(clock.run(inFlight)).resolves.toMatchObject({ value: 'in flight' });
+    await expect(queued).rejects.toMatchObject({ name: 'AbortError' });
+    expect(provider.stats.calls).toBe(1);
+    expect(process.listenerCount('SIGTERM')).toBe(before);
+    await sluice.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('runAll takes an async iterable and stops on its signal, cancelling what it queued', async () => {
+    const clock = new VirtualClock();
+    const provider = new FakeProvider({ clock, latencyMs: 1_000 });
+    const sluice = createSluice({ clock, provider, concurrency: 2 });
+    const stop = new AbortController();
+    let produced = 0;
+    async function* input() {
+      for (let i = 0; i < 1_000; i++) {
+        produced++;
+        yield { value: i };
+      }
+    }
+    const seen: boolean[] = [];
+    const done = sluice.runAll(input(), { maxQueued: 4, signal: stop.signal, onResult: (r) => void seen.push(r.ok) });
+    await clock.advance(2_500);
+    stop.abort();
+    const summary = await clock.run(done);
+    expect(summary.submitted).toBeLessThan(20);
+    expect(summary.succeeded + summary.cancelled + summary.failed).toBe(summary.submitted);
+    expect(summary.cancelled).toBeGreaterThan(0);
+    expect(produced).toBeLessThanOrEqual(summary.submitted + 1);
+    expect(seen).toHaveLength(summary.submitted);
+    await sluice.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('saves the quota state and a new executor restores the day\'s usage', async () => {
+    const clock = new VirtualClock();
+    const provider = new FakeProvider({ clock, latencyMs: 10 });
+    const options = { clock, provider, keys: [{ name: 'k', secret: 's' }], limits: { requestsPerDay: 10 }, quota: { pauseThreshold: 1 } };
+    const first = createSluice(options);
+    await clock.run(Promise.all([1, 2, 3, 4, 5, 6].map((v) => first.run({ value: v }))));
+    const saved = JSON.parse(JSON.stringify(first.quotaState())) as Record<string, unknown>;
+    await first.close();
+    expect(saved.k).toMatchObject({ requests: 6 });
+    const second = createSluice({ ...options, quotaState: saved });
+    const pauses: unknown[] = [];
+    second.events.on('pause', (p) => pauses.push(p));
+    await clock.run(Promise.all([1, 2, 3, 4].map((v) => second.run({ value: v }))));
+    expect(pauses).toHaveLength(1); // 6 + 4 reaches the daily 10
+    await second.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+});
