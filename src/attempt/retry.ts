@@ -131,8 +131,11 @@ export async function retry<T>(
   return loop(fn, policy, options, false, undefined);
 }
 
-/** The full loop. `firstFailed` is set when the fast path's first attempt already failed with `firstError`. */
-async function loop<T>(
+/**
+ * The full loop. `firstFailed` is set when the fast path's first attempt already failed with
+ * `firstError`. Not `async` itself: one async frame (in `run`) per waiting loop is enough.
+ */
+function loop<T>(
   fn: (ctx: AttemptContext) => Promise<T> | T,
   policy: RetryPolicy,
   options: RetryOptions,
@@ -147,11 +150,7 @@ async function loop<T>(
   // caller's signal carries one listener however many loops wait on it.
   const controller = new AbortController();
   const unsubscribe = subscribeAbort(parent, () => controller.abort(parent.reason));
-  try {
-    return await run(fn, policy, options, clock, classify, controller.signal, firstFailed, firstError);
-  } finally {
-    unsubscribe();
-  }
+  return run(fn, policy, options, clock, classify, controller.signal, firstFailed, firstError).finally(unsubscribe);
 }
 
 /** The attempts and sleeps of one call; `signal` is the loop's own (linked) signal. */
@@ -236,15 +235,18 @@ async function run<T>(
     if (!decision.retry) {
       return giveUp(attempt, decision.maxAttempts, error, classification, decision.giveUp ?? 'not_retryable');
     }
-    const event: RetryEvent = { label, attempt, maxAttempts: decision.maxAttempts, delayMs: decision.delayMs, classification, error };
-    hooks?.onRetry?.(event);
-    events?.emit('retry', event);
-    try {
-      await clock.sleep(decision.delayMs, signal);
-    } catch (err) {
-      return giveUp(attempt, decision.maxAttempts, err, classify(abortError(signal)), 'cancelled');
+    if (hooks?.onRetry || events) {
+      const event: RetryEvent = { label, attempt, maxAttempts: decision.maxAttempts, delayMs: decision.delayMs, classification, error };
+      hooks?.onRetry?.(event);
+      events?.emit('retry', event);
     }
-    previousDelayMs = decision.delayMs;
+    const { delayMs, maxAttempts } = decision;
+    try {
+      await clock.sleep(delayMs, signal);
+    } catch (err) {
+      return giveUp(attempt, maxAttempts, err, classify(abortError(signal)), 'cancelled');
+    }
+    previousDelayMs = delayMs;
   }
 }
 
@@ -275,33 +277,34 @@ function runAttempt<T>(
       return Promise.reject(err);
     }
   }
-  const controller = new AbortController();
+  // Without a timeout the loop's own signal (per call, linked to the caller's) is the attempt's
+  // signal: no controller per attempt.
+  const controller = timeoutMs === undefined ? undefined : new AbortController();
+  const signal = controller ? controller.signal : parent!;
   return new Promise<T>((resolve, reject) => {
     let cancelTimer: (() => void) | undefined;
-    const onParentAbort = (): void => controller.abort(abortError(parent));
+    const onParentAbort = (): void => controller?.abort(abortError(parent));
     const onAbort = (): void => {
       cleanup();
-      reject(controller.signal.reason);
+      reject(controller ? signal.reason : abortError(signal));
     };
     const cleanup = (): void => {
       cancelTimer?.();
-      parent?.removeEventListener('abort', onParentAbort);
-      controller.signal.removeEventListener('abort', onAbort);
+      if (controller) parent?.removeEventListener('abort', onParentAbort);
+      signal.removeEventListener('abort', onAbort);
     };
-    controller.signal.addEventListener('abort', onAbort, { once: true });
-    if (parent) {
-      if (parent.aborted) {
-        onParentAbort();
-        return;
-      }
-      parent.addEventListener('abort', onParentAbort, { once: true });
+    if (signal.aborted || parent?.aborted) {
+      reject(abortError(parent ?? signal));
+      return;
     }
-    if (timeoutMs !== undefined) {
-      cancelTimer = clock.setTimer(timeoutMs, () => controller.abort(timeoutError(attempt, timeoutMs)));
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (controller) {
+      parent?.addEventListener('abort', onParentAbort, { once: true });
+      cancelTimer = clock.setTimer(timeoutMs!, () => controller.abort(timeoutError(attempt, timeoutMs!)));
     }
     let pending: Promise<T> | T;
     try {
-      pending = fn({ attempt, signal: controller.signal });
+      pending = fn({ attempt, signal });
     } catch (err) {
       cleanup();
       reject(err);
