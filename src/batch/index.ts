@@ -16,6 +16,7 @@ export { batchStatus, retryFailed, exportResults, openStore, defaultStatePath } 
 export { dryRun } from './dry-run.js';
 export { SqliteJobStore, StateFileError } from './sqlite-store.js';
 export { fingerprintFile, InputChangedError } from './fingerprint.js';
+export { StateInUseError } from './run-lock.js';
 export { ITEM_STATES, FINAL_STATES } from './store.js';
 export type {
   JobStore,

@@ -9,6 +9,7 @@ import { InputChangedError, fingerprintFile, sameContent } from './fingerprint.j
 import { ingestInput } from './ingest.js';
 import { toItemError } from './item-error.js';
 import { OutputWriter } from './output.js';
+import { acquireRunLock } from './run-lock.js';
 import { LiveCounts } from './live-counts.js';
 import { defaultStatePath, openStore } from './commands.js';
 import type { Completion, JobStore, StoredItem } from './store.js';
@@ -22,7 +23,8 @@ import type { TypedEmitter } from '../observe/typed-emitter.js';
  * result exactly once, and resolves with a summary. Stops starting new items when `options.signal` fires.
  *
  * Throws `InputChangedError` when the input differs from the state's (unless `force`), `StateFileError`
- * for an unusable state file, and an `Error` naming the file when the input cannot be read.
+ * for an unusable state file, `StateInUseError` when another live process runs the same state file, and
+ * an `Error` naming the file when the input cannot be read.
  */
 export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> {
   validate(options);
@@ -34,8 +36,15 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
   const fingerprint = await fingerprintFile(options.input).catch((error: NodeJS.ErrnoException) => {
     throw new Error(`input file ${options.input}: ${error.code === 'ENOENT' ? 'not found' : error.message}`, { cause: error });
   });
-  const store = await openStore(options.state ?? statePath, { create: true });
   const ownsStore = typeof options.state !== 'object';
+  const releaseLock = ownsStore ? acquireRunLock(statePath) : undefined;
+  let store: JobStore;
+  try {
+    store = await openStore(options.state ?? statePath, { create: true });
+  } catch (error) {
+    releaseLock?.();
+    throw error;
+  }
   let output: OutputWriter | undefined;
   try {
     let meta = await store.getMeta();
@@ -89,6 +98,7 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
   } finally {
     output?.close();
     if (ownsStore) await store.close();
+    releaseLock?.();
   }
 }
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { runBatch, batchStatus, retryFailed, exportResults, InputChangedError } from '../../src/batch/index.js';
 import { TypedEmitter } from '../../src/observe/typed-emitter.js';
 import type { BatchEvents } from '../../src/batch/types.js';
@@ -154,6 +154,23 @@ describe('runBatch', () => {
     const exported = t.file('export.jsonl');
     expect(await exportResults({ state: first.state, output: exported })).toBe(10);
     expect(ids(exported)).toEqual(Array.from({ length: 10 }, (_, i) => `i${i + 1}`));
+  });
+
+  it('refuses a second run on the same state file while the first holds it; takes over a dead owner\'s lock', async () => {
+    const input = t.file('in.jsonl');
+    writeJsonl(input, 3);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const first = runBatch({ input, executor: fakeExecutor(() => gate) });
+    const lock = `${input}.sluice.db.lock`;
+    for (let i = 0; i < 100_000 && !existsSync(lock); i++) await new Promise((r) => setImmediate(r));
+    await expect(runBatch({ input, executor: fakeExecutor(() => 1) })).rejects.toThrow(/is in use by process/);
+    release();
+    expect((await first).counts.byState.succeeded).toBe(3);
+    // A lock left by a killed process (pid that does not exist) is stale.
+    writeFileSync(lock, '2147483646');
+    const again = await runBatch({ input, executor: fakeExecutor(() => 1) });
+    expect(again.counts.byState.succeeded).toBe(3);
   });
 
   it('names the missing input file', async () => {
