@@ -157,7 +157,7 @@ export class VirtualClock implements Clock {
     this.timers.set(id, timer);
     this.heap.push(timer);
     return () => {
-      this.timers.delete(id);
+      if (this.timers.delete(id)) this.compactIfMostlyCancelled();
     };
   }
 
@@ -167,6 +167,14 @@ export class VirtualClock implements Clock {
     if (timer.at > this.current) this.current = timer.at;
     timer.callback();
     await flushMicrotasks();
+  }
+
+  /**
+   * Cancelled timers stay in the heap until they surface; rebuild it when they outnumber the live ones,
+   * so 100,000 cancelled sleeps do not hold their closures (and memory) until time passes them.
+   */
+  private compactIfMostlyCancelled(): void {
+    if (this.heap.size > 64 && this.heap.size > 2 * this.timers.size) this.heap.rebuild(this.timers.values());
   }
 
   /** Earliest live timer, discarding cancelled ones found at the top of the heap. */
@@ -184,7 +192,16 @@ const compareTimers = (a: VirtualTimer, b: VirtualTimer): number => a.at - b.at 
 
 /** Binary min-heap ordered by (time, creation order), so a run with 100,000 timers stays fast. */
 class TimerHeap {
-  private readonly items: VirtualTimer[] = [];
+  private items: VirtualTimer[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  /** Replaces the content with `live`, in heap order (a sorted array is a valid min-heap). */
+  rebuild(live: Iterable<VirtualTimer>): void {
+    this.items = [...live].sort(compareTimers);
+  }
 
   peek(): VirtualTimer | undefined {
     return this.items[0];
