@@ -3,6 +3,7 @@ import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SqliteJobStore } from './sqlite-store.js';
 import { formatResult } from './output.js';
+import { acquireRunLock } from './run-lock.js';
 import type { BatchCounts, JobStore } from './store.js';
 import type { ExportOptions, RetryFailedBatchOptions, StoreOption } from './types.js';
 
@@ -39,9 +40,20 @@ export async function batchStatus(options: { state: StoreOption }): Promise<Batc
  * Returns failed items (of `kinds`, default all) to pending; the next `runBatch` on the same input runs
  * them. Attempts are reset to 0 unless `resetAttempts: false`. Because the output already holds those
  * items' failure lines, the output is marked for a full rewrite: the next run writes every item again,
- * once, with its new outcome. Returns how many items were returned to pending.
+ * once, with its new outcome. Returns how many items were returned to pending. Throws `StateInUseError`
+ * while a run holds the state file.
  */
 export async function retryFailed(options: RetryFailedBatchOptions): Promise<number> {
+  // Not while a run holds the state: it would write the reset items a second time.
+  const release = typeof options.state === 'string' ? acquireRunLock(options.state) : undefined;
+  try {
+    return await retryFailedIn(options);
+  } finally {
+    release?.();
+  }
+}
+
+async function retryFailedIn(options: RetryFailedBatchOptions): Promise<number> {
   return withStore(options.state, async (store) => {
     const retryOptions: Parameters<JobStore['retryFailed']>[0] = {};
     if (options.kinds) retryOptions.kinds = options.kinds;
