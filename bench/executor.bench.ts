@@ -45,7 +45,8 @@ async function cycles(ops: number, one: () => Promise<void>): Promise<number> {
   return ops / ((performance.now() - started) / 1000);
 }
 
-async function benchLimiters(): Promise<void> {
+/** Part 1. */
+export async function benchLimiters(): Promise<void> {
   console.log(`(1) limiter acquire/release, ${IN_FLIGHT} in flight, ${LIMIT_PER_MINUTE.toExponential()} requests/min and max ${IN_FLIGHT} concurrent`);
   const sluice = new RateLimiter({ requestsPerMinute: LIMIT_PER_MINUTE, maxInFlight: IN_FLIGHT, learn: false });
   const pq = new PQueue({ concurrency: IN_FLIGHT, intervalCap: LIMIT_PER_MINUTE, interval: 60_000 });
@@ -90,7 +91,7 @@ async function benchLimiters(): Promise<void> {
 const instant: ProviderAdapter<number, number> = { name: 'instant', call: (p) => Promise.resolve({ result: p }) };
 
 /** Heap held per queued job (executor paused), with 1e5 and 1e6 queued; measured before anything else has run. */
-async function benchHeap(): Promise<void> {
+export async function benchHeap(): Promise<void> {
   for (const mode of ['submit', 'run'] as const) {
     for (const count of [100_000, 1_000_000]) {
       const sluice = createSluice<number, number>({ provider: instant, concurrency: 256, learnRate: false });
@@ -115,7 +116,8 @@ async function benchHeap(): Promise<void> {
   }
 }
 
-async function benchThroughput(): Promise<void> {
+/** Part 2 (throughput). */
+export async function benchThroughput(): Promise<void> {
   const N = 1_000_000;
   console.log(`(2) ${fmt(N)} jobs through the executor, instant provider, one key without limits`);
   for (const concurrency of [16, 256]) {
@@ -143,14 +145,20 @@ async function benchThroughput(): Promise<void> {
   }
 }
 
-async function benchQuotaUse(): Promise<void> {
+/** Part 3. */
+export async function benchQuotaUse(): Promise<void> {
   const N = 10_000;
   const perKey = 600;
   const keys = ['k1', 'k2', 'k3'].map((name) => ({ name, secret: `secret-${name}` }));
   console.log(`(3) virtual clock: ${fmt(N)} requests, 3 keys with hidden limits of ${perKey} requests per sliding 60 s, 1 s latency`);
-  for (const headers of [true, false]) {
+  const variants = [
+    { label: 'rate-limit headers + Retry-After', headers: true, retryAfter: true },
+    { label: 'Retry-After only (no headers)', headers: false, retryAfter: true },
+    { label: 'bare 429 (learned rate)', headers: false, retryAfter: false },
+  ];
+  for (const { label, headers, retryAfter } of variants) {
     const clock = new VirtualClock();
-    const provider = new FakeProvider({ clock, latencyMs: 1_000, limits: { requests: perKey }, rateLimitHeaders: headers });
+    const provider = new FakeProvider({ clock, latencyMs: 1_000, limits: { requests: perKey }, rateLimitHeaders: headers, retryAfter });
     const sluice = createSluice({ clock, provider, keys, concurrency: 64 });
     const start = clock.now();
     let lastEnd = start;
@@ -164,7 +172,7 @@ async function benchQuotaUse(): Promise<void> {
     const theoretical = (N / (perKey * keys.length)) * 60_000;
     const elapsed = lastEnd - start;
     console.log(
-      `    ${headers ? 'with rate-limit headers   ' : 'without headers (429 only)'}: ${(elapsed / 1000).toFixed(1)} s virtual vs ${(theoretical / 1000).toFixed(1)} s minimum ` +
+      `    ${label.padEnd(34)}: ${(elapsed / 1000).toFixed(1)} s virtual vs ${(theoretical / 1000).toFixed(1)} s minimum ` +
         `= x${(elapsed / theoretical).toFixed(3)}; 429 share ${((provider.stats.rateLimited / provider.stats.calls) * 100).toFixed(2)} % ` +
         `(${provider.stats.rateLimited}/${provider.stats.calls} calls), ${fmt(ok)} ok, ${((performance.now() - wall) / 1000).toFixed(1)} s wall`,
     );

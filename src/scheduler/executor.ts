@@ -315,6 +315,7 @@ export class Executor<P = unknown, R = unknown> {
   private dispatch(): void {
     if (this.closing) return;
     const now = this.clock.now();
+    this.router.noticeReturns(now);
     for (const job of this.retries.takeDue(now)) {
       job.state = JobState.Queued;
       this.ready.push(job);
@@ -337,7 +338,7 @@ export class Executor<P = unknown, R = unknown> {
     this.arm(now, keyWaitMs);
   }
 
-  /** One timer, at the earliest of: a retry's not-before time, the moment a key can start the head job. */
+  /** One timer, at the earliest of: a retry's not-before time, the moment a key can start the head job, a key's return. */
   private arm(now: number, keyWaitMs: number): void {
     let at = Infinity;
     if (!this.paused && this.inFlight < this.config.concurrency.limit) {
@@ -345,6 +346,9 @@ export class Executor<P = unknown, R = unknown> {
       const retryAt = this.retries.nextAt();
       if (retryAt !== undefined) at = Math.min(at, Math.max(retryAt, now + 1));
     }
+    // A key's return is announced on time (cooldownEnd) even when no job waits for it.
+    const returnAt = this.router.nextReturnAt();
+    if (returnAt !== undefined) at = Math.min(at, Math.max(returnAt, now + 1));
     if (at === this.timerAt) return;
     this.disarm();
     if (at === Infinity) return;
@@ -453,7 +457,12 @@ export class Executor<P = unknown, R = unknown> {
     permit.release();
     const rateLimit = isSluiceError(failure) ? failure.rateLimit : undefined;
     if (rateLimit) lane.limiter.observe?.(rateLimit);
-    if (classification.kind === 'rate_limited') lane.limiter.onRateLimited?.(startedAt);
+    // A 429 that says nothing (no wait, no reset, no headers) is all a limiter can learn the rate from;
+    // one that names its wait is handled precisely by the key's cooldown, and learning from it as well
+    // only slows the key down (bench/executor.bench.ts, part 3).
+    if (classification.kind === 'rate_limited' && !rateLimit && classification.retryAfterMs === undefined && classification.resetAt === undefined) {
+      lane.limiter.onRateLimited?.(startedAt);
+    }
     lane.quota?.record({ ok: false, rateLimit, now });
     const effect = this.config.pool.onFailure(key, classification, now);
     if (effect.state !== 'active') {

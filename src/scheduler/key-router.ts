@@ -131,7 +131,17 @@ export class KeyRouter {
     this.pool.close?.();
   }
 
-  private noticeReturns(now: number): void {
+  /** The earliest end of a cooldown or park not yet reported with `cooldownEnd` (for the executor's one timer). */
+  nextReturnAt(): number | undefined {
+    let at: number | undefined;
+    for (const s of this.lanes.values()) {
+      if (s.outUntil !== undefined && Number.isFinite(s.outUntil) && (at === undefined || s.outUntil < at)) at = s.outUntil;
+    }
+    return at;
+  }
+
+  /** Emits `cooldownEnd` for keys the pool has let back in. */
+  noticeReturns(now: number): void {
     for (const [name, s] of this.lanes) {
       if (s.outUntil === undefined) continue;
       if (this.pool.stateOf(name, now).state === 'active') {

@@ -5,6 +5,7 @@ import { createSluice } from '../../src/scheduler/create-sluice.js';
 import { JobFailedError } from '../../src/scheduler/job.js';
 import { SluiceError } from '../../src/classify/sluice-error.js';
 import type { CallContext } from '../../src/provider/types.js';
+import type { BatchExecutor } from '../../src/batch/types.js';
 
 const keys = (...names: string[]) => names.map((name) => ({ name, secret: `sk-${name}-secret` }));
 
@@ -257,5 +258,21 @@ describe('Executor lifecycle extras', () => {
     expect(pauses).toHaveLength(1); // 6 + 4 reaches the daily 10
     await second.close();
     expect(clock.pendingCount).toBe(0);
+  });
+});
+
+describe('fits the batch layer', () => {
+  it('an executor is a BatchExecutor (type-level) and passes attempt info to per-run hooks', async () => {
+    const clock = new VirtualClock();
+    const sluice = createSluice({ clock, provider: async () => 'x', keys: keys('k') });
+    const asBatch: BatchExecutor = sluice;
+    const starts: unknown[] = [];
+    const ends: unknown[] = [];
+    const signal = new AbortController().signal;
+    const value = asBatch.run({}, { id: 'line-1', priority: 0, signal, startAttempt: 2, onAttemptStart: (i) => void starts.push(i), onAttemptEnd: (i) => void ends.push(i) });
+    await expect(clock.run(value)).resolves.toBe('x');
+    expect(starts).toEqual([{ jobId: 'line-1', attempt: 3, key: 'k' }]);
+    expect(ends).toEqual([{ jobId: 'line-1', attempt: 3, key: 'k', ok: true, outcome: 'success' }]);
+    await sluice.close();
   });
 });

@@ -177,6 +177,8 @@ describe('story: per-profile 429 cooldown', () => {
     });
     const unavailable = record(sluice.events, 'allKeysUnavailable');
     const ends = record(sluice.events, 'cooldownEnd');
+    const endTimes: number[] = [];
+    sluice.events.on('cooldownEnd', () => endTimes.push(virtual.now() - T0));
     const timersBefore = clock.timers;
     const results = await virtual.run(Promise.all(Array.from({ length: 4 }, (_, i) => sluice.runSettled({ value: i }))));
     expect(results.every((r) => r.ok)).toBe(true);
@@ -189,8 +191,10 @@ describe('story: per-profile 429 cooldown', () => {
       ['profile-4', 'cooling', 30_000],
     ]);
     expect(unavailable[0]!.waitMs).toBe(10_000);
-    // Rolling rejoin in cooldown order.
+    // Rolling rejoin in cooldown order, each announced when its cooldown ends.
+    await virtual.advance(60_000);
     expect(ends.map((e) => e.key)).toEqual(['profile-2', 'profile-3', 'profile-4', 'profile-1']);
+    expect(endTimes).toEqual([10_000, 20_000, 30_000, 40_000]);
     // The executor's own wake-ups over 40 s of cooldowns: one per rejoin or retry time, never a 3 s poll (which would be >= 13).
     expect(clock.timers - timersBefore).toBeLessThanOrEqual(8);
     await sluice.close();
