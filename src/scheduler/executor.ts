@@ -191,6 +191,8 @@ export class Executor<P = unknown, R = unknown> {
     let wake: (() => void) | undefined;
     let callbackError: unknown;
     const callbacks = new Set<Promise<void>>();
+    // Plain payloads share one options object (the call's signal), instead of one per item.
+    const sharedOptions: RunOptions | undefined = options.signal ? { signal: options.signal } : undefined;
     const iterator = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<T>)[Symbol.iterator]();
     for (let index = 0; ; index++) {
       while (outstanding >= max) await new Promise<void>((r) => (wake = r));
@@ -198,11 +200,18 @@ export class Executor<P = unknown, R = unknown> {
       const next = await iterator.next();
       if (next.done) break;
       const item = next.value;
-      const job = options.toJob ? options.toJob(item, index) : { payload: item as unknown as P };
-      const runOptions: RunOptions = { ...job, signal: linkOptional(job.signal, options.signal) };
+      let payload: P;
+      let runOptions: RunOptions | undefined = sharedOptions;
+      if (options.toJob) {
+        const job = options.toJob(item, index);
+        payload = job.payload;
+        runOptions = options.signal ? { ...job, signal: linkOptional(job.signal, options.signal) } : job;
+      } else {
+        payload = item as unknown as P;
+      }
       outstanding++;
       summary.submitted++;
-      this.submit(job.payload, runOptions, (result) => {
+      this.submit(payload, runOptions, (result) => {
         outstanding--;
         if (result.ok) summary.succeeded++;
         else if (result.cancelled) summary.cancelled++;
@@ -395,7 +404,7 @@ export class Executor<P = unknown, R = unknown> {
     let response: ProviderResponse<R> | undefined;
     let failure: unknown;
     try {
-      await this.hookStart(job, attempt, key);
+      if (this.config.hooks?.onAttemptStart || job.options?.onAttemptStart) await this.hookStart(job, attempt, key);
       if (signal.aborted) throw abortError(signal);
       const timeoutMs = this.config.attemptTimeoutMs;
       if (timeoutMs !== undefined && controller) {
@@ -436,7 +445,9 @@ export class Executor<P = unknown, R = unknown> {
     this.config.concurrency.onSuccess?.(now);
     this.pump();
     job.state = JobState.Deciding;
-    await this.hookEnd(job, { jobId: job.id, attempt: job.attempt, key: lane.key.name, ok: true, outcome: 'success' });
+    if (this.config.hooks?.onAttemptEnd || job.options?.onAttemptEnd) {
+      await this.hookEnd(job, { jobId: job.id, attempt: job.attempt, key: lane.key.name, ok: true, outcome: 'success' });
+    }
     this.events.emit('jobSucceeded', { jobId: job.id, attempts: job.attempt, key: lane.key.name });
     this.finish(job, { ok: true, id: job.id, value: res.result, attempts: job.attempt, key: lane.key.name });
   }
@@ -537,6 +548,7 @@ export class Executor<P = unknown, R = unknown> {
   private async hookEnd(job: Job<P, R>, info: AttemptEndInfo): Promise<void> {
     const g = this.config.hooks?.onAttemptEnd;
     const own = job.options?.onAttemptEnd;
+    if (!g && !own) return;
     try {
       if (g) await g(info);
       if (own) await own(info);
