@@ -92,6 +92,7 @@ const instant: ProviderAdapter<number, number> = { name: 'instant', call: (p) =>
 
 /** Heap held per queued job (executor paused), with 1e5 and 1e6 queued; measured before anything else has run. */
 export async function benchHeap(): Promise<void> {
+  console.log('(2) heap per queued job (executor paused; small-integer payloads, so this is the executor\'s own cost)');
   for (const mode of ['submit', 'run'] as const) {
     for (const count of [100_000, 1_000_000]) {
       const sluice = createSluice<number, number>({ provider: instant, concurrency: 256, learnRate: false });

@@ -130,7 +130,12 @@ export class Executor<P = unknown, R = unknown> {
 
   /** Runs one job; resolves with its result, rejects with a {@link JobFailedError} (or an `AbortError` when cancelled). */
   run(payload: P, options?: RunOptions): Promise<R> {
-    const job = new PromiseJob<P, R>(...this.jobFields(payload, options));
+    let job: PromiseJob<P, R>;
+    try {
+      job = new PromiseJob<P, R>(...this.jobFields(payload, options));
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const promise = new Promise<R>((resolve, reject) => {
       job.resolve = resolve;
       job.reject = reject;
@@ -141,7 +146,11 @@ export class Executor<P = unknown, R = unknown> {
 
   /** Result mode: like {@link run} but never rejects; resolves with the job's {@link JobResult}. */
   runSettled(payload: P, options?: RunOptions): Promise<JobResult<R>> {
-    return new Promise<JobResult<R>>((resolve) => this.submit(payload, options, resolve));
+    try {
+      return new Promise<JobResult<R>>((resolve) => this.submit(payload, options, resolve));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
@@ -155,6 +164,7 @@ export class Executor<P = unknown, R = unknown> {
   }
 
   private jobFields(payload: P, options: RunOptions | undefined): [JobId, P, number, number, number, number, RunOptions | undefined] {
+    if (options !== undefined) checkRunOptions(options);
     const seq = ++this.seq;
     const tokens = options?.tokens ?? this.config.provider.estimateTokens?.(payload) ?? 0;
     return [options?.id ?? seq, payload, options?.priority ?? 0, seq, tokens, this.clock.now(), options];
@@ -525,10 +535,13 @@ export class Executor<P = unknown, R = unknown> {
     const keyScoped = c.kind === 'rate_limited' || c.kind === 'quota_exhausted';
     const failover = this.config.failover !== false && this.router.size > 1;
     if (c.kind === 'quota_exhausted' && !d.retry) {
-      const bound = Math.max(d.maxAttempts, this.router.size);
-      const canWait = job.attempt < bound && !this.router.allDisabled(now) && this.router.size > 1;
+      // Another key may serve it now; else (not a billing problem) the job waits for the earliest
+      // key back, which is the "pause when every key is parked, resume at the reset" of the quota story.
+      const bound = Math.max(d.maxAttempts, this.router.size + 1);
+      const other = this.router.hasOtherAvailable(key, now);
+      const canWait = job.attempt < bound && !this.router.allDisabled(now) && (other || c.quotaScope !== 'billing');
       if (!canWait) return { ...d, front: false };
-      return { retry: true, delayMs: 0, front: true, reason: `quota_exhausted on ${key}: another key`, maxAttempts: bound };
+      return { retry: true, delayMs: 0, front: true, reason: `quota_exhausted on ${key}: ${other ? 'another key' : 'waiting for a key to return'}`, maxAttempts: bound };
     }
     if (d.retry && keyScoped && failover && this.router.hasOtherAvailable(key, now)) {
       return { retry: true, delayMs: 0, front: true, reason: `${c.kind} on ${key}: at once on another key`, maxAttempts: d.maxAttempts };
@@ -645,6 +658,24 @@ export class Executor<P = unknown, R = unknown> {
       process.off('SIGTERM', onSignal);
     };
   }
+}
+
+/** Throws a `TypeError`/`RangeError` naming the field when a job's options are unusable. */
+function checkRunOptions(o: RunOptions): void {
+  if (o === null || typeof o !== 'object') throw new TypeError(`run options must be an object, got ${String(o)}`);
+  if (o.priority !== undefined && (typeof o.priority !== 'number' || !Number.isFinite(o.priority))) {
+    throw new RangeError(`run options: priority must be a finite number, got ${String(o.priority)}`);
+  }
+  if (o.tokens !== undefined && (typeof o.tokens !== 'number' || !Number.isFinite(o.tokens) || o.tokens < 0)) {
+    throw new RangeError(`run options: tokens must be a finite number >= 0, got ${String(o.tokens)}`);
+  }
+  if (o.startAttempt !== undefined && (!Number.isInteger(o.startAttempt) || o.startAttempt < 0)) {
+    throw new RangeError(`run options: startAttempt must be an integer >= 0, got ${String(o.startAttempt)}`);
+  }
+  if (o.id !== undefined && typeof o.id !== 'string' && typeof o.id !== 'number') {
+    throw new TypeError(`run options: id must be a string or a number, got ${typeof o.id}`);
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('run options: signal must be an AbortSignal');
 }
 
 /** Kinds where the server refused the request before doing work: the reserved tokens are refunded. */

@@ -162,3 +162,36 @@ describe('Executor and keys', () => {
     await sluice.close();
   });
 });
+
+describe('quota_exhausted with every key parked', () => {
+  it('waits for the park to end (the day rolls over) and runs then; a billing quota fails at once', async () => {
+    const clock = new VirtualClock();
+    let daily = 0;
+    const provider = new FakeProvider({
+      clock,
+      fault: (p) => {
+        if ((p as { value: string }).value === 'billing') return { kind: 'quota_exhausted', status: 429, quotaScope: 'billing', retryable: false };
+        return daily++ === 0 ? { kind: 'quota_exhausted', status: 429, quotaScope: 'day', retryable: false, message: 'per-day quota' } : undefined;
+      },
+    });
+    const sluice = createSluice({ clock, provider, keys: keys('only') });
+    const r = await clock.run(sluice.runSettled({ value: 'daily' }));
+    expect(r).toMatchObject({ ok: true, attempts: 2 });
+    expect(clock.now()).toBe(T0 + 86_400_000);
+    const b = await clock.run(sluice.runSettled({ value: 'billing' }));
+    expect(b).toMatchObject({ ok: false, kind: 'quota_exhausted', attempts: 1 });
+    await sluice.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('rejects bad run options naming the field', async () => {
+    const clock = new VirtualClock();
+    const sluice = createSluice({ clock, provider: async () => 1 });
+    await expect(sluice.run({}, { priority: Number.NaN })).rejects.toThrow(/priority/);
+    await expect(sluice.run({}, { tokens: -1 })).rejects.toThrow(/tokens/);
+    await expect(sluice.runSettled({}, { startAttempt: 1.5 })).rejects.toThrow(/startAttempt/);
+    expect(() => sluice.submit({}, { id: {} as never }, () => undefined)).toThrow(/id/);
+    expect(sluice.size).toBe(0);
+    await sluice.close();
+  });
+});
