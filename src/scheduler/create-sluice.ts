@@ -12,7 +12,9 @@ import { RateLimiter } from '../flow/rate-limiter.js';
 import type { LearnedRateOptions } from '../flow/learned-rate.js';
 import { QuotaMonitor } from '../flow/quota/quota-monitor.js';
 import type { QuotaMonitorOptions } from '../flow/quota/quota-monitor.js';
-import type { QuotaRecord } from '../flow/backend.js';
+import type { FlowBackend, QuotaRecord } from '../flow/backend.js';
+import { KeyPool } from '../flow/key-pool.js';
+import type { KeySelection } from '../flow/key-pool.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
 import type { ApiKey, CallContext, ProviderAdapter } from '../provider/types.js';
 import type { ExecutorEvents } from './events.js';
@@ -21,7 +23,7 @@ import type { AttemptEndInfo, AttemptStartInfo } from './job.js';
 import type { KeyLane } from './key-router.js';
 import { KeyStates } from './key-states.js';
 import type { KeySelectionStrategy } from './key-states.js';
-import type { Classifier, SchedulerConcurrency, SchedulerQuota } from './ports.js';
+import type { Classifier, SchedulerConcurrency, SchedulerKeyPool, SchedulerQuota } from './ports.js';
 
 /** Concurrency: a fixed number of calls in flight, or AIMD between `min` and `max`. */
 export type ConcurrencyOption = number | ({ adaptive?: boolean } & Omit<AdaptiveConcurrencyOptions, 'clock'>);
@@ -53,8 +55,13 @@ export interface SluiceOptions<P, R> {
   quotaState?: Record<string, unknown>;
   /** Calls in flight at once. Default 16. */
   concurrency?: ConcurrencyOption;
-  /** Key selection. Default `round-robin`. */
-  selection?: KeySelectionStrategy;
+  /**
+   * Key selection. Default `round-robin`. `least-loaded` and `most-headroom` use the flow layer's KeyPool;
+   * `least-recently-used` and `fixed-order` the executor's own key states.
+   */
+  selection?: KeySelection | KeySelectionStrategy;
+  /** Shared limiter, key-state and quota storage (e.g. Redis, `src/flow/redis`): keys' cooldowns and limits are then shared between processes. Default: in memory. */
+  backend?: FlowBackend;
   /** Cooldown after a 429 that named no wait and no reset, ms. Default 30,000. */
   defaultCooldownMs?: number;
   /** Per-attempt timeout, ms. Default: the retry policy's `timeoutMs`, else none. */
@@ -96,14 +103,7 @@ export function createSluice<P = unknown, R = unknown>(options: SluiceOptions<P,
   const keys = checkKeys(options.keys ?? [{ name: 'default', secret: '' }]);
   const events = new TypedEmitter<ExecutorEvents>();
   const policy = toPolicy(options.retry);
-  const lanes = keys.map((key) => makeLane(key, limitsFor(options.limits, key.name, keys), options, clock, events));
-  const pool = new KeyStates(
-    keys.map((k) => k.name),
-    {
-      ...(options.selection !== undefined ? { selection: options.selection } : {}),
-      ...(options.defaultCooldownMs !== undefined ? { defaultCooldownMs: options.defaultCooldownMs } : {}),
-    },
-  );
+  const { lanes, pool } = buildKeys(options, keys, clock, events);
   const concurrency = makeConcurrency(options.concurrency, clock, events);
   const attemptTimeoutMs = options.attemptTimeoutMs ?? policy.timeoutMs;
   if (attemptTimeoutMs !== undefined && !(attemptTimeoutMs > 0)) {
@@ -170,6 +170,47 @@ function limitsFor(limits: SluiceOptions<unknown, unknown>['limits'], name: stri
   return perKey ? ((limits as Record<string, KeyLimits>)[name] ?? {}) : (limits as KeyLimits);
 }
 
+/**
+ * The keys' limiters, quota monitors and states. By default the executor's own in-memory
+ * {@link KeyStates} with one RateLimiter per key; with a shared `backend` (Redis) or a selection only
+ * the flow layer's KeyPool offers, the KeyPool (which implements the scheduler's pool port) and its
+ * limiters and monitors.
+ */
+function buildKeys<P, R>(options: SluiceOptions<P, R>, keys: readonly ApiKey[], clock: Clock, events: TypedEmitter<ExecutorEvents>): { lanes: KeyLane[]; pool: SchedulerKeyPool } {
+  const selection = options.selection ?? 'round-robin';
+  if (!SELECTIONS.includes(selection)) throw new TypeError(`createSluice: selection must be one of ${SELECTIONS.join(', ')}, got ${String(selection)}`);
+  const useKeyPool = options.backend !== undefined || selection === 'least-loaded' || selection === 'most-headroom';
+  if (!useKeyPool) {
+    const lanes = keys.map((key) => makeLane(key, limitsFor(options.limits, key.name, keys), options, clock, events));
+    const pool = new KeyStates(
+      keys.map((k) => k.name),
+      { selection: selection as KeySelectionStrategy, ...(options.defaultCooldownMs !== undefined ? { defaultCooldownMs: options.defaultCooldownMs } : {}) },
+    );
+    return { lanes, pool };
+  }
+  if (selection === 'least-recently-used' || selection === 'fixed-order') {
+    throw new TypeError(`createSluice: selection "${selection}" is not available with a shared backend; use round-robin, least-loaded or most-headroom`);
+  }
+  const perKey = Object.fromEntries(keys.map((k) => [k.name, limitsFor(options.limits, k.name, keys)]));
+  const pool = new KeyPool({
+    keys,
+    perKey,
+    selection,
+    clock,
+    ...(options.backend ? { backend: options.backend } : {}),
+    ...(options.defaultCooldownMs !== undefined ? { defaultCooldownMs: options.defaultCooldownMs } : {}),
+    ...(options.quota ? { quota: options.quota } : {}),
+  });
+  const lanes = keys.map((key) => {
+    const limiter = pool.limiter(key.name);
+    limiter.events.on('rate', (r) => events.emit('rateChange', r));
+    return { key, limiter, quota: wireMonitor(pool.monitor(key.name), options, events) };
+  });
+  return { lanes, pool };
+}
+
+const SELECTIONS: readonly string[] = ['round-robin', 'least-loaded', 'most-headroom', 'least-recently-used', 'fixed-order'];
+
 function makeLane<P, R>(key: ApiKey, limits: KeyLimits, options: SluiceOptions<P, R>, clock: Clock, events: TypedEmitter<ExecutorEvents>): KeyLane {
   const quota = options.quota;
   const limiter = new RateLimiter({ ...limits, key: key.name, clock, learn: options.learnRate ?? true });
@@ -177,12 +218,17 @@ function makeLane<P, R>(key: ApiKey, limits: KeyLimits, options: SluiceOptions<P
   const { requestsPerDay } = limits;
   if (!quota && requestsPerDay === undefined) return { key, limiter };
   const monitor = new QuotaMonitor({ ...quota, ...(requestsPerDay !== undefined ? { requestsPerDay } : {}), key: key.name, clock });
+  return { key, limiter, quota: wireMonitor(monitor, options, events) };
+}
+
+/** Forwards a monitor's events, restores its saved state, and adapts it to the scheduler's quota port. */
+function wireMonitor<P, R>(monitor: QuotaMonitor, options: SluiceOptions<P, R>, events: TypedEmitter<ExecutorEvents>): SchedulerQuota {
   monitor.events.on('alert', (a) => events.emit('quotaAlert', { key: a.key, level: a.level, usage: a.usage, window: a.limit }));
   monitor.events.on('pause', (p) => events.emit('pause', { reason: 'quota', until: p.until, key: p.key, detail: p.reason }));
   monitor.events.on('resume', (r) => events.emit('resume', { reason: 'quota', key: r.key }));
-  const saved = options.quotaState?.[key.name];
+  const saved = options.quotaState?.[monitor.key];
   if (saved !== undefined) monitor.restore(saved as QuotaRecord);
-  return { key, limiter, quota: quotaPort(monitor) };
+  return quotaPort(monitor);
 }
 
 /** Adapts the flow layer's QuotaMonitor to what the scheduler needs. */

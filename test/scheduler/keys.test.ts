@@ -195,3 +195,31 @@ describe('quota_exhausted with every key parked', () => {
     await sluice.close();
   });
 });
+
+describe('with the flow layer KeyPool (least-loaded / most-headroom / shared backend)', () => {
+  it('cools only the 429 key, runs the job at once on another, announces the rejoin, leaves no timer', async () => {
+    const clock = new VirtualClock();
+    let once = 0;
+    const provider = new FakeProvider({
+      clock,
+      latencyMs: 100,
+      fault: (_p, ctx) => (ctx.key.name === 'a' && once++ === 0 ? { kind: 'rate_limited', status: 429, retryable: true, retryAfterMs: 5_000 } : undefined),
+    });
+    const sluice = createSluice({ clock, provider, keys: keys('a', 'b'), selection: 'least-loaded', concurrency: 1 });
+    const ends: number[] = [];
+    sluice.events.on('cooldownEnd', (e) => ends.push(clock.now() - T0) && void e);
+    const r = await clock.run(sluice.runSettled({ value: 1 }));
+    expect(r).toMatchObject({ ok: true, attempts: 2, key: 'b' });
+    expect(provider.stats.callTimes).toEqual({ a: [T0], b: [T0] });
+    await clock.advance(10_000);
+    expect(ends).toEqual([5_000]);
+    const rest = await clock.run(Promise.all([1, 2].map((v) => sluice.runSettled({ value: v }))));
+    expect(rest.every((x) => x.ok)).toBe(true);
+    await sluice.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('rejects an unknown selection naming the field', () => {
+    expect(() => createSluice({ provider: async () => 1, selection: 'random' as never })).toThrow(/selection/);
+  });
+});
