@@ -164,6 +164,38 @@ describe('sluice CLI (spawned)', () => {
     }
   });
 
+  it('sluice simulate prints its URL and keys, answers requests, and stops on SIGINT', async () => {
+    let url = '';
+    let secret = '';
+    let asked = false;
+    const run = await spawnCli(['simulate', '--keys', '2', '--rpm', '100'], {
+      onStdout: (text, child) => {
+        const u = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
+        const k = /SIM_KEY_1=(\S+)/.exec(text);
+        if (!asked && u && k && text.includes('Ctrl-C')) {
+          asked = true;
+          url = u[1]!;
+          secret = k[1]!;
+          void fetch(`${url}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+          }).then(
+            (res) => {
+              expect(res.status).toBe(200);
+              child.kill('SIGINT');
+            },
+            () => child.kill('SIGINT'),
+          );
+        }
+      },
+    });
+    expect(asked).toBe(true);
+    expect(run.code).toBe(ExitCode.ok);
+    expect(run.stdout).toContain('SIM_KEY_2=');
+    expect(run.stdout).toContain('simulator stopped after 1 requests');
+  });
+
   it('sluice demo --items 200 completes end to end and prints the report path', async () => {
     const demoDir = join(dir, 'demo');
     const run = await spawnCli(['demo', '--items', '200', '--time-scale', '30', '--dir', demoDir, '--progress', 'json']);

@@ -15,7 +15,12 @@ export interface CliRun {
 /** Spawns `sluice <args>` from the sources (node --import tsx). `onStderr` sees output as it comes. */
 export function spawnCli(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; onStderr?: (text: string, child: ChildProcess) => void } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    onStderr?: (text: string, child: ChildProcess) => void;
+    onStdout?: (text: string, child: ChildProcess) => void;
+  } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
@@ -25,7 +30,10 @@ export function spawnCli(
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      options.onStdout?.(stdout, child);
+    });
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       options.onStderr?.(stderr, child);
