@@ -58,6 +58,20 @@ export type RetryOverride = z.infer<typeof retryOverrideSchema>;
 
 const retryOverrides = z.partialRecord(z.enum(ERROR_KINDS), retryOverrideSchema);
 
+/** One key's own limits (config file `keyLimits`). */
+export const keyLimitSchema = z
+  .object({
+    rpm: positiveInt.optional(),
+    tpm: positiveInt.optional(),
+    rpd: positiveInt.optional(),
+    minSpacingMs: duration.max(3_600_000).optional(),
+    maxInFlight: positiveInt.max(10_000).optional(),
+  })
+  .strict();
+
+/** Shape of one key's limit overrides. */
+export type KeyLimitOverride = z.infer<typeof keyLimitSchema>;
+
 /** The names of the retry presets the CLI offers (see src/attempt/presets.ts). */
 export const RETRY_PRESETS = ['default', 'veo', 'clip-download', 'genai-processing', 'quota-plan'] as const;
 
@@ -138,6 +152,12 @@ export const OPTIONS = {
     flag: '--max-in-flight <n>', env: 'SLUICE_MAX_IN_FLIGHT', kind: 'int', group: 'limits',
     schema: positiveInt.max(10_000).optional(), default: undefined,
     range: 'integer 1..10000', description: 'Maximum concurrent requests, per key.',
+  }),
+  keyLimits: opt<Record<string, KeyLimitOverride> | undefined>({
+    flag: undefined, env: 'SLUICE_KEY_LIMITS', kind: 'json', group: 'limits',
+    schema: z.record(z.string().min(1), keyLimitSchema).optional(), default: undefined,
+    range: 'object {keyName: {rpm, tpm, rpd, minSpacingMs, maxInFlight}}',
+    description: 'Per-key overrides of the limits above, by key name (config file, or JSON in the variable).',
   }),
   // retry
   retryPreset: opt({

@@ -12,7 +12,8 @@ import { formatSummary } from '../observe/report/summary.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
 import type { ApiKey, ProviderAdapter } from '../provider/types.js';
 import { createSluice } from '../scheduler/create-sluice.js';
-import { ExitCode, type ExitCodeValue } from './exit-codes.js';
+import { CliError, ExitCode, type ExitCodeValue } from './exit-codes.js';
+import type { KeyLimits } from '../flow/limits.js';
 import { println, type CliIO } from './io.js';
 import { bridgeRunEvents } from './observe-run.js';
 import type { SluiceConfig } from './options.js';
@@ -43,6 +44,37 @@ export interface SessionResult {
   reportPath: string;
 }
 
+/**
+ * The limits of every key: the per-key options, overridden by `keyLimits[name]`. Returns one record per
+ * key name (what createSluice takes for per-key limits). A `keyLimits` entry for an unknown key is an error.
+ */
+export function keyLimitsFor(config: SluiceConfig, keys: readonly ApiKey[], windowMs?: number): Record<string, KeyLimits> {
+  const names = new Set(keys.map((k) => k.name));
+  for (const name of Object.keys(config.keyLimits ?? {})) {
+    if (!names.has(name)) {
+      throw new CliError(`invalid option keyLimits: key "${name}" is not one of the configured keys (${[...names].join(', ')})`, ExitCode.badConfig);
+    }
+  }
+  const out: Record<string, KeyLimits> = {};
+  for (const { name } of keys) {
+    const o = config.keyLimits?.[name] ?? {};
+    const rpm = o.rpm ?? config.rpm;
+    const tpm = o.tpm ?? config.tpm;
+    const spacing = o.minSpacingMs ?? config.minSpacing;
+    const inFlight = o.maxInFlight ?? config.maxInFlight;
+    const perDay = o.rpd ?? config.dailyLimit ?? config.rpd;
+    out[name] = {
+      ...(windowMs !== undefined ? { windowMs } : {}),
+      ...(rpm !== undefined ? { requestsPerMinute: rpm } : {}),
+      ...(tpm !== undefined ? { tokensPerMinute: tpm } : {}),
+      ...(spacing > 0 ? { minSpacingMs: spacing } : {}),
+      ...(inFlight !== undefined ? { maxInFlight: inFlight } : {}),
+      ...(perDay !== undefined ? { requestsPerDay: perDay } : {}),
+    };
+  }
+  return out;
+}
+
 /** Non-secret settings stored with the run and shown in the report. */
 export function publicSettings(config: SluiceConfig, keys: readonly ApiKey[]): Record<string, unknown> {
   return {
@@ -52,7 +84,8 @@ export function publicSettings(config: SluiceConfig, keys: readonly ApiKey[]): R
     keys: keys.map((k) => k.name),
     rpm: config.rpm,
     tpm: config.tpm,
-    rpd: config.rpd ?? config.dailyLimit,
+    rpd: config.dailyLimit ?? config.rpd,
+    keyLimits: config.keyLimits,
     minSpacingMs: config.minSpacing || undefined,
     maxInFlight: config.maxInFlight,
     retryPreset: config.retryPreset,
@@ -76,14 +109,7 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   const executor = createSluice<Record<string, unknown>, unknown>({
     provider: s.provider,
     keys: s.keys,
-    limits: {
-      ...(s.limitsWindowMs !== undefined ? { windowMs: s.limitsWindowMs } : {}),
-      ...(config.rpm !== undefined ? { requestsPerMinute: config.rpm } : {}),
-      ...(config.tpm !== undefined ? { tokensPerMinute: config.tpm } : {}),
-      ...(config.minSpacing > 0 ? { minSpacingMs: config.minSpacing } : {}),
-      ...(config.maxInFlight !== undefined ? { maxInFlight: config.maxInFlight } : {}),
-      ...((config.dailyLimit ?? config.rpd) !== undefined ? { requestsPerDay: config.dailyLimit ?? config.rpd } : {}),
-    },
+    limits: keyLimitsFor(config, s.keys, s.limitsWindowMs),
     retry: retryOptionsFor(config),
     quota: {
       monitoring: config.quotaMonitoring,

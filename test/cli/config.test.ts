@@ -141,3 +141,22 @@ describe('loadKeys', () => {
     expect(err.message).not.toContain('sk-leaked-secret');
   });
 });
+
+describe('per-key limits', () => {
+  it('override the shared per-key limits by key name, and refuse unknown keys', async () => {
+    const { keyLimitsFor } = await import('../../src/cli/session.js');
+    const f = file('kl.json', JSON.stringify({ rpm: 600, tpm: 100_000, keyLimits: { K_B: { rpm: 60, maxInFlight: 2 } } }));
+    const { config } = loadConfig({ env: {}, configPath: f });
+    const keys = [
+      { name: 'K_A', secret: 'a' },
+      { name: 'K_B', secret: 'b' },
+    ];
+    expect(keyLimitsFor(config, keys)).toEqual({
+      K_A: { requestsPerMinute: 600, tokensPerMinute: 100_000 },
+      K_B: { requestsPerMinute: 60, tokensPerMinute: 100_000, maxInFlight: 2 },
+    });
+    expect(fail(() => keyLimitsFor(config, [{ name: 'K_A', secret: 'a' }])).message).toContain('key "K_B" is not one of the configured keys');
+    const bad = file('kl2.json', JSON.stringify({ keyLimits: { K_A: { rpm: -1 } } }));
+    expect(fail(() => loadConfig({ env: {}, configPath: bad })).message).toContain('K_A.rpm');
+  });
+});
