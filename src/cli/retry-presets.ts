@@ -1,21 +1,24 @@
 import type { ErrorKind } from '../classify/kinds.js';
-import type { KindPolicyOptions, RetryPolicyOptions } from '../attempt/policy.js';
+import type { KindPolicyOptions, RetryPolicy, RetryPolicyOptions } from '../attempt/policy.js';
+import { clipDownload, genaiProcessing, veoSubmission } from '../attempt/presets.js';
 import type { RetryOverride, SluiceConfig } from './options.js';
 
 /**
  * The retry presets the CLI offers by name, as retry-policy options. These reproduce the stories in
  * ../shared/seeds (Veo submission, clip download, GenAI processing fix, quota plan).
- * NOTE: a thin CLI-side table until `src/attempt/presets.ts` lands; then these should point there.
+ * Without overrides the CLI uses the canonical policies of `src/attempt/presets.ts` (see
+ * {@link retryFor}); this table is their options form, so that `--max-attempts` and per-kind
+ * overrides can be merged into them.
  */
 const PRESETS: Record<SluiceConfig['retryPreset'], RetryPolicyOptions> = {
   default: {},
   veo: {
-    default: { attempts: 1 },
     byKind: {
       rate_limited: { retry: true, attempts: 4, backoff: { type: 'schedule', delaysMs: [30_000, 60_000, 120_000] }, jitter: 'none' },
       overloaded: { retry: true, attempts: 4, backoff: { type: 'schedule', delaysMs: [30_000, 60_000, 120_000] }, jitter: 'none' },
-      invalid_request: { retry: false },
-      unknown: { retry: false },
+      server_error: { retry: false },
+      timeout: { retry: false },
+      network: { retry: false },
     },
   },
   'clip-download': {
@@ -24,7 +27,7 @@ const PRESETS: Record<SluiceConfig['retryPreset'], RetryPolicyOptions> = {
     byKind: { not_found: { retry: false }, auth: { retry: false } },
   },
   'genai-processing': {
-    default: { attempts: 3, backoff: { type: 'schedule', delaysMs: [1000, 2000, 4000] }, jitter: 'none' },
+    default: { attempts: 3, backoff: { type: 'exponential', initialMs: 1000, factor: 2, maxMs: 4000 }, jitter: 'none' },
     byKind: { auth: { retry: false } },
   },
   'quota-plan': {
@@ -35,6 +38,16 @@ const PRESETS: Record<SluiceConfig['retryPreset'], RetryPolicyOptions> = {
     },
   },
 };
+
+/** The retry policy of a configuration: the canonical preset when nothing overrides it, else merged options. */
+export function retryFor(config: Pick<SluiceConfig, 'retryPreset' | 'maxAttempts' | 'retry' | 'attemptTimeout'>): RetryPolicy | RetryPolicyOptions {
+  if (config.maxAttempts === undefined && config.retry === undefined) {
+    if (config.retryPreset === 'veo') return veoSubmission();
+    if (config.retryPreset === 'clip-download') return clipDownload();
+    if (config.retryPreset === 'genai-processing') return genaiProcessing().policy;
+  }
+  return retryOptionsFor(config);
+}
 
 /** The retry-policy options for a configuration: the preset, then `--max-attempts`, then per-kind overrides. */
 export function retryOptionsFor(config: Pick<SluiceConfig, 'retryPreset' | 'maxAttempts' | 'retry' | 'attemptTimeout'>): RetryPolicyOptions {

@@ -17,7 +17,7 @@ import type { KeyLimits } from '../flow/limits.js';
 import { println, type CliIO } from './io.js';
 import { bridgeRunEvents } from './observe-run.js';
 import type { SluiceConfig } from './options.js';
-import { retryOptionsFor } from './retry-presets.js';
+import { retryFor } from './retry-presets.js';
 import { RunLog, createFileLogger } from './run-log.js';
 import { Shutdown } from './shutdown.js';
 
@@ -110,7 +110,7 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
     provider: s.provider,
     keys: s.keys,
     limits: keyLimitsFor(config, s.keys, s.limitsWindowMs),
-    retry: retryOptionsFor(config),
+    retry: retryFor(config),
     quota: {
       monitoring: config.quotaMonitoring,
       alertLevels: [...config.alertLevels],
