@@ -1,12 +1,100 @@
 /**
- * Sluice: run generative-AI API calls at the full rate quotas allow.
+ * Sluice: run generative-AI API calls at the full rate quotas allow — classified, bounded retries;
+ * per-key limits, cooldowns and quota-aware pause/resume; durable batches; Redis scale-out.
+ *
+ * Layers (see docs/ARCHITECTURE.md): clock, classify, attempt, flow, scheduler, provider, simulator,
+ * batch, observe. Internal modules not exported here are not part of the public API.
  * @packageDocumentation
  */
+
+// clock
 export * from './clock/index.js';
+
+// classify
 export { ERROR_KINDS, PROVIDERS, RETRYABLE_BY_DEFAULT, isErrorKind } from './classify/kinds.js';
 export type { ErrorKind, ProviderName, Classification } from './classify/kinds.js';
 export { SluiceError, isSluiceError } from './classify/sluice-error.js';
+export { classify, classifyResponse, parseDuration, parseRetryAfter, parseRetryAfterMs, parseResetTime, redactSecrets } from './classify/index.js';
+export type { ClassifyOptions, RawHttpFailure } from './classify/index.js';
+
+// attempt
+export { retry } from './attempt/retry.js';
+export type { RetryOptions, RetryHooks, RetryResult, AttemptContext } from './attempt/retry.js';
+export { RetryError, isRetryError } from './attempt/retry-error.js';
+export { retryPolicy, defaultRetryPolicy } from './attempt/policy.js';
+export type {
+  RetryPolicy,
+  RetryPolicyOptions,
+  KindPolicyOptions,
+  DefaultPolicyOptions,
+  DecideInput,
+  RetryDecision,
+  GiveUpReason,
+  GiveUpInfo,
+} from './attempt/policy.js';
+export { exponentialBackoff, constantBackoff, scheduleBackoff, takeDelays } from './attempt/backoff.js';
+export type { Backoff, BackoffSpec, ExponentialBackoffOptions } from './attempt/backoff.js';
+export type { JitterSpec, Random } from './attempt/jitter.js';
+export { CircuitBreaker, BrokenCircuitError } from './attempt/circuit-breaker.js';
+export type { CircuitBreakerOptions, ConsecutiveStrategy, RatioStrategy } from './attempt/circuit-breaker.js';
+export type { RetryEvents, BreakerEvents, BreakerState, RetryEvent, SuccessEvent, GiveUpEvent, AttemptRecord } from './attempt/events.js';
+export { presets, isEmptyResult } from './attempt/presets.js';
+
+// flow
+export { RateLimiter } from './flow/rate-limiter.js';
+export type { Permit, RateLimiterOptions, AcquireOptions } from './flow/rate-limiter.js';
+export type { KeyLimits } from './flow/limits.js';
+export { estimateTokens, countTextTokens } from './flow/token-estimate.js';
+export { parseRateLimitHeaders } from './flow/quota/parse-headers.js';
 export type { RateLimitSnapshot, RateLimitWindow } from './flow/quota/snapshot.js';
-export type { ApiKey, Usage, ProviderResponse, CallContext, ProviderAdapter } from './provider/types.js';
+export { QuotaMonitor } from './flow/quota/quota-monitor.js';
+export type { QuotaMonitorOptions, QuotaMonitorEvents, QuotaMonitorState } from './flow/quota/quota-monitor.js';
+export { KeyPool } from './flow/key-pool.js';
+export type { KeyPoolOptions, KeyPoolEvents } from './flow/key-pool.js';
+export { AdaptiveConcurrency } from './flow/adaptive-concurrency.js';
+export type { AdaptiveConcurrencyOptions, ConcurrencyChange } from './flow/adaptive-concurrency.js';
+
+// scheduler
+export { createSluice, Executor, JobFailedError } from './scheduler/index.js';
+export type { SluiceOptions, RunOptions, JobResult, RunAllOptions, RunAllSummary, ExecutorEvents, AttemptStartInfo, AttemptEndInfo } from './scheduler/index.js';
+
+// provider
+export {
+  openAICompatibleAdapter,
+  azureOpenAIAdapter,
+  anthropicAdapter,
+  geminiAdapter,
+  veoAdapter,
+  functionAdapter,
+  keyedClients,
+  createProvider,
+  PROVIDER_TYPES,
+} from './provider/index.js';
+export type {
+  ApiKey,
+  Usage,
+  ProviderResponse,
+  CallContext,
+  ProviderAdapter,
+  ProviderConfig,
+  OpenAICompatibleOptions,
+  AzureOpenAIOptions,
+  AnthropicOptions,
+  GeminiOptions,
+  VeoOptions,
+  FunctionAdapterOptions,
+} from './provider/index.js';
+
+// simulator
+export { startSimulator, simulatorOptionsSchema, FAULT_TYPES } from './simulator/index.js';
+export type { Simulator, SimulatorOptions, SimulatorStats, FaultType } from './simulator/index.js';
+
+// batch
+export { runBatch, batchStatus, retryFailed, exportResults, dryRun, SqliteJobStore } from './batch/index.js';
+export type { JobStore, RunBatchOptions, BatchSummary } from './batch/index.js';
+
+// observe
 export { TypedEmitter } from './observe/typed-emitter.js';
 export type { Listener } from './observe/typed-emitter.js';
+export { createLogger, retryLogHooks, logRetryEvents, logBreakerEvents } from './observe/logger.js';
+export type { LoggerOptions } from './observe/logger.js';

@@ -4,3 +4,5 @@
  */
 export { VirtualClock } from './virtual-clock.js';
 export type { PendingTimer, VirtualClockOptions } from './virtual-clock.js';
+export { FakeProvider } from './fake-provider.js';
+export type * from './fake-provider.js';
