@@ -141,9 +141,12 @@ describe('sluice CLI (spawned)', () => {
       const input = writeInput('sigint.jsonl', 120);
       const args = ['run', input, '--base-url', `${slow.url}/v1`, '--keys-env', 'KEY_ONE', '--progress-interval', '200ms', '--grace-period', '5s'];
       let sent = false;
-      const first = await spawnCli(args, {
+      let scrape: Promise<string> | undefined;
+      const first = await spawnCli([...args, '--metrics-port', '0'], {
         env: { KEY_ONE: SECRET_1 },
         onStderr: (text, child) => {
+          const m = /metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(text);
+          if (m && !scrape && /"succeeded":[1-9]/.test(text)) scrape = fetch(m[1]!).then((r) => r.text());
           // Interrupt after some items are done, mid-run.
           if (!sent && /"succeeded":([1-9]\d)/.test(text)) {
             sent = true;
@@ -154,6 +157,11 @@ describe('sluice CLI (spawned)', () => {
       expect(sent).toBe(true);
       expect(first.code).toBe(ExitCode.interrupted);
       expect(first.stderr).toContain('SIGINT: no new requests');
+      // The Prometheus endpoint answered over loopback during the run, with key names and no secret.
+      const metrics = await scrape!;
+      expect(metrics).toMatch(/sluice_requests_total\{key="KEY_ONE"\} [1-9]/);
+      expect(metrics).toContain('sluice_request_duration_seconds_bucket');
+      expect(metrics).not.toContain(SECRET_1);
       const second = await spawnCli(args, { env: { KEY_ONE: SECRET_1 } });
       expect(second.code).toBe(ExitCode.ok);
       const ids = readFileSync(`${input}.results.jsonl`, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
