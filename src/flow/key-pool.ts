@@ -11,16 +11,32 @@ import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
 import type { Classification } from '../classify/kinds.js';
 import type { ApiKey, ProviderResponse } from '../provider/types.js';
+import type { RateLimitSnapshot } from './quota/snapshot.js';
+import type { LearnedRateOptions } from './learned-rate.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
 import { ACTIVE, MemoryFlowBackend, isPending, type FlowBackend, type KeyState } from './backend.js';
 import { validateLimits, type KeyLimits } from './limits.js';
 import { RateLimiter, type Permit, type ReserveOutcome } from './rate-limiter.js';
 import { QuotaMonitor, type QuotaMonitorEvents, type QuotaMonitorOptions } from './quota/quota-monitor.js';
 
-/** How the pool chooses among available keys. */
-export type KeySelection = 'round-robin' | 'least-loaded' | 'most-headroom';
+/**
+ * How the pool orders available keys: `round-robin` (after the key last started), `fixed-order` (the
+ * first available key in the given order), `least-recently-used`, `least-loaded` (fewest calls in
+ * flight), `most-headroom` (lowest quota usage).
+ */
+export type KeySelection = 'round-robin' | 'fixed-order' | 'least-recently-used' | 'least-loaded' | 'most-headroom';
 
-const SELECTIONS: readonly KeySelection[] = ['round-robin', 'least-loaded', 'most-headroom'];
+/** Every {@link KeySelection}, for validation. */
+export const KEY_SELECTIONS: readonly KeySelection[] = ['round-robin', 'fixed-order', 'least-recently-used', 'least-loaded', 'most-headroom'];
+
+/** Default cooldown after a bare 429 (no wait, no reset) when the key does not learn its rate: the per-profile story's 30 s. */
+export const DEFAULT_COOLDOWN_MS = 30_000;
+
+/**
+ * Default cooldown after a bare 429 when the key learns its rate. The learned rate (cut to 0.7 of what
+ * was sent) is what protects the server then; a long cooldown on top only leaves the key idle.
+ */
+export const LEARNING_COOLDOWN_MS = 1_000;
 
 /** Options of {@link KeyPool}. */
 export interface KeyPoolOptions {
@@ -30,8 +46,26 @@ export interface KeyPoolOptions {
   perKey?: Record<string, KeyLimits>;
   /** Default round-robin. */
   selection?: KeySelection;
-  /** Cooldown after a 429 that named no wait and no reset, ms. Default 30 000. */
+  /**
+   * Cooldown after a 429 that named no wait and no reset, ms. Default {@link LEARNING_COOLDOWN_MS}
+   * (1 s) when the keys learn their rate, else {@link DEFAULT_COOLDOWN_MS} (30 s).
+   */
   defaultCooldownMs?: number;
+  /** Park length after `quota_exhausted` that names no reset: this many ms; default until the end of the UTC day. */
+  parkMs?: number;
+  /**
+   * Let each key's limiter learn its request rate from 429s that name no wait and no reset (CUBIC, see
+   * `learned-rate.ts`). A 429 that names its wait only cools the key for that wait. `false` keeps exactly
+   * the configured limits (the Veo story's 5 s spacing). Default true.
+   */
+  learnRate?: boolean | LearnedRateOptions;
+  /**
+   * One timer per cooling or parked key lets it back in and announces `cooldownEnd` on time. Default
+   * true. The executor turns it off and calls {@link KeyPool.rejoin} from its own single timer
+   * ({@link KeyPool.nextRejoinAt}), so that a cooldown costs no timer of its own. Either way an expired
+   * cooldown counts as over at once.
+   */
+  rejoinTimers?: boolean;
   /** Quota monitoring options applied to every key (key, clock and requestsPerDay are filled in). */
   quota?: Omit<QuotaMonitorOptions, 'key' | 'clock'>;
   clock?: Clock;
@@ -51,6 +85,14 @@ export interface WaitingKey {
 export type PickResult =
   | { ok: true; key: ApiKey; permit: Permit }
   | { ok: false; waitMs: number; waiting: WaitingKey[] };
+
+/** What the caller knows about a failed call beyond its classification. */
+export interface FailureDetail {
+  /** When the call started (its permit's `startedAt`): 429s of calls started before the last decrease count once. */
+  startedAt?: number;
+  /** The rate-limit headers of the failed response, if any (a 429 with headers is not learned from). */
+  rateLimit?: RateLimitSnapshot;
+}
 
 /** What a failure did to the key. */
 export interface KeyFailureEffect {
@@ -77,10 +119,20 @@ interface Entry {
   readonly key: ApiKey;
   readonly limiter: RateLimiter;
   readonly monitor: QuotaMonitor;
+  readonly index: number;
+  /** Sequence number of the last start on this key (0: never), for least-recently-used. */
+  lastStart: number;
   cancelRejoin?: () => void;
 }
 
 const DAY_MS = 86_400_000;
+
+/** The server's wait as an absolute time: `retryAfterMs`, else a `resetAt` still ahead. */
+function serverWait(c: Classification, now: number): number | undefined {
+  if (c.retryAfterMs !== undefined && c.retryAfterMs >= 0) return now + c.retryAfterMs;
+  if (c.resetAt !== undefined && c.resetAt > now) return c.resetAt;
+  return undefined;
+}
 
 /** A pool of keys with per-key limits, cooldowns and quota. */
 export class KeyPool {
@@ -93,7 +145,11 @@ export class KeyPool {
   private readonly local = new Map<string, KeyState>();
   private readonly selection: KeySelection;
   private readonly defaultCooldownMs: number;
+  private readonly parkMs: number | undefined;
+  private readonly learnRate: boolean | LearnedRateOptions;
+  private readonly rejoinTimers: boolean;
   private cursor = 0;
+  private starts = 0;
   private lastAllUnavailableAt: number | undefined;
 
   constructor(options: KeyPoolOptions) {
@@ -102,17 +158,26 @@ export class KeyPool {
     this.clock = options.clock ?? systemClock;
     this.backend = options.backend ?? new MemoryFlowBackend();
     this.selection = options.selection ?? 'round-robin';
-    if (!SELECTIONS.includes(this.selection)) throw new TypeError(`${where}: selection must be one of ${SELECTIONS.join(', ')}, got ${String(this.selection)}`);
-    this.defaultCooldownMs = options.defaultCooldownMs ?? 30_000;
+    if (!KEY_SELECTIONS.includes(this.selection)) throw new TypeError(`${where}: selection must be one of ${KEY_SELECTIONS.join(', ')}, got ${String(this.selection)}`);
+    this.learnRate = options.learnRate ?? true;
+    if (typeof this.learnRate !== 'boolean' && (this.learnRate === null || typeof this.learnRate !== 'object')) {
+      throw new TypeError(`${where}: learnRate must be a boolean or learned-rate options, got ${String(options.learnRate)}`);
+    }
+    this.defaultCooldownMs = options.defaultCooldownMs ?? (this.learnRate === false ? DEFAULT_COOLDOWN_MS : LEARNING_COOLDOWN_MS);
     if (!(this.defaultCooldownMs >= 0) || !Number.isFinite(this.defaultCooldownMs)) {
       throw new RangeError(`${where}: defaultCooldownMs must be a finite number >= 0, got ${String(options.defaultCooldownMs)}`);
+    }
+    this.parkMs = options.parkMs;
+    this.rejoinTimers = options.rejoinTimers ?? true;
+    if (this.parkMs !== undefined && (!(this.parkMs >= 0) || !Number.isFinite(this.parkMs))) {
+      throw new RangeError(`${where}: parkMs must be a finite number >= 0, got ${String(options.parkMs)}`);
     }
     this.entries = options.keys.map((key, i) => {
       if (!key || typeof key.name !== 'string' || key.name.length === 0) throw new TypeError(`${where}: keys[${i}].name must be a non-empty string`);
       if (this.byName.has(key.name)) throw new TypeError(`${where}: keys[${i}].name "${key.name}" is duplicated`);
       const limits = { ...options.limits, ...options.perKey?.[key.name] };
       validateLimits(limits, `${where}: key "${key.name}"`);
-      const entry = this.makeEntry(key, limits, options.quota);
+      const entry = this.makeEntry(key, i, limits, options.quota);
       this.byName.set(key.name, entry);
       return entry;
     });
@@ -126,6 +191,11 @@ export class KeyPool {
   /** The limiter of a key. */
   limiter(keyName: string): RateLimiter {
     return this.entry(keyName).limiter;
+  }
+
+  /** Whether the keys' limiters learn their rate from bare 429s. */
+  get learning(): boolean {
+    return this.learnRate !== false;
   }
 
   /** The quota monitor of a key. */
@@ -169,18 +239,21 @@ export class KeyPool {
    * Applies a failure on `keyName`: `rate_limited` cools only that key (for the server's wait, else
    * until its reset, else `defaultCooldownMs`); `quota_exhausted` parks it until its reset or the end of
    * the UTC day (a per-minute quota cools instead); `auth` disables it for the run. Other kinds change nothing.
+   *
+   * Only a 429 that names no wait, no reset and carries no rate-limit headers lowers the key's learned
+   * rate: one that names its wait is handled exactly by the cooldown, and learning from it as well
+   * would only slow the key down (bench/executor.bench.ts, part 3).
    */
-  reportFailure(keyName: string, classification: Classification): KeyFailureEffect {
+  reportFailure(keyName: string, classification: Classification, detail: FailureDetail = {}, now = this.clock.now()): KeyFailureEffect {
     const entry = this.entry(keyName);
-    const now = this.clock.now();
     const c = classification;
     if (c.kind === 'rate_limited' || (c.kind === 'quota_exhausted' && c.quotaScope === 'minute')) {
-      entry.limiter.onRateLimited();
-      const until = c.retryAfterMs !== undefined ? now + c.retryAfterMs : c.resetAt !== undefined && c.resetAt > now ? c.resetAt : now + this.defaultCooldownMs;
-      return this.cool(entry, 'cooling', until, c.code ?? c.kind, now);
+      const wait = serverWait(c, now);
+      if (wait === undefined && c.kind === 'rate_limited' && !detail.rateLimit) entry.limiter.onRateLimited(detail.startedAt);
+      return this.cool(entry, 'cooling', wait ?? now + this.defaultCooldownMs, c.code ?? c.kind, now);
     }
     if (c.kind === 'quota_exhausted') {
-      const until = c.resetAt !== undefined && c.resetAt > now ? c.resetAt : (Math.floor(now / DAY_MS) + 1) * DAY_MS;
+      const until = serverWait(c, now) ?? (this.parkMs !== undefined ? now + this.parkMs : (Math.floor(now / DAY_MS) + 1) * DAY_MS);
       return this.cool(entry, 'parked', until, c.code ?? `quota exhausted (${c.quotaScope ?? 'unknown'})`, now);
     }
     if (c.kind === 'auth') {
@@ -230,13 +303,32 @@ export class KeyPool {
     return earliest;
   }
 
+  /** Earliest end of a cooldown or park not yet announced with `cooldownEnd`, or undefined. */
+  nextRejoinAt(): number | undefined {
+    let at: number | undefined;
+    for (const s of this.local.values()) {
+      if ((s.state === 'cooling' || s.state === 'parked') && (at === undefined || s.until < at)) at = s.until;
+    }
+    return at;
+  }
+
+  /** Lets back in every key whose cooldown or park has ended, announcing each (`cooldownEnd`); returns their names. */
+  rejoin(now = this.clock.now()): string[] {
+    const back: string[] = [];
+    for (const [name, s] of this.local) {
+      if ((s.state === 'cooling' || s.state === 'parked') && s.until <= now) back.push(name);
+    }
+    for (const name of back) this.letBackIn(this.entry(name));
+    return back;
+  }
+
   // ---- The executor's `SchedulerKeyPool` port (structural; flow does not import the scheduler). ----
 
   /** Names of the keys available now, in the selection order. */
   candidates(now = this.clock.now()): string[] {
-    return this.ordered(now)
-      .filter((e) => !this.blocked(e, now))
-      .map((e) => e.key.name);
+    const out: string[] = [];
+    for (const e of this.ordered(now)) if (!this.blocked(e, now)) out.push(e.key.name);
+    return out;
   }
 
   /** State of one key now; a quota pause reads as `parked` until its end. */
@@ -248,20 +340,22 @@ export class KeyPool {
     return paused !== undefined ? { state: 'parked', until: paused } : { state: 'active' };
   }
 
-  /** Moves the round-robin cursor past `name`. */
-  onStart(name: string): void {
-    const i = this.entries.findIndex((e) => e.key.name === name);
-    if (i >= 0) this.cursor = (i + 1) % this.entries.length;
+  /** Told that a call started on `name`: the round-robin cursor moves past it, least-recently-used notes the time. */
+  onStart(name: string, _now?: number): void {
+    const e = this.byName.get(name);
+    if (!e) return;
+    e.lastStart = ++this.starts;
+    this.cursor = (e.index + 1) % this.entries.length;
   }
 
-  /** Port form of {@link reportSuccess}. */
-  onSuccess(name: string): void {
-    this.reportSuccess(name);
+  /** Port form of {@link reportSuccess} (the executor feeds the response to the limiter and monitor itself). */
+  onSuccess(name: string, _now?: number): void {
+    this.entry(name).limiter.onSuccess();
   }
 
   /** Port form of {@link reportFailure}. */
-  onFailure(name: string, classification: Classification): KeyFailureEffect {
-    return this.reportFailure(name, classification);
+  onFailure(name: string, classification: Classification, now = this.clock.now(), detail?: FailureDetail): KeyFailureEffect {
+    return this.reportFailure(name, classification, detail, now);
   }
 
   /** Cancels every rejoin timer, resume timer and limiter waiter. */
@@ -274,15 +368,15 @@ export class KeyPool {
     }
   }
 
-  private makeEntry(key: ApiKey, limits: KeyLimits, quota: KeyPoolOptions['quota']): Entry {
-    const limiter = new RateLimiter({ ...limits, key: key.name, clock: this.clock, store: this.backend.limiter });
+  private makeEntry(key: ApiKey, index: number, limits: KeyLimits, quota: KeyPoolOptions['quota']): Entry {
+    const limiter = new RateLimiter({ ...limits, key: key.name, clock: this.clock, store: this.backend.limiter, learn: this.learnRate });
     const monitorOptions: QuotaMonitorOptions = { ...quota, key: key.name, clock: this.clock };
     if (limits.requestsPerDay !== undefined) monitorOptions.requestsPerDay = limits.requestsPerDay;
     const monitor = new QuotaMonitor(monitorOptions);
     monitor.events.on('alert', (e) => this.events.emit('quotaAlert', e));
     monitor.events.on('pause', (e) => this.events.emit('quotaPause', e));
     monitor.events.on('resume', (e) => this.events.emit('quotaResume', e));
-    return { key, limiter, monitor };
+    return { key, limiter, monitor, index, lastStart: 0 };
   }
 
   private entry(name: string): Entry {
@@ -310,10 +404,12 @@ export class KeyPool {
     return undefined;
   }
 
-  /** Entries in the order the selection strategy tries them. */
-  private ordered(_now: number): Entry[] {
+  /** Entries in the order the selection strategy tries them (sorts are stable: ties keep round-robin order). */
+  private ordered(_now: number): readonly Entry[] {
+    if (this.selection === 'fixed-order') return this.entries;
     const n = this.entries.length;
-    const rr = Array.from({ length: n }, (_, i) => this.entries[(this.cursor + i) % n]!);
+    const rr = this.cursor === 0 ? this.entries.slice() : Array.from({ length: n }, (_, i) => this.entries[(this.cursor + i) % n]!);
+    if (this.selection === 'least-recently-used') return rr.sort((a, b) => a.lastStart - b.lastStart);
     if (this.selection === 'least-loaded') return rr.sort((a, b) => a.limiter.inFlight - b.limiter.inFlight);
     if (this.selection === 'most-headroom') {
       const usage = new Map(rr.map((e) => [e, e.monitor.maxUsage()] as const));
@@ -327,16 +423,30 @@ export class KeyPool {
     const before = this.current(name, now);
     if (before.state === 'disabled') return { state: 'disabled', until: Infinity };
     if (before.state !== 'active' && before.until >= until) return { state: before.state, until: before.until };
+    if (until <= now) return this.stateOf(name, now); // a zero wait: nothing to cool
     this.setState(entry, { state, until, reason }, now);
-    entry.cancelRejoin?.();
-    entry.cancelRejoin = this.clock.setTimer(until - now, () => {
-      entry.cancelRejoin = undefined;
-      this.local.delete(name);
-      this.events.emit('cooldownEnd', { key: name });
-    });
+    this.scheduleRejoin(entry, until - now);
     if (state === 'cooling') this.events.emit('cooldownStart', { key: name, until, ms: until - now, reason });
     else this.events.emit('parked', { key: name, until, reason });
     return { state, until };
+  }
+
+  /** With rejoin timers, one timer lets the key back in when its cooldown ends; else the owner calls {@link rejoin}. */
+  private scheduleRejoin(entry: Entry, ms: number): void {
+    entry.cancelRejoin?.();
+    entry.cancelRejoin = undefined;
+    if (!this.rejoinTimers) return;
+    entry.cancelRejoin = this.clock.setTimer(ms, () => {
+      entry.cancelRejoin = undefined;
+      this.letBackIn(entry);
+    });
+  }
+
+  private letBackIn(entry: Entry): void {
+    entry.cancelRejoin?.();
+    entry.cancelRejoin = undefined;
+    this.local.delete(entry.key.name);
+    this.events.emit('cooldownEnd', { key: entry.key.name });
   }
 
   private setState(entry: Entry, state: KeyState, now: number): void {
@@ -358,14 +468,7 @@ export class KeyPool {
           const mine = this.current(name, now);
           if (mine.state === 'active' && state.state !== 'active') {
             this.local.set(name, state);
-            if (state.state === 'cooling' || state.state === 'parked') {
-              entry.cancelRejoin?.();
-              entry.cancelRejoin = this.clock.setTimer(state.until - now, () => {
-                entry.cancelRejoin = undefined;
-                this.local.delete(name);
-                this.events.emit('cooldownEnd', { key: name });
-              });
-            }
+            if (state.state === 'cooling' || state.state === 'parked') this.scheduleRejoin(entry, state.until - now);
           }
         }
       },

@@ -1,8 +1,13 @@
 /**
  * A request rate learned from 429s alone, for servers that send no rate-limit headers (a plain
- * rate-limiting proxy). Like the AWS SDK's adaptive retry mode (CUBIC): on a 429 the rate drops to
- * `beta` times what was in force (or measured), then grows back along a cubic curve that is flat near
- * the rate that failed (so most time is spent just below capacity) and probes above it afterwards.
+ * rate-limiting proxy). Like the AWS SDK's adaptive retry mode (CUBIC): the sending rate is measured
+ * all along; on a 429 the rate drops to `beta` times the rate in force (the configured/announced
+ * limit, or the measured sending rate when that is lower), then grows back along a cubic curve that
+ * is flat near the rate that failed (so most time is spent just below capacity) and probes above it
+ * afterwards.
+ *
+ * The decrease starts from what was really being sent, never from the floor: a first 429 on a fresh
+ * key at 600 requests/min leaves it at 420/min, not at `minRate`.
  */
 
 /** Options of the learned rate. */
@@ -13,8 +18,12 @@ export interface LearnedRateOptions {
   recoveryMs?: number;
   /** The learned rate never goes below this (requests per window). Default 1. */
   minRate?: number;
-  /** Window over which throughput is measured, ms. Default 60 000 (same unit as the limits). */
+  /** Window the rates are expressed in, ms. Default 60 000 (the limiter passes its own `windowMs`). */
   windowMs?: number;
+  /** Length of the buckets the sending rate is measured in, ms. Default 500 (AWS SDK). */
+  measureMs?: number;
+  /** Weight of the newest bucket in the smoothed sending rate, in (0, 1]. Default 0.8 (AWS SDK). */
+  smoothing?: number;
 }
 
 /** State of the learned request rate (requests per window). */
@@ -23,23 +32,30 @@ export class LearnedRate {
   private readonly recoveryMs: number;
   private readonly minRate: number;
   private readonly windowMs: number;
+  private readonly measureMs: number;
+  private readonly smoothing: number;
   /** Rate in force when the last 429 arrived. */
   private lastMax: number | undefined;
   private lastDecreaseAt = -Infinity;
   private ceiling: number | undefined;
-  /** Two-bucket throughput counter. */
-  private bucketStart = 0;
-  private current = 0;
-  private previous = 0;
+  /** Sending-rate measurement: starts in the current bucket, and the smoothed rate (per ms) of the finished ones. */
+  private bucketStart: number | undefined;
+  private bucketCount = 0;
+  private smoothedPerMs: number | undefined;
 
   constructor(options: LearnedRateOptions = {}) {
     this.beta = options.beta ?? 0.7;
     this.recoveryMs = options.recoveryMs ?? 20_000;
     this.minRate = options.minRate ?? 1;
     this.windowMs = options.windowMs ?? 60_000;
-    if (!(this.beta > 0 && this.beta < 1)) throw new RangeError(`learned rate: beta must be in (0, 1), got ${this.beta}`);
-    if (!(this.recoveryMs > 0)) throw new RangeError(`learned rate: recoveryMs must be > 0, got ${this.recoveryMs}`);
-    if (!(this.minRate > 0)) throw new RangeError(`learned rate: minRate must be > 0, got ${this.minRate}`);
+    this.measureMs = options.measureMs ?? 500;
+    this.smoothing = options.smoothing ?? 0.8;
+    if (!(this.beta > 0 && this.beta < 1)) throw new RangeError(`learned rate: beta must be in (0, 1), got ${String(options.beta)}`);
+    if (!(this.recoveryMs > 0) || !Number.isFinite(this.recoveryMs)) throw new RangeError(`learned rate: recoveryMs must be a finite number > 0, got ${String(options.recoveryMs)}`);
+    if (!(this.minRate > 0) || !Number.isFinite(this.minRate)) throw new RangeError(`learned rate: minRate must be a finite number > 0, got ${String(options.minRate)}`);
+    if (!(this.windowMs > 0) || !Number.isFinite(this.windowMs)) throw new RangeError(`learned rate: windowMs must be a finite number > 0, got ${String(options.windowMs)}`);
+    if (!(this.measureMs > 0) || !Number.isFinite(this.measureMs)) throw new RangeError(`learned rate: measureMs must be a finite number > 0, got ${String(options.measureMs)}`);
+    if (!(this.smoothing > 0 && this.smoothing <= 1)) throw new RangeError(`learned rate: smoothing must be in (0, 1], got ${String(options.smoothing)}`);
   }
 
   /** The learned rate at `now` (requests per window), or `undefined` before the first 429 or once back at the ceiling. */
@@ -59,36 +75,38 @@ export class LearnedRate {
     return this.lastMax !== undefined;
   }
 
-  /** Counts one granted start for the throughput measurement. */
+  /** Counts one granted start for the sending-rate measurement. */
   count(now: number): void {
-    this.roll(now);
-    this.current++;
-  }
-
-  /** Measured starts per window around `now` (sliding estimate from two fixed buckets). */
-  measured(now: number): number {
-    this.roll(now);
-    const frac = Math.min(1, (now - this.bucketStart) / this.windowMs);
-    return Math.max(this.minRate, this.current + this.previous * (1 - frac));
+    if (this.bucketStart === undefined) this.bucketStart = now;
+    else if (now - this.bucketStart >= this.measureMs) {
+      // AWS SDK: one update per finished bucket, over the whole time since it began (idle gaps included).
+      const perMs = this.bucketCount / (now - this.bucketStart);
+      this.smoothedPerMs = this.smoothedPerMs === undefined ? perMs : this.smoothing * perMs + (1 - this.smoothing) * this.smoothedPerMs;
+      this.bucketStart = now;
+      this.bucketCount = 0;
+    }
+    this.bucketCount++;
   }
 
   /**
-   * A 429 arrived. `inForce` is the rate in force (or measured); `ceiling` the configured/announced
-   * limit. A 429 of a call started before the last decrease is the same congestion: ignored.
+   * The measured sending rate (requests per window), or `undefined` while no measurement bucket has
+   * finished: a handful of starts in the first instants says nothing about the rate.
    */
-  decrease(now: number, inForce: number, ceiling: number | undefined, startedAt?: number): void {
-    if (startedAt !== undefined && startedAt < this.lastDecreaseAt) return;
-    if (startedAt === undefined && now - this.lastDecreaseAt < 1000) return;
+  measured(): number | undefined {
+    return this.smoothedPerMs === undefined ? undefined : this.smoothedPerMs * this.windowMs;
+  }
+
+  /**
+   * A 429 arrived. `inForce` is the rate in force (the limit, or the measured sending rate when lower);
+   * `ceiling` the configured/announced limit. A 429 of a call started before the last decrease is the
+   * same congestion: ignored. Returns whether the rate was lowered.
+   */
+  decrease(now: number, inForce: number, ceiling: number | undefined, startedAt?: number): boolean {
+    if (startedAt !== undefined && startedAt < this.lastDecreaseAt) return false;
+    if (startedAt === undefined && now - this.lastDecreaseAt < 1000) return false;
     this.ceiling = ceiling;
     this.lastMax = Math.max(this.minRate, inForce);
     this.lastDecreaseAt = now;
-  }
-
-  private roll(now: number): void {
-    if (now - this.bucketStart < this.windowMs) return;
-    const windows = Math.floor((now - this.bucketStart) / this.windowMs);
-    this.previous = windows === 1 ? this.current : 0;
-    this.current = 0;
-    this.bucketStart += windows * this.windowMs;
+    return true;
   }
 }

@@ -101,7 +101,7 @@ export class RateLimiter {
     this.clock = clock;
     this.store = store ?? new MemoryLimiterStore();
     this.configured = { ...limits };
-    this.learned = learn === false ? undefined : new LearnedRate(learn === true ? {} : learn);
+    this.learned = learn === false ? undefined : new LearnedRate({ windowMs: limits.windowMs ?? DEFAULT_WINDOW_MS, ...(learn === true ? {} : learn) });
   }
 
   /** The limits as configured (after `setLimits`). */
@@ -223,8 +223,11 @@ export class RateLimiter {
     if (!this.learned) return;
     const now = this.clock.now();
     const before = this.effectiveRequestsPerWindow();
+    // Start from what was really being sent: the limit in force, or the measured rate when lower.
+    const inForce = minDefined(before, this.learned.measured());
+    if (inForce === undefined) return; // nothing sent and no limit known: nothing to decrease from
     const ceiling = minDefined(this.configured.requestsPerMinute, this.announced.requests);
-    this.learned.decrease(now, before ?? this.learned.measured(now), ceiling, startedAt);
+    if (!this.learned.decrease(now, inForce, ceiling, startedAt)) return;
     this.cachedSpec = undefined;
     this.emitRate(before, 'rate limited (429)');
   }

@@ -8,12 +8,11 @@ import type { RetryPolicy, RetryPolicyOptions } from '../attempt/policy.js';
 import { AdaptiveConcurrency } from '../flow/adaptive-concurrency.js';
 import type { AdaptiveConcurrencyOptions } from '../flow/adaptive-concurrency.js';
 import type { KeyLimits } from '../flow/limits.js';
-import { RateLimiter } from '../flow/rate-limiter.js';
 import type { LearnedRateOptions } from '../flow/learned-rate.js';
-import { QuotaMonitor } from '../flow/quota/quota-monitor.js';
+import type { QuotaMonitor } from '../flow/quota/quota-monitor.js';
 import type { QuotaMonitorOptions } from '../flow/quota/quota-monitor.js';
 import type { FlowBackend, QuotaRecord } from '../flow/backend.js';
-import { KeyPool } from '../flow/key-pool.js';
+import { KEY_SELECTIONS, KeyPool } from '../flow/key-pool.js';
 import type { KeySelection } from '../flow/key-pool.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
 import type { ApiKey, CallContext, ProviderAdapter } from '../provider/types.js';
@@ -21,8 +20,6 @@ import type { ExecutorEvents } from './events.js';
 import { Executor } from './executor.js';
 import type { AttemptEndInfo, AttemptStartInfo } from './job.js';
 import type { KeyLane } from './key-router.js';
-import { KeyStates } from './key-states.js';
-import type { KeySelectionStrategy } from './key-states.js';
 import type { Classifier, SchedulerConcurrency, SchedulerKeyPool, SchedulerQuota } from './ports.js';
 
 /** Concurrency: a fixed number of calls in flight, or AIMD between `min` and `max`. */
@@ -43,8 +40,10 @@ export interface SluiceOptions<P, R> {
   /** Limits of every key, or per key name (`{ a: {...}, b: {...} }`). Default: none. */
   limits?: KeyLimits | Record<string, KeyLimits>;
   /**
-   * Let each key's limiter learn its request rate from 429s (for servers that send no limits), as the
-   * flow layer's RateLimiter does by default. `false` keeps exactly the configured limits. Default true.
+   * Let each key's limiter learn its request rate from 429s that name no wait and no reset (for servers
+   * that send no limits): the rate drops to 0.7 of what was being sent, then recovers (CUBIC). A 429
+   * that names its wait only cools the key for that wait. `false` keeps exactly the configured limits
+   * (e.g. the Veo story's 5 s spacing). Default true.
    */
   learnRate?: boolean | LearnedRateOptions;
   /** A retry policy or its options. Default: the built-in per-kind policy. */
@@ -55,14 +54,14 @@ export interface SluiceOptions<P, R> {
   quotaState?: Record<string, unknown>;
   /** Calls in flight at once. Default 16. */
   concurrency?: ConcurrencyOption;
-  /**
-   * Key selection. Default `round-robin`. `least-loaded` and `most-headroom` use the flow layer's KeyPool;
-   * `least-recently-used` and `fixed-order` the executor's own key states.
-   */
-  selection?: KeySelection | KeySelectionStrategy;
+  /** Key selection (see {@link KeySelection}). Default `round-robin`. */
+  selection?: KeySelection;
   /** Shared limiter, key-state and quota storage (e.g. Redis, `src/flow/redis`): keys' cooldowns and limits are then shared between processes. Default: in memory. */
   backend?: FlowBackend;
-  /** Cooldown after a 429 that named no wait and no reset, ms. Default 30,000. */
+  /**
+   * Cooldown after a 429 that named no wait and no reset, ms. Default 1,000 when `learnRate` is on (the
+   * learned rate protects the server), 30,000 when it is off.
+   */
   defaultCooldownMs?: number;
   /** Per-attempt timeout, ms. Default: the retry policy's `timeoutMs`, else none. */
   attemptTimeoutMs?: number;
@@ -171,54 +170,33 @@ function limitsFor(limits: SluiceOptions<unknown, unknown>['limits'], name: stri
 }
 
 /**
- * The keys' limiters, quota monitors and states. By default the executor's own in-memory
- * {@link KeyStates} with one RateLimiter per key; with a shared `backend` (Redis) or a selection only
- * the flow layer's KeyPool offers, the KeyPool (which implements the scheduler's pool port) and its
- * limiters and monitors.
+ * The keys' limiters, quota monitors and states: the flow layer's KeyPool, in memory or on the shared
+ * `backend` (Redis). Its limiters and (when quota is watched) monitors become the executor's lanes.
  */
 function buildKeys<P, R>(options: SluiceOptions<P, R>, keys: readonly ApiKey[], clock: Clock, events: TypedEmitter<ExecutorEvents>): { lanes: KeyLane[]; pool: SchedulerKeyPool } {
   const selection = options.selection ?? 'round-robin';
-  if (!SELECTIONS.includes(selection)) throw new TypeError(`createSluice: selection must be one of ${SELECTIONS.join(', ')}, got ${String(selection)}`);
-  const useKeyPool = options.backend !== undefined || selection === 'least-loaded' || selection === 'most-headroom';
-  if (!useKeyPool) {
-    const lanes = keys.map((key) => makeLane(key, limitsFor(options.limits, key.name, keys), options, clock, events));
-    const pool = new KeyStates(
-      keys.map((k) => k.name),
-      { selection: selection as KeySelectionStrategy, ...(options.defaultCooldownMs !== undefined ? { defaultCooldownMs: options.defaultCooldownMs } : {}) },
-    );
-    return { lanes, pool };
-  }
-  if (selection === 'least-recently-used' || selection === 'fixed-order') {
-    throw new TypeError(`createSluice: selection "${selection}" is not available with a shared backend; use round-robin, least-loaded or most-headroom`);
-  }
+  if (!KEY_SELECTIONS.includes(selection)) throw new TypeError(`createSluice: selection must be one of ${KEY_SELECTIONS.join(', ')}, got ${String(selection)}`);
   const perKey = Object.fromEntries(keys.map((k) => [k.name, limitsFor(options.limits, k.name, keys)]));
   const pool = new KeyPool({
     keys,
     perKey,
     selection,
     clock,
+    learnRate: options.learnRate ?? true,
+    // The executor's single timer drives rejoins (pool.nextRejoinAt / pool.rejoin): no timer per cooldown.
+    rejoinTimers: false,
     ...(options.backend ? { backend: options.backend } : {}),
     ...(options.defaultCooldownMs !== undefined ? { defaultCooldownMs: options.defaultCooldownMs } : {}),
     ...(options.quota ? { quota: options.quota } : {}),
   });
-  const lanes = keys.map((key) => {
+  const lanes = keys.map((key): KeyLane => {
     const limiter = pool.limiter(key.name);
     limiter.events.on('rate', (r) => events.emit('rateChange', r));
+    // A key whose quota nobody watches needs no monitor on the executor's hot path.
+    if (!options.quota && perKey[key.name]!.requestsPerDay === undefined && options.quotaState?.[key.name] === undefined) return { key, limiter };
     return { key, limiter, quota: wireMonitor(pool.monitor(key.name), options, events) };
   });
   return { lanes, pool };
-}
-
-const SELECTIONS: readonly string[] = ['round-robin', 'least-loaded', 'most-headroom', 'least-recently-used', 'fixed-order'];
-
-function makeLane<P, R>(key: ApiKey, limits: KeyLimits, options: SluiceOptions<P, R>, clock: Clock, events: TypedEmitter<ExecutorEvents>): KeyLane {
-  const quota = options.quota;
-  const limiter = new RateLimiter({ ...limits, key: key.name, clock, learn: options.learnRate ?? true });
-  limiter.events.on('rate', (r) => events.emit('rateChange', r));
-  const { requestsPerDay } = limits;
-  if (!quota && requestsPerDay === undefined) return { key, limiter };
-  const monitor = new QuotaMonitor({ ...quota, ...(requestsPerDay !== undefined ? { requestsPerDay } : {}), key: key.name, clock });
-  return { key, limiter, quota: wireMonitor(monitor, options, events) };
 }
 
 /** Forwards a monitor's events, restores its saved state, and adapts it to the scheduler's quota port. */

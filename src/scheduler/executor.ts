@@ -478,17 +478,11 @@ export class Executor<P = unknown, R = unknown> {
     permit.release();
     const rateLimit = isSluiceError(failure) ? failure.rateLimit : undefined;
     if (rateLimit) lane.limiter.observe?.(rateLimit);
-    // A 429 that says nothing (no wait, no reset, no headers) is all a limiter can learn the rate from;
-    // one that names its wait is handled precisely by the key's cooldown, and learning from it as well
-    // only slows the key down (bench/executor.bench.ts, part 3).
-    if (classification.kind === 'rate_limited' && !rateLimit && classification.retryAfterMs === undefined && classification.resetAt === undefined) {
-      lane.limiter.onRateLimited?.(startedAt);
-    }
     lane.quota?.record({ ok: false, rateLimit, now });
-    const effect = this.config.pool.onFailure(key, classification, now);
+    // The pool decides what the key learns: only a 429 that names no wait lowers its rate.
+    const effect = this.config.pool.onFailure(key, classification, now, rateLimit ? { startedAt, rateLimit } : { startedAt });
     if (effect.state !== 'active') {
       const until = effect.until ?? Infinity;
-      this.router.markOut(key, until);
       this.events.emit('cooldownStart', { key, state: effect.state, until, waitMs: Math.max(0, until - now), kind: classification.kind });
     }
     this.config.concurrency.onFailure?.(classification.kind, now);

@@ -6,8 +6,6 @@ export type { ExecutorConfig, RunAllOptions, RunAllSummary, CloseOptions } from 
 export { JobFailedError } from './job.js';
 export type { RunOptions, JobResult, AttemptStartInfo, AttemptEndInfo, AttemptHooks } from './job.js';
 export type { ExecutorEvents, JobId } from './events.js';
-export { KeyStates } from './key-states.js';
-export type { KeyStatesOptions, KeySelectionStrategy } from './key-states.js';
 export { KeyRouter } from './key-router.js';
 export type { KeyLane } from './key-router.js';
 export { ReadyQueue, RetryQueue } from './queues.js';

@@ -15,21 +15,17 @@ export type RouteResult =
   | { lane: KeyLane; permit: SchedulerPermit; waitMs?: undefined }
   | { lane?: undefined; permit?: undefined; waitMs: number };
 
-interface LaneState {
-  lane: KeyLane;
-  /** Set while the pool holds the key out (cooling/parked), to emit `cooldownEnd` once it is back. */
-  outUntil: number | undefined;
-}
-
 /**
- * Chooses the key for the next start: asks the pool for the available keys in strategy order, skips keys
- * paused by their quota monitor, and takes the first whose limiter grants a permit. When none can, it
- * says how long until the earliest one could (limiter wait, cooldown end, quota reset), so that the
- * executor sets ONE timer for that moment instead of polling. It also emits the key-level events:
- * `cooldownEnd`, `allKeysUnavailable` (once per episode) and the quota `pause`/`resume`.
+ * The executor's side of the key pool. Key states, cooldowns, rejoins, selection order and learned
+ * rates all live in the pool (the flow layer's KeyPool); the router only dispatches: it takes the
+ * pool's available keys in selection order, skips keys paused by their quota monitor, and takes the
+ * first whose limiter grants a permit. When none can, it says how long until the earliest one could
+ * (limiter wait, cooldown end, quota reset), so that the executor sets ONE timer for that moment
+ * instead of polling. It turns the pool's answers into the executor's key-level events: `cooldownEnd`,
+ * `allKeysUnavailable` (once per episode) and the quota `pause`/`resume`.
  */
 export class KeyRouter {
-  private readonly lanes = new Map<string, LaneState>();
+  private readonly lanes = new Map<string, { lane: KeyLane }>();
   private allOut = false;
   private quotaPaused = false;
 
@@ -38,7 +34,7 @@ export class KeyRouter {
     private readonly pool: SchedulerKeyPool,
     private readonly events: TypedEmitter<ExecutorEvents>,
   ) {
-    for (const lane of lanes) this.lanes.set(lane.key.name, { lane, outUntil: undefined });
+    for (const lane of lanes) this.lanes.set(lane.key.name, { lane });
   }
 
   get size(): number {
@@ -47,12 +43,6 @@ export class KeyRouter {
 
   lane(name: string): KeyLane | undefined {
     return this.lanes.get(name)?.lane;
-  }
-
-  /** Notes that the pool took `name` out until `until` (emits `cooldownEnd` later when it is back). */
-  markOut(name: string, until: number): void {
-    const s = this.lanes.get(name);
-    if (s) s.outUntil = until;
   }
 
   /** Whether some key other than `except` could take work now or soon (not cooling/parked/disabled/quota-paused). */
@@ -95,12 +85,11 @@ export class KeyRouter {
       }
       waitMs = Math.min(waitMs, lane.limiter.waitTimeMs(tokens));
     }
-    for (const [name, s] of this.lanes) {
+    for (const name of this.lanes.keys()) {
       const st = this.pool.stateOf(name, now);
       if (st.state !== 'active' && st.until !== undefined && Number.isFinite(st.until)) {
         waitMs = Math.min(waitMs, Math.max(0, st.until - now));
       }
-      void s;
     }
     this.setQuotaPaused(usable === 0 && paused > 0, now, waitMs);
     this.setAllOut(usable === 0, now, waitMs);
@@ -133,22 +122,12 @@ export class KeyRouter {
 
   /** The earliest end of a cooldown or park not yet reported with `cooldownEnd` (for the executor's one timer). */
   nextReturnAt(): number | undefined {
-    let at: number | undefined;
-    for (const s of this.lanes.values()) {
-      if (s.outUntil !== undefined && Number.isFinite(s.outUntil) && (at === undefined || s.outUntil < at)) at = s.outUntil;
-    }
-    return at;
+    return this.pool.nextRejoinAt();
   }
 
-  /** Emits `cooldownEnd` for keys the pool has let back in. */
+  /** Lets back in the keys whose cooldown ended (the pool decides) and emits `cooldownEnd` for each. */
   noticeReturns(now: number): void {
-    for (const [name, s] of this.lanes) {
-      if (s.outUntil === undefined) continue;
-      if (this.pool.stateOf(name, now).state === 'active') {
-        s.outUntil = undefined;
-        this.events.emit('cooldownEnd', { key: name });
-      }
-    }
+    for (const key of this.pool.rejoin(now)) this.events.emit('cooldownEnd', { key });
   }
 
   private setAllOut(out: boolean, now: number, waitMs: number): void {

@@ -1,7 +1,7 @@
 /**
  * The narrow interfaces the executor needs from the flow and attempt layers. The executor talks only
- * to these, so the flow layer's RateLimiter / KeyPool / QuotaMonitor (or Redis-backed ones) plug in
- * through small adapters (see `flow-adapters.ts`), and tests can pass their own.
+ * to these; `createSluice` plugs in the flow layer's KeyPool (which implements {@link SchedulerKeyPool}
+ * and owns every key's state, selection and learned rate), its RateLimiters and QuotaMonitors.
  */
 import type { Classification, ErrorKind } from '../classify/kinds.js';
 import type { RateLimitSnapshot } from '../flow/quota/snapshot.js';
@@ -21,8 +21,6 @@ export interface SchedulerLimiter {
   waitTimeMs(tokens: number): number;
   /** Adopts what the server announced (never above the configured limits). */
   observe?(snapshot: RateLimitSnapshot): void;
-  /** Told about a 429 on a request started at `startedAt` (a limiter that learns its rate from 429s). */
-  onRateLimited?(startedAt?: number): void;
   /** Told about a success (keeps a learned rate's throughput measurement). */
   onSuccess?(): void;
   /** Drops timers and listeners. */
@@ -39,7 +37,18 @@ export interface KeyFailureEffect {
   until?: number;
 }
 
-/** The key pool: states, cooldowns and the selection order. */
+/** What the executor knows about a failed attempt beyond its classification. */
+export interface SchedulerFailureDetail {
+  /** When the attempt started (a learned rate counts 429s of calls started before its last decrease once). */
+  startedAt?: number;
+  /** Rate-limit headers of the failed response, if any. */
+  rateLimit?: RateLimitSnapshot;
+}
+
+/**
+ * The key pool: states, cooldowns, the selection order, and (through the keys' limiters) the rate
+ * learned from 429s that name no wait. The flow layer's KeyPool implements it.
+ */
 export interface SchedulerKeyPool {
   /** Key names in the order to try them for the next start (selection strategy), available ones only. */
   candidates(now: number): string[];
@@ -48,7 +57,12 @@ export interface SchedulerKeyPool {
   /** Told that an attempt started on `name` (round robin, least recently used). */
   onStart?(name: string, now: number): void;
   onSuccess(name: string, now: number): void;
-  onFailure(name: string, classification: Classification, now: number): KeyFailureEffect;
+  /** Earliest end of a cooldown or park not yet announced (the executor's single timer wakes then). */
+  nextRejoinAt(): number | undefined;
+  /** Lets back in the keys whose cooldown or park has ended; returns their names (the executor announces them). */
+  rejoin(now: number): string[];
+  /** Cools, parks or disables the key as the failure says; a 429 that names no wait also lowers the key's learned rate. */
+  onFailure(name: string, classification: Classification, now: number, detail?: SchedulerFailureDetail): KeyFailureEffect;
   close?(): void;
 }
 

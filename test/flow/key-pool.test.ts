@@ -17,7 +17,7 @@ async function pickName(pool: KeyPool): Promise<string | undefined> {
 describe('KeyPool', () => {
   it('per-profile story: a 429 cools only that key for 30 s; the others keep working; it rejoins by itself', async () => {
     const clock = new VirtualClock();
-    const pool = new KeyPool({ keys, clock });
+    const pool = new KeyPool({ keys, clock, defaultCooldownMs: 30_000 });
     const log: string[] = [];
     pool.events.onAny((type, e) => log.push(`${String(type)} ${'key' in e ? e.key : ''}`));
     expect(await pickName(pool)).toBe('p1');
@@ -52,7 +52,7 @@ describe('KeyPool', () => {
 
   it('all keys cooling: pick says when the earliest returns (no polling), and keys rejoin in rolling fashion', async () => {
     const clock = new VirtualClock();
-    const pool = new KeyPool({ keys: keys.slice(0, 3), clock });
+    const pool = new KeyPool({ keys: keys.slice(0, 3), clock, defaultCooldownMs: 30_000 });
     const all: unknown[] = [];
     pool.events.on('allUnavailable', (e) => all.push(e));
     pool.reportFailure('p1', { ...limited, retryAfterMs: 20_000 });
@@ -116,6 +116,10 @@ describe('KeyPool', () => {
     head.reportSuccess('p3', { rateLimit: { at: clock.now(), source: 'openai', requests: { limit: 100, remaining: 50 } } });
     expect(head.candidates()).toEqual(['p2', 'p3', 'p1']);
     expect(() => new KeyPool({ keys, selection: 'random' as never })).toThrow(/selection must be one of/);
+    expect(() => new KeyPool({ keys, defaultCooldownMs: -1 })).toThrow(/defaultCooldownMs/);
+    expect(() => new KeyPool({ keys, parkMs: Number.NaN })).toThrow(/parkMs/);
+    expect(() => new KeyPool({ keys, learnRate: 'yes' as never })).toThrow(/learnRate/);
+    expect(() => new KeyPool({ keys, learnRate: { beta: 1.5 } })).toThrow(/beta/);
     expect(() => new KeyPool({ keys: [] })).toThrow(/keys must be a non-empty array/);
     expect(() => new KeyPool({ keys, limits: { requestsPerMinute: -1 } })).toThrow(/key "p1": requestsPerMinute/);
   });
@@ -141,5 +145,129 @@ describe('KeyPool', () => {
     expect(pool.stateOf('p1')).toEqual({ state: 'parked', until: Date.UTC(2026, 0, 2) });
     await clock.advance(3_600_000);
     expect(pool.candidates()).toEqual(expect.arrayContaining(['p1', 'p2']));
+  });
+
+  // From the scheduler's former KeyStates tests: the same assertions, now on the pool that does the job.
+  it('port form (the calls the executor makes): cools on 429 for the server wait, parks on quota until reset or day end, disables on auth', () => {
+    const T0 = Date.UTC(2026, 0, 1);
+    const clock = new VirtualClock({ start: T0 });
+    const ks = new KeyPool({ keys: ['a', 'b', 'c', 'd'].map((name) => ({ name, secret: '' })), clock, defaultCooldownMs: 30_000 });
+    expect(ks.onFailure('a', { kind: 'rate_limited', retryable: true, message: '', retryAfterMs: 5_000 }, T0)).toEqual({ state: 'cooling', until: T0 + 5_000 });
+    expect(ks.onFailure('b', { kind: 'rate_limited', retryable: true, message: '' }, T0)).toEqual({ state: 'cooling', until: T0 + 30_000 });
+    expect(ks.onFailure('c', { kind: 'quota_exhausted', retryable: false, message: '', quotaScope: 'day' }, T0)).toEqual({ state: 'parked', until: T0 + 86_400_000 });
+    expect(ks.onFailure('d', { kind: 'auth', retryable: false, message: '' }, T0)).toEqual({ state: 'disabled', until: Infinity });
+    expect(ks.candidates(T0)).toEqual([]);
+    expect(ks.candidates(T0 + 5_000)).toEqual(['a']);
+    expect(ks.candidates(T0 + 30_000)).toEqual(['a', 'b']);
+    expect(ks.onFailure('a', { kind: 'server_error', retryable: true, message: '' }, T0 + 30_000)).toEqual({ state: 'active' });
+    // A zero wait cools nothing.
+    expect(ks.onFailure('a', { kind: 'rate_limited', retryable: true, message: '', retryAfterMs: 0 }, T0 + 30_000)).toEqual({ state: 'active' });
+    ks.close();
+  });
+
+  it('round robin moves past the key last started; fixed-order always tries the first; least-recently-used the stalest', () => {
+    const clock = new VirtualClock();
+    const abc = ['a', 'b', 'c'].map((name) => ({ name, secret: '' }));
+    const rr = new KeyPool({ keys: abc, clock });
+    rr.onStart('a');
+    expect(rr.candidates()).toEqual(['b', 'c', 'a']);
+    rr.onStart('c');
+    expect(rr.candidates()).toEqual(['a', 'b', 'c']);
+    const fixed = new KeyPool({ keys: abc, clock, selection: 'fixed-order' });
+    fixed.onStart('a');
+    expect(fixed.candidates()).toEqual(['a', 'b', 'c']);
+    fixed.onFailure('a', limited);
+    expect(fixed.candidates()).toEqual(['b', 'c']);
+    const lru = new KeyPool({ keys: abc, clock, selection: 'least-recently-used' });
+    lru.onStart('b');
+    lru.onStart('a');
+    expect(lru.candidates()).toEqual(['c', 'b', 'a']);
+    lru.onStart('c');
+    expect(lru.candidates()).toEqual(['b', 'a', 'c']);
+    for (const p of [rr, fixed, lru]) p.close();
+  });
+
+  it('parkMs bounds a park that names no reset', () => {
+    const clock = new VirtualClock();
+    const pool = new KeyPool({ keys, clock, parkMs: 60_000 });
+    const quota: Classification = { kind: 'quota_exhausted', retryable: false, message: '', quotaScope: 'day' };
+    expect(pool.reportFailure('p1', quota)).toEqual({ state: 'parked', until: clock.now() + 60_000 });
+    expect(pool.reportFailure('p2', { ...quota, retryAfterMs: 5_000 })).toEqual({ state: 'parked', until: clock.now() + 5_000 });
+    pool.close();
+  });
+
+  it('without rejoin timers the owner drives rejoins: nextRejoinAt says when, rejoin() lets keys back and announces them', async () => {
+    const clock = new VirtualClock();
+    const pool = new KeyPool({ keys: keys.slice(0, 3), clock, rejoinTimers: false });
+    const ends: string[] = [];
+    pool.events.on('cooldownEnd', (e) => ends.push(e.key));
+    pool.reportFailure('p1', { ...limited, retryAfterMs: 9_000 });
+    pool.reportFailure('p2', { ...limited, retryAfterMs: 4_000 });
+    expect(clock.pendingCount).toBe(0);
+    expect(pool.nextRejoinAt()).toBe(clock.now() + 4_000);
+    await clock.advance(4_000);
+    // Available at once, announced when the owner asks.
+    expect(pool.candidates()).toEqual(['p2', 'p3']);
+    expect(ends).toEqual([]);
+    expect(pool.rejoin()).toEqual(['p2']);
+    expect(ends).toEqual(['p2']);
+    expect(pool.rejoin()).toEqual([]);
+    expect(pool.nextRejoinAt()).toBe(clock.now() + 5_000);
+    await clock.advance(5_000);
+    expect(pool.rejoin()).toEqual(['p1']);
+    expect(pool.nextRejoinAt()).toBeUndefined();
+  });
+});
+
+describe('KeyPool: rate learned from 429s', () => {
+  const rateOf = (pool: KeyPool, name = 'p1') => pool.limiter(name).effectiveRequestsPerWindow();
+
+  it('learns only from a 429 that names no wait, no reset and has no headers; a 429 with a wait only cools', () => {
+    const clock = new VirtualClock();
+    const pool = new KeyPool({ keys, clock, limits: { requestsPerMinute: 600 } });
+    const started = clock.now();
+    pool.reportFailure('p1', { ...limited, retryAfterMs: 2_000 }, { startedAt: started });
+    pool.reportFailure('p2', { ...limited, resetAt: clock.now() + 2_000 }, { startedAt: started });
+    pool.reportFailure('p3', limited, { startedAt: started, rateLimit: { at: clock.now(), source: 'openai', requests: { limit: 600, remaining: 0 } } });
+    expect([rateOf(pool, 'p1'), rateOf(pool, 'p2'), rateOf(pool, 'p3')]).toEqual([600, 600, 600]);
+    pool.reportFailure('p4', limited, { startedAt: started });
+    // Starts from the configured rate, not from the floor: 600 x 0.7.
+    expect(rateOf(pool, 'p4')).toBeCloseTo(420, 5);
+    pool.close();
+  });
+
+  it('learnRate: false keeps exactly the configured limits and a 30 s default cooldown; learning shortens the default cooldown to 1 s', () => {
+    const clock = new VirtualClock();
+    const fixed = new KeyPool({ keys, clock, limits: { requestsPerMinute: 600 }, learnRate: false });
+    expect(fixed.learning).toBe(false);
+    expect(fixed.reportFailure('p1', limited, { startedAt: clock.now() }).until).toBe(clock.now() + 30_000);
+    expect(rateOf(fixed)).toBe(600);
+    const learning = new KeyPool({ keys, clock, limits: { requestsPerMinute: 600 } });
+    expect(learning.learning).toBe(true);
+    expect(learning.reportFailure('p1', limited, { startedAt: clock.now() }).until).toBe(clock.now() + 1_000);
+    fixed.close();
+    learning.close();
+  });
+
+  it('a fresh key without limits: the first bare 429 cuts the measured sending rate by 0.7, not to one request a minute', async () => {
+    const clock = new VirtualClock();
+    const pool = new KeyPool({ keys: keys.slice(0, 1), clock });
+    // 10 starts a second for 3 s: 600 per minute.
+    let last = clock.now();
+    for (let i = 0; i < 30; i++) {
+      const r = await pool.pick();
+      if (!r.ok) throw new Error('no permit');
+      r.permit.release();
+      last = r.permit.startedAt;
+      await clock.advance(100);
+    }
+    pool.reportFailure('p1', limited, { startedAt: last });
+    expect(rateOf(pool)).toBeGreaterThan(0.7 * 600 * 0.9);
+    expect(rateOf(pool)).toBeLessThan(0.7 * 600 * 1.1);
+    // A 429 of a call started before the decrease is the same congestion: not counted again.
+    const before = rateOf(pool);
+    pool.reportFailure('p1', limited, { startedAt: last });
+    expect(rateOf(pool)).toBe(before);
+    pool.close();
   });
 });

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
 import { FakeProvider } from '../../src/testing/fake-provider.js';
 import { createSluice } from '../../src/scheduler/create-sluice.js';
-import { KeyStates } from '../../src/scheduler/key-states.js';
 import { ReadyQueue, RetryQueue } from '../../src/scheduler/queues.js';
 import type { QueuedItem } from '../../src/scheduler/queues.js';
 import type { ExecutorEvents } from '../../src/scheduler/events.js';
+import type { FakeFault } from '../../src/testing/fake-provider.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const keys = (...names: string[]) => names.map((name) => ({ name, secret: `sk-${name}-0123456789` }));
@@ -34,33 +34,6 @@ describe('queues', () => {
     expect(q.nextAt()).toBe(100);
     expect(q.takeDue(250).map((i) => i.seq)).toEqual([2, 3]);
     expect(q.size).toBe(1);
-  });
-});
-
-describe('KeyStates', () => {
-  it('cools on 429 for the server wait, parks on quota until reset or day end, disables on auth', () => {
-    const ks = new KeyStates(['a', 'b', 'c', 'd'], { defaultCooldownMs: 30_000 });
-    expect(ks.onFailure('a', { kind: 'rate_limited', retryable: true, message: '', retryAfterMs: 5_000 }, T0)).toEqual({ state: 'cooling', until: T0 + 5_000 });
-    expect(ks.onFailure('b', { kind: 'rate_limited', retryable: true, message: '' }, T0)).toEqual({ state: 'cooling', until: T0 + 30_000 });
-    expect(ks.onFailure('c', { kind: 'quota_exhausted', retryable: false, message: '', quotaScope: 'day' }, T0)).toEqual({ state: 'parked', until: T0 + 86_400_000 });
-    expect(ks.onFailure('d', { kind: 'auth', retryable: false, message: '' }, T0)).toEqual({ state: 'disabled', until: Infinity });
-    expect(ks.candidates(T0)).toEqual([]);
-    expect(ks.candidates(T0 + 5_000)).toEqual(['a']);
-    expect(ks.candidates(T0 + 30_000)).toEqual(['a', 'b']);
-    expect(ks.onFailure('a', { kind: 'server_error', retryable: true, message: '' }, T0 + 30_000)).toEqual({ state: 'active' });
-  });
-
-  it('round robin moves past the key last started', () => {
-    const ks = new KeyStates(['a', 'b', 'c']);
-    ks.onStart('a', T0);
-    expect(ks.candidates(T0)).toEqual(['b', 'c', 'a']);
-    ks.onStart('c', T0);
-    expect(ks.candidates(T0)).toEqual(['a', 'b', 'c']);
-  });
-
-  it('rejects a bad selection or cooldown naming the field', () => {
-    expect(() => new KeyStates(['a'], { selection: 'random' as never })).toThrow(/selection/);
-    expect(() => new KeyStates(['a'], { defaultCooldownMs: -1 })).toThrow(/defaultCooldownMs/);
   });
 });
 
@@ -196,7 +169,7 @@ describe('quota_exhausted with every key parked', () => {
   });
 });
 
-describe('with the flow layer KeyPool (least-loaded / most-headroom / shared backend)', () => {
+describe('createSluice on the flow layer KeyPool', () => {
   it('cools only the 429 key, runs the job at once on another, announces the rejoin, leaves no timer', async () => {
     const clock = new VirtualClock();
     let once = 0;
@@ -221,5 +194,44 @@ describe('with the flow layer KeyPool (least-loaded / most-headroom / shared bac
 
   it('rejects an unknown selection naming the field', () => {
     expect(() => createSluice({ provider: async () => 1, selection: 'random' as never })).toThrow(/selection/);
+  });
+
+  it('learns the rate only from bare 429s; a 429 naming its wait only cools the key; learnRate: false learns nothing', async () => {
+    const run = async (fault: FakeFault, learnRate?: boolean) => {
+      const clock = new VirtualClock();
+      let n = 0;
+      const provider = new FakeProvider({ clock, latencyMs: 100, fault: () => (n++ === 3 ? fault : undefined) });
+      const sluice = createSluice({ clock, provider, limits: { requestsPerMinute: 600 }, concurrency: 1, ...(learnRate !== undefined ? { learnRate } : {}) });
+      const rates: ExecutorEvents['rateChange'][] = [];
+      sluice.events.on('rateChange', (r) => rates.push(r));
+      const cools: ExecutorEvents['cooldownStart'][] = [];
+      sluice.events.on('cooldownStart', (c) => cools.push(c));
+      const results = await clock.run(Promise.all([1, 2, 3, 4, 5].map((v) => sluice.runSettled({ value: v }))));
+      expect(results.every((r) => r.ok)).toBe(true);
+      await sluice.close();
+      expect(clock.pendingCount).toBe(0);
+      return { rates, cools };
+    };
+    const bare: FakeFault = { kind: 'rate_limited', status: 429, retryable: true };
+    const learned = await run(bare);
+    expect(learned.rates.map((r) => r.to)).toEqual([420]); // 600 x 0.7: from the configured rate, not the floor
+    expect(learned.cools[0]).toMatchObject({ state: 'cooling', waitMs: 1_000 });
+    const waited = await run({ ...bare, retryAfterMs: 2_000 });
+    expect(waited.rates).toEqual([]);
+    expect(waited.cools[0]).toMatchObject({ state: 'cooling', waitMs: 2_000 });
+    const fixed = await run(bare, false);
+    expect(fixed.rates).toEqual([]);
+    expect(fixed.cools[0]).toMatchObject({ state: 'cooling', waitMs: 30_000 });
+  });
+
+  it('least-recently-used selection spreads starts over the keys', async () => {
+    const clock = new VirtualClock();
+    const provider = new FakeProvider({ clock, latencyMs: 100 });
+    const sluice = createSluice({ clock, provider, keys: keys('a', 'b', 'c'), concurrency: 1, selection: 'least-recently-used' });
+    const chosen: string[] = [];
+    sluice.events.on('keyChosen', (e) => chosen.push(e.key));
+    for (let i = 0; i < 4; i++) await clock.run(sluice.runSettled({ value: i }));
+    expect(chosen).toEqual(['a', 'b', 'c', 'a']);
+    await sluice.close();
   });
 });
