@@ -38,6 +38,13 @@ export const DEFAULT_COOLDOWN_MS = 30_000;
  */
 export const LEARNING_COOLDOWN_MS = 1_000;
 
+/**
+ * With learning on, bare 429s in a row with no success between them double the cooldown up to this
+ * (ms): a server with a long memory (a sliding window) refuses everything for a while, and probing it
+ * every second would only collect 429s.
+ */
+export const LEARNING_MAX_COOLDOWN_MS = 8_000;
+
 /** Options of {@link KeyPool}. */
 export interface KeyPoolOptions {
   keys: readonly ApiKey[];
@@ -48,7 +55,8 @@ export interface KeyPoolOptions {
   selection?: KeySelection;
   /**
    * Cooldown after a 429 that named no wait and no reset, ms. Default {@link LEARNING_COOLDOWN_MS}
-   * (1 s) when the keys learn their rate, else {@link DEFAULT_COOLDOWN_MS} (30 s).
+   * (1 s, doubled for each further bare 429 in a row up to {@link LEARNING_MAX_COOLDOWN_MS}) when the
+   * keys learn their rate, else {@link DEFAULT_COOLDOWN_MS} (30 s, fixed).
    */
   defaultCooldownMs?: number;
   /** Park length after `quota_exhausted` that names no reset: this many ms; default until the end of the UTC day. */
@@ -122,6 +130,9 @@ interface Entry {
   readonly index: number;
   /** Sequence number of the last start on this key (0: never), for least-recently-used. */
   lastStart: number;
+  /** Bare 429s in a row with no success between them, and when the last one came. */
+  strikes: number;
+  lastStrikeAt: number;
   cancelRejoin?: () => void;
 }
 
@@ -250,7 +261,7 @@ export class KeyPool {
     if (c.kind === 'rate_limited' || (c.kind === 'quota_exhausted' && c.quotaScope === 'minute')) {
       const wait = serverWait(c, now);
       if (wait === undefined && c.kind === 'rate_limited' && !detail.rateLimit) entry.limiter.onRateLimited(detail.startedAt);
-      return this.cool(entry, 'cooling', wait ?? now + this.defaultCooldownMs, c.code ?? c.kind, now);
+      return this.cool(entry, 'cooling', wait ?? now + this.bareCooldownMs(entry), c.code ?? c.kind, now);
     }
     if (c.kind === 'quota_exhausted') {
       const until = serverWait(c, now) ?? (this.parkMs !== undefined ? now + this.parkMs : (Math.floor(now / DAY_MS) + 1) * DAY_MS);
@@ -272,6 +283,7 @@ export class KeyPool {
   /** Feeds a success: the response's rate-limit snapshot to the key's limiter and monitor, its usage to the daily counter. */
   reportSuccess(keyName: string, response: Pick<ProviderResponse, 'usage' | 'rateLimit'> = {}): void {
     const entry = this.entry(keyName);
+    entry.strikes = 0;
     entry.limiter.onSuccess();
     if (response.rateLimit) {
       entry.limiter.observe(response.rateLimit);
@@ -349,8 +361,11 @@ export class KeyPool {
   }
 
   /** Port form of {@link reportSuccess} (the executor feeds the response to the limiter and monitor itself). */
-  onSuccess(name: string, _now?: number): void {
-    this.entry(name).limiter.onSuccess();
+  onSuccess(name: string, _now?: number, startedAt?: number): void {
+    const entry = this.entry(name);
+    // Only a call started after the last 429 shows the key gets through again.
+    if (startedAt === undefined || startedAt >= entry.lastStrikeAt) entry.strikes = 0;
+    entry.limiter.onSuccess(startedAt);
   }
 
   /** Port form of {@link reportFailure}. */
@@ -376,7 +391,7 @@ export class KeyPool {
     monitor.events.on('alert', (e) => this.events.emit('quotaAlert', e));
     monitor.events.on('pause', (e) => this.events.emit('quotaPause', e));
     monitor.events.on('resume', (e) => this.events.emit('quotaResume', e));
-    return { key, limiter, monitor, index, lastStart: 0 };
+    return { key, limiter, monitor, index, lastStart: 0, strikes: 0, lastStrikeAt: -Infinity };
   }
 
   private entry(name: string): Entry {
@@ -429,6 +444,18 @@ export class KeyPool {
     if (state === 'cooling') this.events.emit('cooldownStart', { key: name, until, ms: until - now, reason });
     else this.events.emit('parked', { key: name, until, reason });
     return { state, until };
+  }
+
+  /**
+   * Cooldown after a 429 that names no wait: `defaultCooldownMs`; with learning on, doubled for each
+   * further one in a row without a success, up to {@link LEARNING_MAX_COOLDOWN_MS} (or the default, if longer).
+   */
+  private bareCooldownMs(entry: Entry): number {
+    if (this.learnRate === false) return this.defaultCooldownMs;
+    const ms = this.defaultCooldownMs * 2 ** Math.min(entry.strikes, 30);
+    entry.strikes++;
+    entry.lastStrikeAt = this.clock.now();
+    return Math.min(ms, Math.max(this.defaultCooldownMs, LEARNING_MAX_COOLDOWN_MS));
   }
 
   /** With rejoin timers, one timer lets the key back in when its cooldown ends; else the owner calls {@link rejoin}. */

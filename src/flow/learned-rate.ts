@@ -14,7 +14,10 @@
 export interface LearnedRateOptions {
   /** Multiplicative decrease factor on a 429, in (0, 1). Default 0.7 (AWS SDK). */
   beta?: number;
-  /** Time to climb back to the rate that failed, ms. Default 20 000. */
+  /**
+   * Time to climb back to the rate that failed, ms. Default `windowMs` (one minute): limits are counted
+   * per window, so a server only shows that a rate is too high once a window has been sent at it.
+   */
   recoveryMs?: number;
   /** The learned rate never goes below this (requests per window). Default 1. */
   minRate?: number;
@@ -37,6 +40,8 @@ export class LearnedRate {
   /** Rate in force when the last 429 arrived. */
   private lastMax: number | undefined;
   private lastDecreaseAt = -Infinity;
+  /** Whether a call succeeded since the last decrease (else a new 429 is still the same congestion). */
+  private succeededSince = true;
   private ceiling: number | undefined;
   /** Sending-rate measurement: starts in the current bucket, and the smoothed rate (per ms) of the finished ones. */
   private bucketStart: number | undefined;
@@ -45,9 +50,9 @@ export class LearnedRate {
 
   constructor(options: LearnedRateOptions = {}) {
     this.beta = options.beta ?? 0.7;
-    this.recoveryMs = options.recoveryMs ?? 20_000;
     this.minRate = options.minRate ?? 1;
     this.windowMs = options.windowMs ?? 60_000;
+    this.recoveryMs = options.recoveryMs ?? this.windowMs;
     this.measureMs = options.measureMs ?? 500;
     this.smoothing = options.smoothing ?? 0.8;
     if (!(this.beta > 0 && this.beta < 1)) throw new RangeError(`learned rate: beta must be in (0, 1), got ${String(options.beta)}`);
@@ -62,7 +67,11 @@ export class LearnedRate {
   rate(now: number): number | undefined {
     if (this.lastMax === undefined) return undefined;
     const t = (now - this.lastDecreaseAt) / this.recoveryMs;
-    const r = this.lastMax * (1 + (1 - this.beta) * (t - 1) ** 3);
+    let r = this.lastMax * (1 + (1 - this.beta) * (t - 1) ** 3);
+    // AWS SDK: never more than twice what is really being sent, so that the probe above the rate that
+    // failed cannot run far ahead of the traffic (a rate nobody sends at proves nothing).
+    const measured = this.measured();
+    if (measured !== undefined && t > 1) r = Math.min(r, Math.max(this.lastMax, 2 * measured));
     if (this.ceiling !== undefined && r >= this.ceiling) {
       this.lastMax = undefined; // fully recovered: the configured/announced limit governs again
       return undefined;
@@ -97,13 +106,25 @@ export class LearnedRate {
   }
 
   /**
+   * A call started at `startedAt` succeeded. Only a call started after the last decrease shows that the
+   * lowered rate gets through: then the next 429 is a new congestion event.
+   */
+  onSuccess(startedAt?: number): void {
+    if (startedAt === undefined || startedAt >= this.lastDecreaseAt) this.succeededSince = true;
+  }
+
+  /**
    * A 429 arrived. `inForce` is the rate in force (the limit, or the measured sending rate when lower);
-   * `ceiling` the configured/announced limit. A 429 of a call started before the last decrease is the
-   * same congestion: ignored. Returns whether the rate was lowered.
+   * `ceiling` the configured/announced limit. One decrease per congestion event, as in CUBIC: a 429 of a
+   * call started before the last decrease, or with no success since it (a server with a long memory,
+   * e.g. a sliding window, refuses everything for a while), is the same congestion and is ignored.
+   * Returns whether the rate was lowered.
    */
   decrease(now: number, inForce: number, ceiling: number | undefined, startedAt?: number): boolean {
+    if (!this.succeededSince) return false;
     if (startedAt !== undefined && startedAt < this.lastDecreaseAt) return false;
     if (startedAt === undefined && now - this.lastDecreaseAt < 1000) return false;
+    this.succeededSince = false;
     this.ceiling = ceiling;
     this.lastMax = Math.max(this.minRate, inForce);
     this.lastDecreaseAt = now;

@@ -223,8 +223,9 @@ export class RateLimiter {
     if (!this.learned) return;
     const now = this.clock.now();
     const before = this.effectiveRequestsPerWindow();
-    // Start from what was really being sent: the limit in force, or the measured rate when lower.
-    const inForce = minDefined(before, this.learned.measured());
+    // Start from what was really being sent: the limit in force, or the measured rate when lower. Once
+    // a learned rate is in force it is the rate in force (cooldowns make the measurement read low).
+    const inForce = this.learned.active() ? before : minDefined(before, this.learned.measured());
     if (inForce === undefined) return; // nothing sent and no limit known: nothing to decrease from
     const ceiling = minDefined(this.configured.requestsPerMinute, this.announced.requests);
     if (!this.learned.decrease(now, inForce, ceiling, startedAt)) return;
@@ -232,9 +233,12 @@ export class RateLimiter {
     this.emitRate(before, 'rate limited (429)');
   }
 
-  /** Counts a success for the learned rate (keeps its measurement of the real throughput). */
-  onSuccess(): void {
-    // The learned rate recovers with time since the last decrease; nothing to do per success today.
+  /**
+   * Counts a success for the learned rate: once a call started after the last decrease (`startedAt`,
+   * the permit's) succeeds, the next 429 is a new congestion event.
+   */
+  onSuccess(startedAt?: number): void {
+    this.learned?.onSuccess(startedAt);
   }
 
   /** Rejects every waiter with an `AbortError` and cancels the timer. Permits already granted stay valid. */

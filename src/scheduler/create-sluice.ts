@@ -60,7 +60,8 @@ export interface SluiceOptions<P, R> {
   backend?: FlowBackend;
   /**
    * Cooldown after a 429 that named no wait and no reset, ms. Default 1,000 when `learnRate` is on (the
-   * learned rate protects the server), 30,000 when it is off.
+   * learned rate protects the server; doubled for each further bare 429 in a row, up to 8,000), a fixed
+   * 30,000 when it is off.
    */
   defaultCooldownMs?: number;
   /** Per-attempt timeout, ms. Default: the retry policy's `timeoutMs`, else none. */

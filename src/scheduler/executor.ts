@@ -435,11 +435,11 @@ export class Executor<P = unknown, R = unknown> {
       for (const w of this.runningWaiters.splice(0)) w();
     }
     const now = this.clock.now();
-    if (response) await this.onSuccess(job, lane, permit, response, now);
+    if (response) await this.onSuccess(job, lane, permit, response, startedAt, now);
     else await this.onFailure(job, lane, permit, failure, timedOut, startedAt, now);
   }
 
-  private async onSuccess(job: Job<P, R>, lane: KeyLane, permit: SchedulerPermit, res: ProviderResponse<R>, now: number): Promise<void> {
+  private async onSuccess(job: Job<P, R>, lane: KeyLane, permit: SchedulerPermit, res: ProviderResponse<R>, startedAt: number, now: number): Promise<void> {
     if (job.cancelReason !== undefined) {
       // Cancelled while its call (on the shared signal) was running: the answer is not delivered.
       await this.onFailure(job, lane, permit, abortError(signalLike(job.cancelReason)), false, now, now);
@@ -448,10 +448,9 @@ export class Executor<P = unknown, R = unknown> {
     const used = res.usage ? res.usage.inputTokens + res.usage.outputTokens : job.tokens;
     permit.settle(used);
     permit.release();
-    lane.limiter.onSuccess?.();
     if (res.rateLimit) lane.limiter.observe?.(res.rateLimit);
     lane.quota?.record({ ok: true, rateLimit: res.rateLimit, tokens: used, now });
-    this.config.pool.onSuccess(lane.key.name, now);
+    this.config.pool.onSuccess(lane.key.name, now, startedAt);
     this.config.concurrency.onSuccess?.(now);
     this.pump();
     job.state = JobState.Deciding;

@@ -21,8 +21,6 @@ export interface SchedulerLimiter {
   waitTimeMs(tokens: number): number;
   /** Adopts what the server announced (never above the configured limits). */
   observe?(snapshot: RateLimitSnapshot): void;
-  /** Told about a success (keeps a learned rate's throughput measurement). */
-  onSuccess?(): void;
   /** Drops timers and listeners. */
   close?(): void;
 }
@@ -56,7 +54,8 @@ export interface SchedulerKeyPool {
   stateOf(name: string, now: number): { state: KeyState; until?: number };
   /** Told that an attempt started on `name` (round robin, least recently used). */
   onStart?(name: string, now: number): void;
-  onSuccess(name: string, now: number): void;
+  /** Told about a success of a call started at `startedAt` (ends a run of 429s; a learned rate counts it). */
+  onSuccess(name: string, now: number, startedAt?: number): void;
   /** Earliest end of a cooldown or park not yet announced (the executor's single timer wakes then). */
   nextRejoinAt(): number | undefined;
   /** Lets back in the keys whose cooldown or park has ended; returns their names (the executor announces them). */

@@ -270,4 +270,34 @@ describe('KeyPool: rate learned from 429s', () => {
     expect(rateOf(pool)).toBe(before);
     pool.close();
   });
+
+  it('bare 429s in a row: one decrease per congestion event, cooldown doubling to 8 s; a success of a later call resets both', async () => {
+    const clock = new VirtualClock();
+    const pool = new KeyPool({ keys: keys.slice(0, 1), clock, limits: { requestsPerMinute: 600 }, rejoinTimers: false });
+    const decreases: (number | undefined)[] = [];
+    pool.limiter('p1').events.on('rate', (e) => decreases.push(e.to));
+    const cools: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const now = clock.now();
+      cools.push(pool.reportFailure('p1', limited, { startedAt: now }).until! - now);
+      await clock.advance(cools[i]!);
+    }
+    expect(cools).toEqual([1_000, 2_000, 4_000, 8_000, 8_000, 8_000]);
+    // No call got through since the first decrease: still the same congestion, one decrease (to 420).
+    expect(decreases).toHaveLength(1);
+    expect(decreases[0]).toBeCloseTo(420, 5);
+    // A success of a call started before the last 429 leaves the cooldown doubled; it did start after
+    // the decrease, so the rate (now recovering) is cut once more.
+    pool.onSuccess('p1', clock.now(), clock.now() - 8_001);
+    const recovering = rateOf(pool)!;
+    expect(pool.reportFailure('p1', limited, { startedAt: clock.now() }).until! - clock.now()).toBe(8_000);
+    expect(decreases).toHaveLength(2);
+    expect(rateOf(pool)).toBeCloseTo(recovering * 0.7, 5);
+    await clock.advance(8_000);
+    // A call started after the last 429 got through: the next bare 429 cools for 1 s again.
+    pool.onSuccess('p1', clock.now(), clock.now());
+    expect(pool.reportFailure('p1', limited, { startedAt: clock.now() }).until! - clock.now()).toBe(1_000);
+    expect(decreases).toHaveLength(3);
+    pool.close();
+  });
 });

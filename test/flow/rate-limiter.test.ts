@@ -158,9 +158,9 @@ describe('RateLimiter', () => {
     expect(limiter.effectiveRequestsPerWindow()).toBeCloseTo(420, 5);
     limiter.onRateLimited(p.startedAt - 1); // started before the decrease: same congestion, ignored
     expect(limiter.effectiveRequestsPerWindow()).toBeCloseTo(420, 5);
-    await clock.advance(20_000);
+    await clock.advance(60_000); // recovery takes one window by default
     expect(limiter.effectiveRequestsPerWindow()).toBeCloseTo(600, 0); // back near the rate that failed
-    await clock.advance(20_000);
+    await clock.advance(60_000);
     expect(limiter.effectiveRequestsPerWindow()).toBe(600); // capped by the configured limit
     expect(rates).toEqual([420]);
   });
