@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Clock } from '../clock/clock.js';
@@ -61,7 +62,8 @@ class SimulatorServer implements Simulator {
   private readonly faults: FaultPlan;
   private readonly latency: () => number;
   private readonly sockets = new Set<Socket>();
-  private readonly closing = new AbortController();
+  /** Aborts every pending latency pause on close; one listener per request in flight, so no listener cap. */
+  private readonly closing = unlimitedController();
   private arrivals = 0;
   /** Start of the run (or of the last stats reset), for time-based schedules. */
   private startedAt: number;
@@ -372,4 +374,11 @@ function definedOnly<T extends object>(o: T): Partial<T> {
   const out: Partial<T> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined && k !== 'name' && k !== 'secret') (out as Record<string, unknown>)[k] = v;
   return out;
+}
+
+/** An AbortController whose signal may have any number of listeners (one per request in flight, each removed after). */
+function unlimitedController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
