@@ -16,11 +16,14 @@
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { classify } from '../../classify/classify.js';
+import { isSluiceError } from '../../classify/sluice-error.js';
 import type { Classification, ProviderName } from '../../classify/kinds.js';
 import { PROVIDERS } from '../../classify/kinds.js';
 import { retryPolicy, type RetryPolicy, type RetryPolicyOptions } from '../../attempt/policy.js';
-import { KeyPool } from '../../flow/key-pool.js';
+import { KeyPool, type FailureDetail } from '../../flow/key-pool.js';
+import type { LearnedRateOptions } from '../../flow/learned-rate.js';
 import type { KeyLimits } from '../../flow/limits.js';
+import type { Permit } from '../../flow/rate-limiter.js';
 import type { RedisFlowBackend } from '../../flow/redis/redis-flow-backend.js';
 import type { ApiKey, ProviderAdapter, ProviderResponse } from '../../provider/types.js';
 import { TypedEmitter } from '../../observe/typed-emitter.js';
@@ -54,7 +57,18 @@ export interface RedisBatchWorkerOptions {
   lockDurationMs?: number;
   /** A wait for a key longer than this moves the job to the delayed set, ms. Default 2,000. */
   maxInlineWaitMs?: number;
-  /** Cooldown after a 429 that named no wait, ms. Default 30,000 (as the key pool). */
+  /**
+   * Let each key's limiter learn its request rate from bare 429s (no wait, no reset, no rate-limit
+   * headers), as in `createSluice`. Default true. The learned rate is this worker's own (it lowers
+   * the rate this worker asks the shared bucket for); cooldowns are shared by every worker at once.
+   */
+  learnRate?: boolean | LearnedRateOptions;
+  /**
+   * Cooldown after a 429 that named no wait and no reset, ms; every worker sees it at once. Default, as
+   * in the key pool and `createSluice` (constants in `flow/key-pool.ts`): with `learnRate` on, 1,000
+   * (`LEARNING_COOLDOWN_MS`), doubled for each further bare 429 in a row on this worker up to 8,000
+   * (`LEARNING_MAX_COOLDOWN_MS`); with `learnRate: false`, a fixed 30,000 (`DEFAULT_COOLDOWN_MS`).
+   */
   defaultCooldownMs?: number;
 }
 
@@ -103,6 +117,8 @@ export class RedisBatchWorker {
       keys: o.keys,
       backend: o.flow,
       ...(o.limits ? { limits: withSharedBurst(o.limits) } : {}),
+      // Explicit, as createSluice does: the pool derives the bare-429 cooldown from learnRate when none is given.
+      learnRate: o.learnRate ?? true,
       ...(o.defaultCooldownMs !== undefined ? { defaultCooldownMs: o.defaultCooldownMs } : {}),
     });
     this.keysByName = new Map(o.keys.map((k) => [k.name, k]));
@@ -149,28 +165,46 @@ export class RedisBatchWorker {
     this.stats.attempts++;
     let response: ProviderResponse | undefined;
     let failure: Classification | undefined;
+    let failed: FailureDetail = { startedAt: permit.startedAt };
     try {
       const timeout = this.o.attemptTimeoutMs ?? this.policy.timeoutMs;
       const signal = timeout !== undefined ? AbortSignal.timeout(timeout) : new AbortController().signal;
       response = await this.o.provider.call(item.payload, { key: this.keysByName.get(key.name)!, signal, attempt });
     } catch (error) {
       failure = classify(error, { ...(this.providerName ? { provider: this.providerName } : {}), now: systemClock.now() });
+      if (isSluiceError(error) && error.rateLimit) failed = { startedAt: permit.startedAt, rateLimit: error.rateLimit };
     } finally {
       if (response?.usage) permit.settle(response.usage.inputTokens + response.usage.outputTokens);
       permit.release();
     }
     if (!failure) {
-      this.pool.reportSuccess(key.name, response ?? {});
+      this.reportSuccess(key.name, permit.startedAt, response);
       await this.finish(id, attempt, { ok: true, key: key.name }, { id, state: 'succeeded', result: response?.result ?? null });
       this.stats.succeeded++;
       return 'succeeded';
     }
-    return this.failed(job, token, id, attempt, key.name, failure);
+    return this.failed(job, token, id, attempt, key.name, failure, failed);
   }
 
-  private async failed(job: Job<ItemJobData>, token: string | undefined, id: string, attempt: number, key: string, c: Classification): Promise<string> {
+  /**
+   * As the executor does: only a call started after the key's last bare 429 ends its run of strikes
+   * (so the cooldown doubling is not undone by calls that were already on the wire), and the
+   * response's rate-limit headers and usage feed the key's limiter and quota monitor.
+   */
+  private reportSuccess(key: string, startedAt: number, response: ProviderResponse | undefined): void {
+    this.pool.onSuccess(key, undefined, startedAt);
+    if (response?.rateLimit) {
+      this.pool.limiter(key).observe(response.rateLimit);
+      this.pool.monitor(key).observe(response.rateLimit);
+    }
+    if (response?.usage) this.pool.monitor(key).recordTokens(response.usage.inputTokens + response.usage.outputTokens);
+  }
+
+  private async failed(job: Job<ItemJobData>, token: string | undefined, id: string, attempt: number, key: string, c: Classification, detail: FailureDetail): Promise<string> {
     if (c.kind === 'rate_limited') this.stats.rateLimited++;
-    this.pool.reportFailure(key, c);
+    // A 429 carrying rate-limit headers is not learned from (its snapshot says what the server allows).
+    if (detail.rateLimit) this.pool.limiter(key).observe(detail.rateLimit);
+    this.pool.reportFailure(key, c, detail);
     const decision = this.policy.decide({ classification: c, attempt });
     const outcome = { ok: false as const, key, kind: c.kind, message: c.message, ...(c.status !== undefined && { status: c.status }) };
     const error = { kind: c.kind, message: c.message, ...(c.status !== undefined && { status: c.status }) };
@@ -215,7 +249,7 @@ export class RedisBatchWorker {
   private gate: Promise<void> = Promise.resolve();
 
   /** Picks a key, waiting in-line for short waits; a long wait is returned (the job is then delayed). */
-  private async pickLoop(tokens: number): Promise<{ ok: true; key: ApiKey; permit: { settle(n: number): void; release(): void } } | { ok: false; waitMs: number }> {
+  private async pickLoop(tokens: number): Promise<{ ok: true; key: ApiKey; permit: Permit } | { ok: false; waitMs: number }> {
     const maxInline = this.o.maxInlineWaitMs ?? 2_000;
     for (let spins = 0; spins < 10_000; spins++) {
       const r = await this.pool.pick(tokens);
