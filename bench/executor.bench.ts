@@ -16,19 +16,11 @@ import type { JobResult } from '../src/scheduler/job.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { FakeProvider } from '../src/testing/fake-provider.js';
 import type { ProviderAdapter } from '../src/provider/types.js';
+import { heapUsed } from './support.js';
 
 /** Same limit for the three limiters: far above what the loop reaches, so the cost measured is the bookkeeping. */
 const LIMIT_PER_MINUTE = 1e9;
 const IN_FLIGHT = 64;
-
-function heapUsed(): number {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) {
-    gc();
-    gc();
-  }
-  return process.memoryUsage().heapUsed;
-}
 
 function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

@@ -13,6 +13,7 @@ import { retry } from '../src/attempt/retry.js';
 import { retryPolicy } from '../src/attempt/policy.js';
 import { SluiceError } from '../src/classify/sluice-error.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { heapUsed } from './support.js';
 
 type Runner = () => Promise<unknown>;
 
@@ -28,15 +29,6 @@ async function opsPerSecond(run: Runner, ops: number): Promise<number> {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-function heapUsed(): number {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) {
-    gc();
-    gc();
-  }
-  return process.memoryUsage().heapUsed;
 }
 
 /** Fast path: every library wraps the same immediately-resolving async call with 3 attempts. */
