@@ -154,6 +154,23 @@ describe('RedisJobStore across workers', () => {
     expect((await workers[3]!.counts()).byState).toMatchObject({ running: 0, succeeded: 1 });
   });
 
+  it('a call resent after a lost reply (same nonce) counts its attempt once, and an attempt ends once in the key stats', async () => {
+    const run = `resend${++runSeq}`;
+    const store = await RedisJobStore.connect(REDIS_URL, { prefix, run });
+    opened.push(store);
+    await store.ingest(items(1), { throughLine: 1, rejectsOffset: 0, done: true });
+    expect(await store.beginAttempt('i1', 'k', 'nonce-1')).toBe(1);
+    expect(await store.beginAttempt('i1', 'k', 'nonce-1')).toBe(1);
+    expect(await store.beginAttempt('i1', 'k', 'nonce-2')).toBe(2);
+    const failure = { ok: false as const, key: 'k', kind: 'server_error' as const, message: 'HTTP 500' };
+    await store.finishAttempt('i1', 1, failure, { id: 'i1', state: 'pending' });
+    await store.finishAttempt('i1', 1, failure, { id: 'i1', state: 'pending' });
+    await store.finishAttempt('i1', 2, { ok: true, key: 'k' }, { id: 'i1', state: 'succeeded', result: 'r' });
+    await store.finishAttempt('i1', 2, { ok: true, key: 'k' }, { id: 'i1', state: 'succeeded', result: 'r' });
+    expect(await store.get('i1')).toMatchObject({ state: 'succeeded', attempts: 2, result: 'r' });
+    expect(await store.redis.hgetall(`${store.base}:keystats`)).toEqual({ 'k\tserver_error': '1', 'k\tok': '1' });
+  });
+
   it('runBatch works on the Redis store; status and export read the same store', async () => {
     const input = join(dir, 'in.jsonl');
     writeFileSync(input, Array.from({ length: 30 }, (_, i) => JSON.stringify({ id: `x${i}`, prompt: `p${i}` })).join('\n') + '\n{oops\n');

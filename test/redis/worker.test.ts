@@ -16,7 +16,7 @@ import { openRunQueue } from '../../src/batch/redis/queue.js';
 import { RedisJobStore } from '../../src/batch/redis/redis-store.js';
 import { runRedisWorker, type RunRedisWorkerOptions } from '../../src/batch/redis/run-worker.js';
 import type { RedisWorkerEvents } from '../../src/batch/redis/worker.js';
-import { connectRedis } from '../../src/flow/redis/connect.js';
+import { connectRedis, reconnectMessage } from '../../src/flow/redis/connect.js';
 import type { ProviderAdapter } from '../../src/provider/types.js';
 import { REDIS_URL, cleanup, testClient, uniquePrefix } from './helpers.js';
 
@@ -145,4 +145,67 @@ describe('bare 429s in Redis workers', () => {
     expect(ms).not.toBe(-3);
     expect(ms).toBeLessThanOrEqual(1000);
   });
+});
+
+/** Kills this test's connections (named under `name`) with CLIENT KILL ID; returns how many. */
+async function killConnections(name: string): Promise<number> {
+  const list = (await admin.client('LIST')) as string;
+  const ids = list
+    .split('\n')
+    .map((line) => ({ id: /\bid=(\d+)/.exec(line)?.[1], name: /\bname=(\S*)/.exec(line)?.[1] ?? '' }))
+    .filter((c) => c.id !== undefined && c.name.startsWith(name));
+  for (const c of ids) await admin.client('KILL', 'ID', c.id!);
+  return ids.length;
+}
+
+describe('Redis lost mid-run', () => {
+  it('the worker says so, reconnects with bounded backoff, and every item is done exactly once', async () => {
+    const run = 'lost';
+    const n = 120;
+    await enqueue(run, n);
+    const store = new RedisJobStore(admin, { prefix, run });
+    const provider = scriptedProvider(new Set(), 15);
+    const lostLines: string[] = [];
+    const delays: number[] = [];
+    let reconnected = 0;
+    // BullMQ names its own (blocking) connection `<prefix>:bull:…`: both start with the prefix.
+    const done = work({
+      run,
+      keys: [{ name: 'lost-a', secret: 'sk-lost' }],
+      provider,
+      concurrency: 4,
+      redis: { connectionName: `${prefix}:worker` },
+      onReconnect: (info) => {
+        delays.push(info.delayMs);
+        lostLines.push(reconnectMessage(info));
+      },
+      onReconnected: () => reconnected++,
+    });
+    // Once a sixth of the items are done, cut the worker's connections three times (bounded polls).
+    for (let i = 0; i < 400 && (await store.counts()).byState.succeeded < n / 6; i++) await new Promise((r) => setTimeout(r, 10));
+    let killed = 0;
+    for (let cut = 0; cut < 3; cut++) {
+      killed += await killConnections(prefix);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(killed).toBeGreaterThanOrEqual(3);
+    expect((await store.counts()).byState.succeeded).toBeLessThan(n); // the cuts happened mid-run
+    const { summary } = await done;
+    expect(summary.finished).toBe(true);
+    expect(summary.counts.byState).toEqual({ pending: 0, running: 0, succeeded: n, failed: 0, cancelled: 0 });
+    expect(lostLines.length).toBeGreaterThanOrEqual(1);
+    expect(lostLines[0]).toMatch(/^Redis connection lost; commands wait, nothing is dropped; reconnecting \(attempt \d+, next in \d+ ms\)$/);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(5_000); // bounded backoff
+    expect(reconnected).toBeGreaterThanOrEqual(1);
+    // Exactly once: one provider call and one counted attempt per item, one result each.
+    expect(provider.calls.size).toBe(n);
+    expect([...provider.calls.values()].every((c) => c === 1)).toBe(true);
+    let finals = 0;
+    for await (const item of store.finalItems(100)) {
+      finals++;
+      expect(item.attempts).toBe(1);
+      expect(item.result).toEqual({ echo: item.id });
+    }
+    expect(finals).toBe(n);
+  }, 30_000);
 });

@@ -7,6 +7,7 @@
  * before the request, whichever worker sends it) and {@link RedisJobStore.finishAttempt} (attempt end and
  * completion in one step; the first final result wins, so a result is recorded once).
  */
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { isErrorKind, type ErrorKind } from '../../classify/kinds.js';
 import { connectRedis, type ConnectRedisOptions } from '../../flow/redis/connect.js';
@@ -145,10 +146,13 @@ export class RedisJobStore implements JobStore {
   /**
    * A worker is about to send the next attempt of `id` (on key `key`): the attempt count is incremented
    * and persisted first, atomically, and the item marked running. Returns the attempt number, or 0 when
-   * the item is already final or unknown (then nothing must be sent).
+   * the item is already final or unknown (then nothing must be sent). The same `nonce` again (a resent
+   * call) counts nothing more and returns the same number.
    */
-  async beginAttempt(id: string, key?: string): Promise<number> {
-    return Number(await this.call('beginAttempt', id, key ?? ''));
+  async beginAttempt(id: string, key?: string, nonce: string = randomUUID()): Promise<number> {
+    // The nonce makes a resent call (the client resends a command whose reply a lost connection
+    // swallowed) return the same number instead of counting the attempt twice.
+    return Number(await this.call('beginAttempt', id, key ?? '', nonce));
   }
 
   async recordAttemptStart(id: string, attempt: number, key?: string): Promise<void> {

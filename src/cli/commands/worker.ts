@@ -14,7 +14,7 @@ import { openRunQueue } from '../../batch/redis/queue.js';
 import { RedisJobStore } from '../../batch/redis/redis-store.js';
 import { runRedisWorker, type RedisWorkerSummary } from '../../batch/redis/run-worker.js';
 import type { BatchCounts } from '../../batch/store.js';
-import { RedisConnectError, connectRedis, redactRedisUrl } from '../../flow/redis/connect.js';
+import { RedisConnectError, connectRedis, reconnectMessage, redactRedisUrl } from '../../flow/redis/connect.js';
 import type { KeyLimits } from '../../flow/limits.js';
 import { configFor, type CliContext } from '../context.js';
 import { CliError, ExitCode, type ExitCodeValue } from '../exit-codes.js';
@@ -92,7 +92,8 @@ async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: stri
       learnRate: true,
       ...(config.attemptTimeout ? { attemptTimeoutMs: config.attemptTimeout } : {}),
       signal: shutdown.signal,
-      onReconnect: ({ attempt, delayMs }) => println(ctx.io.stderr, `sluice: Redis connection lost; reconnecting (attempt ${attempt}, next in ${delayMs} ms)`),
+      onReconnect: (info) => println(ctx.io.stderr, `sluice: ${reconnectMessage(info)}`),
+      onReconnected: () => println(ctx.io.stderr, 'sluice: Redis connection re-established; work continues'),
       onStart: (w) => w.events.on('error', (e) => println(ctx.io.stderr, `sluice: worker: ${e.message}`)),
     });
   } catch (err) {

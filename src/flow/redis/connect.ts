@@ -13,8 +13,10 @@ export interface ConnectRedisOptions {
   connectTimeoutMs?: number;
   /** Longest wait between two reconnection attempts, ms. Default 5,000. */
   maxReconnectDelayMs?: number;
-  /** Called on every lost connection / reconnection attempt (for logs). Never given the password. */
+  /** Called on every lost connection / reconnection attempt (for logs, see {@link reconnectMessage}). Never given the password. */
   onReconnect?: (info: { attempt: number; delayMs: number }) => void;
+  /** Called when the connection is back after a loss (for logs). */
+  onReconnected?: () => void;
   /** Extra ioredis options (BullMQ needs `maxRetriesPerRequest: null`, which is the default here). */
   redis?: RedisOptions;
 }
@@ -49,6 +51,14 @@ export function parseRedisUrl(url: string): URL {
   return parsed;
 }
 
+/**
+ * The line a lost connection is reported with (the CLI prints it on stderr once per attempt): says what
+ * happened, that nothing is dropped, and when the next attempt is.
+ */
+export function reconnectMessage(info: { attempt: number; delayMs: number }): string {
+  return `Redis connection lost; commands wait, nothing is dropped; reconnecting (attempt ${info.attempt}, next in ${info.delayMs} ms)`;
+}
+
 /** Bounded exponential backoff for reconnections: 100 ms, 200 ms, ... up to `maxMs`. */
 export function reconnectDelay(attempt: number, maxMs: number): number {
   return Math.min(maxMs, 100 * 2 ** Math.min(Math.max(attempt - 1, 0), 16));
@@ -63,6 +73,7 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
   const timeout = options.connectTimeoutMs ?? 5_000;
   const maxDelay = options.maxReconnectDelayMs ?? 5_000;
   let connected = false;
+  let lost = false;
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: timeout,
@@ -72,6 +83,7 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
       // Before the first success a failure is reported by connect() below; afterwards keep trying.
       if (!connected) return null;
       const delayMs = reconnectDelay(attempt, maxDelay);
+      lost = true;
       options.onReconnect?.({ attempt, delayMs });
       return delayMs;
     },
@@ -79,6 +91,11 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
   });
   // Errors are reported through commands and connect(); an unhandled 'error' event must not crash the process.
   redis.on('error', () => undefined);
+  redis.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    options.onReconnected?.();
+  });
   let cancel: (() => void) | undefined;
   try {
     await Promise.race([

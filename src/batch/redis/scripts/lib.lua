@@ -48,11 +48,14 @@ local function attempt_end(id, attempt, outcome)
     redis.call('HSET', h, 'kind', outcome.kind, 'msg', outcome.message or '')
     if outcome.status then redis.call('HSET', h, 'status', outcome.status) else redis.call('HDEL', h, 'status') end
   end
-  if outcome.key then
+  -- Counted once per attempt: a resent command (reply lost with the connection) counts nothing more.
+  local ended = tonumber(redis.call('HGET', h, 'ended') or '0')
+  if outcome.key and attempt > ended then
     local o = 'ok'
     if not outcome.ok then o = outcome.kind end
     redis.call('HINCRBY', R .. ':keystats', outcome.key .. '\t' .. o, 1)
   end
+  if attempt > ended then redis.call('HSET', h, 'ended', attempt) end
 end
 
 -- Applies one completion; a final item is never completed twice (the first result wins).

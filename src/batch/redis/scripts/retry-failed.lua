@@ -12,7 +12,10 @@ for _, id in ipairs(redis.call('ZRANGE', R .. ':final', 0, -1)) do
   if eligible and (any or kinds[kind or 'unknown']) then
     move(id, state, 'pending', kind, nil)
     redis.call('HDEL', h, 'kind', 'msg', 'status')
-    if o.resetAttempts then redis.call('HSET', h, 'attempts', 0) end
+    if o.resetAttempts then
+      redis.call('HSET', h, 'attempts', 0)
+      redis.call('HDEL', h, 'ended', 'bnonce', 'bn')
+    end
     n = n + 1
   end
 end
