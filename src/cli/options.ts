@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ERROR_KINDS } from '../classify/kinds.js';
+import { KEY_SELECTIONS, type KeySelection } from '../flow/key-pool.js';
 
 /**
  * The table of every configurable option: one entry gives its command-line flag, its `SLUICE_*`
@@ -37,6 +38,8 @@ function opt<T>(spec: OptionSpec<T>): OptionSpec<T> {
 }
 
 const positiveInt = z.number().int().min(1);
+/** Key selection strategies: the flow layer's list, as the non-empty tuple zod wants. */
+const KEY_SELECTIONS_CLI = KEY_SELECTIONS as unknown as readonly [KeySelection, ...KeySelection[]];
 const duration = z.number().finite().min(0);
 const fraction = z.number().gt(0).lte(1);
 
@@ -152,6 +155,24 @@ export const OPTIONS = {
     flag: '--max-in-flight <n>', env: 'SLUICE_MAX_IN_FLIGHT', kind: 'int', group: 'limits',
     schema: positiveInt.max(10_000).optional(), default: undefined,
     range: 'integer 1..10000', description: 'Maximum concurrent requests, per key.',
+  }),
+  learnRate: opt({
+    flag: '--learn-rate', env: 'SLUICE_LEARN_RATE', kind: 'boolean', group: 'limits',
+    schema: z.boolean(), default: true,
+    range: 'true | false',
+    description:
+      'Learn each key\'s rate from 429s that carry no wait and no rate-limit headers (a bare 429 then cools the key 1 s, doubling to 8 s); `--no-learn-rate` keeps the configured rate and cools a key for --cooldown (default 30 s), as in the per-profile story.',
+  }),
+  cooldown: opt<number | undefined>({
+    flag: '--cooldown <duration>', env: 'SLUICE_COOLDOWN', kind: 'duration', group: 'limits',
+    schema: duration.min(1).max(86_400_000).optional(), default: undefined,
+    range: 'duration 1ms..24h',
+    description: 'Cooldown of a key after a 429 that names no wait and no reset (default 1 s when learning, 30 s otherwise).',
+  }),
+  selection: opt({
+    flag: '--selection <strategy>', env: 'SLUICE_SELECTION', kind: 'enum', group: 'limits',
+    schema: z.enum(KEY_SELECTIONS_CLI), default: 'round-robin' as KeySelection, choices: KEY_SELECTIONS_CLI,
+    range: KEY_SELECTIONS_CLI.join(' | '), description: 'How the next key is chosen among the available ones.',
   }),
   keyLimits: opt<Record<string, KeyLimitOverride> | undefined>({
     flag: undefined, env: 'SLUICE_KEY_LIMITS', kind: 'json', group: 'limits',

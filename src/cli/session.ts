@@ -88,6 +88,9 @@ export function publicSettings(config: SluiceConfig, keys: readonly ApiKey[]): R
     keyLimits: config.keyLimits,
     minSpacingMs: config.minSpacing || undefined,
     maxInFlight: config.maxInFlight,
+    learnRate: config.learnRate,
+    cooldownMs: config.cooldown,
+    selection: config.selection,
     retryPreset: config.retryPreset,
     maxAttempts: config.maxAttempts,
     concurrency: config.adaptive ? `${config.concurrency} (adaptive ${config.minConcurrency}..${config.maxConcurrency})` : config.concurrency,
@@ -120,6 +123,9 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
     concurrency: config.adaptive
       ? { adaptive: true, initial: config.concurrency, min: config.minConcurrency, max: config.maxConcurrency }
       : config.concurrency,
+    learnRate: config.learnRate,
+    selection: config.selection,
+    ...(config.cooldown !== undefined ? { defaultCooldownMs: config.cooldown } : {}),
     attemptTimeoutMs: config.attemptTimeout,
     shutdownGraceMs: config.gracePeriod,
     classify: (failure, now) => classify(failure, { now }),

@@ -53,6 +53,21 @@ describe('loadConfig precedence', () => {
     expect(config.minSpacing).toBe(0);
   });
 
+  it('takes the per-profile story settings: no rate learning, a 30 s cooldown, a key selection', () => {
+    const { config } = loadConfig({ env: { SLUICE_LEARN_RATE: 'off', SLUICE_COOLDOWN: '30s', SLUICE_SELECTION: 'least-loaded' } });
+    expect(config.learnRate).toBe(false);
+    expect(config.cooldown).toBe(30_000);
+    expect(config.selection).toBe('least-loaded');
+    const defaults = loadConfig({ env: {} }).config;
+    expect(defaults.learnRate).toBe(true);
+    expect(defaults.cooldown).toBeUndefined();
+    expect(defaults.selection).toBe('round-robin');
+    const err = fail(() => loadConfig({ env: { SLUICE_SELECTION: 'random' } }));
+    expect(err.message).toMatch(/selection/);
+    expect(err.message).toMatch(/SLUICE_SELECTION/);
+    expect(err.exitCode).toBe(ExitCode.badConfig);
+  });
+
   it('reads the config file named by SLUICE_CONFIG, and booleans and lists from env', () => {
     const { config } = loadConfig({
       env: { SLUICE_CONFIG: cfg, SLUICE_QUOTA_MONITORING: 'off', SLUICE_KEYS: 'K_1, K_2', SLUICE_ALERT_LEVELS: '0.7,0.9' },
@@ -158,5 +173,22 @@ describe('per-key limits', () => {
     expect(fail(() => keyLimitsFor(config, [{ name: 'K_A', secret: 'a' }])).message).toContain('key "K_B" is not one of the configured keys');
     const bad = file('kl2.json', JSON.stringify({ keyLimits: { K_A: { rpm: -1 } } }));
     expect(fail(() => loadConfig({ env: {}, configPath: bad })).message).toContain('K_A.rpm');
+  });
+});
+
+describe('docs/CONFIGURATION.md', () => {
+  it('documents every option of the table with its flag and environment variable', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { OPTIONS } = await import('../../src/cli/options.js');
+    const doc = readFileSync(new URL('../../docs/CONFIGURATION.md', import.meta.url), 'utf8');
+    const missing = Object.entries(OPTIONS)
+      .filter(([name, spec]) => {
+        const row = doc.split('\n').find((l) => l.startsWith(`| \`${name}\` |`));
+        if (!row) return true;
+        const flag = spec.flag?.split(' ')[0];
+        return !row.includes(spec.env) || (flag !== undefined && !row.includes(flag));
+      })
+      .map(([name]) => name);
+    expect(missing).toEqual([]);
   });
 });

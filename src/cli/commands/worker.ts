@@ -87,9 +87,9 @@ async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: stri
       limits: limitsOf(config),
       retry: retryOptionsFor(config),
       concurrency: config.concurrency,
-      // As the embedded path (session.ts gives createSluice neither; the CLI has no option for them):
-      // keys learn their rate from bare 429s, which cool a key 1 s, doubling up to 8 s, for every worker.
-      learnRate: true,
+      // As the embedded path (session.ts): --learn-rate / --cooldown decide what a bare 429 does to a key.
+      learnRate: config.learnRate,
+      ...(config.cooldown !== undefined ? { defaultCooldownMs: config.cooldown } : {}),
       ...(config.attemptTimeout ? { attemptTimeoutMs: config.attemptTimeout } : {}),
       signal: shutdown.signal,
       onReconnect: (info) => println(ctx.io.stderr, `sluice: ${reconnectMessage(info)}`),
