@@ -24,6 +24,7 @@ const sluice = createSluice({
   provider,
   keys: profiles,
   concurrency: 4,
+  learnRate: false, // keep the configured rate; a bare 429 cools the profile for defaultCooldownMs
   defaultCooldownMs: 30_000,
   retry: { byKind: { rate_limited: { attempts: 20 } } },
 });
