@@ -20,11 +20,13 @@ import { isSluiceError } from '../../classify/sluice-error.js';
 import type { Classification, ProviderName } from '../../classify/kinds.js';
 import { PROVIDERS } from '../../classify/kinds.js';
 import { retryPolicy, type RetryPolicy, type RetryPolicyOptions } from '../../attempt/policy.js';
-import { KeyPool, type FailureDetail } from '../../flow/key-pool.js';
+import { KeyPool, type FailureDetail, type KeyPoolOptions } from '../../flow/key-pool.js';
 import type { LearnedRateOptions } from '../../flow/learned-rate.js';
 import type { KeyLimits } from '../../flow/limits.js';
 import type { Permit } from '../../flow/rate-limiter.js';
 import type { RedisFlowBackend } from '../../flow/redis/redis-flow-backend.js';
+import { SharedDailyQuota } from '../../flow/redis/shared-quota.js';
+import type { QuotaRecord } from '../../flow/backend.js';
 import type { ApiKey, ProviderAdapter, ProviderResponse } from '../../provider/types.js';
 import { TypedEmitter } from '../../observe/typed-emitter.js';
 import { systemClock } from '../../clock/system-clock.js';
@@ -46,8 +48,13 @@ export interface RedisBatchWorkerOptions {
   run: string;
   provider: ProviderAdapter;
   keys: readonly ApiKey[];
-  /** Limits of every key: the global quota every worker shares. */
+  /**
+   * Limits of every key: the global quota every worker shares. `requestsPerDay` is the fleet's daily
+   * budget per key (counted in Redis, never exceeded), not each worker's.
+   */
   limits?: KeyLimits;
+  /** Quota monitoring of every key (alerts, pause threshold, day offset); the daily pause applies to the fleet. */
+  quota?: KeyPoolOptions['quota'];
   retry?: RetryPolicy | RetryPolicyOptions;
   /** Jobs processed at once by this worker. Default 16. */
   concurrency?: number;
@@ -105,6 +112,7 @@ export class RedisBatchWorker {
   private readonly worker: Worker<ItemJobData>;
   private readonly providerName: ProviderName | undefined;
   private readonly keysByName: Map<string, ApiKey>;
+  private readonly daily: SharedDailyQuota;
 
   constructor(private readonly o: RedisBatchWorkerOptions) {
     if (!o.keys || o.keys.length === 0) throw new TypeError('redis worker: keys must be a non-empty array');
@@ -120,6 +128,13 @@ export class RedisBatchWorker {
       // Explicit, as createSluice does: the pool derives the bare-429 cooldown from learnRate when none is given.
       learnRate: o.learnRate ?? true,
       ...(o.defaultCooldownMs !== undefined ? { defaultCooldownMs: o.defaultCooldownMs } : {}),
+      ...(o.quota ? { quota: o.quota } : {}),
+    });
+    this.daily = new SharedDailyQuota({
+      ...o.quota,
+      quota: o.flow.quota,
+      keys: o.flow.keys,
+      ...(o.limits?.requestsPerDay !== undefined ? { requestsPerDay: o.limits.requestsPerDay } : {}),
     });
     this.keysByName = new Map(o.keys.map((k) => [k.name, k]));
     this.providerName = (PROVIDERS as readonly string[]).includes(o.provider.name) ? (o.provider.name as ProviderName) : undefined;
@@ -196,6 +211,7 @@ export class RedisBatchWorker {
     if (response?.rateLimit) {
       this.pool.limiter(key).observe(response.rateLimit);
       this.pool.monitor(key).observe(response.rateLimit);
+      this.daily.observe(key, response.rateLimit).catch((e: unknown) => this.events.emit('error', { message: `quota snapshot: ${String(e)}` }));
     }
     if (response?.usage) this.pool.monitor(key).recordTokens(response.usage.inputTokens + response.usage.outputTokens);
   }
@@ -248,12 +264,30 @@ export class RedisBatchWorker {
 
   private gate: Promise<void> = Promise.resolve();
 
+  /** Gives the key's monitor the fleet's counters (alerts, pause) and a snapshot newer than its own. */
+  private adopt(key: string, record: QuotaRecord): void {
+    const monitor = this.pool.monitor(key);
+    const { snapshot, ...counters } = record;
+    const newer = snapshot && snapshot.at > (monitor.snapshot?.at ?? -Infinity);
+    monitor.restore(newer ? { ...counters, snapshot } : counters);
+  }
+
   /** Picks a key, waiting in-line for short waits; a long wait is returned (the job is then delayed). */
   private async pickLoop(tokens: number): Promise<{ ok: true; key: ApiKey; permit: Permit } | { ok: false; waitMs: number }> {
     const maxInline = this.o.maxInlineWaitMs ?? 2_000;
     for (let spins = 0; spins < 10_000; spins++) {
       const r = await this.pool.pick(tokens);
-      if (r.ok) return r;
+      if (r.ok) {
+        // The fleet's daily budget: one atomic take per start; refused, the key is parked for every worker.
+        const daily = await this.daily.take(r.key.name, tokens).catch((e: unknown) => {
+          r.permit.release();
+          throw e;
+        });
+        this.adopt(r.key.name, daily.record);
+        if (daily.ok) return r;
+        r.permit.release();
+        continue;
+      }
       const waitMs = Number.isFinite(r.waitMs) ? r.waitMs : 60_000;
       if (waitMs > maxInline) return { ok: false, waitMs };
       await systemClock.sleep(Math.max(1, waitMs));

@@ -3,3 +3,6 @@ export { RedisFlowBackend, RedisLimiterStore, RedisKeyStateStore, RedisQuotaStor
 export type { RedisFlowBackendOptions } from './redis-flow-backend.js';
 export { connectRedis, parseRedisUrl, redactRedisUrl, reconnectDelay, RedisConnectError } from './connect.js';
 export type { ConnectRedisOptions } from './connect.js';
+export { SharedDailyQuota } from './shared-quota.js';
+export type { SharedDailyQuotaOptions, DailyTake } from './shared-quota.js';
+export type { QuotaTake } from './redis-flow-backend.js';

@@ -8,11 +8,12 @@
  * - `P:flow:bucket:<key>`  hash of the bucket state (levels, last refill, last start, server caps)
  * - `P:flow:state:<key>`   JSON `{ state, reason }` of a non-active key, expiring when the cooldown ends
  * - `P:flow:states`        set of key names that have a state (cleaned as they expire)
- * - `P:flow:quota:<key>`   JSON quota record (day, requests, tokens, snapshot, pause)
+ * - `P:flow:quota:<key>`   JSON quota record (day, requests, tokens, latest snapshot), expiring at the day's rollover
  */
 import type { Redis } from 'ioredis';
 import type { BucketSpec, ReserveResult, ServerCap } from '../bucket.js';
 import type { FlowBackend, KeyState, KeyStateStore, LimiterStore, QuotaRecord, QuotaStore } from '../backend.js';
+import type { RateLimitSnapshot } from '../quota/snapshot.js';
 import { connectRedis, type ConnectRedisOptions } from './connect.js';
 import { defineScript, type ScriptCommand } from './scripts.js';
 
@@ -157,16 +158,32 @@ function toKeyState(raw: string | null | undefined, remainingMs: number, now: nu
   return { state: 'active' };
 }
 
-/** {@link QuotaStore} in Redis (daily counters added atomically). */
+/** What {@link RedisQuotaStore.take} answers: whether the request may start, and the shared record after it. */
+export interface QuotaTake {
+  /** False when the day's budget was already spent (nothing was counted). */
+  granted: boolean;
+  /** The key's shared record: the fleet's counters of the day and the latest snapshot any worker stored. */
+  record: QuotaRecord;
+}
+
+/**
+ * {@link QuotaStore} in Redis: daily counters added atomically, a request taken from the day's budget
+ * in one script call ({@link take}: the fleet never exceeds it), and the latest rate-limit snapshot
+ * ({@link observe}), so every worker reads the same day and the same quota.
+ */
 export class RedisQuotaStore implements QuotaStore {
   private readonly addScript: ScriptCommand;
+  private readonly takeScript: ScriptCommand;
+  private readonly observeScript: ScriptCommand;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly trips = new RoundTripCounter(),
   ) {
-    this.addScript = defineScript(redis, HERE, 'sluiceQuotaAdd', ['quota-add'], 1);
+    this.addScript = defineScript(redis, HERE, 'sluiceQuotaAdd', ['quota-lib', 'quota-add'], 1);
+    this.takeScript = defineScript(redis, HERE, 'sluiceQuotaTake', ['quota-lib', 'quota-take'], 1);
+    this.observeScript = defineScript(redis, HERE, 'sluiceQuotaObserve', ['quota-lib', 'quota-observe'], 1);
   }
 
   private quotaKey(key: string): string {
@@ -187,6 +204,23 @@ export class RedisQuotaStore implements QuotaStore {
   async add(key: string, day: string, requests: number, tokens: number): Promise<QuotaRecord> {
     this.trips.count++;
     return JSON.parse((await this.addScript(this.quotaKey(key), day, requests, tokens)) as string) as QuotaRecord;
+  }
+
+  /**
+   * Takes one request (and its estimated `tokens`) from `key`'s budget of `day`, atomically: refused,
+   * without counting, once `budget` requests were taken that day by all workers (no budget: only
+   * counts). The record expires `ttlMs` from now (the day's rollover).
+   */
+  async take(key: string, day: string, tokens: number, budget: number | undefined, ttlMs: number): Promise<QuotaTake> {
+    this.trips.count++;
+    const [granted, raw] = (await this.takeScript(this.quotaKey(key), day, tokens, budget ?? '', Math.max(1000, Math.ceil(ttlMs)))) as [number, string];
+    return { granted: granted === 1, record: JSON.parse(raw) as QuotaRecord };
+  }
+
+  /** Stores `snapshot` as `key`'s latest, beside the counters of `day` (record expiring `ttlMs` from now). */
+  async observe(key: string, day: string, snapshot: RateLimitSnapshot, ttlMs: number): Promise<void> {
+    this.trips.count++;
+    await this.observeScript(this.quotaKey(key), day, JSON.stringify(snapshot), Math.max(1000, Math.ceil(ttlMs)));
   }
 }
 
