@@ -17,7 +17,7 @@ import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { classify } from '../../classify/classify.js';
 import { isSluiceError } from '../../classify/sluice-error.js';
-import type { Classification, ProviderName } from '../../classify/kinds.js';
+import type { Classification, ErrorKind, ProviderName } from '../../classify/kinds.js';
 import { PROVIDERS } from '../../classify/kinds.js';
 import { retryPolicy, type RetryPolicy, type RetryPolicyOptions } from '../../attempt/policy.js';
 import { KeyPool, type FailureDetail, type KeyPoolOptions } from '../../flow/key-pool.js';
@@ -26,6 +26,7 @@ import type { KeyLimits } from '../../flow/limits.js';
 import type { Permit } from '../../flow/rate-limiter.js';
 import type { RedisFlowBackend } from '../../flow/redis/redis-flow-backend.js';
 import { SharedDailyQuota } from '../../flow/redis/shared-quota.js';
+import { RedisCircuitBreaker, type BreakerTicket, type RedisCircuitBreakerOptions } from '../../flow/redis/shared-breaker.js';
 import type { QuotaRecord } from '../../flow/backend.js';
 import type { ApiKey, ProviderAdapter, ProviderResponse } from '../../provider/types.js';
 import { TypedEmitter } from '../../observe/typed-emitter.js';
@@ -53,6 +54,12 @@ export interface RedisBatchWorkerOptions {
    * budget per key (counted in Redis, never exceeded), not each worker's.
    */
   limits?: KeyLimits;
+  /**
+   * A circuit breaker shared by every worker (Redis), consulted before each attempt: per provider
+   * (`scope: 'provider'`, the default: every key stops) or per key (`scope: 'key'`: a key whose breaker
+   * is open cools for every worker until its half-open time). Off when absent.
+   */
+  breaker?: Omit<RedisCircuitBreakerOptions, 'scope' | 'prefix' | 'trips'> & { scope?: 'provider' | 'key' };
   /** Quota monitoring of every key (alerts, pause threshold, day offset); the daily pause applies to the fleet. */
   quota?: KeyPoolOptions['quota'];
   retry?: RetryPolicy | RetryPolicyOptions;
@@ -113,6 +120,10 @@ export class RedisBatchWorker {
   private readonly providerName: ProviderName | undefined;
   private readonly keysByName: Map<string, ApiKey>;
   private readonly daily: SharedDailyQuota;
+  /** The provider's shared breaker (scope 'provider'). */
+  private readonly providerBreaker: RedisCircuitBreaker | undefined;
+  /** Each key's shared breaker (scope 'key'). */
+  private readonly keyBreakers = new Map<string, RedisCircuitBreaker>();
 
   constructor(private readonly o: RedisBatchWorkerOptions) {
     if (!o.keys || o.keys.length === 0) throw new TypeError('redis worker: keys must be a non-empty array');
@@ -137,6 +148,13 @@ export class RedisBatchWorker {
       ...(o.limits?.requestsPerDay !== undefined ? { requestsPerDay: o.limits.requestsPerDay } : {}),
     });
     this.keysByName = new Map(o.keys.map((k) => [k.name, k]));
+    if (o.breaker) {
+      const { scope = 'provider', ...rest } = o.breaker;
+      if (scope !== 'provider' && scope !== 'key') throw new TypeError(`redis worker: breaker.scope must be 'provider' or 'key', got ${String(scope)}`);
+      const make = (name: string) => new RedisCircuitBreaker(o.flow.redis, { ...rest, scope: name, prefix: o.flow.prefix, trips: o.flow.trips });
+      if (scope === 'provider') this.providerBreaker = make(`provider:${o.provider.name}`);
+      else for (const k of o.keys) this.keyBreakers.set(k.name, make(`key:${k.name}`));
+    }
     this.providerName = (PROVIDERS as readonly string[]).includes(o.provider.name) ? (o.provider.name as ProviderName) : undefined;
     this.worker = new Worker<ItemJobData>(o.run, (job, token) => this.process(job, token), {
       connection: o.connection,
@@ -167,13 +185,15 @@ export class RedisBatchWorker {
     const tokens = this.o.provider.estimateTokens ? safeEstimate(this.o.provider, item.payload) : 0;
     const picked = await this.waitForKey(tokens);
     if (!picked.ok) return this.delay(job, token, id, systemClock.now() + picked.waitMs, 'waiting for a key');
-    const { key, permit } = picked;
-    const attempt = await this.o.store.beginAttempt(id, key.name).catch((e: unknown) => {
+    const { key, permit, probes } = picked;
+    const attempt = await this.o.store.beginAttempt(id, key.name).catch(async (e: unknown) => {
       permit.release();
+      await this.releaseBreakers(key.name, probes);
       throw e;
     });
     if (attempt === 0) {
       permit.release();
+      await this.releaseBreakers(key.name, probes);
       this.stats.skipped++;
       return 'final';
     }
@@ -192,6 +212,7 @@ export class RedisBatchWorker {
       if (response?.usage) permit.settle(response.usage.inputTokens + response.usage.outputTokens);
       permit.release();
     }
+    await this.recordBreakers(key.name, probes, failure?.kind);
     if (!failure) {
       this.reportSuccess(key.name, permit.startedAt, response);
       await this.finish(id, attempt, { ok: true, key: key.name }, { id, state: 'succeeded', result: response?.result ?? null });
@@ -264,6 +285,41 @@ export class RedisBatchWorker {
 
   private gate: Promise<void> = Promise.resolve();
 
+  /**
+   * The picked key's own shared breaker (scope 'key': open, the key cools for every worker until its
+   * half-open time), then the fleet's daily budget (one atomic take; refused, the key is parked for
+   * every worker). False: try another key.
+   */
+  private async takeKey(name: string, tokens: number, probes: Probes): Promise<boolean> {
+    const breaker = this.keyBreakers.get(name);
+    if (breaker) {
+      const ticket = await breaker.acquire();
+      if (!ticket.ok) {
+        const now = systemClock.now();
+        await this.o.flow.keys.set(name, { state: 'cooling', until: now + breakerWait(ticket), reason: `circuit ${ticket.state}` }, now);
+        return false;
+      }
+      probes.key = ticket.probe;
+    }
+    const daily = await this.daily.take(name, tokens);
+    this.adopt(name, daily.record);
+    return daily.ok;
+  }
+
+  /** Reports an attempt's outcome to the shared breakers (before the job ends, so every worker sees it at once). */
+  private async recordBreakers(key: string, probes: Probes, kind: ErrorKind | undefined): Promise<void> {
+    const record = (b: RedisCircuitBreaker | undefined, probe: boolean) => (b ? (kind === undefined ? b.recordSuccess(probe) : b.recordFailure(kind, probe)) : undefined);
+    await Promise.all([record(this.providerBreaker, probes.provider), record(this.keyBreakers.get(key), probes.key)]);
+  }
+
+  /** Frees the probe leases of a call that never reached the provider. */
+  private async releaseBreakers(key: string, probes: Probes): Promise<void> {
+    const tasks: Promise<unknown>[] = [];
+    if (probes.provider) tasks.push(this.providerBreaker!.release(true));
+    if (probes.key) tasks.push(this.keyBreakers.get(key)!.release(true));
+    await Promise.all(tasks);
+  }
+
   /** Gives the key's monitor the fleet's counters (alerts, pause) and a snapshot newer than its own. */
   private adopt(key: string, record: QuotaRecord): void {
     const monitor = this.pool.monitor(key);
@@ -273,27 +329,50 @@ export class RedisBatchWorker {
   }
 
   /** Picks a key, waiting in-line for short waits; a long wait is returned (the job is then delayed). */
-  private async pickLoop(tokens: number): Promise<{ ok: true; key: ApiKey; permit: Permit } | { ok: false; waitMs: number }> {
+  private async pickLoop(tokens: number): Promise<{ ok: true; key: ApiKey; permit: Permit; probes: Probes } | { ok: false; waitMs: number }> {
     const maxInline = this.o.maxInlineWaitMs ?? 2_000;
     for (let spins = 0; spins < 10_000; spins++) {
-      const r = await this.pool.pick(tokens);
-      if (r.ok) {
-        // The fleet's daily budget: one atomic take per start; refused, the key is parked for every worker.
-        const daily = await this.daily.take(r.key.name, tokens).catch((e: unknown) => {
-          r.permit.release();
-          throw e;
-        });
-        this.adopt(r.key.name, daily.record);
-        if (daily.ok) return r;
-        r.permit.release();
+      // The provider's shared breaker first: open, nothing is asked of the pool, the quota or the provider.
+      const gate = this.providerBreaker ? await this.providerBreaker.acquire() : CLOSED;
+      if (!gate.ok) {
+        const waitMs = breakerWait(gate);
+        if (waitMs > maxInline) return { ok: false, waitMs };
+        await systemClock.sleep(waitMs);
         continue;
       }
+      const r = await this.pool.pick(tokens);
+      if (r.ok) {
+        const probes: Probes = { provider: gate.probe, key: false };
+        const taken = await this.takeKey(r.key.name, tokens, probes).catch(async (e: unknown) => {
+          r.permit.release();
+          await this.releaseBreakers(r.key.name, probes);
+          throw e;
+        });
+        if (taken) return { ...r, probes };
+        r.permit.release();
+        await this.releaseBreakers(r.key.name, probes);
+        continue;
+      }
+      if (gate.probe) await this.providerBreaker!.release(true);
       const waitMs = Number.isFinite(r.waitMs) ? r.waitMs : 60_000;
       if (waitMs > maxInline) return { ok: false, waitMs };
       await systemClock.sleep(Math.max(1, waitMs));
     }
     return { ok: false, waitMs: 1000 };
   }
+}
+
+/** Whether a call holds the half-open probe of the provider's and of the key's breaker. */
+interface Probes {
+  provider: boolean;
+  key: boolean;
+}
+
+const CLOSED: BreakerTicket = { ok: true, probe: false };
+
+/** How long to wait after a refusal: until half-open; while another worker's probe is out, a short poll for its outcome. */
+function breakerWait(ticket: Extract<BreakerTicket, { ok: false }>): number {
+  return ticket.state === 'half-open' ? Math.min(ticket.retryInMs, 250) : ticket.retryInMs;
 }
 
 /**

@@ -6,3 +6,5 @@ export type { ConnectRedisOptions } from './connect.js';
 export { SharedDailyQuota } from './shared-quota.js';
 export type { SharedDailyQuotaOptions, DailyTake } from './shared-quota.js';
 export type { QuotaTake } from './redis-flow-backend.js';
+export { RedisCircuitBreaker } from './shared-breaker.js';
+export type { RedisCircuitBreakerOptions, BreakerTicket, SharedBreakerState } from './shared-breaker.js';
