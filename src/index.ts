@@ -98,3 +98,9 @@ export { TypedEmitter } from './observe/typed-emitter.js';
 export type { Listener } from './observe/typed-emitter.js';
 export { createLogger, retryLogHooks, logRetryEvents, logBreakerEvents } from './observe/logger.js';
 export type { LoggerOptions } from './observe/logger.js';
+
+// scale-out on Redis (see docs/SCALING.md)
+export { RedisFlowBackend, RedisCircuitBreaker, SharedDailyQuota, connectRedis } from './flow/redis/index.js';
+export type { RedisFlowBackendOptions, RedisCircuitBreakerOptions } from './flow/redis/index.js';
+export { RedisJobStore, enqueueBatch, runRedisWorker, RedisBatchWorker } from './batch/redis/index.js';
+export type { RunRedisWorkerOptions, RedisBatchWorkerOptions, EnqueueBatchOptions } from './batch/redis/index.js';

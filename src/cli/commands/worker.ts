@@ -89,6 +89,13 @@ async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: stri
       concurrency: config.concurrency,
       // As the embedded path (session.ts): --learn-rate / --cooldown decide what a bare 429 does to a key.
       learnRate: config.learnRate,
+      // The quota story's options, as on the embedded path; with Redis the daily budget is the fleet's.
+      quota: {
+        monitoring: config.quotaMonitoring,
+        alertLevels: [...config.alertLevels],
+        pauseThreshold: config.quotaThreshold,
+        pauseDurationMs: config.pauseDuration,
+      },
       ...(config.cooldown !== undefined ? { defaultCooldownMs: config.cooldown } : {}),
       ...(config.attemptTimeout ? { attemptTimeoutMs: config.attemptTimeout } : {}),
       signal: shutdown.signal,
