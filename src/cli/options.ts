@@ -286,6 +286,12 @@ export const OPTIONS = {
     schema: z.string().regex(/^(sqlite|redis:\/\/.+|rediss:\/\/.+)$/, 'sqlite or redis://host:port'), default: 'sqlite',
     range: 'sqlite | redis://host:port', description: 'Job store: the embedded SQLite file, or Redis for several workers.',
   }),
+  sharedBreaker: opt({
+    flag: '--shared-breaker <scope>', env: 'SLUICE_SHARED_BREAKER', kind: 'enum', group: 'files',
+    schema: z.enum(['off', 'provider', 'key']), default: 'off' as 'off' | 'provider' | 'key', choices: ['off', 'provider', 'key'],
+    range: 'off | provider | key',
+    description: 'Redis workers only: a circuit breaker shared by every worker (auth opens it at once; 5 failures in a row open it for 30 s), for the whole provider or per key.',
+  }),
   // runtime
   logLevel: opt({
     flag: '--log-level <level>', env: 'SLUICE_LOG_LEVEL', kind: 'enum', group: 'runtime',

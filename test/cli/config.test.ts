@@ -176,6 +176,16 @@ describe('per-key limits', () => {
   });
 });
 
+describe('shared breaker option', () => {
+  it('accepts off, provider or key and names the option when the value is wrong', () => {
+    expect(loadConfig({ env: {} }).config.sharedBreaker).toBe('off');
+    expect(loadConfig({ env: { SLUICE_SHARED_BREAKER: 'key' } }).config.sharedBreaker).toBe('key');
+    const err = fail(() => loadConfig({ env: { SLUICE_SHARED_BREAKER: 'global' } }));
+    expect(err.message).toMatch(/sharedBreaker/);
+    expect(err.exitCode).toBe(ExitCode.badConfig);
+  });
+});
+
 describe('docs/CONFIGURATION.md', () => {
   it('documents every option of the table with its flag and environment variable', async () => {
     const { readFileSync } = await import('node:fs');

@@ -89,6 +89,7 @@ async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: stri
       concurrency: config.concurrency,
       // As the embedded path (session.ts): --learn-rate / --cooldown decide what a bare 429 does to a key.
       learnRate: config.learnRate,
+      ...(config.sharedBreaker !== 'off' ? { breaker: { scope: config.sharedBreaker } } : {}),
       // The quota story's options, as on the embedded path; with Redis the daily budget is the fleet's.
       quota: {
         monitoring: config.quotaMonitoring,
