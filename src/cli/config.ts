@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CliError, ExitCode } from './exit-codes.js';
 import { OPTIONS, flagAttribute, type OptionName, type OptionSpec, type SluiceConfig } from './options.js';
+import { parseDuration } from '../classify/duration.js';
 
 /**
  * Builds the run configuration from four sources with the precedence
@@ -120,24 +121,15 @@ function fromText(name: OptionName, spec: OptionSpec<unknown>, value: unknown, s
   }
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /**
  * Parses `250`, `250ms`, `30s`, `1.5m`, `24h`, `7d` and compound `1m30s` into milliseconds.
- * A bare number is milliseconds. Returns undefined for anything else (never throws).
+ * A bare number is milliseconds (the CLI's convention); anything with units goes through the same
+ * duration parser as provider headers (`parseDuration`). Returns undefined for anything else (never throws).
  */
 export function parseDurationText(text: string): number | undefined {
   const t = text.trim();
   if (/^\d+(\.\d+)?$/.test(t)) return Number(t);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
-  let total = 0;
-  let matched = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t)) !== null) {
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    matched += m[0].length;
-  }
-  return matched > 0 && matched === t.length ? total : undefined;
+  return parseDuration(t);
 }
 
 function validate(name: OptionName, spec: OptionSpec<unknown>, value: unknown, source: ConfigSource, raw: unknown): unknown {

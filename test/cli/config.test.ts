@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { loadConfig, parseDurationText } from '../../src/cli/config.js';
 import { CliError, ExitCode } from '../../src/cli/exit-codes.js';
 import { loadKeys, readKeyFile } from '../../src/cli/keys.js';
@@ -129,6 +130,17 @@ describe('loadConfig validation errors name the option, its source and the range
     expect(parseDurationText('soon')).toBeUndefined();
     expect(parseDurationText('5s garbage')).toBeUndefined();
     expect(fail(() => loadConfig({ env: { SLUICE_GRACE_PERIOD: 'soon' } })).message).toContain('SLUICE_GRACE_PERIOD');
+  });
+  it('durations: garbage never throws, and h/m/s components add up (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.string(), (text) => {
+        const ms = parseDurationText(text);
+        return ms === undefined || (Number.isFinite(ms) && ms >= 0);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.nat(23), fc.nat(59), fc.nat(59), (h, m, sec) => parseDurationText(`${h}h${m}m${sec}s`) === ((h * 60 + m) * 60 + sec) * 1000),
+    );
   });
 });
 
