@@ -41,6 +41,11 @@ export class IndexedHeap<T extends HeapItem> {
     return true;
   }
 
+  /** A copy of the items, in heap order (not sorted). */
+  toArray(): T[] {
+    return [...this.items];
+  }
+
   /** Removes and returns every item (order unspecified). */
   drain(): T[] {
     const all = this.items.splice(0);

@@ -1,7 +1,8 @@
 import { abortError } from '../clock/abort.js';
 import type { CancelTimer, Clock } from '../clock/clock.js';
+import { IndexedHeap, type HeapItem } from '../scheduler/indexed-heap.js';
 
-interface VirtualTimer {
+interface VirtualTimer extends HeapItem {
   readonly at: number;
   readonly seq: number;
   readonly callback: () => void;
@@ -41,9 +42,8 @@ const flushMicrotasks = (): Promise<void> => new Promise((resolve) => setImmedia
 export class VirtualClock implements Clock {
   private current: number;
   private seq = 0;
-  /** Live timers by id; the heap may still hold cancelled ones, skipped lazily when they surface. */
-  private readonly timers = new Map<number, VirtualTimer>();
-  private readonly heap = new TimerHeap();
+  /** Pending timers, earliest first; a cancelled timer leaves the heap at once (no tombstones holding closures). */
+  private readonly heap = new IndexedHeap<VirtualTimer>((a, b) => compareTimers(a, b) < 0);
 
   constructor(options: VirtualClockOptions = {}) {
     this.current = options.start ?? Date.UTC(2026, 0, 1);
@@ -74,14 +74,15 @@ export class VirtualClock implements Clock {
 
   /** Timers not yet fired or cancelled, earliest first. */
   pendingTimers(): PendingTimer[] {
-    return [...this.timers.values()]
+    return this.heap
+      .toArray()
       .sort(compareTimers)
       .map((t) => ({ at: t.at, inMs: t.at - this.current, label: t.label }));
   }
 
   /** Number of timers still waiting. */
   get pendingCount(): number {
-    return this.timers.size;
+    return this.heap.size;
   }
 
   /** Moves time forward by `ms`, firing every timer due on the way in order, and lets their continuations run. */
@@ -90,7 +91,7 @@ export class VirtualClock implements Clock {
     const target = this.current + ms;
     await flushMicrotasks();
     for (;;) {
-      const next = this.peek();
+      const next = this.heap.peek();
       if (!next || next.at > target) break;
       await this.fire(next);
     }
@@ -101,7 +102,7 @@ export class VirtualClock implements Clock {
   /** Moves time to the next timer and fires it (and any due at the same instant). Returns false if none is pending. */
   async next(): Promise<boolean> {
     await flushMicrotasks();
-    const next = this.peek();
+    const next = this.heap.peek();
     if (!next) return false;
     await this.advance(next.at - this.current);
     return true;
@@ -130,12 +131,12 @@ export class VirtualClock implements Clock {
       await flushMicrotasks();
       if (settled) return tracked;
       if (fired >= maxTimers) throw new Error(`VirtualClock.run: still pending after ${maxTimers} timers`);
-      const next = this.peek();
+      const next = this.heap.peek();
       if (!next) {
         // Real I/O (a loopback socket, a file) may still be in progress: give it a few turns.
         for (let i = 0; i < 50 && !settled; i++) await new Promise((r) => setTimeout(r, 1));
         if (settled) return tracked;
-        if (this.timers.size === 0) throw new Error('VirtualClock.run: promise is pending but no timer is scheduled (deadlock)');
+        if (this.heap.size === 0) throw new Error('VirtualClock.run: promise is pending but no timer is scheduled (deadlock)');
         continue;
       }
       await this.fire(next);
@@ -153,90 +154,19 @@ export class VirtualClock implements Clock {
   private add(ms: number, label: string, callback: () => void): CancelTimer {
     const delay = Number.isFinite(ms) && ms > 0 ? ms : 0;
     const id = ++this.seq;
-    const timer = { at: this.current + delay, seq: id, callback, label };
-    this.timers.set(id, timer);
+    const timer: VirtualTimer = { at: this.current + delay, seq: id, callback, label, heapIndex: -1 };
     this.heap.push(timer);
     return () => {
-      if (this.timers.delete(id)) this.compactIfMostlyCancelled();
+      this.heap.remove(timer);
     };
   }
 
   private async fire(timer: VirtualTimer): Promise<void> {
-    this.timers.delete(timer.seq);
-    this.heap.pop();
+    this.heap.remove(timer);
     if (timer.at > this.current) this.current = timer.at;
     timer.callback();
     await flushMicrotasks();
   }
-
-  /**
-   * Cancelled timers stay in the heap until they surface; rebuild it when they outnumber the live ones,
-   * so 100,000 cancelled sleeps do not hold their closures (and memory) until time passes them.
-   */
-  private compactIfMostlyCancelled(): void {
-    if (this.heap.size > 64 && this.heap.size > 2 * this.timers.size) this.heap.rebuild(this.timers.values());
-  }
-
-  /** Earliest live timer, discarding cancelled ones found at the top of the heap. */
-  private peek(): VirtualTimer | undefined {
-    for (;;) {
-      const top = this.heap.peek();
-      if (!top) return undefined;
-      if (this.timers.has(top.seq)) return top;
-      this.heap.pop();
-    }
-  }
 }
 
 const compareTimers = (a: VirtualTimer, b: VirtualTimer): number => a.at - b.at || a.seq - b.seq;
-
-/** Binary min-heap ordered by (time, creation order), so a run with 100,000 timers stays fast. */
-class TimerHeap {
-  private items: VirtualTimer[] = [];
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  /** Replaces the content with `live`, in heap order (a sorted array is a valid min-heap). */
-  rebuild(live: Iterable<VirtualTimer>): void {
-    this.items = [...live].sort(compareTimers);
-  }
-
-  peek(): VirtualTimer | undefined {
-    return this.items[0];
-  }
-
-  push(item: VirtualTimer): void {
-    const a = this.items;
-    a.push(item);
-    let i = a.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (compareTimers(a[i]!, a[parent]!) >= 0) break;
-      [a[i], a[parent]] = [a[parent]!, a[i]!];
-      i = parent;
-    }
-  }
-
-  pop(): VirtualTimer | undefined {
-    const a = this.items;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length > 0 && last) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && compareTimers(a[l]!, a[m]!) < 0) m = l;
-        if (r < a.length && compareTimers(a[r]!, a[m]!) < 0) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
