@@ -4,20 +4,17 @@
  * sends nothing until the half-open time, then exactly one probe, whose success closes it for all.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
-import { RedisJobStore } from '../../src/batch/redis/redis-store.js';
-import { enqueueBatch } from '../../src/batch/redis/enqueue.js';
-import { openRunQueue } from '../../src/batch/redis/queue.js';
 import { runRedisWorker } from '../../src/batch/redis/run-worker.js';
 import { connectRedis } from '../../src/flow/redis/connect.js';
 import { RedisCircuitBreaker } from '../../src/flow/redis/shared-breaker.js';
 import { openAICompatibleAdapter } from '../../src/provider/openai-compatible.js';
 import type { ProviderAdapter } from '../../src/provider/types.js';
-import { REDIS_URL, cleanup, testClient, uniquePrefix } from './helpers.js';
+import { REDIS_URL, chatItems, cleanup, enqueueItems, testClient, uniquePrefix } from './helpers.js';
 
 const prefix = uniquePrefix('breaker');
 const BREAK_MS = 1500;
@@ -39,13 +36,9 @@ afterAll(async () => {
 });
 
 async function enqueue(run: string, n: number): Promise<void> {
-  const input = join(dir, `${run}.jsonl`);
-  writeFileSync(input, Array.from({ length: n }, (_, i) => JSON.stringify({ id: `${run}-${i}`, model: 'm', messages: [{ role: 'user', content: `hi ${i}` }] })).join('\n') + '\n');
   const connection = await connectRedis(REDIS_URL);
   try {
-    const queue = openRunQueue(connection, prefix, run);
-    await enqueueBatch({ input, store: new RedisJobStore(connection, { prefix, run }), queue });
-    await queue.close();
+    await enqueueItems(connection, { dir, prefix, run }, chatItems(n, `${run}-`));
   } finally {
     await connection.quit();
   }

@@ -4,21 +4,18 @@
  * simulator, and both park the key until the day's rollover. The latest snapshot is shared too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
-import { RedisJobStore } from '../../src/batch/redis/redis-store.js';
-import { enqueueBatch } from '../../src/batch/redis/enqueue.js';
-import { openRunQueue } from '../../src/batch/redis/queue.js';
 import { runRedisWorker, type RedisWorkerSummary } from '../../src/batch/redis/run-worker.js';
 import type { RedisWorkerEvents } from '../../src/batch/redis/worker.js';
 import { connectRedis } from '../../src/flow/redis/connect.js';
 import { RedisFlowBackend } from '../../src/flow/redis/redis-flow-backend.js';
 import { SharedDailyQuota } from '../../src/flow/redis/shared-quota.js';
 import { openAICompatibleAdapter } from '../../src/provider/openai-compatible.js';
-import { REDIS_URL, cleanup, testClient, uniquePrefix } from './helpers.js';
+import { REDIS_URL, chatItems, cleanup, enqueueItems, testClient, uniquePrefix } from './helpers.js';
 
 const prefix = uniquePrefix('daily');
 let admin: Redis;
@@ -39,13 +36,9 @@ afterAll(async () => {
 });
 
 async function enqueue(run: string, n: number): Promise<void> {
-  const input = join(dir, `${run}.jsonl`);
-  writeFileSync(input, Array.from({ length: n }, (_, i) => JSON.stringify({ id: `${run}-${i}`, model: 'm', messages: [{ role: 'user', content: `hi ${i}` }] })).join('\n') + '\n');
   const connection = await connectRedis(REDIS_URL);
   try {
-    const queue = openRunQueue(connection, prefix, run);
-    await enqueueBatch({ input, store: new RedisJobStore(connection, { prefix, run }), queue });
-    await queue.close();
+    await enqueueItems(connection, { dir, prefix, run }, chatItems(n, `${run}-`));
   } finally {
     await connection.quit();
   }

@@ -7,17 +7,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { RedisJobStore } from '../../src/batch/redis/redis-store.js';
-import { enqueueBatch } from '../../src/batch/redis/enqueue.js';
-import { openRunQueue } from '../../src/batch/redis/queue.js';
 import { connectRedis } from '../../src/flow/redis/connect.js';
-import { REDIS_URL, cleanup, testClient, uniquePrefix } from './helpers.js';
+import { REDIS_URL, chatItems, cleanup, enqueueItems, testClient, uniquePrefix } from './helpers.js';
 
 const WORKER = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
 const prefix = uniquePrefix('multi');
@@ -94,13 +92,8 @@ function startWorker(run: string, limits: object): { child: ChildProcess; exit: 
 }
 
 async function enqueue(run: string, n: number): Promise<RedisJobStore> {
-  const input = join(dir, `${run}.jsonl`);
-  writeFileSync(input, Array.from({ length: n }, (_, i) => JSON.stringify({ id: `r${i}`, model: 'm', messages: [{ role: 'user', content: `hello ${i}` }] })).join('\n') + '\n');
   const connection = await connectRedis(REDIS_URL);
-  const store = new RedisJobStore(connection, { prefix, run });
-  const queue = openRunQueue(connection, prefix, run);
-  const summary = await enqueueBatch({ input, store, queue });
-  await queue.close();
+  const { store, summary } = await enqueueItems(connection, { dir, prefix, run }, chatItems(n, 'r', 'hello'));
   expect(summary).toMatchObject({ total: n, enqueued: n, rejected: 0 });
   return store;
 }

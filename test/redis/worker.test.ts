@@ -6,19 +6,17 @@
  *   the worker reports it, reconnects, and the run finishes with every item done exactly once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { SluiceError } from '../../src/classify/sluice-error.js';
-import { enqueueBatch } from '../../src/batch/redis/enqueue.js';
-import { openRunQueue } from '../../src/batch/redis/queue.js';
 import { RedisJobStore } from '../../src/batch/redis/redis-store.js';
 import { runRedisWorker, type RunRedisWorkerOptions } from '../../src/batch/redis/run-worker.js';
 import type { RedisWorkerEvents } from '../../src/batch/redis/worker.js';
 import { connectRedis, reconnectMessage } from '../../src/flow/redis/connect.js';
 import type { ProviderAdapter } from '../../src/provider/types.js';
-import { REDIS_URL, cleanup, testClient, uniquePrefix } from './helpers.js';
+import { REDIS_URL, cleanup, enqueueItems, testClient, uniquePrefix } from './helpers.js';
 
 const prefix = uniquePrefix('worker');
 let admin: Redis;
@@ -56,14 +54,10 @@ function scriptedProvider(refuse: ReadonlySet<string>, latencyMs = 0): ProviderA
 
 /** Writes `n` items and enqueues them as run `run`. */
 async function enqueue(run: string, n: number): Promise<void> {
-  const input = join(dir, `${run}.jsonl`);
-  writeFileSync(input, Array.from({ length: n }, (_, i) => JSON.stringify({ id: `${run}-${i}`, tag: `${run}-${i}` })).join('\n') + '\n');
   const connection = await connectRedis(REDIS_URL);
   try {
-    const store = new RedisJobStore(connection, { prefix, run });
-    const queue = openRunQueue(connection, prefix, run);
-    const summary = await enqueueBatch({ input, store, queue });
-    await queue.close();
+    const items = Array.from({ length: n }, (_, i) => ({ id: `${run}-${i}`, tag: `${run}-${i}` }));
+    const { summary } = await enqueueItems(connection, { dir, prefix, run }, items);
     expect(summary).toMatchObject({ total: n, enqueued: n });
   } finally {
     await connection.quit();
