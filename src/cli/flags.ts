@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { OPTIONS, flagAttribute, type OptionGroup, type OptionSpec } from './options.js';
+import { CliError, ExitCode } from './exit-codes.js';
 
 /**
  * Declares the option table's flags on a command. No commander defaults are set on purpose: a flag
@@ -30,3 +31,16 @@ export function givenFlags(cmd: Command): Record<string, unknown> {
 
 /** Re-exported for commands that need a single attribute name. */
 export { flagAttribute };
+
+/**
+ * An integer flag of a command outside the option table (`demo`, `simulate`): `fallback` when absent,
+ * else an integer in min..max, or a CliError naming the flag and its range.
+ */
+export function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new CliError(`invalid option --${name}: must be an integer ${min}..${max}, got ${JSON.stringify(value)}`, ExitCode.badConfig);
+  }
+  return n;
+}

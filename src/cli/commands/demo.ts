@@ -8,7 +8,7 @@ import type { ApiKey } from '../../provider/types.js';
 import { startSimulator } from '../../simulator/index.js';
 import { configFor, type CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
-import { addConfigOptions } from '../flags.js';
+import { addConfigOptions, intFlag } from '../flags.js';
 import { println } from '../io.js';
 import type { SluiceConfig } from '../options.js';
 import { shapingAdapter } from '../payload.js';
@@ -111,13 +111,4 @@ export function demoCommand(ctx: CliContext): Command {
     }
   });
   return cmd;
-}
-
-function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new CliError(`invalid option --${name}: must be an integer ${min}..${max}, got ${JSON.stringify(value)}`, ExitCode.badConfig);
-  }
-  return n;
 }

@@ -6,6 +6,7 @@ import { parseDurationText } from '../config.js';
 import type { CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { println } from '../io.js';
+import { intFlag } from '../flags.js';
 
 /** Options of `sluice simulate` (and the numbers `sluice demo` reuses). */
 export interface SimulateFlags {
@@ -19,15 +20,6 @@ export interface SimulateFlags {
   latency?: string;
   rateHeaders?: boolean;
   config?: string;
-}
-
-function int(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new CliError(`invalid option --${name}: must be an integer ${min}..${max}, got ${JSON.stringify(value)}`, ExitCode.badConfig);
-  }
-  return n;
 }
 
 function fraction(name: string, value: string | undefined, fallback: number): number {
@@ -51,16 +43,16 @@ export function simulatorSecret(): string {
 
 /** Turns the flags into simulator options with `keyCount` keys named `sim-key-<n>`. */
 export function simulatorOptionsFromFlags(f: SimulateFlags): SimulatorOptions {
-  const keyCount = int('keys', f.keys, 3, 1, 100);
+  const keyCount = intFlag('keys', f.keys, 3, 1, 100);
   const faultRate = fraction('fault-rate', f.faultRate, 0);
   const latency = ms('latency', f.latency, 0, 0);
   return {
-    port: int('port', f.port, 0, 0, 65_535),
-    seed: int('seed', f.seed, 1, -2_147_483_648, 2_147_483_647),
+    port: intFlag('port', f.port, 0, 0, 65_535),
+    seed: intFlag('seed', f.seed, 1, -2_147_483_648, 2_147_483_647),
     windowMs: ms('window', f.window, 60_000, 100),
     rateLimitHeaders: f.rateHeaders !== false,
     keys: Array.from({ length: keyCount }, (_, i) => ({ name: `sim-key-${i + 1}`, secret: simulatorSecret() })),
-    limits: { requestsPerMinute: int('rpm', f.rpm, 600, 1, 10_000_000), tokensPerMinute: int('tpm', f.tpm, 100_000, 1, 1_000_000_000) },
+    limits: { requestsPerMinute: intFlag('rpm', f.rpm, 600, 1, 10_000_000), tokensPerMinute: intFlag('tpm', f.tpm, 100_000, 1, 1_000_000_000) },
     ...(latency > 0 ? { latency: { type: 'lognormal' as const, mean: latency, p99: latency * 4 } } : {}),
     ...(faultRate > 0
       ? { faults: { probabilities: { '429': faultRate * 0.3, '503': faultRate * 0.3, '500': faultRate * 0.2, reset: faultRate * 0.2 } } }
