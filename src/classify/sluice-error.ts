@@ -1,5 +1,5 @@
 import type { Classification, ErrorKind } from './kinds.js';
-import type { RateLimitSnapshot } from '../flow/quota/snapshot.js';
+import type { RateLimitSnapshot } from './rate-limit/snapshot.js';
 
 /**
  * An error that already carries its classification. Adapters throw it so that layers above never

@@ -18,7 +18,7 @@ import {
   type ReserveResult,
   type ServerCap,
 } from './bucket.js';
-import type { RateLimitSnapshot } from './quota/snapshot.js';
+import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 
 export type { BucketSpec, ReserveResult, ServerCap } from './bucket.js';
 

@@ -11,7 +11,7 @@ import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
 import type { Classification } from '../classify/kinds.js';
 import type { ApiKey, ProviderResponse } from '../provider/types.js';
-import type { RateLimitSnapshot } from './quota/snapshot.js';
+import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 import type { LearnedRateOptions } from './learned-rate.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
 import { ACTIVE, MemoryFlowBackend, isPending, type FlowBackend, type KeyState } from './backend.js';

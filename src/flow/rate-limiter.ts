@@ -6,7 +6,7 @@ import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
 import { abortError } from '../clock/abort.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
-import type { RateLimitSnapshot } from './quota/snapshot.js';
+import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 import { DEFAULT_WINDOW_MS, validateLimits, type KeyLimits } from './limits.js';
 import { MemoryLimiterStore, isPending, whenReady, type LimiterStore, type MaybePromise } from './backend.js';
 import type { BucketSpec, ServerCap } from './bucket.js';

@@ -4,8 +4,8 @@ import { SluiceError } from '../classify/sluice-error.js';
 import { abortError } from '../clock/abort.js';
 import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
-import { parseRateLimitHeaders } from '../flow/quota/parse-headers.js';
-import type { RateLimitSnapshot } from '../flow/quota/snapshot.js';
+import { parseRateLimitHeaders } from '../classify/rate-limit/parse-headers.js';
+import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 import { redact } from './redact.js';
 import type { ApiKey, CallContext, ProviderAdapter, ProviderResponse, Usage } from './types.js';
 

@@ -5,8 +5,8 @@ import { systemClock } from '../clock/system-clock.js';
 import { classify } from '../classify/classify.js';
 import type { Classification, ProviderName } from '../classify/kinds.js';
 import { SluiceError } from '../classify/sluice-error.js';
-import { parseRateLimitHeaders } from '../flow/quota/parse-headers.js';
-import type { RateLimitSnapshot } from '../flow/quota/snapshot.js';
+import { parseRateLimitHeaders } from '../classify/rate-limit/parse-headers.js';
+import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 import { bodySnippet, redact } from './redact.js';
 
 /** Options of {@link HttpClient}. */

@@ -1,4 +1,4 @@
-import type { RateLimitSnapshot } from '../flow/quota/snapshot.js';
+import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 
 /**
  * An API key as Sluice holds it. Only `name` is ever logged, stored or reported; `secret` goes into

@@ -3,7 +3,7 @@ import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
 import type { Classification } from '../classify/kinds.js';
 import { SluiceError } from '../classify/sluice-error.js';
-import type { RateLimitSnapshot } from '../flow/quota/snapshot.js';
+import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 import { count, headerRecord, payloadObject, prop, requiredString, type AdapterBaseOptions } from './common.js';
 import { googleEndpoint, type GoogleEndpoint, type GoogleEndpointOptions } from './google-endpoint.js';
 import { adapterFailure, defaultHttpClient, unexpectedShape, type FailureContext, type HttpClient } from './http.js';

@@ -4,7 +4,7 @@
  * and owns every key's state, selection and learned rate), its RateLimiters and QuotaMonitors.
  */
 import type { Classification, ErrorKind } from '../classify/kinds.js';
-import type { RateLimitSnapshot } from '../flow/quota/snapshot.js';
+import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 
 /** A granted start on one key's limiter. */
 export interface SchedulerPermit {

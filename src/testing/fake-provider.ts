@@ -1,7 +1,7 @@
 import type { Clock } from '../clock/clock.js';
 import type { Classification } from '../classify/kinds.js';
 import { SluiceError } from '../classify/sluice-error.js';
-import type { RateLimitSnapshot } from '../flow/quota/snapshot.js';
+import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 import type { CallContext, ProviderAdapter, ProviderResponse } from '../provider/types.js';
 
 /** The hidden limits of one key on a {@link FakeProvider}: a sliding window of requests and tokens. */

@@ -16,7 +16,7 @@
 import type { Clock } from '../../clock/clock.js';
 import { systemClock } from '../../clock/system-clock.js';
 import { TypedEmitter } from '../../observe/typed-emitter.js';
-import type { RateLimitSnapshot, RateLimitWindow } from './snapshot.js';
+import type { RateLimitSnapshot, RateLimitWindow } from '../../classify/rate-limit/snapshot.js';
 import type { QuotaRecord } from '../backend.js';
 import { checkFraction } from '../limits.js';
 

@@ -13,7 +13,7 @@
 import type { Redis } from 'ioredis';
 import type { BucketSpec, ReserveResult, ServerCap } from '../bucket.js';
 import type { FlowBackend, KeyState, KeyStateStore, LimiterStore, QuotaRecord, QuotaStore } from '../backend.js';
-import type { RateLimitSnapshot } from '../quota/snapshot.js';
+import type { RateLimitSnapshot } from '../../classify/rate-limit/snapshot.js';
 import { connectRedis, type ConnectRedisOptions } from './connect.js';
 import { defineScript, type ScriptCommand } from './scripts.js';
 

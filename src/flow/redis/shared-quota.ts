@@ -10,7 +10,7 @@ import type { Clock } from '../../clock/clock.js';
 import { systemClock } from '../../clock/system-clock.js';
 import type { KeyStateStore, QuotaRecord } from '../backend.js';
 import type { QuotaMonitorOptions } from '../quota/quota-monitor.js';
-import type { RateLimitSnapshot } from '../quota/snapshot.js';
+import type { RateLimitSnapshot } from '../../classify/rate-limit/snapshot.js';
 import type { RedisQuotaStore } from './redis-flow-backend.js';
 
 const DAY_MS = 86_400_000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { parseRateLimitHeaders } from '../../src/flow/quota/parse-headers.js';
+import { parseRateLimitHeaders } from '../../src/classify/rate-limit/parse-headers.js';
 
 const now = Date.UTC(2026, 0, 1);
 

@@ -10,8 +10,8 @@
  * | ietf | `RateLimit: limit=100, remaining=50, reset=30` (draft 7), `RateLimit: "default";r=50;t=30` + `RateLimit-Policy: "default";q=100;w=60` (draft 8+), `RateLimit-Limit/-Remaining/-Reset` (draft 6) |
  * | legacy | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch seconds if large, else delta seconds) |
  */
-import { toHeaderMap, type HeaderMap } from '../../classify/headers.js';
-import { parseResetTime } from '../../classify/retry-after.js';
+import { toHeaderMap, type HeaderMap } from '../headers.js';
+import { parseResetTime } from '../retry-after.js';
 import type { RateLimitSnapshot, RateLimitWindow } from './snapshot.js';
 
 /** Headers as `Headers`, a record (string or string[] values) or `[name, value]` pairs. */
