@@ -8,9 +8,28 @@ export interface RateLimitWindow {
   limit?: number;
   /** What remains in the current window. */
   remaining?: number;
-  /** When the window resets, ms since epoch (durations like `6m0s` are converted using the response time). */
+  /**
+   * When the window resets, ms since epoch (durations like `6m0s` are converted using the response time).
+   * What "reset" means depends on the family: see {@link RateLimitSnapshot.refill}.
+   */
   resetAt?: number;
+  /**
+   * The period `limit` refers to, ms, where the family states or implies it: IETF `w=`, 60 000 for the
+   * per-minute families (OpenAI, Azure, Anthropic). Absent for legacy `X-RateLimit-*`, which states no
+   * window (the limiter infers one from the resets it sees).
+   */
+  windowMs?: number;
 }
+
+/**
+ * How the server gives capacity back, which decides what `resetAt` means.
+ * - `window`: nothing returns until `resetAt`, then the whole limit does (a fixed window: IETF
+ *   `RateLimit`, legacy `X-RateLimit-*`). What remains may be spent at once.
+ * - `continuous`: capacity returns evenly over the window and `resetAt` is when it is full again
+ *   (OpenAI: "time until the rate limit resets to its initial state"; Anthropic: "fully replenished").
+ *   At 0 remaining the next unit is back after `windowMs / limit`, not at `resetAt`.
+ */
+export type RefillMeaning = 'window' | 'continuous';
 
 export interface RateLimitSnapshot {
   /** ms since epoch when the headers were read. */
@@ -23,4 +42,10 @@ export interface RateLimitSnapshot {
   outputTokens?: RateLimitWindow;
   /** Which header family was recognised. */
   source: 'openai' | 'azure' | 'anthropic' | 'ietf' | 'legacy';
+
+}
+
+/** What `resetAt` means for a snapshot's family (the one place this rule lives). */
+export function refillOf(snapshot: Pick<RateLimitSnapshot, 'source'>): RefillMeaning {
+  return snapshot.source === 'ietf' || snapshot.source === 'legacy' ? 'window' : 'continuous';
 }
