@@ -1,3 +1,5 @@
+// A general ordered structure under the clock layer: the scheduler's retry queue and the VirtualClock's
+// timers both use it, and neither may import the other's layer.
 /** An item that can sit in an {@link IndexedHeap}; the heap keeps `heapIndex` up to date (-1 when outside). */
 export interface HeapItem {
   heapIndex: number;

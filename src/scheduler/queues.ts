@@ -1,4 +1,4 @@
-import { IndexedHeap, type HeapItem } from './indexed-heap.js';
+import { IndexedHeap, type HeapItem } from '../clock/indexed-heap.js';
 
 /** What the two queues need to know about a job. */
 export interface QueuedItem extends HeapItem {

@@ -1,6 +1,6 @@
 import { abortError } from '../clock/abort.js';
 import type { CancelTimer, Clock } from '../clock/clock.js';
-import { IndexedHeap, type HeapItem } from '../scheduler/indexed-heap.js';
+import { IndexedHeap, type HeapItem } from '../clock/indexed-heap.js';
 
 interface VirtualTimer extends HeapItem {
   readonly at: number;
