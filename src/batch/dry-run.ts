@@ -16,7 +16,8 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     const v = options[field];
     if (v !== undefined && !(v > 0)) throw new RangeError(`dryRun: ${field} must be > 0, got ${String(v)}`);
   }
-  const estimate = options.estimateTokens ?? estimateInputTokens;
+  const reserve = options.estimateTokens ?? estimateTokens;
+  const shape = options.shapePayload ?? ((payload: unknown): unknown => payload);
   const defaultOut = options.defaultMaxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS;
   const report: DryRunReport = {
     requests: 0,
@@ -38,11 +39,15 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     else {
       ids.add(record.item.id);
       report.requests++;
-      report.estimatedInputTokens += estimate(record.item.payload);
-      report.estimatedOutputTokens += maxOutputTokens(record.item.payload) ?? defaultOut;
+      // The estimator reserves input + output cap; the cap is counted once, as output.
+      const payload = shape(record.item.payload);
+      const cap = payloadMaxOutputTokens(payload);
+      report.estimatedInputTokens += Math.max(0, reserve(payload) - cap);
+      report.estimatedOutputTokens += cap > 0 ? cap : defaultOut;
     }
   }
   const byRequests = options.requestsPerMinute ? (report.requests / options.requestsPerMinute) * 60_000 : undefined;
+  // A token limit counts what a request reserves: its input and its output cap, each once.
   const tokens = report.estimatedInputTokens + report.estimatedOutputTokens;
   const byTokens = options.tokensPerMinute ? (tokens / options.tokensPerMinute) * 60_000 : undefined;
   if (byRequests !== undefined || byTokens !== undefined) {
@@ -52,16 +57,3 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   return report;
 }
 
-/**
- * Input tokens of a payload by the flow layer's estimator (the model's tokenizer when known, else about
- * four characters per token), without the output cap it also counts.
- */
-export function estimateInputTokens(payload: unknown): number {
-  return Math.max(0, estimateTokens(payload) - payloadMaxOutputTokens(payload));
-}
-
-/** The payload's own output cap (`max_tokens`, `maxOutputTokens`, ...), when it has one. */
-function maxOutputTokens(payload: unknown): number | undefined {
-  const cap = payloadMaxOutputTokens(payload);
-  return cap > 0 ? cap : undefined;
-}

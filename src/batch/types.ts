@@ -137,8 +137,13 @@ export interface DryRunOptions extends InputOptions {
   tokensPerMinute?: number;
   /** Output tokens reserved per request when the payload does not say (`max_tokens`, ...). Default 256. */
   defaultMaxOutputTokens?: number;
-  /** Custom token estimate per payload (e.g. the provider adapter's `estimateTokens`). */
+  /**
+   * Tokens to reserve for a payload: its input plus its output cap, as a provider adapter's `estimateTokens`
+   * and the flow layer's `estimateTokens` return them. The payload's own cap is subtracted to count input.
+   */
   estimateTokens?: (payload: unknown) => number;
+  /** What the run sends for an input item's payload (the CLI's template shaping: model, messages, max_tokens). */
+  shapePayload?: (payload: unknown) => unknown;
 }
 
 /** What a dry run found. Nothing is called and no state is written (rejects are counted, not written). */

@@ -59,7 +59,7 @@ export function bridgeRunEvents(sources: RunEventSources, observers: readonly Ru
       x.on('pause', (e) => emit({ type: 'pause', at: clock.now(), reason: e.reason, ...(e.until !== undefined ? { until: e.until } : {}) })),
       x.on('resume', () => emit({ type: 'resume', at: clock.now() })),
       x.on('concurrencyChange', (e) => emit({ type: 'concurrency', at: clock.now(), limit: e.to, reason: e.reason })),
-      x.on('quotaAlert', (e) => emit({ type: 'quota_alert', at: clock.now(), key: e.key, level: e.level, usage: e.usage })),
+      x.on('quotaAlert', (e) => emit({ type: 'quota_alert', at: clock.now(), key: e.key, alertLevel: e.level, usage: e.usage })),
       x.on('retryScheduled', (e) =>
         emit({ type: 'retry', at: clock.now(), id: String(e.jobId), attempt: e.attempt, kind: e.kind, delayMs: e.delayMs }),
       ),

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { createLogger } from '../observe/logger.js';
+import type { RunLogEventName } from '../observe/log-events.js';
 import type { RunEvent, RunObserver } from '../observe/report/run-events.js';
 
 /** Levels of pino the run log uses. */
@@ -29,7 +30,7 @@ export class RunLog implements RunObserver {
   ) {}
 
   /** Logs a line that is not a {@link RunEvent} (run start and end, rejects, shutdown). */
-  event(level: 'info' | 'warn' | 'error' | 'debug', event: string, fields: Record<string, unknown>, msg?: string): void {
+  event(level: 'info' | 'warn' | 'error' | 'debug', event: RunLogEventName, fields: Record<string, unknown>, msg?: string): void {
     this.logger[level]({ event, ...fields }, msg ?? event);
   }
 
@@ -91,11 +92,12 @@ export class RunLog implements RunObserver {
         break;
       case 'quota_alert': {
         this.key(e.key).usage = e.usage;
-        const idx = this.options.alertLevels.findIndex((lv) => Math.abs(lv - e.level) < 1e-9);
+        const idx = this.options.alertLevels.findIndex((lv) => Math.abs(lv - e.alertLevel) < 1e-9);
         const level = idx <= 0 ? 'info' : idx === 1 ? 'warn' : 'error';
         l[level](
-          { event: 'quota_alert', keyName: e.key, level: e.level, usage: e.usage },
-          `key ${e.key} quota use ${(e.usage * 100).toFixed(1)} % crossed ${(e.level * 100).toFixed(0)} %`,
+          // `alertLevel`, not `level`: pino's own `level` field holds the log level.
+          { event: 'quota_alert', keyName: e.key, alertLevel: e.alertLevel, usage: e.usage },
+          `key ${e.key} quota use ${(e.usage * 100).toFixed(1)} % crossed ${(e.alertLevel * 100).toFixed(0)} %`,
         );
         break;
       }

@@ -20,7 +20,7 @@ export class SluiceMetrics implements RunObserver {
   private readonly concurrency: Gauge;
   private readonly quotaUsage: Gauge<'key'>;
   private readonly keyState: Gauge<'key' | 'state'>;
-  private readonly quotaAlerts: Counter<'key' | 'level'>;
+  private readonly quotaAlerts: Counter<'key' | 'alert_level'>;
   private readonly paused: Gauge;
   private readonly latency: Histogram<'outcome'>;
   private inFlightCount = 0;
@@ -48,7 +48,7 @@ export class SluiceMetrics implements RunObserver {
     this.concurrency = new Gauge({ name: `${p}concurrency_limit`, help: 'Current concurrency limit (adaptive).', registers });
     this.quotaUsage = new Gauge({ name: `${p}quota_usage_ratio`, help: 'Quota used per key (0..1), from rate-limit headers.', labelNames: ['key'], registers });
     this.keyState = new Gauge({ name: `${p}key_state`, help: '1 for the state each key is in.', labelNames: ['key', 'state'], registers });
-    this.quotaAlerts = new Counter({ name: `${p}quota_alerts_total`, help: 'Quota alert levels crossed.', labelNames: ['key', 'level'], registers });
+    this.quotaAlerts = new Counter({ name: `${p}quota_alerts_total`, help: 'Quota alert levels crossed.', labelNames: ['key', 'alert_level'], registers });
     this.paused = new Gauge({ name: `${p}paused`, help: '1 while the whole run is paused (all keys unavailable or quota).', registers });
     this.latency = new Histogram({
       name: `${p}request_duration_seconds`,
@@ -90,7 +90,7 @@ export class SluiceMetrics implements RunObserver {
         this.quotaUsage.set({ key: e.key }, e.usage);
         break;
       case 'quota_alert':
-        this.quotaAlerts.inc({ key: e.key, level: String(e.level) });
+        this.quotaAlerts.inc({ key: e.key, alert_level: String(e.alertLevel) });
         this.quotaUsage.set({ key: e.key }, e.usage);
         break;
       case 'pause':

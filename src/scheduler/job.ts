@@ -55,6 +55,7 @@ export type JobResult<R> =
  * `kind`, `status`, `message` are the provider's), the number of attempts and the last key's name.
  */
 export class JobFailedError extends SluiceError {
+  override readonly name: string = 'JobFailedError';
   readonly jobId: JobId;
   readonly attempts: number;
   readonly key: string | undefined;

@@ -21,7 +21,7 @@ function sampleRun(): RunRecorder {
     { type: 'attempt_end', at: T0 + 1900, id: 'b', attempt: 2, key: 'KEY_1', ok: false, kind: 'invalid_request', status: 400 },
     { type: 'item', at: T0 + 1900, id: 'b', state: 'failed', kind: 'invalid_request' },
     { type: 'key_state', at: T0 + 4500, key: 'KEY_2', state: 'active' },
-    { type: 'quota_alert', at: T0 + 4600, key: 'KEY_1', level: 0.8, usage: 0.81 },
+    { type: 'quota_alert', at: T0 + 4600, key: 'KEY_1', alertLevel: 0.8, usage: 0.81 },
   ];
   for (const e of ev) r.observe(e);
   return r;

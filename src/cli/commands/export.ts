@@ -14,6 +14,9 @@ export function exportCommand(ctx: CliContext): Command {
     .description('Write every final result (id, status, result or error) from the state file to a JSONL file')
     .argument('[input]', 'input file of the run');
   addConfigOptions(cmd, ['files']);
+  // The table's --output text describes the run's results file; export writes a file of its own.
+  const outputOption = cmd.options.find((o) => o.long === '--output');
+  if (outputOption) outputOption.description = `File written; default \`<input>.export.jsonl\` beside the input [a file path; env SLUICE_OUTPUT]`;
   addRedisOptions(cmd);
   cmd.action(async (input: string | undefined, opts: RedisCliOptions) => {
     const { config } = configFor(ctx, cmd);

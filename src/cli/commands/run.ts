@@ -74,9 +74,8 @@ async function dryRunAction(ctx: CliContext, input: string, config: SluiceConfig
     ...(config.rpm ? { requestsPerMinute: config.rpm * keyCount } : {}),
     ...(config.tpm ? { tokensPerMinute: config.tpm * keyCount } : {}),
     defaultMaxOutputTokens: config.maxOutputTokens,
-    ...(adapter.estimateTokens
-      ? { estimateTokens: (p: unknown) => adapter.estimateTokens!(shapePayload(config.provider, p as Record<string, unknown>, config)) }
-      : {}),
+    shapePayload: (p: unknown) => shapePayload(config.provider, p as Record<string, unknown>, config),
+    ...(adapter.estimateTokens ? { estimateTokens: (p: unknown) => adapter.estimateTokens!(p as Record<string, unknown>) } : {}),
   });
   const out = ctx.io.stdout;
   println(out, `requests            ${report.requests}`);

@@ -96,7 +96,7 @@ export function renderHtmlReport(input: ReportInput): string {
     .map(([name, k]) => `<tr><td>${escapeHtml(name)}</td><td>${k.attempts}</td><td>${k.succeeded}</td><td>${k.rateLimited}</td><td>${k.segments.length}</td></tr>`)
     .join('');
   const alerts = run.alerts
-    .map((a) => `<li>${new Date(a.at).toISOString()} key ${escapeHtml(a.key)} crossed ${(a.level * 100).toFixed(0)} % (usage ${(a.usage * 100).toFixed(1)} %)</li>`)
+    .map((a) => `<li>${new Date(a.at).toISOString()} key ${escapeHtml(a.key)} crossed ${(a.alertLevel * 100).toFixed(0)} % (usage ${(a.usage * 100).toFixed(1)} %)</li>`)
     .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(input.title)}</title>

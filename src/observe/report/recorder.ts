@@ -49,7 +49,7 @@ export interface RecordedRun {
   finalFailuresByKind: Partial<Record<ErrorKind, number>>;
   items: { succeeded: number; failed: number; cancelled: number };
   latency: LatencySummary;
-  alerts: { at: number; key: string; level: number; usage: number }[];
+  alerts: { at: number; key: string; alertLevel: number; usage: number }[];
   pauses: { from: number; to?: number; reason: string }[];
 }
 
@@ -142,7 +142,7 @@ export class RunRecorder implements RunObserver {
         this.bucket(e.at).concurrency = e.limit;
         break;
       case 'quota_alert':
-        if (this.alerts.length < this.maxAlerts) this.alerts.push({ at: e.at, key: e.key, level: e.level, usage: e.usage });
+        if (this.alerts.length < this.maxAlerts) this.alerts.push({ at: e.at, key: e.key, alertLevel: e.alertLevel, usage: e.usage });
         break;
       case 'pause':
         this.pauses.push({ from: e.at, reason: e.reason });

@@ -24,7 +24,7 @@ export type RunEvent =
   | { type: 'key_state'; at: number; key: string; state: KeyStateName; until?: number; reason?: string }
   | { type: 'concurrency'; at: number; limit: number; reason?: string }
   | { type: 'quota'; at: number; key: string; usage: number }
-  | { type: 'quota_alert'; at: number; key: string; level: number; usage: number }
+  | { type: 'quota_alert'; at: number; key: string; alertLevel: number; usage: number }
   | { type: 'pause'; at: number; reason: string; until?: number }
   | { type: 'resume'; at: number };
 
