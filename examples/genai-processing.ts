@@ -9,7 +9,8 @@
 import { presets } from '../src/attempt/presets.js';
 import { retry } from '../src/attempt/retry.js';
 import { SluiceError } from '../src/classify/sluice-error.js';
-import { createLogger, logBreakerEvents, retryLogHooks } from '../src/observe/logger.js';
+import { createLogger } from '../src/observe/logger.js';
+import { logBreakerEvents, retryLogHooks } from '../src/attempt/retry-logging.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 
 const clock = new VirtualClock();

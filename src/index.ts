@@ -2,8 +2,15 @@
  * Sluice: run generative-AI API calls at the full rate quotas allow — classified, bounded retries;
  * per-key limits, cooldowns and quota-aware pause/resume; durable batches; Redis scale-out.
  *
- * Layers (see docs/ARCHITECTURE.md): clock, classify, attempt, flow, scheduler, provider, simulator,
- * batch, observe. Internal modules not exported here are not part of the public API.
+ * This entry point is the light core: clock, classify, attempt, flow, scheduler, provider, and the
+ * observe layer's events and logger. It loads no native module, no Redis client and no BullMQ (and
+ * loads pino, undici and js-tiktoken only on first use). The rest lives under subpaths:
+ * - `sluice/batch`: durable batches on an embedded SQLite store (`runBatch`, `SqliteJobStore`, …);
+ * - `sluice/redis`: scale-out on Redis and BullMQ (`RedisFlowBackend`, `runRedisWorker`, …);
+ * - `sluice/simulator`: the provider simulator (`startSimulator`);
+ * - `sluice/testing`: `VirtualClock`, `FakeProvider`.
+ * Internal modules not exported from an entry point are not part of the public API (see
+ * docs/ARCHITECTURE.md for the layers).
  * @packageDocumentation
  */
 
@@ -85,22 +92,10 @@ export type {
   FunctionAdapterOptions,
 } from './provider/index.js';
 
-// simulator
-export { startSimulator, simulatorOptionsSchema, FAULT_TYPES } from './simulator/index.js';
-export type { Simulator, SimulatorOptions, SimulatorStats, FaultType } from './simulator/index.js';
-
-// batch
-export { runBatch, batchStatus, retryFailed, exportResults, dryRun, SqliteJobStore } from './batch/index.js';
-export type { JobStore, RunBatchOptions, BatchSummary } from './batch/index.js';
-
 // observe
 export { TypedEmitter } from './observe/typed-emitter.js';
 export type { Listener } from './observe/typed-emitter.js';
-export { createLogger, retryLogHooks, logRetryEvents, logBreakerEvents } from './observe/logger.js';
-export type { LoggerOptions } from './observe/logger.js';
-
-// scale-out on Redis (see docs/SCALING.md)
-export { RedisFlowBackend, RedisCircuitBreaker, SharedDailyQuota, connectRedis } from './flow/redis/index.js';
-export type { RedisFlowBackendOptions, RedisCircuitBreakerOptions } from './flow/redis/index.js';
-export { RedisJobStore, enqueueBatch, runRedisWorker, RedisBatchWorker } from './batch/redis/index.js';
-export type { RunRedisWorkerOptions, RedisBatchWorkerOptions, EnqueueBatchOptions } from './batch/redis/index.js';
+export { createLogger } from './observe/logger.js';
+export type { LoggerOptions, Logger } from './observe/logger.js';
+export { retryLogHooks, logRetryEvents, logBreakerEvents } from './attempt/retry-logging.js';
+export type { RetryLogOptions } from './attempt/retry-logging.js';

@@ -6,7 +6,12 @@
  * `max_completion_tokens`, `max_output_tokens` or `generationConfig.maxOutputTokens`.
  * The tokenizer is loaded on first use and cached. Never throws on odd payloads.
  */
-import { getEncoding, type Tiktoken } from 'js-tiktoken';
+import { createRequire } from 'node:module';
+import type { Tiktoken } from 'js-tiktoken';
+
+// js-tiktoken (with its rank tables, several MB) is required on the first OpenAI-family estimate only,
+// so that importing `sluice` stays light.
+const require = createRequire(import.meta.url);
 
 /** Tokenizer encodings used. */
 export type EncodingName = 'o200k_base' | 'cl100k_base';
@@ -34,6 +39,7 @@ export function encodingForModel(model: string | undefined): EncodingName | unde
 function encoder(name: EncodingName): Tiktoken {
   let enc = cache.get(name);
   if (!enc) {
+    const { getEncoding } = require('js-tiktoken') as typeof import('js-tiktoken');
     enc = getEncoding(name);
     cache.set(name, enc);
   }

@@ -1,12 +1,18 @@
-import { pino } from 'pino';
+import { createRequire } from 'node:module';
 import type { DestinationStream, Level, Logger } from 'pino';
 import { redactSecrets, REDACTED } from '../classify/redact.js';
 import type { Clock } from '../clock/clock.js';
-import type { TypedEmitter } from './typed-emitter.js';
-import type { BreakerEvents, GiveUpEvent, RetryEvent, RetryEvents, SuccessEvent } from '../attempt/events.js';
-import type { RetryHooks } from '../attempt/retry.js';
 
 export type { Logger } from 'pino';
+
+// pino is required by the first createLogger(), so that importing `sluice` does not load it.
+const require = createRequire(import.meta.url);
+type Pino = typeof import('pino');
+let pinoModule: Pino | undefined;
+function loadPino(): Pino {
+  pinoModule ??= require('pino') as Pino;
+  return pinoModule;
+}
 
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
@@ -65,7 +71,7 @@ function scrub(value: unknown, depth = 0, seen: WeakSet<object> = new WeakSet())
 
 /** pino's error serializer, with message, stack and cause scrubbed. */
 function scrubError(err: Error): Record<string, unknown> {
-  const serialized = pino.stdSerializers.err(err) as unknown as Record<string, unknown>;
+  const serialized = loadPino().stdSerializers.err(err) as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(serialized)) out[k] = typeof v === 'string' ? redactSecrets(v) : scrub(v, 1);
   return out;
@@ -77,11 +83,12 @@ function scrubError(err: Error): Record<string, unknown> {
  *
  * ```ts
  * const log = createLogger({ level: 'info', file: 'run.log' });
- * logRetryEvents(events, log, { label: 'clip 42', eventPrefix: 'clip_download_' });
+ * logRetryEvents(events, log, { label: 'clip 42', eventPrefix: 'clip_download_' }); // from attempt/retry-logging.ts
  * ```
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   // Synchronous writes keep log lines in order with the program's other output, and lose nothing on exit.
+  const { pino } = loadPino();
   const destination =
     options.destination ?? (options.file ? pino.destination({ dest: options.file, mkdir: true, sync: true }) : pino.destination({ dest: 1, sync: true }));
   const clock = options.clock;
@@ -104,91 +111,4 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     destination as DestinationStream | undefined,
   );
   return logger;
-}
-
-/** Options of {@link logRetryEvents} and {@link retryLogHooks}. */
-export interface RetryLogOptions {
-  /** Used when an event has no label of its own. */
-  label?: string;
-  /** Prefix of `event_type`, as the stories name them: `clip_download_` gives `clip_download_retry`. */
-  eventPrefix?: string;
-}
-
-/**
- * The callbacks that write a retry loop's structured events:
- * - `retry` (warn): `attempt_number`, `max_attempts`, `wait_seconds`, `error_type`; message `retry 2/3 for <label>, waiting 60s`.
- * - `success` (info): `total_attempts`; message `<label> succeeded on attempt N`.
- * - `failed_all_retries` (error): `attempts_made`, `final_error`, `error_type`; message `<label> failed after N attempts`.
- * - `non_retryable_error` (error): the kind and message; no retry was made.
- * - `circuit_open` (error): a breaker refused the call.
- * - `cancelled` (info).
- */
-export function retryLogHooks(logger: Logger, options: RetryLogOptions = {}): Required<RetryHooks> {
-  const prefix = options.eventPrefix ?? '';
-  const name = (label: string | undefined): string => label ?? options.label ?? 'call';
-  return {
-    onRetry(e: RetryEvent): void {
-      const retries = Math.max(1, e.maxAttempts - 1);
-      const wait = Math.round(e.delayMs) / 1000;
-      logger.warn(
-        {
-          event_type: `${prefix}retry`,
-          label: name(e.label),
-          attempt_number: e.attempt,
-          max_attempts: e.maxAttempts,
-          wait_seconds: wait,
-          error_type: e.classification.kind,
-          error_message: e.classification.message,
-          ...(e.classification.status !== undefined ? { status: e.classification.status } : {}),
-        },
-        `retry ${e.attempt}/${retries} for ${name(e.label)}, waiting ${wait}s (${e.classification.kind})`,
-      );
-    },
-    onSuccess(e: SuccessEvent): void {
-      logger.info(
-        { event_type: `${prefix}success`, label: name(e.label), total_attempts: e.attempts },
-        `${name(e.label)} succeeded on attempt ${e.attempts}`,
-      );
-    },
-    onGiveUp(e: GiveUpEvent): void {
-      const base = { label: name(e.label), attempts_made: e.attempts, error_type: e.classification.kind, final_error: e.classification.message };
-      if (e.reason === 'not_retryable') {
-        logger.error(
-          { ...base, event_type: `${prefix}non_retryable_error`, ...(e.classification.status !== undefined ? { status: e.classification.status } : {}) },
-          `${name(e.label)} failed with non-retryable ${e.classification.kind}: ${e.classification.message}`,
-        );
-      } else if (e.reason === 'circuit_open') {
-        logger.error({ ...base, event_type: `${prefix}circuit_open` }, `${name(e.label)} not attempted: ${e.classification.message}`);
-      } else if (e.reason === 'cancelled') {
-        logger.info({ ...base, event_type: `${prefix}cancelled` }, `${name(e.label)} cancelled after ${e.attempts} attempts`);
-      } else {
-        logger.error(
-          { ...base, event_type: `${prefix}failed_all_retries`, reason: e.reason, history: e.history },
-          `${name(e.label)} failed after ${e.attempts} attempts (${e.reason}): ${e.classification.kind}`,
-        );
-      }
-    },
-  };
-}
-
-/**
- * Logs a retry loop's events from its emitter (see {@link retryLogHooks} for the lines). Returns the
- * function that stops logging.
- */
-export function logRetryEvents(source: TypedEmitter<RetryEvents>, logger: Logger, options: RetryLogOptions = {}): () => void {
-  const hooks = retryLogHooks(logger, options);
-  const offs = [source.on('retry', hooks.onRetry), source.on('success', hooks.onSuccess), source.on('giveUp', hooks.onGiveUp)];
-  return () => {
-    for (const off of offs) off();
-  };
-}
-
-/** Logs a circuit breaker's state changes (`breaker_state`, warn when it opens). Returns the unsubscribe function. */
-export function logBreakerEvents(source: TypedEmitter<BreakerEvents>, logger: Logger): () => void {
-  return source.on('breakerState', (e) => {
-    const fields = { event_type: 'breaker_state', breaker: e.name, from: e.from, to: e.to, reason: e.reason, ...(e.halfOpenAt !== undefined ? { half_open_at: new Date(e.halfOpenAt).toISOString() } : {}) };
-    const msg = `circuit${e.name ? ` ${e.name}` : ''} ${e.from} -> ${e.to}: ${e.reason}`;
-    if (e.to === 'open' || e.to === 'isolated') logger.warn(fields, msg);
-    else logger.info(fields, msg);
-  });
 }

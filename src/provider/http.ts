@@ -1,4 +1,5 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent, Dispatcher } from 'undici';
 import { abortError } from '../clock/abort.js';
 import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
@@ -8,6 +9,16 @@ import { SluiceError } from '../classify/sluice-error.js';
 import { parseRateLimitHeaders } from '../classify/rate-limit/parse-headers.js';
 import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 import { bodySnippet, redact } from './redact.js';
+
+// undici is required when the first client is built, not when `sluice` is imported: a program that
+// only uses retry(), classify() or its own SDK client never loads it.
+const require = createRequire(import.meta.url);
+type Undici = typeof import('undici');
+let undici: Undici | undefined;
+function loadUndici(): Undici {
+  undici ??= require('undici') as Undici;
+  return undici;
+}
 
 /** Options of {@link HttpClient}. */
 export interface HttpClientOptions {
@@ -95,7 +106,7 @@ export class HttpClient {
     this.ownsDispatcher = !options.dispatcher;
     this.dispatcher =
       options.dispatcher ??
-      new Agent({
+      new (loadUndici().Agent)({
         connections: o.connections,
         keepAliveTimeout: o.keepAliveTimeoutMs,
         headersTimeout: o.headersTimeoutMs,
@@ -128,7 +139,7 @@ export class HttpClient {
       headers['content-type'] ??= 'application/json';
     }
     try {
-      const res = await request(req.url, { dispatcher: this.dispatcher, method: req.method, headers, body, signal });
+      const res = await loadUndici().request(req.url, { dispatcher: this.dispatcher, method: req.method, headers, body, signal });
       const text = await readCapped(res.body, this.maxBodyBytes, res.headers['content-length']);
       return { status: res.statusCode, headers: toHeaders(res.headers), text };
     } catch (err) {

@@ -6,8 +6,13 @@ export type OperationOutcome = 'video' | 'error' | 'filtered';
 /** Which API's operation shape to answer with. */
 export type OperationFamily = 'gemini' | 'vertex';
 
+/** A fault the first poll of an operation answers with (a busy poll endpoint, not a failed video). */
+export type PollFault = 'poll-429' | 'poll-503';
+
 interface Operation {
   family: OperationFamily;
+  /** Answered once, to the first poll. */
+  pollFault?: PollFault | undefined;
   name: string;
   doneAt: number;
   outcome: OperationOutcome;
@@ -36,15 +41,23 @@ export class OperationStore {
    * Starts an operation at `now`; `forced` overrides the drawn outcome (prompt markers, schedule).
    * `modelPath` is the resource path of the model (`models/veo-3.0` or `projects/p/locations/l/publishers/google/models/veo-3.0`).
    */
-  create(modelPath: string, now: number, forced?: OperationOutcome, family: OperationFamily = 'gemini'): string {
+  create(modelPath: string, now: number, forced?: OperationOutcome, family: OperationFamily = 'gemini', pollFault?: PollFault): string {
     const draw = this.random();
     const outcome: OperationOutcome =
       forced ?? (draw < this.errorProbability ? 'error' : draw < this.errorProbability + this.filteredProbability ? 'filtered' : 'video');
     const id = `sim${String(++this.counter).padStart(8, '0')}`;
     const name = `${modelPath}/operations/${id}`;
-    this.ops.set(name, { family, name, doneAt: now + this.durationMs, outcome, id });
+    this.ops.set(name, { family, name, doneAt: now + this.durationMs, outcome, id, pollFault });
     if (this.ops.size > MAX_OPERATIONS) this.ops.delete(this.ops.keys().next().value as string);
     return name;
+  }
+
+  /** The fault the operation's first poll gets, once (undefined for later polls and unknown names). */
+  takePollFault(name: string): PollFault | undefined {
+    const op = this.ops.get(name);
+    const fault = op?.pollFault;
+    if (op) op.pollFault = undefined;
+    return fault;
   }
 
   /** The operation resource as `GET /v1beta/{name}` returns it, or undefined if unknown. */

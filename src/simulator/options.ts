@@ -5,7 +5,8 @@ import type { Clock } from '../clock/clock.js';
  * Faults the simulator can inject. Each can be requested by probability, by schedule, or by a
  * marker `[[fault:<type>]]` anywhere in the prompt text.
  *
- * - `429`: rate-limit answer with a wait hint; `429-no-hint`: the same without any wait hint
+ * - `429`: rate-limit answer with a wait hint; `429-no-hint`: the same without any wait hint;
+ *   `429-bare`: the same without any rate-limit header at all (real OpenAI 429s often carry none)
  * - `quota`: quota exhausted (OpenAI `insufficient_quota`, Gemini per-day quota, Anthropic/Azure 429)
  * - `503`, `500`, `529` (Anthropic `overloaded_error`; other providers answer 503)
  * - `reset`: the socket is destroyed without an answer; `hang`: no answer until the client aborts or the server closes
@@ -14,6 +15,11 @@ import type { Clock } from '../clock/clock.js';
  * - `400`: the provider's invalid-request answer; `401`: the provider's invalid-key answer
  * - `filtered`: a safety/content-filter result in the provider's shape
  * - `operation-error`: a Veo operation that finishes with an error (other endpoints: 500)
+ * - `poll-429`, `poll-503`: a Veo operation whose first poll answers 429 / 503, later polls as usual (other endpoints: 429 / 503)
+ * - `stream-error`: a streamed answer that breaks off with the provider's mid-stream error event (OpenAI chat
+ *   `data: {"error":...}`, Responses `event: error`, Anthropic `event: error` overloaded_error, a Gemini error chunk);
+ *   `response-failed`: a Responses stream that ends with `response.failed` (other streams: as `stream-error`).
+ *   A request that does not stream gets the provider's 500.
  */
 export const FAULT_TYPES = [
   '429',
@@ -32,6 +38,11 @@ export const FAULT_TYPES = [
   '401',
   'filtered',
   'operation-error',
+  '429-bare',
+  'poll-429',
+  'poll-503',
+  'stream-error',
+  'response-failed',
 ] as const;
 
 /** One of {@link FAULT_TYPES}. */

@@ -1,6 +1,8 @@
-import { ANTHROPIC_MESSAGES } from './endpoints/anthropic.js';
-import { azureEndpoints } from './endpoints/azure.js';
+import { ANTHROPIC_COUNT_TOKENS, ANTHROPIC_MESSAGES } from './endpoints/anthropic.js';
+import { azureEndpoints, azureV1Endpoints } from './endpoints/azure.js';
 import {
+  GEMINI_BATCH_EMBED,
+  GEMINI_COUNT_TOKENS,
   GEMINI_EMBED,
   GEMINI_FILE,
   GEMINI_GENERATE,
@@ -10,10 +12,15 @@ import {
   VERTEX_FETCH_OPERATION,
   VERTEX_GENERATE,
   VERTEX_PREDICT_LONG_RUNNING,
+  VERTEX_COUNT_TOKENS,
+  VERTEX_PREDICT_EMBEDDINGS,
   VERTEX_STREAM,
 } from './endpoints/gemini.js';
 import { OPENAI } from './endpoints/openai.js';
 import type { Endpoint, RouteMatch } from './endpoints/types.js';
+
+const AZURE_OPS = azureEndpoints();
+const AZURE_V1 = azureV1Endpoints();
 
 const EXACT_POST = new Map<string, RouteMatch>([
   ['/v1/chat/completions', { endpoint: OPENAI.chat }],
@@ -21,11 +28,17 @@ const EXACT_POST = new Map<string, RouteMatch>([
   ['/v1/embeddings', { endpoint: OPENAI.embeddings }],
   ['/v1/images/generations', { endpoint: OPENAI.images }],
   ['/v1/messages', { endpoint: ANTHROPIC_MESSAGES }],
+  ['/v1/messages/count_tokens', { endpoint: ANTHROPIC_COUNT_TOKENS }],
+  ['/openai/responses', { endpoint: AZURE_OPS.responses }],
+  ['/openai/v1/chat/completions', { endpoint: AZURE_V1.chat }],
+  ['/openai/v1/responses', { endpoint: AZURE_V1.responses }],
+  ['/openai/v1/embeddings', { endpoint: AZURE_V1.embeddings }],
+  ['/openai/v1/images/generations', { endpoint: AZURE_V1.images }],
 ]);
 
 const AZURE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings|images\/generations)$/;
-const GEMINI = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent|predictLongRunning)$/;
-const VERTEX = /^\/v1(?:beta1)?\/(projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/([^/:]+)):(generateContent|streamGenerateContent|predictLongRunning|fetchPredictOperation)$/;
+const GEMINI = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent|batchEmbedContents|countTokens|predictLongRunning)$/;
+const VERTEX = /^\/v1(?:beta1)?\/(projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/([^/:]+)):(generateContent|streamGenerateContent|countTokens|predict|predictLongRunning|fetchPredictOperation)$/;
 const OPERATION = /^\/v1beta\/(models\/[^/]+\/operations\/[^/]+)$/;
 const FILE = /^\/v1beta\/files\/([^/:]+):download$/;
 
@@ -33,15 +46,18 @@ const GEMINI_METHODS: Record<string, Endpoint> = {
   generateContent: GEMINI_GENERATE,
   streamGenerateContent: GEMINI_STREAM,
   embedContent: GEMINI_EMBED,
+  batchEmbedContents: GEMINI_BATCH_EMBED,
+  countTokens: GEMINI_COUNT_TOKENS,
   predictLongRunning: GEMINI_PREDICT_LONG_RUNNING,
 };
 const VERTEX_METHODS: Record<string, Endpoint> = {
   generateContent: VERTEX_GENERATE,
   streamGenerateContent: VERTEX_STREAM,
+  countTokens: VERTEX_COUNT_TOKENS,
+  predict: VERTEX_PREDICT_EMBEDDINGS,
   predictLongRunning: VERTEX_PREDICT_LONG_RUNNING,
   fetchPredictOperation: VERTEX_FETCH_OPERATION,
 };
-const AZURE_OPS = azureEndpoints();
 const AZURE_METHODS: Record<string, Endpoint> = {
   'chat/completions': AZURE_OPS.chat,
   embeddings: AZURE_OPS.embeddings,

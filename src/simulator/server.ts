@@ -8,13 +8,14 @@ import type { Dialect, ErrorContext, Reply } from './dialects/types.js';
 import { azureDialect } from './dialects/azure.js';
 import { geminiDialect } from './dialects/gemini.js';
 import { openaiError } from './dialects/openai.js';
-import type { Endpoint, RouteMatch, SuccessContext } from './endpoints/types.js';
+import type { Endpoint, MidStreamFault, RouteMatch, SuccessContext } from './endpoints/types.js';
 import { FaultPlan } from './faults.js';
 import { KeyState, type Rejection } from './key-state.js';
 import { resolveOptions, type FaultType, type ResolvedOptions, type SimulatorOptions } from './options.js';
 import { hashString, latencySampler, mulberry32 } from './random.js';
 import { matchRoute } from './router.js';
 import { OperationStore } from './operations.js';
+import { pollFaultReply } from './endpoints/gemini.js';
 import { StatsRecorder, type SimulatorStats } from './stats.js';
 import { readRequestText } from './text.js';
 
@@ -168,9 +169,10 @@ class SimulatorServer implements Simulator {
     const dialect = endpoint.dialect;
     const arrival = ++this.arrivals;
     const body = await readBody(req, this.o.maxBodyBytes);
+    const sseErrors = endpoint.sseErrors === true && query?.get('alt') === 'sse';
     const done = (keyName: string, outcome: string, reply: Reply | undefined, status: number, tokens = 0, headers: Record<string, string> = {}): void => {
       this.statsRecorder.record(arrivedAt, keyName, endpoint.name, outcome, status, tokens);
-      if (reply) this.send(res, reply, headers, !body.ok);
+      if (reply) this.send(res, sseErrors ? asStreamError(reply) : reply, headers, !body.ok);
     };
     if (!body.ok) {
       if (body.reason === 'too_large') done('(none)', 'too_large', dialect.tooLarge(), 413);
@@ -213,15 +215,16 @@ class SimulatorServer implements Simulator {
     if (delay > 0 && !(await this.pause(delay, res))) return done(key.name, 'aborted', undefined, 0, tokens);
     const ctx: SuccessContext = { body: json, text, model, id: String(arrival).padStart(6, '0'), now: this.clock.now(), embeddingDimensions: this.o.embeddingDimensions, seed: this.o.seed, baseUrl: this.url, operations: this.operations, modelPath: match.modelPath ?? `models/${model}`, fault: decided };
     const headers = this.limitHeaders(dialect, key, this.clock.now());
+    const streaming = endpoint.stream !== undefined && (endpoint.alwaysStream === true || json['stream'] === true);
     if (fault === undefined) {
       const reply = endpoint.answer
         ? endpoint.answer(ctx)
-        : endpoint.stream && (endpoint.alwaysStream === true || json['stream'] === true)
-          ? { status: 200, headers: SSE_HEADERS, body: endpoint.stream(ctx) }
+        : streaming && endpoint.stream
+          ? { status: 200, headers: SSE_HEADERS, body: endpoint.stream(ctx).join('') }
           : { status: 200, headers: dialect.successHeaders ?? NO_HEADERS, body: JSON.stringify(endpoint.success(ctx)) };
-      return done(key.name, reply.status === 200 ? 'ok' : 'not_found', reply, reply.status, tokens, headers);
+      return done(key.name, reply.status === 200 ? 'ok' : reply.status === 404 ? 'not_found' : `status:${reply.status}`, reply, reply.status, tokens, headers);
     }
-    const status = await this.injectFault(fault, res, endpoint, ctx, errCtx, key, headers);
+    const status = await this.injectFault(fault, res, endpoint, ctx, errCtx, key, headers, { streaming, sseErrors });
     this.statsRecorder.record(arrivedAt, key.name, endpoint.name, `fault:${fault}`, status, tokens);
   }
 
@@ -246,32 +249,52 @@ class SimulatorServer implements Simulator {
       // A few bytes standing for the video: enough for download code paths.
       return finish(key.name, 'ok', { status: 200, headers: { 'content-type': 'video/mp4' }, body: 'SIMULATED-MP4' });
     }
+    const pollFault = this.operations.takePollFault(match.resource ?? '');
+    if (pollFault) {
+      const reply = pollFaultReply(dialect, pollFault, modelOf(match.resource ?? ''), this.o.faultRetryAfterMs);
+      return finish(key.name, `fault:${pollFault}`, reply);
+    }
     const op = this.operations.get(match.resource ?? '', this.clock.now(), this.url);
     if (op === undefined) return finish(key.name, 'not_found', dialect.notFound());
     finish(key.name, 'ok', { status: 200, headers: { 'content-type': 'application/json; charset=UTF-8' }, body: JSON.stringify(op) });
   }
 
-  private async injectFault(fault: FaultType, res: ServerResponse, endpoint: Endpoint, ctx: SuccessContext, errCtx: ErrorContext, key: KeyState, headers: Record<string, string>): Promise<number> {
+  private async injectFault(
+    fault: FaultType,
+    res: ServerResponse,
+    endpoint: Endpoint,
+    ctx: SuccessContext,
+    errCtx: ErrorContext,
+    key: KeyState,
+    headers: Record<string, string>,
+    { streaming, sseErrors }: { streaming: boolean; sseErrors: boolean },
+  ): Promise<number> {
     const dialect = endpoint.dialect;
+    const send = (reply: Reply, extra: Record<string, string> = headers): number => this.send(res, sseErrors ? asStreamError(reply) : reply, extra);
     switch (fault) {
       case '429':
-      case '429-no-hint': {
-        const rejection: Rejection = { kind: 'requests', limit: key.limits.requestsPerMinute ?? 60, used: key.limits.requestsPerMinute ?? 60, requested: 1, retryAfterMs: this.o.faultRetryAfterMs };
-        return this.send(res, dialect.rateLimited({ rejection, hint: fault === '429' }, errCtx, ctx.now), headers);
-      }
+      case '429-no-hint':
+      case '429-bare':
+      case 'poll-429':
+        return send(dialect.rateLimited({ rejection: this.faultRejection(key), hint: fault !== '429-no-hint' && fault !== '429-bare' }, errCtx, ctx.now), fault === '429-bare' ? NO_HEADERS : headers);
       case 'quota':
-        return this.send(res, dialect.quotaExhausted(errCtx), headers);
+        return send(dialect.quotaExhausted(errCtx));
       case '503':
-        return this.send(res, dialect.overloaded(503), headers);
+      case 'poll-503':
+        return send(dialect.overloaded(503));
+      case 'stream-error':
+      case 'response-failed':
+        if (!streaming || !endpoint.stream || !endpoint.midStreamError) return send(dialect.serverError());
+        return this.sendBrokenStream(res, endpoint, ctx, fault, headers);
       case '529':
-        return this.send(res, dialect.overloaded(529), headers);
+        return send(dialect.overloaded(529));
       case '500':
       case 'operation-error':
-        return this.send(res, dialect.serverError(), headers);
+        return send(dialect.serverError());
       case '400':
-        return this.send(res, dialect.badRequest('The request was rejected as invalid (simulated fault).'), headers);
+        return send(dialect.badRequest('The request was rejected as invalid (simulated fault).'));
       case '401':
-        return this.send(res, dialect.invalidKey(), headers);
+        return send(dialect.invalidKey());
       case 'filtered':
         return this.send(res, endpoint.filtered(ctx, errCtx), headers);
       case 'reset':
@@ -291,6 +314,27 @@ class SimulatorServer implements Simulator {
       case 'slow':
         return this.sendSlowly(res, JSON.stringify(endpoint.success(ctx)), headers);
     }
+  }
+
+  /** The refusal an injected 429 renders: the key's per-minute request limit (60 when it has none), all used. */
+  private faultRejection(key: KeyState): Rejection {
+    const limit = key.limits.requestsPerMinute ?? 60;
+    return { kind: 'requests', limit, used: limit, requested: 1, retryAfterMs: this.o.faultRetryAfterMs };
+  }
+
+  /**
+   * A 200 stream that breaks off: the first events of the answer, a pause, then the provider's error event
+   * as a write of its own (as it arrives from the real API; `@google/genai` only recognises an error chunk
+   * that comes alone), and the end of the body.
+   */
+  private async sendBrokenStream(res: ServerResponse, endpoint: Endpoint, ctx: SuccessContext, fault: MidStreamFault, headers: Record<string, string>): Promise<number> {
+    const events = endpoint.stream?.(ctx) ?? [];
+    const sent = Math.min(MID_STREAM_EVENTS, Math.max(0, events.length - 1));
+    res.writeHead(200, { ...headers, ...SSE_HEADERS });
+    res.write(events.slice(0, sent).join(''));
+    if (!(await this.pause(MID_STREAM_PAUSE_MS, res))) return 200;
+    res.end(endpoint.midStreamError?.(ctx, fault, sent) ?? '');
+    return 200;
   }
 
   /** Sends a correct body in `slowChunks` chunks with `slowDelayMs` between them (chunked encoding). */
@@ -357,6 +401,15 @@ class SimulatorServer implements Simulator {
 
 const SSE_HEADERS: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
 
+/** Events of the answer sent before a mid-stream error, and the pause before the error event. */
+const MID_STREAM_EVENTS = 3;
+const MID_STREAM_PAUSE_MS = 20;
+
+/** An error answer of an SSE endpoint: the same body under the stream's content type. */
+function asStreamError(reply: Reply): Reply {
+  return reply.status < 400 ? reply : { ...reply, headers: { ...reply.headers, 'content-type': 'text/event-stream' } };
+}
+
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 const HTML_502 =
@@ -368,6 +421,11 @@ function unknownRoute(method: string, path: string): Reply {
   if (path.startsWith('/openai/')) return azureDialect.notFound();
   // OpenAI echoes the method and path; keep it short so garbage paths cannot make huge answers.
   return openaiError(404, `Invalid URL (${method.slice(0, 16)} ${path.slice(0, 200)})`, 'invalid_request_error', null, null);
+}
+
+/** The model of an operation name `models/{model}/operations/{id}`. */
+function modelOf(operationName: string): string {
+  return /models\/([^/]+)\//.exec(operationName)?.[1] ?? 'unknown-model';
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -1,6 +1,6 @@
 /**
- * The README's library examples, run through the public entry points (`sluice`, `sluice/testing`):
- * what the README promises is what the package exports and does.
+ * The README's library examples, run through the public entry points (`sluice`, `sluice/simulator`,
+ * `sluice/testing`): what the README promises is what the package exports and does.
  */
 import { describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
@@ -12,9 +12,9 @@ import {
   presets,
   retry,
   retryPolicy,
-  startSimulator,
   RetryError,
 } from '../../src/index.js';
+import { startSimulator } from '../../src/simulator/index.js';
 import type { CallContext } from '../../src/index.js';
 import { VirtualClock, FakeProvider } from '../../src/testing/index.js';
 

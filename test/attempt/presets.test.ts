@@ -5,7 +5,8 @@ import type { Classification } from '../../src/classify/kinds.js';
 import { presets } from '../../src/attempt/presets.js';
 import { retry } from '../../src/attempt/retry.js';
 import { RetryError } from '../../src/attempt/retry-error.js';
-import { createLogger, retryLogHooks } from '../../src/observe/logger.js';
+import { createLogger } from '../../src/observe/logger.js';
+import { retryLogHooks } from '../../src/attempt/retry-logging.js';
 
 const err = (c: Omit<Classification, 'retryable'>): SluiceError => new SluiceError({ retryable: true, ...c });
 const http429 = () => err({ kind: 'rate_limited', status: 429, code: 'RESOURCE_EXHAUSTED', message: 'Resource has been exhausted' });

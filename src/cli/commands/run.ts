@@ -2,7 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { dryRun } from '../../batch/index.js';
-import { createProvider, type ProviderConfig } from '../../provider/index.js';
+import { buildProvider } from '../build-provider.js';
 import { configFor, type CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { addConfigOptions } from '../flags.js';
@@ -50,18 +50,6 @@ export function checkInput(path: string): void {
     if (err instanceof CliError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new CliError(`cannot read input file ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}`, ExitCode.badInput);
-  }
-}
-
-/** The adapter a configuration names. */
-export function buildProvider(config: SluiceConfig): ReturnType<typeof createProvider> {
-  const base: Record<string, unknown> = { type: config.provider };
-  if (config.baseUrl) base.baseUrl = config.baseUrl;
-  if (config.apiVersion) base.apiVersion = config.apiVersion;
-  try {
-    return createProvider(base as unknown as ProviderConfig);
-  } catch (err) {
-    throw new CliError(`invalid provider configuration: ${(err as Error).message}`, ExitCode.badConfig);
   }
 }
 

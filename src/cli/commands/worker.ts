@@ -16,6 +16,7 @@ import { runRedisWorker, type RedisWorkerSummary } from '../../batch/redis/run-w
 import type { BatchCounts } from '../../batch/store.js';
 import { RedisConnectError, connectRedis, reconnectMessage, redactRedisUrl } from '../../flow/redis/connect.js';
 import type { KeyLimits } from '../../flow/limits.js';
+import { buildProvider } from '../build-provider.js';
 import { configFor, type CliContext } from '../context.js';
 import { CliError, ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { addConfigOptions } from '../flags.js';
@@ -25,7 +26,6 @@ import type { SluiceConfig } from '../options.js';
 import { shapingAdapter } from '../payload.js';
 import { retryOptionsFor } from '../retry-presets.js';
 import { Shutdown } from '../shutdown.js';
-import { buildProvider } from './run.js';
 
 /** Command-line options of the Redis backend (besides `--backend`). */
 export interface RedisCliOptions {

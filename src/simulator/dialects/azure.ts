@@ -42,3 +42,11 @@ export const azureDialect: Dialect = {
       `Requests to the ${ctx.operation} Operation under Azure OpenAI API version ${ctx.apiVersion ?? 'unknown'} have exceeded the quota of your subscription. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.`,
     ),
 };
+
+const { checkRequest: _deploymentApiVersion, ...withoutApiVersion } = azureDialect;
+
+/**
+ * Azure OpenAI's v1 API (`/openai/v1/...`, the OpenAI client with `baseURL: {endpoint}/openai/v1/`): the same keys
+ * and error bodies, the model in the body, and no `api-version` needed.
+ */
+export const azureV1Dialect: Dialect = withoutApiVersion;

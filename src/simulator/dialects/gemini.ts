@@ -1,15 +1,18 @@
 import { secondsText } from '../format.js';
 import type { Rejection } from '../key-state.js';
 import { bearer } from './openai.js';
-import { jsonReply, type Dialect, type Reply } from './types.js';
+import type { Dialect, Reply } from './types.js';
 
 const JSON_UTF8 = { 'content-type': 'application/json; charset=UTF-8' };
 
-/** google.rpc.Status as Google APIs send it: `{"error":{"code","message","status","details"?}}`. */
+/**
+ * google.rpc.Status as Google APIs send it: `{"error":{"code","message","status","details"?}}`, indented by two
+ * spaces with a final newline, byte for byte as the Google front end writes it (and as SDKs that wrap it as text show it).
+ */
 export function googleError(code: number, status: string, message: string, details?: unknown[]): Reply {
   const error: Record<string, unknown> = { code, message, status };
   if (details) error['details'] = details;
-  return jsonReply(code, { error }, JSON_UTF8);
+  return { status: code, headers: JSON_UTF8, body: `${JSON.stringify({ error }, null, 2)}\n` };
 }
 
 const QUOTA_IDS: Record<Rejection['kind'], [metric: string, id: string]> = {

@@ -87,9 +87,8 @@ function openaiRateLimited({ rejection: r, hint }: RateLimited, ctx: ErrorContex
   }
   const wait = hint ? ` Please try again in ${secondsText(r.retryAfterMs)}.` : '';
   const message = `Rate limit reached for ${ctx.model} in organization org-sluicesim on ${RATE_UNITS[r.kind]}: Limit ${r.limit}, Used ${Math.ceil(r.used)}, Requested ${r.requested}.${wait} Visit https://platform.openai.com/account/rate-limits to learn more.`;
-  const headers: Record<string, string> = hint
-    ? { 'retry-after-ms': String(Math.ceil(r.retryAfterMs)), 'retry-after': String(ceilSeconds(r.retryAfterMs)) }
-    : {};
+  // `retry-after` only: `retry-after-ms` is Azure's header (its dialect adds it), not OpenAI's.
+  const headers: Record<string, string> = hint ? { 'retry-after': String(ceilSeconds(r.retryAfterMs)) } : {};
   return openaiError(429, message, r.kind === 'tokens' ? 'tokens' : 'requests', null, 'rate_limit_exceeded', headers);
 }
 

@@ -1,7 +1,7 @@
 import { anthropicDialect } from '../dialects/anthropic.js';
 import { jsonReply } from '../dialects/types.js';
 import { replyFor } from '../text.js';
-import { anthropicMessageStream } from './streams.js';
+import { anthropicMessageStream, anthropicStreamError } from './streams.js';
 import type { Endpoint, SuccessContext } from './types.js';
 
 function message(ctx: SuccessContext, refusal: boolean): unknown {
@@ -32,5 +32,16 @@ export const ANTHROPIC_MESSAGES: Endpoint = {
   required: ['model', 'max_tokens', 'messages'],
   success: (ctx) => message(ctx, false),
   stream: anthropicMessageStream,
+  midStreamError: anthropicStreamError,
   filtered: (ctx) => jsonReply(200, message(ctx, true)),
+};
+
+/** `POST /v1/messages/count_tokens` (`messages.countTokens` of `@anthropic-ai/sdk`): `{"input_tokens": n}`. */
+export const ANTHROPIC_COUNT_TOKENS: Endpoint = {
+  name: 'anthropic.countTokens',
+  dialect: anthropicDialect,
+  operation: 'count_tokens',
+  required: ['model', 'messages'],
+  success: (ctx) => ({ input_tokens: ctx.text.inputTokens }),
+  filtered: (ctx) => jsonReply(200, { input_tokens: ctx.text.inputTokens }),
 };

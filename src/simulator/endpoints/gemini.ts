@@ -1,7 +1,8 @@
 import { geminiDialect, googleError, vertexDialect } from '../dialects/gemini.js';
-import type { Dialect } from '../dialects/types.js';
+import type { Dialect, Reply } from '../dialects/types.js';
+import type { OperationFamily, PollFault } from '../operations.js';
 import { jsonReply } from '../dialects/types.js';
-import { replyFor } from '../text.js';
+import { readRequestText, replyFor } from '../text.js';
 import { embeddingFor } from './embedding.js';
 import { generateContentStream } from './streams.js';
 import type { Endpoint, SuccessContext } from './types.js';
@@ -57,7 +58,17 @@ export const VERTEX_GENERATE = generateEndpoint(vertexDialect, 'vertex');
 
 /** `streamGenerateContent?alt=sse` (Gemini API and Vertex). */
 function streamEndpoint(base: Endpoint): Endpoint {
-  return { ...base, name: `${base.name.split('.')[0]!}.streamGenerateContent`, operation: 'streamGenerateContent', stream: generateContentStream, alwaysStream: true };
+  return {
+    ...base,
+    name: `${base.name.split('.')[0]!}.streamGenerateContent`,
+    operation: 'streamGenerateContent',
+    stream: generateContentStream,
+    alwaysStream: true,
+    sseErrors: true,
+    // A stream that breaks off ends with a bare google.rpc.Status body, not a `data:` line: `@google/genai`
+    // throws it as "got status: UNAVAILABLE. {...}".
+    midStreamError: () => base.dialect.overloaded(503).body,
+  };
 }
 /** Gemini API `streamGenerateContent`. */
 export const GEMINI_STREAM = streamEndpoint(GEMINI_GENERATE);
@@ -74,17 +85,81 @@ export const GEMINI_EMBED: Endpoint = {
   filtered: () => googleError(400, 'INVALID_ARGUMENT', 'The content was blocked by safety filters.'),
 };
 
+/**
+ * Gemini API `batchEmbedContents`, which `@google/genai`'s `models.embedContent` calls:
+ * `{requests: [{model, content}]}` answered with one `{values}` per request, in order.
+ */
+export const GEMINI_BATCH_EMBED: Endpoint = {
+  name: 'gemini.batchEmbedContents',
+  dialect: geminiDialect,
+  operation: 'batchEmbedContents',
+  required: ['requests'],
+  success: (ctx) => {
+    const requests = Array.isArray(ctx.body['requests']) ? ctx.body['requests'] : [];
+    return { embeddings: requests.map((r) => ({ values: embeddingFor(readRequestText(r).text, ctx.embeddingDimensions, ctx.seed) })) };
+  },
+  filtered: () => googleError(400, 'INVALID_ARGUMENT', 'The content was blocked by safety filters.'),
+};
+
+/** `countTokens` of the Gemini API (`totalTokens` and the per-modality details) and of Vertex (plus billable characters). */
+function countTokensEndpoint(dialect: Dialect, prefix: string): Endpoint {
+  return {
+    name: `${prefix}.countTokens`,
+    dialect,
+    operation: 'countTokens',
+    required: [],
+    success: (ctx) => {
+      const counted: Record<string, unknown> = { totalTokens: ctx.text.inputTokens };
+      if (prefix === 'vertex') counted['totalBillableCharacters'] = ctx.text.text.replace(/\s/g, '').length;
+      counted['promptTokensDetails'] = [{ modality: 'TEXT', tokenCount: ctx.text.inputTokens }];
+      return counted;
+    },
+    filtered: () => googleError(400, 'INVALID_ARGUMENT', 'The content was blocked by safety filters.'),
+  };
+}
+/** Gemini API `countTokens`. */
+export const GEMINI_COUNT_TOKENS = countTokensEndpoint(geminiDialect, 'gemini');
+/** Vertex AI `countTokens`. */
+export const VERTEX_COUNT_TOKENS = countTokensEndpoint(vertexDialect, 'vertex');
+
+/**
+ * Vertex AI `predict` of a text-embedding model (what `@google/genai` calls for `models.embedContent` on Vertex):
+ * `{instances: [{content}]}` answered with `predictions[].embeddings` (values and statistics) and billable characters.
+ */
+export const VERTEX_PREDICT_EMBEDDINGS: Endpoint = {
+  name: 'vertex.predict',
+  dialect: vertexDialect,
+  operation: 'predict',
+  required: ['instances'],
+  success: (ctx) => {
+    const instances = Array.isArray(ctx.body['instances']) ? ctx.body['instances'] : [];
+    let billable = 0;
+    const predictions = instances.map((instance) => {
+      const text = readRequestText(instance);
+      billable += text.text.length;
+      return { embeddings: { statistics: { truncated: false, token_count: text.inputTokens }, values: embeddingFor(text.text, ctx.embeddingDimensions, ctx.seed) } };
+    });
+    return { predictions, metadata: { billableCharacterCount: billable } };
+  },
+  filtered: () => googleError(400, 'INVALID_ARGUMENT', 'The content was blocked by safety filters.'),
+};
+
+/** Starts a Veo operation; the request's fault decides how it ends (`operation-error`, `filtered`) or how its first poll answers. */
+function createOperation(ctx: SuccessContext, family: OperationFamily): string {
+  const f = ctx.fault;
+  const outcome = f === 'operation-error' ? 'error' : f === 'filtered' ? 'filtered' : undefined;
+  const pollFault = f === 'poll-429' || f === 'poll-503' ? f : undefined;
+  return ctx.operations.create(ctx.modelPath, ctx.now, outcome, family, pollFault);
+}
+
 /** Gemini API `predictLongRunning` (Veo): answers the operation name; markers decide how the operation ends. */
 export const GEMINI_PREDICT_LONG_RUNNING: Endpoint = {
   name: 'gemini.predictLongRunning',
   dialect: geminiDialect,
   operation: 'predictLongRunning',
   required: ['instances'],
-  absorbs: ['operation-error', 'filtered'],
-  success: (ctx) => {
-    const forced = ctx.fault === 'operation-error' ? 'error' : ctx.fault === 'filtered' ? 'filtered' : undefined;
-    return { name: ctx.operations.create(ctx.modelPath, ctx.now, forced) };
-  },
+  absorbs: ['operation-error', 'filtered', 'poll-429', 'poll-503'],
+  success: (ctx) => ({ name: createOperation(ctx, 'gemini') }),
   filtered: () => googleError(400, 'INVALID_ARGUMENT', 'The prompt was blocked by safety filters.'),
 };
 
@@ -106,10 +181,7 @@ export const VERTEX_PREDICT_LONG_RUNNING: Endpoint = {
   ...GEMINI_PREDICT_LONG_RUNNING,
   name: 'vertex.predictLongRunning',
   dialect: vertexDialect,
-  success: (ctx) => {
-    const forced = ctx.fault === 'operation-error' ? 'error' : ctx.fault === 'filtered' ? 'filtered' : undefined;
-    return { name: ctx.operations.create(ctx.modelPath, ctx.now, forced, 'vertex') };
-  },
+  success: (ctx) => ({ name: createOperation(ctx, 'vertex') }),
 };
 
 /** Vertex AI `fetchPredictOperation`: the poll of a Veo operation, a POST naming it in the body. */
@@ -121,8 +193,17 @@ export const VERTEX_FETCH_OPERATION: Endpoint = {
   success: () => ({}),
   answer: (ctx) => {
     const name = ctx.body['operationName'];
+    const pollFault = typeof name === 'string' ? ctx.operations.takePollFault(name) : undefined;
+    if (pollFault) return pollFaultReply(vertexDialect, pollFault, ctx.model);
     const op = typeof name === 'string' ? ctx.operations.get(name, ctx.now, ctx.baseUrl) : undefined;
     return op === undefined ? googleError(404, 'NOT_FOUND', 'Requested entity was not found.') : jsonReply(200, op, { 'content-type': 'application/json; charset=UTF-8' });
   },
   filtered: () => googleError(404, 'NOT_FOUND', 'Requested entity was not found.'),
 };
+
+/** The answer of a faulted poll: the dialect's 429 (with its wait hint) or 503. */
+export function pollFaultReply(dialect: Dialect, fault: PollFault, model: string, retryAfterMs = 1000): Reply {
+  if (fault === 'poll-503') return dialect.overloaded(503);
+  const rejection = { kind: 'requests' as const, limit: 60, used: 60, requested: 1, retryAfterMs };
+  return dialect.rateLimited({ rejection, hint: true }, { model, operation: 'getOperation', apiVersion: undefined }, 0);
+}

@@ -2,7 +2,7 @@ import { openaiDialect, openaiError } from '../dialects/openai.js';
 import type { Dialect } from '../dialects/types.js';
 import { replyFor } from '../text.js';
 import { embeddingBase64, embeddingFor } from './embedding.js';
-import { chatCompletionStream } from './streams.js';
+import { chatCompletionStream, chatCompletionStreamError, responsesStream, responsesStreamError } from './streams.js';
 import type { Endpoint, SuccessContext } from './types.js';
 
 /** A 1x1 transparent PNG, the image every simulated generation returns. */
@@ -47,7 +47,7 @@ export function chatCompletion(ctx: SuccessContext): unknown {
 }
 
 /** `POST /v1/responses` body. */
-export function responseObject(ctx: SuccessContext): unknown {
+export function responseObject(ctx: SuccessContext): Record<string, unknown> {
   const reply = replyFor(ctx.text.text, ctx.text.maxOutputTokens);
   return {
     id: `resp_sim${ctx.id}`,
@@ -112,11 +112,29 @@ export function imageList(ctx: SuccessContext): unknown {
   };
 }
 
-/** The four OpenAI operations, for a given dialect (OpenAI itself, or Azure which shares the bodies). */
+/** The four OpenAI operations, for a given dialect (OpenAI itself, or Azure which shares the bodies). Chat and Responses stream with `stream: true`. */
 export function openaiEndpoints(dialect: Dialect, prefix: string): Record<'chat' | 'responses' | 'embeddings' | 'images', Endpoint> {
   return {
-    chat: { name: `${prefix}.chat`, dialect, operation: 'ChatCompletions_Create', required: ['model', 'messages'], success: chatCompletion, stream: chatCompletionStream, filtered: contentPolicy },
-    responses: { name: `${prefix}.responses`, dialect, operation: 'Responses_Create', required: ['model', 'input'], success: responseObject, filtered: contentPolicy },
+    chat: {
+      name: `${prefix}.chat`,
+      dialect,
+      operation: 'ChatCompletions_Create',
+      required: ['model', 'messages'],
+      success: chatCompletion,
+      stream: chatCompletionStream,
+      midStreamError: chatCompletionStreamError,
+      filtered: contentPolicy,
+    },
+    responses: {
+      name: `${prefix}.responses`,
+      dialect,
+      operation: 'Responses_Create',
+      required: ['model', 'input'],
+      success: responseObject,
+      stream: (ctx) => responsesStream(ctx, responseObject(ctx)),
+      midStreamError: (ctx, fault, sent) => responsesStreamError(ctx, responseObject(ctx), fault, sent),
+      filtered: contentPolicy,
+    },
     embeddings: { name: `${prefix}.embeddings`, dialect, operation: 'Embeddings_Create', required: ['model', 'input'], success: embeddingList, filtered: contentPolicy },
     images: { name: `${prefix}.images`, dialect, operation: 'ImageGenerations_Create', required: ['prompt'], success: imageList, filtered: contentPolicy },
   };

@@ -23,6 +23,9 @@ export interface SuccessContext {
   fault: FaultType | undefined;
 }
 
+/** Faults that break a stream off in the middle. */
+export type MidStreamFault = Extract<FaultType, 'stream-error' | 'response-failed'>;
+
 /** One simulated API operation. */
 export interface Endpoint {
   /** Stable name used in stats, e.g. `openai.chat`. */
@@ -34,8 +37,18 @@ export interface Endpoint {
   readonly required: readonly string[];
   /** Success body. */
   success(ctx: SuccessContext): unknown;
-  /** Server-sent events for `stream: true`, when the endpoint can stream. */
-  stream?(ctx: SuccessContext): string;
+  /** Server-sent events for `stream: true`, when the endpoint can stream: one string per event, sent as one body. */
+  stream?(ctx: SuccessContext): string[];
+  /**
+   * The provider's error event of a stream that breaks off after `sent` events of {@link stream} (faults
+   * `stream-error`, `response-failed`). Sent as its own write after a short pause, as it arrives from the real API.
+   */
+  midStreamError?(ctx: SuccessContext, fault: MidStreamFault, sent: number): string;
+  /**
+   * Error answers of this endpoint carry `content-type: text/event-stream` (Gemini `streamGenerateContent?alt=sse`:
+   * the JSON error body comes under the stream's content type, so `@google/genai` wraps it as text in its message).
+   */
+  readonly sseErrors?: boolean;
   /** Always answer with {@link stream} (an endpoint that only streams, e.g. Gemini `streamGenerateContent`). */
   readonly alwaysStream?: boolean;
   /** When present, the whole answer (lets an endpoint answer 404 for an unknown resource). */
