@@ -13,6 +13,9 @@ import type { KeyLane } from './key-router.js';
 import { KeyRouter } from './key-router.js';
 import type { Classifier, SchedulerConcurrency, SchedulerKeyPool, SchedulerPermit, SchedulerPolicy } from './ports.js';
 import { ReadyQueue, RetryQueue } from './queues.js';
+import { decideAfterFailure } from './failure-decision.js';
+import { recordFailure, recordSuccess, type OutcomeSinks } from './outcome.js';
+import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 
 /** Everything an {@link Executor} is built from (`createSluice` fills it from user options). */
 export interface ExecutorConfig<P, R> {
@@ -445,13 +448,13 @@ export class Executor<P = unknown, R = unknown> {
       await this.onFailure(job, lane, permit, abortError(signalLike(job.cancelReason)), false, now, now);
       return;
     }
-    const used = res.usage ? res.usage.inputTokens + res.usage.outputTokens : job.tokens;
-    permit.settle(used);
-    permit.release();
-    if (res.rateLimit) lane.limiter.observe?.(res.rateLimit);
-    lane.quota?.record({ ok: true, rateLimit: res.rateLimit, tokens: used, now });
-    this.config.pool.onSuccess(lane.key.name, now, startedAt);
-    this.config.concurrency.onSuccess?.(now);
+    const rejected = this.validate(res.result, job.attempt);
+    if (rejected !== undefined) {
+      // The policy's validator refused the result: the attempt is a failure of the thrown error's kind.
+      await this.onFailure(job, lane, permit, rejected.error, false, startedAt, now, res.rateLimit);
+      return;
+    }
+    recordSuccess(this.sinks(lane), { key: lane.key.name, permit, tokens: job.tokens, startedAt, now }, res);
     this.pump();
     job.state = JobState.Deciding;
     if (this.config.hooks?.onAttemptEnd || job.options?.onAttemptEnd) {
@@ -461,10 +464,28 @@ export class Executor<P = unknown, R = unknown> {
     this.finish(job, { ok: true, id: job.id, value: res.result, attempts: job.attempt, key: lane.key.name });
   }
 
-  private async onFailure(job: Job<P, R>, lane: KeyLane, permit: SchedulerPermit, failure: unknown, timedOut: boolean, startedAt: number, now: number): Promise<void> {
+  /** Runs the policy's result validator; returns the error it threw, if any. */
+  private validate(value: unknown, attempt: number): { error: unknown } | undefined {
+    const check = this.config.policy.validate;
+    if (!check) return undefined;
+    try {
+      check(value, attempt);
+      return undefined;
+    } catch (error) {
+      return { error };
+    }
+  }
+
+  /** Where outcomes of attempts on `lane` are recorded (see outcome.ts). */
+  private sinks(lane: KeyLane): OutcomeSinks {
+    return { limiter: lane.limiter, quota: lane.quota, pool: this.config.pool, concurrency: this.config.concurrency };
+  }
+
+  private async onFailure(job: Job<P, R>, lane: KeyLane, permit: SchedulerPermit, failure: unknown, timedOut: boolean, startedAt: number, now: number, responseRateLimit?: RateLimitSnapshot): Promise<void> {
     const key = lane.key.name;
+    const attempt = { key, permit, tokens: job.tokens, startedAt, now };
     if (job.cancelReason !== undefined) {
-      permit.release();
+      recordFailure(this.sinks(lane), attempt, CANCELLED);
       this.pump();
       job.state = JobState.Deciding;
       await this.hookEnd(job, { jobId: job.id, attempt: job.attempt, key, ok: false, outcome: 'cancelled', kind: 'cancelled' });
@@ -472,74 +493,64 @@ export class Executor<P = unknown, R = unknown> {
       return;
     }
     const classification = timedOut ? timeoutClassification(this.config.attemptTimeoutMs ?? 0) : this.config.classify(failure, now);
-    // A request the server refused consumed no tokens: refund them.
-    permit.settle(REFUNDED.has(classification.kind) ? 0 : job.tokens);
-    permit.release();
-    const rateLimit = isSluiceError(failure) ? failure.rateLimit : undefined;
-    if (rateLimit) lane.limiter.observe?.(rateLimit);
-    lane.quota?.record({ ok: false, rateLimit, now });
-    // The pool decides what the key learns: only a 429 that names no wait lowers its rate.
-    const effect = this.config.pool.onFailure(key, classification, now, rateLimit ? { startedAt, rateLimit } : { startedAt });
-    if (effect.state !== 'active') {
+    const rateLimit = (isSluiceError(failure) ? failure.rateLimit : undefined) ?? responseRateLimit;
+    const effect = recordFailure(this.sinks(lane), attempt, classification, rateLimit);
+    if (effect && effect.state !== 'active') {
       const until = effect.until ?? Infinity;
       this.events.emit('cooldownStart', { key, state: effect.state, until, waitMs: Math.max(0, until - now), kind: classification.kind });
     }
-    this.config.concurrency.onFailure?.(classification.kind, now);
     this.events.emit('attemptFailed', { jobId: job.id, attempt: job.attempt, key, classification });
 
-    const next = this.decideNext(job, classification, key, now);
+    const next = decideAfterFailure(
+      {
+        classification,
+        attempt: job.attempt,
+        keyMoves: job.keyMoves,
+        ...(job.previousDelayMs !== undefined ? { previousDelayMs: job.previousDelayMs } : {}),
+        elapsedMs: now - job.createdAt,
+        now,
+        keys: {
+          key,
+          keyCount: this.router.size,
+          otherAvailableNow: this.router.hasOtherAvailable(key, now),
+          otherMayReturn: this.router.hasOtherUsable(key, now),
+          ...(this.config.failover !== undefined ? { failover: this.config.failover } : {}),
+        },
+      },
+      this.config.policy,
+    );
+    job.keyMoves = next.keyMoves;
+    const retry = next.action !== 'fail';
+    const delayMs = next.action === 'later' ? next.delayMs : 0;
     this.pump();
     job.state = JobState.Deciding;
-    const base = { jobId: job.id, attempt: job.attempt, key, ok: false, classification, kind: classification.kind, message: classification.message };
-    const info: AttemptEndInfo = { ...base, ...(classification.status !== undefined ? { status: classification.status } : {}), outcome: next.retry ? 'retry' : 'failed', ...(next.retry ? { delayMs: next.delayMs } : {}) };
-    if (next.retry) {
-      this.events.emit('retryScheduled', { jobId: job.id, attempt: job.attempt, delayMs: next.delayMs, kind: classification.kind, key, reason: next.reason, maxAttempts: next.maxAttempts });
+    const message = next.action === 'fail' ? next.message : classification.message;
+    const base = { jobId: job.id, attempt: job.attempt, key, ok: false, classification, kind: classification.kind, message };
+    const info: AttemptEndInfo = { ...base, ...(classification.status !== undefined ? { status: classification.status } : {}), outcome: retry ? 'retry' : 'failed', ...(retry ? { delayMs } : {}) };
+    if (retry) {
+      this.events.emit('retryScheduled', { jobId: job.id, attempt: job.attempt, delayMs, kind: classification.kind, key, reason: next.reason, maxAttempts: next.maxAttempts });
     }
     await this.hookEnd(job, info);
     if (job.cancelReason !== undefined || this.closing) {
       this.finishCancelled(job, job.cancelReason ?? shutdownReason());
       return;
     }
-    if (!next.retry) {
-      this.events.emit('jobFailed', { jobId: job.id, attempts: job.attempt, kind: classification.kind, message: classification.message, key });
-      const error = new JobFailedError(classification, { jobId: job.id, attempts: job.attempt, key, cause: failure });
+    if (next.action === 'fail') {
+      this.events.emit('jobFailed', { jobId: job.id, attempts: job.attempt, kind: classification.kind, message, key });
+      const error = new JobFailedError({ ...classification, message }, { jobId: job.id, attempts: job.attempt, key, cause: failure });
       this.finish(job, { ok: false, id: job.id, error, kind: classification.kind, attempts: job.attempt, cancelled: false, key });
       return;
     }
-    job.previousDelayMs = next.delayMs;
-    if (next.front) {
+    job.previousDelayMs = delayMs;
+    if (next.action === 'other-key') {
       job.state = JobState.Queued;
       this.ready.pushFront(job);
     } else {
       job.state = JobState.WaitingRetry;
-      job.notBefore = now + next.delayMs;
+      job.notBefore = now + delayMs;
       this.retries.push(job);
     }
     this.pump();
-  }
-
-  /**
-   * The policy decides; the executor adds the key dimension: a rate-limited job whose key now cools
-   * runs at once on another available key (front of the queue), and a quota-exhausted job (not
-   * retried on the same key) waits for another key rather than failing while one can still serve.
-   */
-  private decideNext(job: Job<P, R>, c: Classification, key: string, now: number): { retry: boolean; delayMs: number; front: boolean; reason: string; maxAttempts: number } {
-    const d = this.config.policy.decide({ classification: c, attempt: job.attempt, previousDelayMs: job.previousDelayMs, elapsedMs: now - job.createdAt });
-    const keyScoped = c.kind === 'rate_limited' || c.kind === 'quota_exhausted';
-    const failover = this.config.failover !== false && this.router.size > 1;
-    if (c.kind === 'quota_exhausted' && !d.retry) {
-      // Another key may serve it now; else (not a billing problem) the job waits for the earliest
-      // key back, which is the "pause when every key is parked, resume at the reset" of the quota story.
-      const bound = Math.max(d.maxAttempts, this.router.size + 1);
-      const other = this.router.hasOtherAvailable(key, now);
-      const canWait = job.attempt < bound && !this.router.allDisabled(now) && (other || c.quotaScope !== 'billing');
-      if (!canWait) return { ...d, front: false };
-      return { retry: true, delayMs: 0, front: true, reason: `quota_exhausted on ${key}: ${other ? 'another key' : 'waiting for a key to return'}`, maxAttempts: bound };
-    }
-    if (d.retry && keyScoped && failover && this.router.hasOtherAvailable(key, now)) {
-      return { retry: true, delayMs: 0, front: true, reason: `${c.kind} on ${key}: at once on another key`, maxAttempts: d.maxAttempts };
-    }
-    return { ...d, front: false };
   }
 
   private async hookStart(job: Job<P, R>, attempt: number, key: string): Promise<void> {
@@ -671,8 +682,7 @@ function checkRunOptions(o: RunOptions): void {
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('run options: signal must be an AbortSignal');
 }
 
-/** Kinds where the server refused the request before doing work: the reserved tokens are refunded. */
-const REFUNDED = new Set(['rate_limited', 'quota_exhausted', 'auth', 'invalid_request', 'not_found']);
+const CANCELLED: Classification = { kind: 'cancelled', retryable: false, message: 'cancelled' };
 
 function timeoutErrorFor(ms: number): Error {
   const err = new Error(`attempt timed out after ${ms} ms`);

@@ -95,6 +95,8 @@ export abstract class Job<P, R> implements QueuedItem {
   /** Attempts made so far (including `startAttempt`). */
   attempt: number;
   previousDelayMs: number | undefined = undefined;
+  /** Moves to another key after key failures (auth, quota) not charged to the retry budget (see failure-decision.ts). */
+  keyMoves = 0;
   /** Aborts the running attempt (only for jobs that can be aborted alone). */
   controller: AbortController | undefined = undefined;
   /** Listener on the caller's signal, removed when the job ends. */

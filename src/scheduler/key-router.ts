@@ -55,6 +55,12 @@ export class KeyRouter {
     return false;
   }
 
+  /** Whether some key other than `except` is not disabled (it may take work now or when its cooldown or park ends). */
+  hasOtherUsable(except: string, now: number): boolean {
+    for (const name of this.lanes.keys()) if (name !== except && this.pool.stateOf(name, now).state !== 'disabled') return true;
+    return false;
+  }
+
   /** True when every key is disabled: nothing queued can ever run. */
   allDisabled(now: number): boolean {
     for (const name of this.lanes.keys()) if (this.pool.stateOf(name, now).state !== 'disabled') return false;

@@ -3,6 +3,7 @@
  * to these; `createSluice` plugs in the flow layer's KeyPool (which implements {@link SchedulerKeyPool}
  * and owns every key's state, selection and learned rate), its RateLimiters and QuotaMonitors.
  */
+import type { GiveUpReason } from '../attempt/policy.js';
 import type { Classification, ErrorKind } from '../classify/kinds.js';
 import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 
@@ -84,6 +85,8 @@ export interface SchedulerRetryDecision {
   delayMs: number;
   maxAttempts: number;
   reason: string;
+  /** Why the policy gave up (`not_retryable`, `exhausted`, `deadline`, ...), when `retry` is false. */
+  giveUp?: string;
 }
 
 /** Input of {@link SchedulerPolicy.decide}. */
@@ -93,11 +96,19 @@ export interface SchedulerDecideInput {
   attempt: number;
   previousDelayMs?: number;
   elapsedMs?: number;
+  /** Now, ms since epoch (a `resetAt` then counts as the server's wait). */
+  now?: number;
+  /** Random source of the jitter, `[0, 1)`. */
+  random?: () => number;
 }
 
 /** The retry policy, as far as the executor needs it. */
 export interface SchedulerPolicy {
   decide(input: SchedulerDecideInput): SchedulerRetryDecision;
+  /** Checks a successful result: a throw turns the success into a failure of the thrown error's kind (presets use it, e.g. an empty download). */
+  readonly validate?: ((value: unknown, attempt: number) => void) | undefined;
+  /** Builds the message of a job given up (presets set it); default: the failure's own message. */
+  readonly giveUpMessage?: ((info: { reason: GiveUpReason; classification: Classification; attempts: number }) => string) | undefined;
 }
 
 /** The concurrency limit: fixed, or adaptive (AIMD) fed with outcomes. */
