@@ -5,12 +5,8 @@
  *
  *   npx tsx examples/clip-download.ts
  */
-import { presets } from '../src/attempt/presets.js';
-import { retry } from '../src/attempt/retry.js';
-import { SluiceError } from '../src/classify/sluice-error.js';
-import { createLogger } from '../src/observe/logger.js';
-import { retryLogHooks } from '../src/attempt/retry-logging.js';
-import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { presets, retry, SluiceError, createLogger, retryLogHooks } from 'sluice';
+import { VirtualClock } from 'sluice/testing';
 
 const clock = new VirtualClock();
 const logger = createLogger({ name: 'clip-service', clock });

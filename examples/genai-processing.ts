@@ -6,12 +6,8 @@
  *
  *   npx tsx examples/genai-processing.ts
  */
-import { presets } from '../src/attempt/presets.js';
-import { retry } from '../src/attempt/retry.js';
-import { SluiceError } from '../src/classify/sluice-error.js';
-import { createLogger } from '../src/observe/logger.js';
-import { logBreakerEvents, retryLogHooks } from '../src/attempt/retry-logging.js';
-import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { presets, retry, SluiceError, createLogger, logBreakerEvents, retryLogHooks } from 'sluice';
+import { VirtualClock } from 'sluice/testing';
 
 const clock = new VirtualClock();
 const logger = createLogger({ name: 'rag-processor', clock });

@@ -6,10 +6,8 @@
  *
  *   npx tsx examples/quota-management.ts
  */
-import { createLogger } from '../src/observe/logger.js';
-import { createSluice } from '../src/scheduler/create-sluice.js';
-import { FakeProvider } from '../src/testing/fake-provider.js';
-import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { createLogger, createSluice } from 'sluice';
+import { FakeProvider, VirtualClock } from 'sluice/testing';
 
 const clock = new VirtualClock();
 const logger = createLogger({ name: 'artist-bio-gen', clock, level: 'warn' });

@@ -10,10 +10,9 @@
  *   npx tsx examples/sdk-genai.ts
  */
 import { GoogleGenAI, type GenerateContentParameters } from '@google/genai';
-import { functionAdapter, keyedClients } from '../src/provider/function.js';
-import type { ApiKey, CallContext } from '../src/provider/types.js';
-import { createSluice } from '../src/scheduler/create-sluice.js';
-import { startSimulator } from '../src/simulator/index.js';
+import { functionAdapter, keyedClients, createSluice } from 'sluice';
+import type { ApiKey, CallContext } from 'sluice';
+import { startSimulator } from 'sluice/simulator';
 
 const realKey = process.env.GEMINI_API_KEY;
 const sim = realKey ? undefined : await startSimulator({ keys: [{ name: 'sim', secret: 'AIza-sim' }] });

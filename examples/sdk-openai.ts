@@ -6,10 +6,9 @@
  *   npx tsx examples/sdk-openai.ts
  */
 import OpenAI from 'openai';
-import { functionAdapter, keyedClients } from '../src/provider/function.js';
-import type { ApiKey, CallContext } from '../src/provider/types.js';
-import { createSluice } from '../src/scheduler/create-sluice.js';
-import { startSimulator } from '../src/simulator/index.js';
+import { functionAdapter, keyedClients, createSluice } from 'sluice';
+import type { ApiKey, CallContext } from 'sluice';
+import { startSimulator } from 'sluice/simulator';
 
 const realKey = process.env.OPENAI_API_KEY;
 const sim = realKey ? undefined : await startSimulator({ keys: [{ name: 'sim-a', secret: 'sk-sim-a' }, { name: 'sim-b', secret: 'sk-sim-b' }] });

@@ -6,12 +6,9 @@
  *
  *   npx tsx examples/veo-sequential.ts
  */
-import { presets } from '../src/attempt/presets.js';
-import { createLogger } from '../src/observe/logger.js';
-import { createSluice } from '../src/scheduler/create-sluice.js';
-import { FakeProvider } from '../src/testing/fake-provider.js';
-import type { FakeFault } from '../src/testing/fake-provider.js';
-import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { presets, createLogger, createSluice } from 'sluice';
+import { FakeProvider, VirtualClock } from 'sluice/testing';
+import type { FakeFault } from 'sluice/testing';
 
 const clock = new VirtualClock();
 const logger = createLogger({ name: 'veo3-orchestrator', clock });

@@ -3,7 +3,7 @@
  * simulator or the virtual clock, so the README's examples cannot rot.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +27,13 @@ describe('examples', () => {
         'sdk-genai.ts',
       ]),
     );
+  });
+
+  it.each(examples)('%s imports Sluice as a user does, from the package', (file) => {
+    const source = readFileSync(new URL(`../../examples/${file}`, import.meta.url), 'utf8');
+    const specifiers = [...source.matchAll(/^import[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+    expect(specifiers.some((s) => s === 'sluice' || s.startsWith('sluice/'))).toBe(true);
+    expect(specifiers.filter((s) => s.startsWith('.'))).toEqual([]);
   });
 
   it.each(examples)('%s runs to completion', async (file) => {
