@@ -1,10 +1,10 @@
 /** `status`, `retry-failed` and `export` on an existing state. */
-import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, renameSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SqliteJobStore } from './sqlite-store.js';
 import { formatResult } from './output.js';
-import { acquireRunLock } from './run-lock.js';
-import type { BatchCounts, JobStore } from './store.js';
+import { acquireFileLocks, acquireRunLock } from './run-lock.js';
+import type { BatchCounts, JobStore, RunMeta } from './store.js';
 import type { ExportOptions, RetryFailedBatchOptions, StoreOption } from './types.js';
 
 /** The default state file beside an input: `<input>.sluice.db`. */
@@ -19,6 +19,15 @@ export function defaultStatePath(input: string): string {
 export async function openStore(state: StoreOption, options: { create?: boolean } = {}): Promise<JobStore> {
   if (typeof state !== 'string') return state;
   return SqliteJobStore.open(state, { create: options.create ?? false });
+}
+
+/**
+ * The metadata of the run in a state file, or undefined when the file does not exist yet (nothing is
+ * created). A corrupt or foreign file is a `StateFileError`.
+ */
+export async function readRunMeta(state: string): Promise<RunMeta | undefined> {
+  if (!existsSync(state)) return undefined;
+  return withStore(state, (store) => store.getMeta());
 }
 
 /** Runs `fn` on the store, closing it afterwards when it was opened here from a path. */
@@ -71,6 +80,16 @@ async function retryFailedIn(options: RetryFailedBatchOptions): Promise<number> 
  * Returns the number of lines written.
  */
 export async function exportResults(options: ExportOptions): Promise<number> {
+  // Not into a results file a run is appending to: the two writers would interleave.
+  const lock = acquireFileLocks([{ path: resolve(options.output), role: 'results file' }]);
+  try {
+    return await exportTo(options);
+  } finally {
+    lock.release();
+  }
+}
+
+async function exportTo(options: ExportOptions): Promise<number> {
   return withStore(options.state, async (store) => {
     const tmp = `${options.output}.tmp-${process.pid}`;
     const fd = openSync(tmp, 'w');

@@ -8,15 +8,18 @@
  * - {@link exportResults}: rewrite the full results JSONL from the store.
  * - {@link dryRun}: parse the input and estimate requests, tokens and time; calls nothing.
  */
-export { runBatch, DEFAULT_WINDOW } from './runner.js';
+export { runBatch, DEFAULT_WINDOW, DEFAULT_MAX_CONSECUTIVE_FAILURES } from './runner.js';
 export { formatResult } from './output.js';
 export type { ResultLine } from './output.js';
 export { DEFAULT_MAX_LINE_BYTES } from './input/record.js';
-export { batchStatus, retryFailed, exportResults, openStore, defaultStatePath } from './commands.js';
+export { batchStatus, retryFailed, exportResults, openStore, defaultStatePath, readRunMeta } from './commands.js';
 export { dryRun } from './dry-run.js';
 export { SqliteJobStore, StateFileError } from './sqlite-store.js';
 export { fingerprintFile, InputChangedError } from './fingerprint.js';
-export { StateInUseError } from './run-lock.js';
+export { StateInUseError, acquireFileLocks } from './run-lock.js';
+export type { RunLock, LockTarget, LockedFileRole } from './run-lock.js';
+export { runLockTargets } from './runner.js';
+export { RunFileError } from './output.js';
 export { ITEM_STATES, FINAL_STATES } from './store.js';
 export type {
   JobStore,
@@ -48,3 +51,6 @@ export type {
   ExportOptions,
   RetryFailedBatchOptions,
 } from './types.js';
+export { InputLinesChangedError, StateOfOtherInputError, describeChanges } from './input-change.js';
+export type { ChangedLinesPolicy, LineChange } from './input-change.js';
+export type { BatchHalt } from './types.js';

@@ -13,6 +13,51 @@
 import { closeSync, existsSync, ftruncateSync, openSync, statSync, writeSync } from 'node:fs';
 import type { JobStore, StoredItem } from './store.js';
 
+/**
+ * An I/O failure on one of a run's files, naming the file (disk full, no permission, ...). The
+ * errno code is kept (`code`), so callers can tell ENOSPC from EACCES.
+ */
+export class RunFileError extends Error {
+  override readonly name = 'RunFileError';
+  constructor(
+    readonly path: string,
+    readonly code: string | undefined,
+    what: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${what} ${path}: ${describeIoError(code, options?.cause)}`, options);
+  }
+}
+
+function describeIoError(code: string | undefined, cause: unknown): string {
+  if (code === 'ENOSPC') return 'disk full (ENOSPC): free some space, then run the same command again to resume';
+  if (code === 'EDQUOT') return 'disk quota exceeded (EDQUOT): free some space, then run the same command again to resume';
+  if (code === 'EACCES' || code === 'EPERM') return `permission denied (${code})`;
+  if (code === 'EISDIR') return 'is a directory';
+  return `${code ?? ''} ${(cause as Error | undefined)?.message ?? String(cause)}`.trim();
+}
+
+/** Runs a file operation; an errno error becomes a {@link RunFileError} naming `path`. */
+export function onFile<T>(path: string, what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof RunFileError) throw error;
+    throw new RunFileError(path, (error as NodeJS.ErrnoException).code, what, { cause: error });
+  }
+}
+
+/** Writes all of `buf` at `position`. */
+function writeAllAt(fd: number, buf: Buffer, position: number): void {
+  let done = 0;
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
+}
+
+/** Cuts the file to `length` (skipped when it already has that length: a device such as /dev/null cannot be truncated). */
+function truncateTo(fd: number, size: number, length: number): void {
+  if (size !== length) ftruncateSync(fd, length);
+}
+
 /** One line of the results file. */
 export interface ResultLine {
   id: string;
@@ -48,22 +93,25 @@ export class OutputWriter {
     readonly truncatedBytes: number,
     /** True when the file was shorter than recorded and is being rewritten in full. */
     readonly rewritten: boolean,
+    /** Path of the results file (named in I/O errors). */
+    readonly path: string,
   ) {}
 
   /** Opens the output for a run: repairs it against the store (see the module comment). */
   static async open(path: string, store: JobStore): Promise<OutputWriter> {
     const meta = await store.getMeta();
     const recorded = meta?.outputOffset ?? 0;
-    const size = existsSync(path) ? statSync(path).size : 0;
-    const fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
+    const what = 'results file';
+    const size = onFile(path, what, () => (existsSync(path) ? statSync(path).size : 0));
+    const fd = onFile(path, what, () => openSync(path, existsSync(path) ? 'r+' : 'w+'));
     try {
       if (size >= recorded) {
-        ftruncateSync(fd, recorded);
-        return new OutputWriter(store, fd, recorded, size - recorded, false);
+        onFile(path, what, () => truncateTo(fd, size, recorded));
+        return new OutputWriter(store, fd, recorded, size - recorded, false, path);
       }
       await store.resetWritten();
-      ftruncateSync(fd, 0);
-      return new OutputWriter(store, fd, 0, size, true);
+      onFile(path, what, () => truncateTo(fd, size, 0));
+      return new OutputWriter(store, fd, 0, size, true, path);
     } catch (error) {
       closeSync(fd);
       throw error;
@@ -78,8 +126,7 @@ export class OutputWriter {
       if (items.length === 0) return written;
       const buf = Buffer.from(items.map((i) => formatResult(i) + '\n').join(''), 'utf8');
       // Positional write at the committed length: a retry after a failed markWritten overwrites, never duplicates.
-      let done = 0;
-      while (done < buf.length) done += writeSync(this.fd, buf, done, buf.length - done, this.offset + done);
+      onFile(this.path, 'results file', () => writeAllAt(this.fd, buf, this.offset));
       await this.store.markWritten(
         items.map((i) => i.id),
         this.offset + buf.length,
@@ -107,15 +154,22 @@ export class RejectsWriter {
     private readonly fd: number,
     private offset: number,
     private readonly input: string,
+    private readonly path: string,
   ) {}
 
   /** Opens `path` and cuts it to `committed` bytes (the rejects of chunks whose ingestion committed). */
   static open(path: string, committed: number, input: string): RejectsWriter {
-    const fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
-    const size = statSync(path).size;
-    const offset = Math.min(size, committed);
-    ftruncateSync(fd, offset);
-    return new RejectsWriter(fd, offset, input);
+    const what = 'rejects file';
+    const fd = onFile(path, what, () => openSync(path, existsSync(path) ? 'r+' : 'w+'));
+    try {
+      const size = onFile(path, what, () => statSync(path).size);
+      const offset = Math.min(size, committed);
+      onFile(path, what, () => truncateTo(fd, size, offset));
+      return new RejectsWriter(fd, offset, input, path);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
   }
 
   /** Queues a reject; it reaches the file on {@link write}. */
@@ -128,8 +182,7 @@ export class RejectsWriter {
     if (this.pending.length === 0) return this.offset;
     const buf = Buffer.from(this.pending.join(''), 'utf8');
     this.pending = [];
-    let done = 0;
-    while (done < buf.length) done += writeSync(this.fd, buf, done, buf.length - done, this.offset + done);
+    onFile(this.path, 'rejects file', () => writeAllAt(this.fd, buf, this.offset));
     this.offset += buf.length;
     return this.offset;
   }

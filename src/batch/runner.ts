@@ -9,11 +9,13 @@ import { InputChangedError, fingerprintFile, sameContent } from './fingerprint.j
 import { ingestInput } from './ingest.js';
 import { toItemError } from './item-error.js';
 import { OutputWriter } from './output.js';
-import { acquireRunLock } from './run-lock.js';
+import { acquireFileLocks, type LockTarget } from './run-lock.js';
 import { LiveCounts } from './live-counts.js';
 import { defaultStatePath, openStore } from './commands.js';
-import type { Completion, JobStore, StoredItem } from './store.js';
-import type { BatchEvents, BatchSummary, RunBatchOptions } from './types.js';
+import { RETRYABLE_BY_DEFAULT, type ErrorKind } from '../classify/kinds.js';
+import { InputLinesChangedError, checkSameInput, compareLines, isAppendOnly, rerunChangedLines } from './input-change.js';
+import type { Completion, JobStore, RunMeta, StoredItem } from './store.js';
+import type { BatchEvents, BatchHalt, BatchSummary, RunBatchOptions } from './types.js';
 import type { TypedEmitter } from '../observe/typed-emitter.js';
 
 /**
@@ -37,7 +39,8 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
     throw new Error(`input file ${options.input}: ${error.code === 'ENOENT' ? 'not found' : error.message}`, { cause: error });
   });
   const ownsStore = typeof options.state !== 'object';
-  const releaseLock = ownsStore ? acquireRunLock(statePath) : undefined;
+  const lock = options.lock ? undefined : acquireFileLocks(runLockTargets(ownsStore ? statePath : undefined, outputPath, rejectsPath));
+  const releaseLock = lock?.release;
   let store: JobStore;
   try {
     store = await openStore(options.state ?? statePath, { create: true });
@@ -46,16 +49,29 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
     throw error;
   }
   let output: OutputWriter | undefined;
+  const events = options.events;
   try {
     let meta = await store.getMeta();
     const resumed = meta !== undefined;
+    let changedLines = 0;
     if (!meta) {
       meta = { fingerprint, ingestDone: false, ingestedThroughLine: 0, rejectsOffset: 0, outputOffset: 0, createdAt: startedAt };
       if (options.runOptions) meta.options = options.runOptions;
+      if (options.settings) meta.settings = options.settings;
       await store.setMeta(meta);
-    } else if (meta.fingerprint && !sameContent(meta.fingerprint, fingerprint)) {
-      if (!options.force) throw new InputChangedError(meta.fingerprint, fingerprint);
-      await store.setMeta({ fingerprint });
+    } else {
+      if (meta.fingerprint && !sameContent(meta.fingerprint, fingerprint)) {
+        if (!options.force) throw new InputChangedError(meta.fingerprint, fingerprint);
+        checkSameInput(statePath, meta.fingerprint, fingerprint);
+        changedLines = await reconcileChangedInput(store, meta, { ...options, rejects: rejectsPath }, events);
+        // Lines after the ingested ones are new: ingestion goes on from where it stopped.
+        await store.setMeta({ fingerprint, ingestDone: false });
+        meta = { ...meta, fingerprint, ingestDone: false };
+      }
+      const patch: Partial<RunMeta> = {};
+      if (options.settings) patch.settings = options.settings;
+      if (options.runOptions) patch.options = options.runOptions;
+      if (Object.keys(patch).length > 0) await store.setMeta(patch);
     }
     if (meta.outputPath !== resolve(outputPath)) {
       // Another results file than last time: its content is unknown, so it is written from scratch.
@@ -64,7 +80,6 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
     }
     const resetRunning = await store.resetRunning();
     output = await OutputWriter.open(outputPath, store);
-    const events = options.events;
     let rejected = 0;
     if (!meta.ingestDone) {
       rejected = await ingestInput(store, meta, { ...options, rejects: rejectsPath }, events);
@@ -88,7 +103,9 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
       writtenThisRun,
       durationMs,
       throughputPerSec: durationMs > 0 ? (run.finished * 1000) / durationMs : 0,
-      interrupted: run.stopped && finalCounts.byState.pending + finalCounts.byState.running > 0,
+      interrupted: run.stopped && run.halted === undefined && finalCounts.byState.pending + finalCounts.byState.running > 0,
+      ...(run.halted ? { halted: run.halted } : {}),
+      ...(changedLines > 0 ? { changedLines } : {}),
       output: outputPath,
       rejects: rejectsPath,
       state: statePath,
@@ -100,6 +117,45 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
     if (ownsStore) await store.close();
     releaseLock?.();
   }
+}
+
+/**
+ * A forced resume of a changed input: appended lines need nothing here (ingestion continues); lines
+ * already ingested that differ are compared one by one and, per `options.changedLines`, run again or
+ * kept. Without a policy, changed lines are an {@link InputLinesChangedError}. Returns how many lines changed.
+ */
+async function reconcileChangedInput(
+  store: JobStore,
+  meta: RunMeta,
+  options: RunBatchOptions & { rejects: string },
+  events: TypedEmitter<BatchEvents> | undefined,
+): Promise<number> {
+  if (meta.fingerprint && (await isAppendOnly(meta.fingerprint, options.input))) {
+    events?.emit('inputChanged', { appendOnly: true, changes: [], policy: options.changedLines });
+    return 0;
+  }
+  const changes = await compareLines(store, options, meta.ingestedThroughLine);
+  events?.emit('inputChanged', { appendOnly: false, changes, policy: options.changedLines });
+  if (changes.length === 0) return 0;
+  if (options.changedLines === undefined) throw new InputLinesChangedError(options.input, changes);
+  if (options.changedLines === 'rerun') {
+    await rerunChangedLines(store, changes);
+    // The old lines of those items are in the output: it is rewritten, each item once.
+    await store.resetWritten();
+  }
+  return changes.length;
+}
+
+/**
+ * The files a run writes, to lock (see `run-lock.ts`): the state (when it is a file), the results, the
+ * rejects, and any extra file such as the report.
+ */
+export function runLockTargets(state: string | undefined, output: string, rejects: string, report?: string): LockTarget[] {
+  const targets: LockTarget[] = [];
+  if (state !== undefined) targets.push({ path: resolve(state), role: 'state file' });
+  targets.push({ path: resolve(output), role: 'results file' }, { path: resolve(rejects), role: 'rejects file' });
+  if (report !== undefined) targets.push({ path: resolve(report), role: 'report' });
+  return targets;
 }
 
 function validate(options: RunBatchOptions): void {
@@ -138,8 +194,11 @@ async function executeAll(
   options: RunBatchOptions,
   clock: Clock,
   events: TypedEmitter<BatchEvents> | undefined,
-): Promise<{ finished: number; written: number; stopped: boolean }> {
+): Promise<{ finished: number; written: number; stopped: boolean; halted?: BatchHalt }> {
   const window = options.window ?? DEFAULT_WINDOW;
+  const maxStreak = options.maxConsecutiveFailures ?? DEFAULT_MAX_CONSECUTIVE_FAILURES;
+  const streak = { signature: '', count: 0 };
+  let halted: BatchHalt | undefined;
   const graceMs = options.graceMs ?? 10_000;
   const inFlight = new Map<string, InFlight>();
   let stopping = false;
@@ -193,7 +252,9 @@ async function executeAll(
         onAttemptStart: async ({ attempt, key }) => {
           state.attemptActive = true;
           attempts = Math.max(attempts, attempt);
-          await store.recordAttemptStart(item.id, attempt, key);
+          // The day's quota counters go to the state in the same transaction as the attempt's start.
+          const quotaState = options.quotaState?.();
+          await Promise.all([store.recordAttemptStart(item.id, attempt, key), quotaState ? store.setMeta({ quotaState }) : undefined]);
           events?.emit('attemptStart', { id: item.id, attempt, ...(key !== undefined && { key }) });
         },
         onAttemptEnd: async (info) => {
@@ -235,9 +296,28 @@ async function executeAll(
         sinceFlush++;
       }
       events?.emit('item', { id: item.id, state: completion.state, attempts, ...(kind !== undefined && { kind }) });
+      if (completion.state === 'failed' || completion.state === 'succeeded') noteOutcome(item, completion);
     } finally {
       inFlight.delete(item.id);
       wake.notify();
+    }
+  };
+
+  /** Counts identical non-retryable failures in a row; at `maxStreak` the run stops (see `maxConsecutiveFailures`). */
+  const noteOutcome = (item: StoredItem, completion: Completion): void => {
+    if (completion.state !== 'failed' || !haltsOnRepeat(completion.error.kind)) {
+      streak.signature = '';
+      streak.count = 0;
+      return;
+    }
+    const signature = `${completion.error.kind}\u0000${completion.error.status ?? ''}\u0000${completion.error.message}`;
+    streak.count = signature === streak.signature ? streak.count + 1 : 1;
+    streak.signature = signature;
+    if (maxStreak > 0 && streak.count >= maxStreak && !halted) {
+      halted = { kind: completion.error.kind, message: completion.error.message, count: streak.count, line: item.line };
+      if (completion.error.status !== undefined) halted.status = completion.error.status;
+      events?.emit('halted', halted);
+      stop();
     }
   };
 
@@ -290,7 +370,19 @@ async function executeAll(
       inFlight: 0,
     });
   }
-  return { finished, written, stopped: stopping };
+  return { finished, written, stopped: stopping, ...(halted ? { halted } : {}) };
+}
+
+/** Default of `RunBatchOptions.maxConsecutiveFailures`. */
+export const DEFAULT_MAX_CONSECUTIVE_FAILURES = 20;
+
+/**
+ * Kinds whose identical repetition means every further item fails the same way (a bad model name, a
+ * revoked key, a wrong endpoint): those the default policy does not retry. Rate limits, overload,
+ * server errors, timeouts and network errors come and go; a cancellation is not a failure of the input.
+ */
+function haltsOnRepeat(kind: ErrorKind): boolean {
+  return !RETRYABLE_BY_DEFAULT.has(kind) && kind !== 'cancelled';
 }
 
 function stopReason(): Error {

@@ -199,6 +199,7 @@ export class SqliteJobStore implements JobStore {
         `SELECT * FROM items WHERE seq > ? AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT ?`,
       ),
       get: db.prepare('SELECT * FROM items WHERE id = ?'),
+      remove: db.prepare('DELETE FROM items WHERE id = ?'),
     };
   }
 
@@ -235,7 +236,7 @@ export class SqliteJobStore implements JobStore {
       try {
         op.resolve(this.db.transaction(op.run)());
       } catch (error) {
-        op.reject(error);
+        op.reject(storeError(this.path, error));
       }
     }
   }
@@ -259,8 +260,10 @@ export class SqliteJobStore implements JobStore {
     if (fingerprint) meta.fingerprint = fingerprint as RunMeta['fingerprint'];
     const outputPath = map.get('outputPath');
     if (typeof outputPath === 'string') meta.outputPath = outputPath;
-    const options = map.get('options');
-    if (options) meta.options = options as Record<string, unknown>;
+    for (const key of ['options', 'settings', 'quotaState'] as const) {
+      const value = map.get(key);
+      if (value && typeof value === 'object') meta[key] = value as Record<string, unknown>;
+    }
     return meta;
   }
 
@@ -428,6 +431,27 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
+  itemsInLineOrder(afterLine: number, limit: number): Promise<StoredItem[]> {
+    return this.enqueue(() => {
+      // Only a forced resume of a changed input reads by line: its index is made on first use.
+      this.db.exec('CREATE INDEX IF NOT EXISTS items_line ON items (line)');
+      const rows = this.db.prepare('SELECT * FROM items INDEXED BY items_line WHERE line > ? ORDER BY line LIMIT ?').all(afterLine, limit);
+      return (rows as ItemRow[]).map(toItem);
+    });
+  }
+
+  replaceItems(removeIds: readonly string[], add: readonly NewItem[]): Promise<{ duplicates: string[] }> {
+    return this.enqueue(() => {
+      for (const id of removeIds) this.stmt.remove.run(id);
+      const duplicates: string[] = [];
+      for (const item of add) {
+        const info = this.stmt.insert.run(item.id, item.line, item.priority, JSON.stringify(item.payload ?? null));
+        if (info.changes !== 1) duplicates.push(item.id);
+      }
+      return { duplicates };
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     // Let queued calls commit first.
@@ -436,6 +460,32 @@ export class SqliteJobStore implements JobStore {
     this.closed = true;
     this.db.close();
   }
+}
+
+/**
+ * SQLite failures that concern the file rather than a call, named with the file: corruption (a
+ * {@link StateFileError}), a full disk, an I/O error, another process holding the file. Others pass.
+ */
+export function storeError(path: string, error: unknown): unknown {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return error;
+  const message = (error as Error).message;
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
+    return new StateFileError(path, `is corrupt (${code}: ${message}); keep it for inspection and use another --state`, { cause: error });
+  }
+  if (code === 'SQLITE_FULL') {
+    return Object.assign(new Error(`state file ${path}: disk full (${code}): free some space, then run the same command again to resume`, { cause: error }), {
+      code: 'ENOSPC',
+      path,
+    });
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new StateFileError(path, `is locked by another process (${code}); wait for it or stop it`, { cause: error });
+  }
+  if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY')) {
+    return Object.assign(new Error(`state file ${path}: ${code}: ${message}`, { cause: error }), { code, path });
+  }
+  return error;
 }
 
 function toItem(row: ItemRow): StoredItem {

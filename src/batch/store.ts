@@ -62,6 +62,13 @@ export interface RunMeta {
   fingerprint?: InputFingerprint;
   /** Options the run was started with (never secrets), for `status` and for the report. */
   options?: Record<string, unknown>;
+  /**
+   * The run's resolved settings (never secrets): what a resume with fewer flags falls back to. Written
+   * by the caller (the CLI), by option name.
+   */
+  settings?: Record<string, unknown>;
+  /** Per-key quota state (daily counters, pauses) saved as attempts start, so a restart knows the day's usage. */
+  quotaState?: Record<string, unknown>;
   /** True once the whole input has been ingested. */
   ingestDone: boolean;
   /** Last input line (record) whose outcome (item or reject) is committed: ingestion resumes after it. */
@@ -183,6 +190,16 @@ export interface JobStore {
   finalItems(pageSize?: number): AsyncIterable<StoredItem>;
   /** One item by id. */
   get(id: string): Promise<StoredItem | undefined>;
+  /**
+   * Up to `limit` items on lines after `afterLine`, in line order (any state). Optional: a forced resume
+   * of a changed input compares lines with it; a store without it refuses such a resume.
+   */
+  itemsInLineOrder?(afterLine: number, limit: number): Promise<StoredItem[]>;
+  /**
+   * Removes the items `removeIds` and inserts `add` as pending, atomically (a forced resume re-running
+   * changed lines). An `add` id that exists after the removal is skipped and returned. Optional.
+   */
+  replaceItems?(removeIds: readonly string[], add: readonly NewItem[]): Promise<{ duplicates: string[] }>;
 
   /** Releases the store (flushes, closes files or connections). Idempotent. */
   close(): Promise<void>;

@@ -5,6 +5,8 @@
 import type { Clock } from '../clock/clock.js';
 import type { ErrorKind } from '../classify/kinds.js';
 import type { TypedEmitter } from '../observe/typed-emitter.js';
+import type { ChangedLinesPolicy, LineChange } from './input-change.js';
+import type { RunLock } from './run-lock.js';
 import type { BatchCounts, JobStore, StoredItem } from './store.js';
 
 /** What the executor tells the batch layer when an attempt starts. */
@@ -92,6 +94,43 @@ export interface RunBatchOptions extends InputOptions {
   clock?: Clock;
   /** Stored with the run (for `status` and the report). Must not contain secrets. */
   runOptions?: Record<string, unknown>;
+  /**
+   * Locks the caller already holds on the run's files (state, results, rejects; see `acquireFileLocks`
+   * and `runLockTargets`). Without it `runBatch` locks them itself for the duration of the call, so a
+   * second writer of any of them is refused with a `StateInUseError` naming the file.
+   */
+  lock?: RunLock;
+  /** The run's resolved settings (never secrets), stored in the state (`RunMeta.settings`) for a resume. */
+  settings?: Record<string, unknown>;
+  /**
+   * Returns the executor's per-key quota state (`executor.quotaState()`); it is stored with each attempt's
+   * start (`RunMeta.quotaState`), so daily budgets survive restarts. Pass the stored value back as
+   * `createSluice({ quotaState })`.
+   */
+  quotaState?: () => Record<string, unknown> | undefined;
+  /**
+   * With `force` and an input whose already-run lines changed: `rerun` runs the changed lines again (their
+   * old results are replaced; removed lines' results leave the output), `keep` keeps the old results.
+   * Unset: such a resume is refused with an `InputLinesChangedError` listing the lines. Appended lines are
+   * always ingested and run.
+   */
+  changedLines?: ChangedLinesPolicy;
+  /**
+   * Stop the run (as on `signal`) after this many identical failures in a row of a kind that is not retried
+   * by default (auth, invalid_request, not_found, content_filtered, quota_exhausted, unknown). Default 20;
+   * 0 turns it off. The summary's `halted` says what repeated.
+   */
+  maxConsecutiveFailures?: number;
+}
+
+/** Why a run stopped itself: the same non-retryable failure `count` times in a row. */
+export interface BatchHalt {
+  kind: ErrorKind;
+  message: string;
+  status?: number;
+  count: number;
+  /** Input line of the last of them. */
+  line: number;
 }
 
 /** The outcome of a run (also of `batchStatus`). */
@@ -106,6 +145,10 @@ export interface BatchSummary {
   throughputPerSec: number;
   /** True when the run stopped because of `signal` before all items were final. */
   interrupted: boolean;
+  /** Set when the run stopped itself after identical failures in a row (`maxConsecutiveFailures`). */
+  halted?: BatchHalt;
+  /** Lines of a changed input (forced resume) that differed from the state and were re-run or kept. */
+  changedLines?: number;
   output: string;
   rejects: string;
   state: string;
@@ -127,6 +170,10 @@ export interface BatchEvents {
   progress: { counts: BatchCounts; ratePerSec: number; elapsedMs: number; inFlight: number };
   /** Shutdown requested: no new starts. */
   stopping: { inFlight: number; graceMs: number };
+  /** The run stopped itself after identical non-retryable failures in a row. */
+  halted: BatchHalt;
+  /** A forced resume found the input changed: appended lines only, or these changed lines. */
+  inputChanged: { appendOnly: boolean; changes: readonly LineChange[]; policy: ChangedLinesPolicy | undefined };
   done: BatchSummary;
 }
 

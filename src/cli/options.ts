@@ -196,6 +196,13 @@ export const OPTIONS = {
     schema: duration.min(1).max(86_400_000), default: 120_000,
     range: 'duration 1ms..24h', description: 'Timeout of one attempt.',
   }),
+  maxConsecutiveFailures: opt({
+    flag: '--max-consecutive-failures <n>', env: 'SLUICE_MAX_CONSECUTIVE_FAILURES', kind: 'int', group: 'retry',
+    schema: z.number().int().min(0).max(1_000_000), default: 20,
+    range: 'integer 0..1000000 (0 = off)',
+    description:
+      'Pause the run after this many identical failures in a row of a kind that is not retried (auth, invalid_request, not_found, content_filtered, quota_exhausted, unknown): one message says what repeats and how to resume.',
+  }),
   retry: opt<Partial<Record<(typeof ERROR_KINDS)[number], RetryOverride>> | undefined>({
     flag: undefined, env: 'SLUICE_RETRY', kind: 'json', group: 'retry',
     schema: retryOverrides.optional(), default: undefined,
@@ -232,17 +239,23 @@ export const OPTIONS = {
   quotaThreshold: opt({
     flag: '--quota-threshold <fraction>', env: 'SLUICE_QUOTA_THRESHOLD', kind: 'number', group: 'quota',
     schema: fraction, default: 0.8,
-    range: 'number in (0, 1]', description: 'Usage fraction of a key at which new starts on it pause until its reset.',
+    range: 'number in (0, 1]',
+    description:
+      'Usage fraction of a key at which new starts on it pause until its reset. With --daily-limit the pause comes at this fraction of the daily limit: --daily-limit 10 pauses each key after 8 requests (at 0.8) until the quota day ends (00:00 UTC); give 1 to use the whole limit.',
   }),
   dailyLimit: opt<number | undefined>({
     flag: '--daily-limit <n>', env: 'SLUICE_DAILY_LIMIT', kind: 'int', group: 'quota',
     schema: positiveInt.optional(), default: undefined,
-    range: 'integer >= 1', description: 'Daily request budget per key (counts persist across runs).',
+    range: 'integer >= 1',
+    description:
+      'Daily request budget per key; each key pauses at --quota-threshold of it (default 0.8, so 10 pauses at 8) until 00:00 UTC. Counts persist per key and day in the state, across runs and restarts.',
   }),
-  pauseDuration: opt({
+  pauseDuration: opt<number | undefined>({
     flag: '--pause-duration <duration>', env: 'SLUICE_PAUSE_DURATION', kind: 'duration', group: 'quota',
-    schema: duration.min(1000).max(7 * 86_400_000), default: 24 * 3_600_000,
-    range: 'duration 1s..7d', description: 'How long a key pauses when its quota is hit and the server gives no reset time.',
+    schema: duration.min(1000).max(7 * 86_400_000).optional(), default: undefined,
+    range: 'duration 1s..7d',
+    description:
+      'How long a key pauses when its daily budget is reached (the quota story\'s pause_duration_hours); unset: until the quota day ends (00:00 UTC).',
   }),
   alertLevels: opt({
     flag: '--alert-levels <fractions>', env: 'SLUICE_ALERT_LEVELS', kind: 'numberList', group: 'quota',
@@ -322,7 +335,23 @@ export const OPTIONS = {
   force: opt({
     flag: '--force', env: 'SLUICE_FORCE', kind: 'boolean', group: 'runtime',
     schema: z.boolean(), default: false,
-    range: 'true | false', description: 'Resume even if the input file changed since the state was created.',
+    range: 'true | false',
+    description:
+      'Resume even if the input file changed since the state was created (appended lines are ingested and run; changed lines need --changed-lines), or with a changed provider, base URL, model, template or max output tokens.',
+  }),
+  changedLines: opt<'rerun' | 'keep' | undefined>({
+    flag: '--changed-lines <policy>', env: 'SLUICE_CHANGED_LINES', kind: 'enum', group: 'runtime',
+    schema: z.enum(['rerun', 'keep']).optional(), default: undefined, choices: ['rerun', 'keep'],
+    range: 'rerun | keep',
+    description:
+      'With --force and an input whose already-run lines changed: rerun runs them again (old results replaced), keep keeps the old results. Unset: the changed lines are listed and the run refused.',
+  }),
+  probe: opt({
+    flag: '--probe', env: 'SLUICE_PROBE', kind: 'boolean', group: 'runtime',
+    schema: z.boolean(), default: true,
+    range: 'true | false',
+    description:
+      'Before the run, send one request (the first item) to check the URL, model and key; a refused connection, 404 or 401 stops the run with a clear message. `--no-probe` skips it.',
   }),
 } as const;
 

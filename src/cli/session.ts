@@ -1,4 +1,4 @@
-import { runBatch } from '../batch/index.js';
+import { describeChanges, runBatch, type RunLock } from '../batch/index.js';
 import type { BatchEvents, BatchExecutor, BatchSummary } from '../batch/types.js';
 import { classify } from '../classify/classify.js';
 import { systemClock } from '../clock/system-clock.js';
@@ -18,6 +18,7 @@ import { println, type CliIO } from './io.js';
 import { bridgeRunEvents } from './observe-run.js';
 import type { SluiceConfig } from './options.js';
 import { retryFor } from './retry-presets.js';
+import { settingsToStore } from './run-settings.js';
 import { RunLog, createFileLogger } from './run-log.js';
 import { Shutdown } from './shutdown.js';
 
@@ -35,6 +36,10 @@ export interface SessionInput {
   window?: number;
   /** Length of the window `rpm`/`tpm` refer to (default one minute; the demo scales time with it). */
   limitsWindowMs?: number;
+  /** Locks the caller holds on the run's files (`sluice run` takes them before reading the state). */
+  lock?: RunLock;
+  /** Quota state stored by an earlier run of this state (`RunMeta.quotaState`): the day's usage per key. */
+  quotaState?: Record<string, unknown>;
 }
 
 /** The outcome of a session. */
@@ -130,6 +135,7 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
     shutdownGraceMs: config.gracePeriod,
     classify: (failure, now) => classify(failure, { now }),
     clock,
+    ...(s.quotaState ? { quotaState: s.quotaState } : {}),
   });
   const batchEvents = new TypedEmitter<BatchEvents>();
   const recorder = new RunRecorder();
@@ -143,7 +149,19 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   if (config.metricsPort !== undefined) {
     metrics = new SluiceMetrics();
     observers.push(metrics);
-    metricsServer = await startMetricsServer(metrics, config.metricsPort);
+    try {
+      metricsServer = await startMetricsServer(metrics, config.metricsPort);
+    } catch (error) {
+      await executor.close({ graceMs: 0 }).catch(() => undefined);
+      log.close();
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new CliError(
+        code === 'EADDRINUSE'
+          ? `metrics port ${config.metricsPort} on 127.0.0.1 is in use (EADDRINUSE): give another --metrics-port, or 0 for any free port`
+          : `metrics port ${config.metricsPort}: cannot listen (${code ?? (error as Error).message})`,
+        ExitCode.badConfig,
+      );
+    }
     println(io.stderr, `metrics: ${metricsServer.url}`);
   }
   const unbridge = bridgeRunEvents({ clock, batch: batchEvents, executor: executor.events }, observers);
@@ -154,6 +172,21 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   batchEvents.on('start', (e) => runLog.event('info', 'run_start', { input: s.input, ...e, settings: publicSettings(config, s.keys) }));
   batchEvents.on('reject', (e) => runLog.event('warn', 'reject', { file: s.input, line: e.line, reason: e.reason }));
   batchEvents.on('stopping', (e) => runLog.event('warn', 'stopping', e));
+  batchEvents.on('halted', (h) => {
+    const message = haltMessage(h, s.input);
+    println(io.stderr, `sluice: ${message}`);
+    runLog.event('error', 'run_halted', { ...h }, message);
+  });
+  batchEvents.on('inputChanged', (c) => {
+    const message = c.appendOnly
+      ? `input ${s.input} grew since the state was created (--force): the appended lines are ingested and run`
+      : c.changes.length === 0
+        ? `input ${s.input} changed since the state was created (--force), but no line already run differs`
+        : `input ${s.input} changed in ${c.changes.length} line(s) already run (--force, --changed-lines ${c.policy ?? '?'}): ` +
+          `${describeChanges(c.changes)}; ${c.policy === 'rerun' ? 'they run again and their old results are replaced' : 'their old results are kept'}`;
+    println(io.stderr, `sluice: ${message}`);
+    runLog.event('warn', 'input_changed', { appendOnly: c.appendOnly, changes: c.changes.length, policy: c.policy }, message);
+  });
   executor.events.on('allKeysUnavailable', (e) =>
     runLog.event(
       'warn',
@@ -193,6 +226,11 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
       ...(config.output ? { output: config.output } : {}),
       ...(config.rejects ? { rejects: config.rejects } : {}),
       ...(s.window ? { window: s.window } : {}),
+      ...(s.lock ? { lock: s.lock } : {}),
+      ...(config.changedLines ? { changedLines: config.changedLines } : {}),
+      maxConsecutiveFailures: config.maxConsecutiveFailures,
+      settings: settingsToStore(config),
+      quotaState: () => executor.quotaState(),
       force: config.force,
       signal: shutdown.signal,
       graceMs: config.gracePeriod,
@@ -233,6 +271,20 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   println(io.stderr, `  report ${reportPath}`);
   runLog.event(summary.interrupted ? 'warn' : 'info', 'run_end', { ...totals, output: summary.output, report: reportPath });
   log.close();
-  const exitCode = summary.interrupted || shutdown.requested ? ExitCode.interrupted : totals.failed > 0 ? ExitCode.someFailed : ExitCode.ok;
+  if (summary.halted) println(io.stderr, `sluice: ${haltMessage(summary.halted, s.input)}`);
+  let exitCode: ExitCodeValue = summary.interrupted || shutdown.requested ? ExitCode.interrupted : totals.failed > 0 ? ExitCode.someFailed : ExitCode.ok;
+  if (totals.total === 0 && summary.rejected > 0) {
+    println(io.stderr, `sluice: every line of ${s.input} was rejected (${summary.rejected}); see ${summary.rejects}`);
+    exitCode = ExitCode.badInput;
+  }
   return { exitCode, summary, reportPath };
+}
+
+/** The one message of a run that stopped itself: what repeats, and how to resume. */
+export function haltMessage(h: NonNullable<BatchSummary['halted']>, input: string): string {
+  return (
+    `run paused after ${h.count} identical failures in a row (${h.kind}${h.status !== undefined ? ` ${h.status}` : ''}: ${h.message}; last on line ${h.line}). ` +
+    `Nothing more was started. Fix the cause (often --model, --base-url or a key), then \`sluice retry-failed ${input} --kind ${h.kind}\` ` +
+    'and run the same command again to resume (--max-consecutive-failures 0 turns this stop off)'
+  );
 }

@@ -25,6 +25,8 @@ export const RUN_LOG_EVENTS = {
   quota_alert: ['keyName', 'alertLevel', 'usage'],
   quota_metrics: ['attempts', 'keys'],
   stopping: ['inFlight', 'graceMs'],
+  run_halted: ['kind', 'message', 'status', 'count', 'line'],
+  input_changed: ['appendOnly', 'changes', 'policy'],
   run_end: ['total', 'succeeded', 'failed', 'cancelled', 'pending', 'rejected', 'durationMs', 'interrupted', 'output', 'report'],
 } as const satisfies Record<string, readonly string[]>;
 

@@ -57,9 +57,12 @@ describe('runBatch', () => {
     appendFileSync(input, JSON.stringify({ id: 'new', prompt: 'x' }) + '\n');
     await expect(runBatch({ input, executor: fakeExecutor(() => 1) })).rejects.toBeInstanceOf(InputChangedError);
     await expect(runBatch({ input, executor: fakeExecutor(() => 1) })).rejects.toThrow(/input changed/);
-    const forced = await runBatch({ input, executor: fakeExecutor(() => 1), force: true });
-    // The ingestion was complete, so forcing resumes the existing items; the new line is not ingested.
-    expect(forced.counts.total).toBe(5);
+    const ex = fakeExecutor(() => 1);
+    const forced = await runBatch({ input, executor: ex, force: true });
+    // Forcing after an append ingests and runs the appended line (and only it).
+    expect(forced.counts.total).toBe(6);
+    expect(ex.calls).toBe(1);
+    expect(ids(forced.output).sort()).toEqual(['i1', 'i2', 'i3', 'i4', 'i5', 'new']);
   });
 
   it('stops on the signal: items not started go back to pending and a later run finishes them', async () => {

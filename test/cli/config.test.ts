@@ -32,7 +32,7 @@ describe('loadConfig precedence', () => {
     expect(config.alertLevels).toEqual([0.6, 0.8, 0.95]);
     expect(config.concurrency).toBe(4);
     expect(config.maxConcurrency).toBe(16);
-    expect(config.pauseDuration).toBe(24 * 3600_000);
+    expect(config.pauseDuration).toBeUndefined(); // until the quota day ends
     expect(config.quotaMonitoring).toBe(true);
     expect(sources.rpm).toBe('default');
   });

@@ -15,7 +15,7 @@ export async function* readLines(path: string, maxLineBytes: number): AsyncGener
   const finish = (): RawLine => {
     line++;
     const result: RawLine =
-      size > maxLineBytes ? { line, tooLong: size } : { line, text: stripCr(Buffer.concat(parts, size).toString('utf8')) };
+      size > maxLineBytes ? { line, tooLong: size } : { line, text: stripCr(Buffer.concat(parts, size).toString('utf8'), line) };
     parts = [];
     size = 0;
     return result;
@@ -38,6 +38,8 @@ export async function* readLines(path: string, maxLineBytes: number): AsyncGener
   if (size > 0 || parts.length > 0) yield finish();
 }
 
-function stripCr(text: string): string {
-  return text.endsWith('\r') ? text.slice(0, -1) : text;
+/** Drops a trailing `\r`, and the UTF-8 byte order mark some editors put at the start of a file. */
+function stripCr(text: string, line: number): string {
+  const t = line === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return t.endsWith('\r') ? t.slice(0, -1) : t;
 }

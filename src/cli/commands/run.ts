@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { dryRun } from '../../batch/index.js';
+import { acquireFileLocks, dryRun, readRunMeta, runLockTargets } from '../../batch/index.js';
 import { buildProvider } from '../build-provider.js';
 import { configFor, type CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
@@ -10,7 +10,9 @@ import { println } from '../io.js';
 import { loadKeys } from '../keys.js';
 import type { SluiceConfig } from '../options.js';
 import { shapePayload, shapingAdapter } from '../payload.js';
-import { runSession } from '../session.js';
+import { preflight } from '../preflight.js';
+import { describeChange, resumeConfig } from '../run-settings.js';
+import { keyLimitsFor, runSession } from '../session.js';
 import { addRedisOptions, runOnRedis, type RedisCliOptions } from './worker.js';
 
 /** `sluice run <input> [--dry-run]`: runs (or resumes) a batch from a JSONL or CSV file. */
@@ -22,23 +24,57 @@ export function runCommand(ctx: CliContext): Command {
   addConfigOptions(cmd);
   addRedisOptions(cmd, true);
   cmd.action(async (inputArg: string, opts: { dryRun?: boolean } & RedisCliOptions) => {
-    const { config } = configFor(ctx, cmd);
+    const loaded = configFor(ctx, cmd);
     const input = resolve(ctx.io.cwd, inputArg);
     checkInput(input);
     if (opts.dryRun) {
-      await dryRunAction(ctx, input, config);
+      await dryRunAction(ctx, input, loaded.config);
       return;
     }
-    if (config.backend !== 'sqlite') {
-      await runOnRedis(ctx, config, input, opts);
+    if (loaded.config.backend !== 'sqlite') {
+      await runOnRedis(ctx, loaded.config, input, opts);
       return;
     }
-    const keys = loadKeys({ keysEnv: config.keysEnv, keyFile: config.keyFile }, ctx.io.env);
-    const provider = shapingAdapter(buildProvider(config), config.provider, config);
-    const result = await runSession({ io: ctx.io, config, input, keys, provider, title: `Sluice run: ${inputArg}` });
-    ctx.exitCode = result.exitCode;
+    // One writer per file: the state, results, rejects and report are locked before anything is read.
+    const files = runFiles(ctx.io.cwd, input, loaded.config);
+    const lock = acquireFileLocks(runLockTargets(files.state, files.output, files.rejects, files.report));
+    try {
+      // A resume takes the settings it is not given from the state, and refuses a changed destination.
+      const prior = await readRunMeta(files.state);
+      const { config, changes } = resumeConfig(loaded, prior?.settings);
+      for (const c of changes) println(ctx.io.stderr, `sluice: --force: ${describeChange(c)}`);
+      const keys = loadKeys({ keysEnv: config.keysEnv, keyFile: config.keyFile }, ctx.io.env);
+      const adapter = buildProvider(config);
+      keyLimitsFor(config, keys);
+      await preflight({ config, input, keys, adapter });
+      const provider = shapingAdapter(adapter, config.provider, config);
+      const result = await runSession({
+        io: ctx.io,
+        config: { ...config, ...files },
+        input,
+        keys,
+        provider,
+        title: `Sluice run: ${inputArg}`,
+        lock,
+        ...(prior?.quotaState ? { quotaState: prior.quotaState } : {}),
+      });
+      ctx.exitCode = result.exitCode;
+    } finally {
+      lock.release();
+    }
   });
   return cmd;
+}
+
+/** The files of a run, as absolute paths: `--state` etc., else beside the input. */
+export function runFiles(cwd: string, input: string, config: SluiceConfig): { state: string; output: string; rejects: string; report: string } {
+  const at = (p: string | undefined, suffix: string): string => (p ? resolve(cwd, p) : `${input}${suffix}`);
+  return {
+    state: at(config.state, '.sluice.db'),
+    output: at(config.output, '.results.jsonl'),
+    rejects: at(config.rejects, '.rejects.jsonl'),
+    report: at(config.report, '.report.html'),
+  };
 }
 
 /** A missing, unreadable or non-file input is one clear message with the bad-input exit code. */
