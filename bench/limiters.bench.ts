@@ -98,8 +98,8 @@ async function runRow(
   const total = sizes.n * scenario.keys;
   const minimum = sizes.n / sizes.rate;
   const controller = new AbortController();
-  // Every request in flight listens to the row's signal.
-  setMaxListeners(total + 100, controller.signal);
+  // Every request in flight (and each of its retries) listens to the row's signal.
+  setMaxListeners(0, controller.signal);
   const timeoutMs = Math.max(15_000, minimum * 1000 * sizes.timeoutFactor);
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   const t0 = performance.now();

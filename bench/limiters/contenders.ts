@@ -184,13 +184,13 @@ const openaiRetries: Contender = {
   },
 };
 
-/** bottleneck told the limit: per key, one start every 1/r s (and the cap in flight, where there is one), retrying 429s. */
+/** bottleneck told the limit: per key, one start every 1/r s (or, against a concurrency cap, the cap in flight), retrying 429s. */
 const bottleneckTold: Contender = {
   name: 'bottleneck (told)',
   peer: true,
   async run(ctx) {
     const limiters = ctx.secrets.map(() => {
-      const l = new Bottleneck({ minTime: 1000 / ctx.rate, maxConcurrent: ctx.concurrencyCap ?? null });
+      const l = new Bottleneck(ctx.concurrencyCap ? { maxConcurrent: ctx.concurrencyCap } : { minTime: 1000 / ctx.rate });
       l.on('failed', (err: unknown, info: { retryCount: number }) => {
         if (ctx.signal.aborted || !retryable(err) || info.retryCount >= 10) return undefined;
         return err instanceof HttpError && err.retryAfterMs !== undefined ? err.retryAfterMs : 250 * 2 ** info.retryCount;

@@ -7,7 +7,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { rateLimit, type Options as ExpressRateLimitOptions } from 'express-rate-limit';
 import { TokenBucket } from 'limiter';
 import { RateLimiterMemory, RateLimiterQueue, RateLimiterRes } from 'rate-limiter-flexible';
-import { InMemoryRateLimiter } from 'rolling-rate-limiter';
+import { InMemoryRateLimiter, type RateLimitInfo } from 'rolling-rate-limiter';
 import {
   CONCURRENCY_CAP,
   LEAKY_BUCKET_QUEUE,
@@ -83,14 +83,19 @@ function flexibleFixedWindow(rate: number, windowSeconds: number, mode: HeaderMo
   };
 }
 
-/** limiter's TokenBucket: a burst of r * TOKEN_BUCKET_BURST_SECONDS, refilled continuously at r per second. */
+/** limiter's TokenBucket: a burst of r * TOKEN_BUCKET_BURST_SECONDS (full at a key's first request), refilled continuously at r per second. */
 function tokenBucket(rate: number, mode: HeaderMode): RequestHandler {
   const bucketSize = Math.max(1, Math.round(rate * TOKEN_BUCKET_BURST_SECONDS));
   const buckets = new Map<string, TokenBucket>();
   return (_req: Request, res: Response, next: NextFunction) => {
     const key = keyOf(res);
     let bucket = buckets.get(key);
-    if (!bucket) buckets.set(key, (bucket = new TokenBucket({ bucketSize, tokensPerInterval: rate, interval: 'second' })));
+    if (!bucket) {
+      bucket = new TokenBucket({ bucketSize, tokensPerInterval: rate, interval: 'second' });
+      // limiter's buckets start empty; an API's start full (a key's first burst is allowed).
+      bucket.content = bucketSize;
+      buckets.set(key, bucket);
+    }
     const allowed = bucket.tryRemoveTokens(1);
     // Time until one token (on a 429) or until the bucket is full again (on a success).
     const waitMs = allowed ? ((bucketSize - bucket.content) * 1000) / rate : bucket.getWaitTime(1);
@@ -115,11 +120,21 @@ function leakyBucket(rate: number, mode: HeaderMode): RequestHandler {
   };
 }
 
-/** rolling-rate-limiter's in-memory sliding log, r per rolling second, used as its README shows (`limit()` per request: a blocked attempt still counts). */
-function slidingWindow(rate: number, mode: HeaderMode): RequestHandler {
+/**
+ * rolling-rate-limiter's in-memory sliding log, r per rolling second. `strict` uses it as its README shows
+ * (`limit()` per request, so a blocked attempt still counts and a client that keeps trying at the limit
+ * stays blocked); otherwise only served requests count, as APIs count them (`wouldLimitWithInfo()` first:
+ * the two steps run within one event-loop turn, so no other request comes between them).
+ */
+function slidingWindow(rate: number, mode: HeaderMode, strict: boolean): RequestHandler {
   const limiter = new InMemoryRateLimiter({ interval: 1000, maxInInterval: rate });
+  const decide = async (key: string): Promise<RateLimitInfo> => {
+    if (strict) return limiter.limitWithInfo(key);
+    const would = await limiter.wouldLimitWithInfo(key);
+    return would.blocked ? would : limiter.limitWithInfo(key);
+  };
   return (_req: Request, res: Response, next: NextFunction) => {
-    limiter.limitWithInfo(keyOf(res)).then((info) => {
+    decide(keyOf(res)).then((info) => {
       if (mode === 'headers') readmeHeaders(res, rate, info.actionsRemaining, info.millisecondsUntilAllowed, info.blocked);
       if (info.blocked) reject(res, info.millisecondsUntilAllowed, mode);
       else next();
@@ -156,7 +171,9 @@ export function gate(algorithm: Algorithm, rate: number, windowSeconds: number, 
     case 'leaky-bucket':
       return leakyBucket(rate, mode);
     case 'sliding-window':
-      return slidingWindow(rate, mode);
+      return slidingWindow(rate, mode, false);
+    case 'sliding-window-strict':
+      return slidingWindow(rate, mode, true);
     case 'concurrency':
       return concurrencyCap(mode);
   }

@@ -27,6 +27,7 @@ export const ALGORITHMS = [
   'token-bucket',
   'leaky-bucket',
   'sliding-window',
+  'sliding-window-strict',
   'concurrency',
 ] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
@@ -80,9 +81,14 @@ export const ALGORITHM_INFO: Record<Algorithm, AlgorithmInfo> = {
     modes: ['blind', 'retry-after'],
   },
   'sliding-window': {
-    implementation: "rolling-rate-limiter InMemoryRateLimiter (sliding log), headers as rate-limiter-flexible's README recommends",
-    limit: (r) => `${r} in any rolling 1 s`,
+    implementation: "rolling-rate-limiter InMemoryRateLimiter (sliding log; only served requests count), headers as rate-limiter-flexible's README recommends",
+    limit: (r) => `${r} served in any rolling 1 s`,
     modes: ['headers', 'blind'],
+  },
+  'sliding-window-strict': {
+    implementation: "rolling-rate-limiter InMemoryRateLimiter as its README uses it: limit() per request, a blocked attempt still counts",
+    limit: (r) => `${r} attempts (served or not) in any rolling 1 s`,
+    modes: ['blind'],
   },
   concurrency: {
     implementation: `a counter of requests in flight per key (${CONCURRENCY_CAP})`,
