@@ -94,7 +94,7 @@ describe('simulator: Gemini and Vertex', () => {
     const none = await send(s, url, { body: gemini('a') });
     expect(none.json()).toMatchObject({ error: { code: 403, status: 'PERMISSION_DENIED' } });
     const invalid = await send(s, url, { body: gemini('a'), headers: { 'x-goog-api-key': 'wrong' } });
-    expect(invalid.json()).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT', details: [{ reason: 'API_KEY_INVALID' }] } });
+    expect(invalid.json()).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT', details: [{ reason: 'API_KEY_INVALID' }, { '@type': 'type.googleapis.com/google.rpc.LocalizedMessage' }] } });
     const noContents = await send(s, url, { body: {}, headers: { 'x-goog-api-key': 'secret-k' } });
     expect(noContents.json()).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT' } });
     const vertex = '/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.0-flash:generateContent';

@@ -107,7 +107,7 @@ describe('simulator: fault forms the SDKs see', () => {
     const respError = await (async () => {
       for await (const _ of await openai.responses.create({ model: 'm', input: 'x [[fault:stream-error]]', stream: true }));
     })().catch((e: unknown) => e);
-    expect((respError as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ code: 'too_many_requests' });
+    expect((respError as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ type: 'server_error', code: 'server_error' });
 
     const failed: { type: string; response?: { status?: string; error?: { code?: string } | null } }[] = [];
     for await (const ev of await openai.responses.create({ model: 'm', input: 'x [[fault:response-failed]]', stream: true })) failed.push(ev as (typeof failed)[number]);
@@ -153,13 +153,14 @@ describe('simulator: fault forms the SDKs see', () => {
   });
 
   it('429-bare carries no rate-limit header at all; 429 carries retry-after but no retry-after-ms (Azure only)', async () => {
-    const limited = await startSimulator({ keys: [{ secret: 'sk-l', requestsPerMinute: 100 }] });
+    // A limit far from binding whatever the algorithm: the 429s are the injected ones.
+    const limited = await startSimulator({ keys: [{ secret: 'sk-l', requestsPerMinute: 600_000 }] });
     try {
       const call = (marker: string) => send(limited, '/v1/chat/completions', { body: { model: 'm', messages: [{ role: 'user', content: marker }] }, headers: { authorization: 'Bearer sk-l' } });
       const hinted = await call('[[fault:429]]');
       expect(hinted.headers['retry-after']).toBe('1');
       expect(hinted.headers['retry-after-ms']).toBeUndefined();
-      expect(hinted.headers['x-ratelimit-limit-requests']).toBe('100');
+      expect(hinted.headers['x-ratelimit-limit-requests']).toBe('600000');
       const bare = await call('[[fault:429-bare]]');
       expect(bare.status).toBe(429);
       expect(Object.keys(bare.headers).filter((h) => h.startsWith('x-ratelimit') || h.startsWith('retry-after'))).toEqual([]);

@@ -28,6 +28,8 @@ export const azureDialect: Dialect = {
   // Without `api-version` Azure does not find the resource at all.
   checkRequest: (_headers, query) => (query?.get('api-version') ? undefined : azureError(404, 'Resource not found')),
   notFound: () => azureError(404, 'Resource not found'),
+  // The 2023-2025 wording (corpus azure-429-tpm-retry-after-86400s-dbchat for "token rate limit"; "call rate limit"
+  // as litellm logged it, 2024-08), with Azure's `retry-after-ms` beside `retry-after`.
   rateLimited: ({ rejection: r, hint }, ctx) => {
     const what = r.kind === 'tokens' ? 'token rate limit' : r.kind === 'day' ? 'call quota' : 'call rate limit';
     const seconds = ceilSeconds(r.retryAfterMs);
@@ -36,10 +38,11 @@ export const azureDialect: Dialect = {
     const headers: Record<string, string> = hint ? { 'retry-after-ms': String(Math.ceil(r.retryAfterMs)), 'retry-after': String(seconds) } : {};
     return azureError(429, message, headers);
   },
+  // A spent daily quota: the same 429 asking for a wait of a whole day (corpus azure-429-tpm-retry-after-86400s-dbchat).
   quotaExhausted: (ctx) =>
     azureError(
       429,
-      `Requests to the ${ctx.operation} Operation under Azure OpenAI API version ${ctx.apiVersion ?? 'unknown'} have exceeded the quota of your subscription. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.`,
+      `Requests to the ${ctx.operation} Operation under Azure OpenAI API version ${ctx.apiVersion ?? 'unknown'} have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 86400 seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.`,
     ),
 };
 

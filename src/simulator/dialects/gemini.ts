@@ -1,6 +1,7 @@
 import { secondsText } from '../format.js';
 import type { Rejection } from '../key-state.js';
 import { bearer } from './openai.js';
+import { GEMINI_API_KEY_INVALID, GEMINI_DAILY_QUOTA, GEMINI_OVERLOADED, GEMINI_QUOTA_MESSAGE, VERTEX_DAILY_QUOTA, VERTEX_MINUTE_QUOTA_MESSAGE } from './samples.js';
 import type { Dialect, Reply } from './types.js';
 
 const JSON_UTF8 = { 'content-type': 'application/json; charset=UTF-8' };
@@ -22,10 +23,11 @@ const QUOTA_IDS: Record<Rejection['kind'], [metric: string, id: string]> = {
   day: ['generativelanguage.googleapis.com/generate_content_requests_per_day', 'GenerateRequestsPerDayPerProjectPerModel'],
 };
 
-const QUOTA_MESSAGE =
-  'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.';
-
-/** The Gemini API's 429: QuotaFailure naming a per-minute or per-day quota, Help, and RetryInfo when hinting. */
+/**
+ * The Gemini API's 429 in the shape of corpus gemini-429-minute-input-tokens-retryinfo-26s-genai-stream:
+ * its message, QuotaFailure naming the per-minute (or per-day) quota with this key's limit, Help, and RetryInfo
+ * when hinting.
+ */
 function geminiQuota(r: Rejection, model: string, hint: boolean): Reply {
   const [metric, id] = QUOTA_IDS[r.kind];
   const details: unknown[] = [
@@ -35,12 +37,8 @@ function geminiQuota(r: Rejection, model: string, hint: boolean): Reply {
     },
     { '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }] },
   ];
-  let message = `${QUOTA_MESSAGE}\n* Quota exceeded for metric: ${metric}, limit: ${r.limit}, model: ${model}`;
-  if (hint) {
-    details.push({ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: secondsText(r.retryAfterMs) });
-    message += `\nPlease retry in ${secondsText(r.retryAfterMs)}.`;
-  }
-  return googleError(429, 'RESOURCE_EXHAUSTED', message, details);
+  if (hint) details.push({ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: secondsText(r.retryAfterMs) });
+  return googleError(429, 'RESOURCE_EXHAUSTED', GEMINI_QUOTA_MESSAGE, details);
 }
 
 const common = {
@@ -49,7 +47,8 @@ const common = {
   badRequest: (message: string) => googleError(400, 'INVALID_ARGUMENT', message),
   tooLarge: () => googleError(413, 'FAILED_PRECONDITION', 'Request payload size exceeds the limit.'),
   notFound: () => googleError(404, 'NOT_FOUND', 'Requested entity was not found.'),
-  overloaded: () => googleError(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.'),
+  // Corpus gemini-503-model-overloaded-genai-stream, byte for byte.
+  overloaded: () => ({ status: 503, headers: JSON_UTF8, body: GEMINI_OVERLOADED }),
   serverError: () =>
     googleError(500, 'INTERNAL', 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting'),
   // Google sends no rate-limit headers: clients learn only from 429s.
@@ -72,14 +71,12 @@ export const geminiDialect: Dialect = {
       'PERMISSION_DENIED',
       "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
     ),
-  // The real API answers an invalid key with 400 INVALID_ARGUMENT and ErrorInfo reason API_KEY_INVALID.
-  invalidKey: () =>
-    googleError(400, 'INVALID_ARGUMENT', 'API key not valid. Please pass a valid API key.', [
-      { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com' } },
-    ]),
+  // The real API answers an invalid key with 400 INVALID_ARGUMENT, ErrorInfo API_KEY_INVALID (corpus gemini-400-api-key-invalid-pretty).
+  invalidKey: () => ({ status: 400, headers: JSON_UTF8, body: GEMINI_API_KEY_INVALID }),
   missingField: (field) => googleError(400, 'INVALID_ARGUMENT', `* GenerateContentRequest.${field}: ${field} is not specified\n`),
   rateLimited: ({ rejection, hint }, ctx) => geminiQuota(rejection, ctx.model, hint),
-  quotaExhausted: (ctx) => geminiQuota({ kind: 'day', limit: 0, used: 0, requested: 1, retryAfterMs: 0 }, ctx.model, false),
+  // A spent daily (free-tier) quota: only a Help detail, no QuotaFailure, no RetryInfo (corpus gemini-429-help-only-exceeded-quota-genai-stream).
+  quotaExhausted: () => ({ status: 429, headers: JSON_UTF8, body: GEMINI_DAILY_QUOTA }),
 };
 
 /** Vertex AI (aiplatform.googleapis.com): OAuth `Bearer` token, 401 UNAUTHENTICATED, 429 without details. */
@@ -90,14 +87,11 @@ export const vertexDialect: Dialect = {
   missingKey: () => vertexUnauthenticated(),
   invalidKey: () => vertexUnauthenticated(),
   missingField: (field) => googleError(400, 'INVALID_ARGUMENT', `Unable to submit request because it is missing a required field: ${field}.`),
-  rateLimited: () =>
-    googleError(
-      429,
-      'RESOURCE_EXHAUSTED',
-      'Resource exhausted. Please try again later. Please refer to https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details.',
-    ),
-  quotaExhausted: (ctx) =>
-    googleError(429, 'RESOURCE_EXHAUSTED', `Quota exceeded for aiplatform.googleapis.com/generate_content_requests_per_day_per_project_per_base_model with base model: ${ctx.model}. Please submit a quota increase request. https://cloud.google.com/vertex-ai/docs/generative-ai/quotas-genai.`),
+  // This key's per-minute quota (corpus vertex-429-quota-exceeded-per-minute-per-base-model-grpc). Vertex's "Resource
+  // exhausted. Please try again later." is the shared pool out of capacity, not this key's limit.
+  rateLimited: (_r, ctx) => googleError(429, 'RESOURCE_EXHAUSTED', VERTEX_MINUTE_QUOTA_MESSAGE.replace('{model}', ctx.model)),
+  // A per-day quota (corpus codeassist-429-gemini-25-pro-requests-per-day, byte for byte).
+  quotaExhausted: () => ({ status: 429, headers: JSON_UTF8, body: VERTEX_DAILY_QUOTA }),
 };
 
 function vertexUnauthenticated(): Reply {

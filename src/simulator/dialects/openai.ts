@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { ceilSeconds, goDuration, secondsText } from '../format.js';
+import { ceilSeconds, goDuration } from '../format.js';
 import type { LimitStatus } from '../key-state.js';
+import { OPENAI_INSUFFICIENT_QUOTA, OPENAI_SERVER_ERROR } from './samples.js';
 import { jsonReply, type Dialect, type ErrorContext, type RateLimited, type Reply } from './types.js';
 
 /** OpenAI's error object: `{"error":{"message","type","param","code"}}`. */
@@ -35,7 +36,8 @@ export const openaiDialect: Dialect = {
       null,
       null,
     ),
-  // The real message echoes a masked key; the simulator echoes nothing of it, so no secret can leak.
+  // The real message echoes a masked key (corpus openai-401-incorrect-api-key-continue: `sk-proj-****...MxYA`);
+  // the simulator masks all of it, so no secret can leak.
   invalidKey: () =>
     openaiError(
       401,
@@ -58,24 +60,12 @@ export const openaiDialect: Dialect = {
   tooLarge: () => openaiError(413, 'Request too large: the request body exceeds the maximum allowed size.', 'invalid_request_error', null, 'request_too_large'),
   notFound: () => openaiError(404, 'Invalid URL (POST /v1/unknown)', 'invalid_request_error', null, null),
   rateLimited: (r, ctx) => openaiRateLimited(r, ctx),
-  quotaExhausted: () =>
-    openaiError(
-      429,
-      'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
-      'insufficient_quota',
-      null,
-      'insufficient_quota',
-    ),
+  // Corpus sample openai-429-insufficient-quota-migpt, byte for byte.
+  quotaExhausted: () => ({ status: 429, headers: {}, body: OPENAI_INSUFFICIENT_QUOTA }),
   overloaded: () =>
     openaiError(503, 'The server is overloaded or not ready yet.', 'server_error', null, null),
-  serverError: () =>
-    openaiError(
-      500,
-      'The server had an error while processing your request. Sorry about that!',
-      'server_error',
-      null,
-      null,
-    ),
+  // Corpus sample openai-500-server-error-had-an-error, byte for byte.
+  serverError: () => ({ status: 500, headers: {}, body: OPENAI_SERVER_ERROR }),
   limitHeaders: (status) => openaiLimitHeaders(status),
 };
 
@@ -85,7 +75,9 @@ function openaiRateLimited({ rejection: r, hint }: RateLimited, ctx: ErrorContex
     const message = `Request too large for ${ctx.model} in organization org-sluicesim on ${RATE_UNITS.tokens}: Limit ${r.limit}, Requested ${r.requested}. The input or output tokens must be reduced in order to run successfully. Visit https://platform.openai.com/account/rate-limits to learn more.`;
     return openaiError(429, message, 'tokens', null, 'rate_limit_exceeded');
   }
-  const wait = hint ? ` Please try again in ${secondsText(r.retryAfterMs)}.` : '';
+  // Wording and Go-style wait ("644ms", "7m12s", "8.64s") of corpus openai-429-tpm-try-again-644ms and
+  // openai-stream-requests-per-day-7m12s-codex.
+  const wait = hint ? ` Please try again in ${goDuration(r.retryAfterMs)}.` : '';
   const message = `Rate limit reached for ${ctx.model} in organization org-sluicesim on ${RATE_UNITS[r.kind]}: Limit ${r.limit}, Used ${Math.ceil(r.used)}, Requested ${r.requested}.${wait} Visit https://platform.openai.com/account/rate-limits to learn more.`;
   // `retry-after` only: `retry-after-ms` is Azure's header (its dialect adds it), not OpenAI's.
   const headers: Record<string, string> = hint ? { 'retry-after': String(ceilSeconds(r.retryAfterMs)) } : {};

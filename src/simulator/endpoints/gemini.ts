@@ -1,4 +1,5 @@
 import { geminiDialect, googleError, vertexDialect } from '../dialects/gemini.js';
+import { GEMINI_STREAM_ERROR_CHUNK } from '../dialects/samples.js';
 import type { Dialect, Reply } from '../dialects/types.js';
 import type { OperationFamily, PollFault } from '../operations.js';
 import { jsonReply } from '../dialects/types.js';
@@ -65,9 +66,9 @@ function streamEndpoint(base: Endpoint): Endpoint {
     stream: generateContentStream,
     alwaysStream: true,
     sseErrors: true,
-    // A stream that breaks off ends with a bare google.rpc.Status body, not a `data:` line: `@google/genai`
-    // throws it as "got status: UNAVAILABLE. {...}".
-    midStreamError: () => base.dialect.overloaded(503).body,
+    // A stream that breaks off ends with a bare google.rpc.Status chunk, not a `data:` line: `@google/genai`
+    // throws it as "got status: UNAVAILABLE. {...}" (corpus gemini-stream-chunk-503-unavailable).
+    midStreamError: () => GEMINI_STREAM_ERROR_CHUNK,
   };
 }
 /** Gemini API `streamGenerateContent`. */

@@ -122,7 +122,7 @@ export function openaiEndpoints(dialect: Dialect, prefix: string): Record<'chat'
       required: ['model', 'messages'],
       success: chatCompletion,
       stream: chatCompletionStream,
-      midStreamError: chatCompletionStreamError,
+      midStreamError: () => chatCompletionStreamError(dialect.provider),
       filtered: contentPolicy,
     },
     responses: {

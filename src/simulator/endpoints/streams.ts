@@ -1,3 +1,5 @@
+import { ANTHROPIC_OVERLOADED, AZURE_STREAM_ERROR, OPENAI_STREAM_ERROR } from '../dialects/samples.js';
+import type { SimProvider } from '../dialects/types.js';
 import { replyFor } from '../text.js';
 import type { MidStreamFault, SuccessContext } from './types.js';
 
@@ -30,11 +32,12 @@ export function chatCompletionStream(ctx: SuccessContext): string[] {
 }
 
 /**
- * A chat completion stream that breaks off: an `error` object in a data line, the form the `openai` SDK turns
- * into an `APIError` without a status. The body is OpenAI's documented 500 text (error-codes guide).
+ * A chat completion stream that breaks off: an `{"error": ...}` object on a data line, the form the `openai` SDK
+ * throws as an `APIError` without a status. Azure's is corpus azure-sse-overloaded-server-error-proxy22; OpenAI's
+ * carries the stream error object of corpus openai-stream-server-error-responses.
  */
-export function chatCompletionStreamError(): string {
-  return sse({ error: { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', param: null, code: null } });
+export function chatCompletionStreamError(provider: SimProvider): string {
+  return sse(provider === 'azure' ? AZURE_STREAM_ERROR : { error: OPENAI_STREAM_ERROR });
 }
 
 /**
@@ -68,20 +71,15 @@ export function responsesStream(ctx: SuccessContext, final: Record<string, unkno
 
 /**
  * How a Responses stream breaks off after `sent` events.
- * - `stream-error`: an `error` event whose fields are nested under `error`, as the API sends it
- *   (openai/openai-dotnet#881, 2025-12-19: `{"type":"error","sequence_number":2,"error":{"type":"too_many_requests",...}}`);
+ * - `stream-error`: an `error` event whose fields are nested under `error`, as the API sends it (openai/openai-dotnet#881,
+ *   2025-12-19: `{"type":"error","sequence_number":2,"error":{...}}`), carrying corpus openai-stream-server-error-responses;
  *   the `openai` SDK throws it as an `APIError` without a status.
  * - `response-failed`: the terminal `response.failed` event, whose response has `status: "failed"` and an `error`
  *   (the SDK yields it as an event and throws nothing).
  */
 export function responsesStreamError(ctx: SuccessContext, final: Record<string, unknown>, fault: MidStreamFault, sent: number): string {
-  if (fault === 'stream-error') {
-    return event('error', { type: 'error', sequence_number: sent, error: { type: 'too_many_requests', code: 'too_many_requests', message: 'Too Many Requests', param: null } });
-  }
-  const error = {
-    code: 'server_error',
-    message: `An error occurred while processing your request. You can retry your request, or contact us through our help center at help.openai.com if the error persists. Please include the request ID req_sim${ctx.id} in your message.`,
-  };
+  if (fault === 'stream-error') return event('error', { type: 'error', sequence_number: sent, error: OPENAI_STREAM_ERROR });
+  const error = { code: OPENAI_STREAM_ERROR.code, message: OPENAI_STREAM_ERROR.message };
   return event('response.failed', { type: 'response.failed', sequence_number: sent, response: { ...final, status: 'failed', error, incomplete_details: null, output: [], usage: null } });
 }
 
@@ -119,11 +117,11 @@ export function anthropicMessageStream(ctx: SuccessContext): string[] {
 
 /**
  * The error event of a broken Anthropic stream, as the streaming docs show it
- * (https://docs.claude.com/en/docs/build-with-claude/streaming, "Error events"):
- * `event: error` / `{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}`.
+ * (https://docs.claude.com/en/docs/build-with-claude/streaming, "Error events"): `event: error` with the
+ * overloaded_error body (corpus anthropic-529-overloaded-error).
  */
 export function anthropicStreamError(): string {
-  return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })}\n\n`;
+  return `event: error\ndata: ${ANTHROPIC_OVERLOADED}\n\n`;
 }
 
 /** Gemini `streamGenerateContent?alt=sse`: GenerateContentResponse chunks, usage and finishReason in the last. */
