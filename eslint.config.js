@@ -19,7 +19,7 @@ const LAYERS = {
   scheduler: ['clock', 'classify', 'observe', 'provider', 'attempt', 'flow'],
   batch: ['clock', 'classify', 'observe', 'provider', 'attempt', 'flow', 'scheduler'],
   simulator: ['clock', 'observe'],
-  testing: ['clock', 'classify', 'observe', 'provider'],
+  testing: ['clock', 'classify', 'observe', 'provider', 'simulator'],
   cli: ['clock', 'classify', 'observe', 'provider', 'attempt', 'flow', 'scheduler', 'batch', 'simulator', 'testing'],
 };
 

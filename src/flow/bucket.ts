@@ -41,6 +41,10 @@ export interface BucketState {
   /** Server-announced cap: at most `requestsRemaining` more starts until `requestsResetAt`. */
   requestsRemaining?: number;
   requestsResetAt?: number;
+  /** The cap is a window's remainder that may be spent at once (see {@link CapWindow.spend}). */
+  requestsSpend?: boolean;
+  /** Start number of the call whose answer set the request cap (see {@link CapWindow.seq}). */
+  requestsSeq?: number;
   /** Server-announced cap on tokens until `tokensResetAt`. */
   tokensRemaining?: number;
   tokensResetAt?: number;
@@ -92,6 +96,8 @@ export function refill(state: BucketState, spec: BucketSpec, now: number): void 
   if (state.requestsResetAt !== undefined && now >= state.requestsResetAt) {
     delete state.requestsRemaining;
     delete state.requestsResetAt;
+    delete state.requestsSpend;
+    delete state.requestsSeq;
   }
   if (state.tokensResetAt !== undefined && now >= state.tokensResetAt) {
     delete state.tokensRemaining;
@@ -106,7 +112,7 @@ export function bucketWaitMs(state: BucketState, spec: BucketSpec, tokens: numbe
   if (spec.minSpacingMs !== undefined && state.lastStartAt !== undefined) {
     wait = Math.max(wait, state.lastStartAt + spec.minSpacingMs - now);
   }
-  if (spec.requests !== undefined && state.requestLevel < 1 - EPS) {
+  if (spec.requests !== undefined && state.requestLevel < 1 - EPS && !spendsCap(state, now)) {
     wait = Math.max(wait, (1 - state.requestLevel) / requestRate(spec));
   }
   if (spec.tokens !== undefined && tokens > 0) {
@@ -130,7 +136,9 @@ export function bucketWaitMs(state: BucketState, spec: BucketSpec, tokens: numbe
 export function reserveBucket(state: BucketState, spec: BucketSpec, tokens: number, now: number): ReserveResult {
   const waitMs = bucketWaitMs(state, spec, tokens, now);
   if (waitMs > 0) return { ok: false, waitMs };
-  if (spec.requests !== undefined) state.requestLevel -= 1;
+  // A start spent from a window's announced remainder does not draw on the smooth bucket: after the
+  // reset the bucket is whole again for the new window's first starts.
+  if (spec.requests !== undefined && !spendsCap(state, now)) state.requestLevel -= 1;
   if (spec.tokens !== undefined) state.tokenLevel -= tokens;
   if (state.requestsRemaining !== undefined) state.requestsRemaining -= 1;
   if (state.tokensRemaining !== undefined) state.tokensRemaining -= tokens;
@@ -145,17 +153,73 @@ export function settleBucket(state: BucketState, spec: BucketSpec, delta: number
   if (state.tokensRemaining !== undefined) state.tokensRemaining -= delta;
 }
 
-/** The server's word on what remains until when; adopted as a cap (never raised by us). */
-export interface ServerCap {
-  requests?: { remaining: number; resetAt: number };
-  tokens?: { remaining: number; resetAt: number };
+/** The server's word on what remains of one budget until when. */
+export interface CapWindow {
+  /** Starts (or tokens) that remain, already lowered by the starts the server had not yet counted. */
+  remaining: number;
+  /** Until when the cap holds, ms since epoch. */
+  resetAt: number;
+  /**
+   * The server counts a fixed window that ends at `resetAt` and said what remains of it (IETF
+   * `RateLimit`, legacy `X-RateLimit-*`): the remainder may be spent at once, so the smooth refill does
+   * not hold it back, and nothing more starts once it is spent. Without it the cap only bounds the
+   * smooth bucket (a continuous refill, as OpenAI and Anthropic describe theirs).
+   */
+  spend?: boolean;
+  /**
+   * The start number of the call that brought the answer. Of two answers from one window, the one to a
+   * later start is the fresher view of the server (it counts other clients of the key too); an answer
+   * to an earlier start that arrives late only tightens the reset.
+   */
+  seq?: number;
 }
 
-/** Records a server cap in the state (mutates `state`). */
+/** The server's word on what remains until when; adopted as a cap (never raised by us). */
+export interface ServerCap {
+  requests?: CapWindow;
+  tokens?: CapWindow;
+}
+
+/**
+ * Two resets less than this apart name the same window: IETF and legacy resets are whole seconds
+ * rounded up, so answers from one window name resets up to a second apart.
+ */
+export const SAME_WINDOW_MS = 1_000;
+
+/** Whether a start may be taken from a window's announced remainder now, bypassing the smooth bucket. */
+function spendsCap(state: BucketState, now: number): boolean {
+  return state.requestsSpend === true && state.requestsResetAt !== undefined && now < state.requestsResetAt && (state.requestsRemaining ?? 0) >= 1;
+}
+
+/**
+ * Records a server cap in the state (mutates `state`).
+ *
+ * Answers of one window arrive out of order, so a window cap is merged rather than overwritten: the
+ * answer to the latest start is the freshest view of the server, so its remainder (less the starts made
+ * after it) is kept, while every answer's rounded-up reset is an upper bound of the real one, so the
+ * earliest is kept. An answer naming an earlier window than the one held arrived late and is ignored.
+ */
 export function capBucket(state: BucketState, cap: ServerCap, now: number): void {
   if (cap.requests && cap.requests.resetAt > now) {
-    state.requestsRemaining = cap.requests.remaining;
-    state.requestsResetAt = cap.requests.resetAt;
+    const c = cap.requests;
+    const held = state.requestsResetAt;
+    const holding = c.spend === true && state.requestsSpend === true && held !== undefined && held > now;
+    if (holding && Math.abs(c.resetAt - held) < SAME_WINDOW_MS) {
+      const fresher = c.seq === undefined || state.requestsSeq === undefined || c.seq >= state.requestsSeq;
+      if (fresher) {
+        state.requestsRemaining = c.remaining;
+        if (c.seq !== undefined) state.requestsSeq = c.seq;
+        else delete state.requestsSeq;
+      }
+      state.requestsResetAt = Math.min(held, c.resetAt);
+    } else if (!(holding && c.resetAt < held)) {
+      state.requestsRemaining = c.remaining;
+      state.requestsResetAt = c.resetAt;
+      if (c.spend) state.requestsSpend = true;
+      else delete state.requestsSpend;
+      if (c.seq !== undefined) state.requestsSeq = c.seq;
+      else delete state.requestsSeq;
+    }
   }
   if (cap.tokens && cap.tokens.resetAt > now) {
     state.tokensRemaining = cap.tokens.remaining;

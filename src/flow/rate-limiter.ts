@@ -6,10 +6,10 @@ import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
 import { abortError } from '../clock/abort.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
-import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
+import { refillOf, type RateLimitSnapshot, type RateLimitWindow } from '../classify/rate-limit/snapshot.js';
 import { DEFAULT_WINDOW_MS, validateLimits, type KeyLimits } from './limits.js';
 import { MemoryLimiterStore, isPending, whenReady, type LimiterStore, type MaybePromise } from './backend.js';
-import type { BucketSpec, ServerCap } from './bucket.js';
+import type { BucketSpec, CapWindow, ServerCap } from './bucket.js';
 import { LearnedRate, type LearnedRateOptions } from './learned-rate.js';
 
 /** A granted start. Hold it while the call runs; `release()` when it ends, `settle()` when usage is known. */
@@ -20,6 +20,8 @@ export interface Permit {
   readonly tokens: number;
   /** When it was granted (clock ms). */
   readonly startedAt: number;
+  /** Its place among this limiter's starts (1, 2, …): an answer's remainder is lowered by the starts made after it. */
+  readonly seq: number;
   /** Charges or refunds the difference between `actualTokens` and the reservation. Only the first call counts. */
   settle(actualTokens: number): void;
   /** Frees the in-flight slot. Idempotent. */
@@ -85,7 +87,12 @@ export class RateLimiter {
   private readonly clock: Clock;
   private readonly store: LimiterStore;
   private configured: KeyLimits;
+  /** Limits the server announced, converted to this limiter's window. */
   private announced: { requests?: number; tokens?: number } = {};
+  /** Longest reset seen from a family that states no window (legacy `X-RateLimit-*`): its implied window, ms. */
+  private impliedWindowMs = 0;
+  /** Starts granted so far (permits carry their number). */
+  private starts = 0;
   private readonly learned: LearnedRate | undefined;
   private inFlightCount = 0;
   private readonly waiters: Waiter[] = [];
@@ -194,24 +201,39 @@ export class RateLimiter {
   }
 
   /**
-   * Adopts the limits the server announced (never above the configured ones) and caps the buckets at
-   * what it says remains until its reset.
+   * Adopts what the server announced: its limits, converted from the window it states (IETF `w=`,
+   * per minute for OpenAI, Azure and Anthropic, implied by the resets for legacy headers) to this
+   * limiter's window and never above the configured ones; and what it says remains, as a cap.
+   * `from` is the permit of the call that brought the answer: starts made after it were not counted
+   * in the remainder yet, so they are taken off it.
    */
-  observe(snapshot: RateLimitSnapshot): void {
+  observe(snapshot: RateLimitSnapshot, from?: { readonly seq?: number }): void {
     const before = this.effectiveRequestsPerWindow();
-    const requests = snapshot.requests?.limit;
-    const tokens = snapshot.tokens?.limit;
-    if (requests !== undefined && requests > 0) this.announced.requests = requests;
-    if (tokens !== undefined && tokens > 0) this.announced.tokens = tokens;
-    const cap: ServerCap = {};
+    const windowMs = this.configured.windowMs ?? DEFAULT_WINDOW_MS;
     const r = snapshot.requests;
-    if (r?.remaining !== undefined && r.resetAt !== undefined) cap.requests = { remaining: r.remaining, resetAt: r.resetAt };
     const t = snapshot.tokens ?? snapshot.inputTokens;
-    if (t?.remaining !== undefined && t.resetAt !== undefined) cap.tokens = { remaining: t.remaining, resetAt: t.resetAt };
+    const requestWindow = r?.windowMs ?? this.implyWindow(r, snapshot.at);
+    if (r?.limit !== undefined && r.limit > 0 && requestWindow !== undefined) this.announced.requests = (r.limit * windowMs) / requestWindow;
+    if (t?.limit !== undefined && t.limit > 0) this.announced.tokens = (t.limit * windowMs) / (t.windowMs ?? DEFAULT_WINDOW_MS);
+    const unseen = from?.seq !== undefined ? Math.max(0, this.starts - from.seq) : 0;
+    const cap: ServerCap = {};
+    const spend = refillOf(snapshot) === 'window';
+    const requestsCap = capOf(r, snapshot.at, unseen, spend, requestWindow);
+    if (requestsCap) cap.requests = from?.seq !== undefined ? { ...requestsCap, seq: from.seq } : requestsCap;
+    const tokensCap = capOf(t, snapshot.at, 0, false, t?.windowMs ?? DEFAULT_WINDOW_MS);
+    if (tokensCap) cap.tokens = tokensCap;
     if (cap.requests || cap.tokens) void this.store.cap(this.key, cap, this.clock.now());
     this.cachedSpec = undefined;
     this.emitRate(before, 'announced by the server');
     this.rearm();
+  }
+
+  /** The window a legacy family implies: the longest time to reset seen (a fresh window shows all of it). */
+  private implyWindow(w: RateLimitWindow | undefined, at: number): number | undefined {
+    if (w?.resetAt === undefined) return this.impliedWindowMs > 0 ? this.impliedWindowMs : undefined;
+    const left = Math.ceil((w.resetAt - at) / 1000) * 1000;
+    if (left > this.impliedWindowMs && left <= 86_400_000) this.impliedWindowMs = left;
+    return this.impliedWindowMs > 0 ? this.impliedWindowMs : undefined;
   }
 
   /**
@@ -286,6 +308,7 @@ export class RateLimiter {
 
   private grant(tokens: number): Permit {
     this.inFlightCount++;
+    const seq = ++this.starts;
     this.learned?.count(this.clock.now());
     let released = false;
     let settled = false;
@@ -293,6 +316,7 @@ export class RateLimiter {
       key: this.key,
       tokens,
       startedAt: this.clock.now(),
+      seq,
       settle: (actual: number) => {
         if (settled || !(actual >= 0) || !Number.isFinite(actual)) return;
         settled = true;
@@ -402,6 +426,22 @@ export class RateLimiter {
     const after = this.effectiveRequestsPerWindow();
     if (after !== before) this.events.emit('rate', { key: this.key, from: before, to: after, reason });
   }
+}
+
+/**
+ * The cap an answer's window puts on the next starts. A fixed window (`spend`) holds its remainder
+ * until its reset. A continuous refill holds it only until one more unit is back (`windowMs / limit`,
+ * at most a second, at most the reset), since "reset" there is when the bucket is full again: at 0
+ * remaining the next start waits one refill interval, not the whole reset.
+ */
+function capOf(w: RateLimitWindow | undefined, at: number, unseen: number, spend: boolean, windowMs: number | undefined): CapWindow | undefined {
+  if (w?.remaining === undefined) return undefined;
+  const remaining = Math.max(0, w.remaining - unseen);
+  if (spend) return w.resetAt !== undefined ? { remaining, resetAt: w.resetAt, spend: true } : undefined;
+  const unitMs = w.limit !== undefined && w.limit > 0 && windowMs !== undefined ? Math.ceil(windowMs / w.limit) : 1_000;
+  const untilFull = w.resetAt !== undefined ? w.resetAt - at : Infinity;
+  const holdMs = Math.min(unitMs, 1_000, untilFull);
+  return holdMs > 0 && Number.isFinite(holdMs) ? { remaining, resetAt: at + holdMs } : undefined;
 }
 
 function minDefined(...values: (number | undefined)[]): number | undefined {

@@ -41,10 +41,10 @@ export function recordSuccess(sinks: OutcomeSinks, a: AttemptFacts, response: Pi
   const used = response.usage ? response.usage.inputTokens + response.usage.outputTokens : a.tokens;
   a.permit.settle(used);
   a.permit.release();
-  if (response.rateLimit) sinks.limiter.observe?.(response.rateLimit);
+  if (response.rateLimit) sinks.limiter.observe?.(response.rateLimit, a.permit);
   sinks.quota?.record({ ok: true, ...(response.rateLimit ? { rateLimit: response.rateLimit } : {}), tokens: used, now: a.now });
   sinks.pool.onSuccess(a.key, a.now, a.startedAt);
-  sinks.concurrency?.onSuccess?.(a.now);
+  sinks.concurrency?.onSuccess?.(a.now, a.startedAt);
   return used;
 }
 
@@ -57,10 +57,22 @@ export function recordFailure(sinks: OutcomeSinks, a: AttemptFacts, classificati
   a.permit.settle(REFUNDED_KINDS.has(classification.kind) ? 0 : a.tokens);
   a.permit.release();
   if (classification.kind === 'cancelled') return undefined;
-  if (rateLimit) sinks.limiter.observe?.(rateLimit);
+  if (rateLimit) sinks.limiter.observe?.(rateLimit, a.permit);
   sinks.quota?.record({ ok: false, ...(rateLimit ? { rateLimit } : {}), now: a.now });
   // The pool decides what the key learns: only a 429 that names no wait lowers its rate.
   const effect = sinks.pool.onFailure(a.key, classification, a.now, rateLimit ? { startedAt: a.startedAt, rateLimit } : { startedAt: a.startedAt });
-  sinks.concurrency?.onFailure?.(classification.kind, a.now);
+  sinks.concurrency?.onFailure?.(classification.kind, a.now, a.startedAt);
   return effect;
+}
+
+/** The error an attempt's signal aborts with when its per-attempt timeout fires. */
+export function timeoutErrorFor(ms: number): Error {
+  const err = new Error(`attempt timed out after ${ms} ms`);
+  err.name = 'TimeoutError';
+  return err;
+}
+
+/** The classification of an attempt stopped by its per-attempt timeout. */
+export function timeoutClassification(ms: number): Classification {
+  return { kind: 'timeout', retryable: true, code: 'ATTEMPT_TIMEOUT', message: `attempt timed out after ${ms} ms` };
 }

@@ -13,6 +13,8 @@ export interface SchedulerPermit {
   settle(actualTokens: number): void;
   /** Frees the in-flight slot. Idempotent. */
   release(): void;
+  /** The permit's place among its limiter's starts (the limiter takes later starts off an answer's remainder). */
+  readonly seq?: number;
 }
 
 /** One key's limiter, non-blocking side only (the executor keeps the single timer). */
@@ -20,8 +22,8 @@ export interface SchedulerLimiter {
   tryAcquire(tokens: number): SchedulerPermit | undefined;
   /** ms until `tryAcquire(tokens)` could succeed; 0 = now; Infinity = never with the current limits. */
   waitTimeMs(tokens: number): number;
-  /** Adopts what the server announced (never above the configured limits). */
-  observe?(snapshot: RateLimitSnapshot): void;
+  /** Adopts what the server announced (never above the configured limits); `from` is the permit of the call that brought it. */
+  observe?(snapshot: RateLimitSnapshot, from?: SchedulerPermit): void;
   /** Drops timers and listeners. */
   close?(): void;
 }
@@ -114,8 +116,9 @@ export interface SchedulerPolicy {
 /** The concurrency limit: fixed, or adaptive (AIMD) fed with outcomes. */
 export interface SchedulerConcurrency {
   readonly limit: number;
-  onSuccess?(now: number): void;
-  onFailure?(kind: ErrorKind, now: number): void;
+  /** A call started at `startedAt` succeeded (its latency tells queueing from noise). */
+  onSuccess?(now: number, startedAt?: number): void;
+  onFailure?(kind: ErrorKind, now: number, startedAt?: number): void;
   close?(): void;
 }
 

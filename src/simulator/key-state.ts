@@ -1,5 +1,5 @@
 import type { KeyLimits } from './options.js';
-import { SlidingWindow } from './sliding-window.js';
+import { makeCounter, type LimitAlgorithm, type LimitCounter } from './limit-algorithms.js';
 
 /** Which limit refused a request. `day` is a quota (per-day) refusal; the others are rate limits. */
 export type LimitKind = 'requests' | 'tokens' | 'day' | 'concurrency';
@@ -21,7 +21,7 @@ export interface Rejection {
 export interface WindowStatus {
   limit: number;
   remaining: number;
-  /** Ms until the window is fully replenished. */
+  /** Ms until the reset the algorithm reports: the bucket full again, or the window over (see `limit-algorithms.ts`). */
   resetMs: number;
 }
 
@@ -37,8 +37,8 @@ export class KeyState {
   inFlight = 0;
   /** Requests received with this key (also those refused), for `revokeAfter`. */
   received = 0;
-  private readonly requests: SlidingWindow;
-  private readonly tokens: SlidingWindow;
+  private readonly requests: LimitCounter | undefined;
+  private readonly tokens: LimitCounter | undefined;
   private day = -1;
   private dayCount = 0;
 
@@ -47,9 +47,12 @@ export class KeyState {
     readonly limits: KeyLimits,
     windowMs: number,
     private readonly dayMs: number,
+    algorithm: { algorithm: LimitAlgorithm; burstFraction?: number } = { algorithm: 'token-bucket' },
   ) {
-    this.requests = new SlidingWindow(windowMs);
-    this.tokens = new SlidingWindow(windowMs);
+    const counter = (limit: number | undefined): LimitCounter | undefined =>
+      limit === undefined ? undefined : makeCounter({ ...algorithm, limit, windowMs });
+    this.requests = counter(limits.requestsPerMinute);
+    this.tokens = counter(limits.tokensPerMinute);
   }
 
   /** Whether the key has a per-minute limit (so rate-limit headers have something to say). */
@@ -75,14 +78,14 @@ export class KeyState {
     if (l.maxConcurrent !== undefined && this.inFlight >= l.maxConcurrent) {
       return { kind: 'concurrency', limit: l.maxConcurrent, used: this.inFlight, requested: 1, retryAfterMs: 1000 };
     }
-    if (l.requestsPerMinute !== undefined) {
-      const wait = this.requests.waitFor(now, 1, l.requestsPerMinute);
+    if (l.requestsPerMinute !== undefined && this.requests) {
+      const wait = this.requests.waitFor(now, 1);
       if (wait > 0) {
         return { kind: 'requests', limit: l.requestsPerMinute, used: this.requests.used(now), requested: 1, retryAfterMs: wait };
       }
     }
-    if (l.tokensPerMinute !== undefined) {
-      const wait = this.tokens.waitFor(now, tokens, l.tokensPerMinute);
+    if (l.tokensPerMinute !== undefined && this.tokens) {
+      const wait = this.tokens.waitFor(now, tokens);
       if (wait > 0) {
         return { kind: 'tokens', limit: l.tokensPerMinute, used: this.tokens.used(now), requested: tokens, retryAfterMs: wait };
       }
@@ -92,8 +95,8 @@ export class KeyState {
 
   /** Records an admitted request of `tokens` tokens. */
   admit(now: number, tokens: number): void {
-    if (this.limits.requestsPerMinute !== undefined) this.requests.add(now, 1);
-    if (this.limits.tokensPerMinute !== undefined) this.tokens.add(now, tokens);
+    this.requests?.add(now, 1);
+    this.tokens?.add(now, tokens);
     if (this.limits.requestsPerDay !== undefined) {
       this.usedToday(now);
       this.dayCount++;
@@ -104,15 +107,15 @@ export class KeyState {
   status(now: number): LimitStatus {
     const l = this.limits;
     const out: LimitStatus = {};
-    if (l.requestsPerMinute !== undefined) out.requests = windowStatus(this.requests, l.requestsPerMinute, now);
-    if (l.tokensPerMinute !== undefined) out.tokens = windowStatus(this.tokens, l.tokensPerMinute, now);
+    if (l.requestsPerMinute !== undefined && this.requests) out.requests = { limit: l.requestsPerMinute, ...this.requests.status(now) };
+    if (l.tokensPerMinute !== undefined && this.tokens) out.tokens = { limit: l.tokensPerMinute, ...this.tokens.status(now) };
     return out;
   }
 
   /** Forgets all usage (stats reset). */
   reset(): void {
-    this.requests.clear();
-    this.tokens.clear();
+    this.requests?.clear();
+    this.tokens?.clear();
     this.day = -1;
     this.dayCount = 0;
     this.received = 0;
@@ -126,8 +129,4 @@ export class KeyState {
     }
     return this.dayCount;
   }
-}
-
-function windowStatus(window: SlidingWindow, limit: number, now: number): WindowStatus {
-  return { limit, remaining: Math.max(0, Math.floor(limit - window.used(now))), resetMs: window.resetIn(now) };
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_LIMIT_ALGORITHM, LIMIT_ALGORITHMS, type LimitAlgorithm } from './limit-algorithms.js';
 import { z } from 'zod';
 import type { Clock } from '../clock/clock.js';
 
@@ -100,6 +101,19 @@ export const simulatorOptionsSchema = z.strictObject({
   limits: z.strictObject(limitsShape).optional(),
   /** Length of the "minute" window in ms. Default 60,000. Tests may shrink it. */
   windowMs: positiveInt.optional(),
+  /**
+   * How the per-window limits are enforced (see `limit-algorithms.ts`): `token-bucket` (default; a burst
+   * of `burstFraction` of the limit, then an even refill, and resets reported as the time to refill, as
+   * OpenAI documents), `leaky-bucket` (even spacing, no burst), `fixed-window` (the whole allowance at
+   * any moment of a window aligned to the epoch), `sliding-window` (a log: the allowance in any window).
+   */
+  limiter: z
+    .strictObject({
+      algorithm: z.enum(LIMIT_ALGORITHMS).optional(),
+      /** Token bucket capacity as a share of the limit, in (0, 1]. Default 1/60 (one second of a per-minute limit). */
+      burstFraction: z.number().gt(0).max(1).optional(),
+    })
+    .optional(),
   /** Length of the "day" in ms. Default 86,400,000. */
   dayMs: positiveInt.optional(),
   /** Send the providers' rate-limit headers on every answer. Default true; false makes clients learn from 429s. */
@@ -195,6 +209,8 @@ export interface ResolvedOptions {
   keys: KeySpec[];
   limits: KeyLimits;
   windowMs: number;
+  /** The limit algorithm and its burst. */
+  limiter: { algorithm: LimitAlgorithm; burstFraction?: number };
   dayMs: number;
   rateLimitHeaders: boolean;
   retryAfterHint: boolean;
@@ -238,6 +254,10 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     keys,
     limits: o.limits ?? {},
     windowMs: o.windowMs ?? 60_000,
+    limiter: {
+      algorithm: o.limiter?.algorithm ?? DEFAULT_LIMIT_ALGORITHM,
+      ...(o.limiter?.burstFraction !== undefined ? { burstFraction: o.limiter.burstFraction } : {}),
+    },
     dayMs: o.dayMs ?? 86_400_000,
     rateLimitHeaders: o.rateLimitHeaders ?? true,
     retryAfterHint: o.retryAfterHint ?? true,

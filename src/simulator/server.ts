@@ -74,7 +74,7 @@ class SimulatorServer implements Simulator {
     private readonly o: ResolvedOptions,
     private readonly clock: Clock,
   ) {
-    for (const k of o.keys) this.keysBySecret.set(k.secret, new KeyState(k.name, { ...o.limits, ...definedOnly(k) }, o.windowMs, o.dayMs));
+    for (const k of o.keys) this.keysBySecret.set(k.secret, new KeyState(k.name, { ...o.limits, ...definedOnly(k) }, o.windowMs, o.dayMs, o.limiter));
     this.openKeys = o.keys.length === 0;
     this.startedAt = clock.now();
     this.statsRecorder = new StatsRecorder(o.maxLogEntries, this.startedAt);
@@ -375,7 +375,7 @@ class SimulatorServer implements Simulator {
     if (this.keysBySecret.size >= MAX_OPEN_KEYS) return this.keyFor('\u0000other');
     // Accept any key; name it by a hash so the secret itself never appears in stats.
     const name = secret === '\u0000other' ? '(other)' : `key-${hashString(secret).toString(16).padStart(8, '0')}`;
-    const state = new KeyState(name, this.o.limits, this.o.windowMs, this.o.dayMs);
+    const state = new KeyState(name, this.o.limits, this.o.windowMs, this.o.dayMs, this.o.limiter);
     this.keysBySecret.set(secret, state);
     return state;
   }

@@ -3,8 +3,9 @@ import type { Classification } from '../classify/kinds.js';
 import { SluiceError } from '../classify/sluice-error.js';
 import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 import type { CallContext, ProviderAdapter, ProviderResponse } from '../provider/types.js';
+import { makeCounter, type LimitAlgorithm, type LimitCounter } from '../simulator/limit-algorithms.js';
 
-/** The hidden limits of one key on a {@link FakeProvider}: a sliding window of requests and tokens. */
+/** The hidden limits of one key on a {@link FakeProvider}: requests and tokens per window, by the provider's `algorithm`. */
 export interface FakeKeyLimits {
   /** Requests admitted per window. Default: unlimited. */
   requests?: number;
@@ -32,8 +33,20 @@ export interface FakeProviderOptions {
   limits?: FakeKeyLimits | Record<string, FakeKeyLimits>;
   /** Latency of every call in ms, or a function of the payload. Default 0 (answers on the next timer turn). */
   latencyMs?: number | ((payload: unknown, ctx: CallContext) => number);
-  /** Send OpenAI-style `x-ratelimit-*` information (as a parsed snapshot) with every answer. Default false. */
-  rateLimitHeaders?: boolean;
+  /**
+   * How the hidden limits are enforced (see the simulator's `limit-algorithms.ts`). Default
+   * `sliding-window`, the most forgiving (a whole window's allowance at once); tests of how fast a
+   * client finds a limit should run against the others too.
+   */
+  algorithm?: LimitAlgorithm;
+  /** Token bucket capacity as a share of the limit. Default 1/60. */
+  burstFraction?: number;
+  /**
+   * Send rate-limit information (as a parsed snapshot) with every answer: `true` or `'openai'` for
+   * OpenAI-style `x-ratelimit-*` (per minute, reset = time to refill), `'ietf'` for IETF `RateLimit` /
+   * `RateLimit-Policy` (limit per `windowMs`, reset = end of the window). Default false.
+   */
+  rateLimitHeaders?: boolean | 'openai' | 'ietf';
   /** Send a Retry-After (the time until the window frees a slot) with each 429. Default true. */
   retryAfter?: boolean;
   /** Scripted faults, consulted before the limits: return a fault to fail this call. */
@@ -72,11 +85,6 @@ export interface FakeResult {
   value: unknown;
 }
 
-interface Entry {
-  at: number;
-  tokens: number;
-}
-
 /**
  * An in-memory provider for tests and simulations on a virtual clock. Each key has hidden limits over a
  * sliding window; a call over the limit is answered 429 (a `rate_limited` {@link SluiceError}) with the
@@ -95,7 +103,7 @@ export class FakeProvider implements ProviderAdapter<unknown, FakeResult> {
     byKey: {},
     callTimes: {},
   };
-  private readonly windows = new Map<string, Entry[]>();
+  private readonly counters = new Map<string, { requests?: LimitCounter; tokens?: LimitCounter }>();
   private inFlight = 0;
 
   constructor(private readonly options: FakeProviderOptions) {}
@@ -121,17 +129,12 @@ export class FakeProvider implements ProviderAdapter<unknown, FakeResult> {
       s.faulted++;
       throw new SluiceError({ retryable: false, message: `fake ${fault.kind}`, ...fault });
     }
-    const limits = this.limitsFor(key);
-    const windowMs = limits.windowMs ?? 60_000;
-    const entries = this.entries(key, now - windowMs);
+    const counters = this.countersFor(key);
     const tokens = tokensOf(payload);
-    const usedTokens = entries.reduce((sum, e) => sum + e.tokens, 0);
-    const overRequests = limits.requests !== undefined && entries.length + 1 > limits.requests;
-    const overTokens = limits.tokens !== undefined && usedTokens + tokens > limits.tokens;
-    if (overRequests || overTokens) {
+    const wait = Math.max(counters.requests?.waitFor(now, 1) ?? 0, counters.tokens?.waitFor(now, tokens) ?? 0);
+    if (wait > 0) {
       s.rateLimited++;
       perKey.rateLimited++;
-      const retryAfterMs = Math.max(1, (entries[0]?.at ?? now) + windowMs - now);
       throw new SluiceError(
         {
           kind: 'rate_limited',
@@ -139,12 +142,13 @@ export class FakeProvider implements ProviderAdapter<unknown, FakeResult> {
           status: 429,
           code: 'rate_limit_exceeded',
           message: `fake: rate limit exceeded on key ${key}`,
-          ...(this.options.retryAfter === false ? {} : { retryAfterMs }),
+          ...(this.options.retryAfter === false ? {} : { retryAfterMs: wait }),
         },
         this.options.rateLimitHeaders ? { rateLimit: this.snapshot(key, now) } : {},
       );
     }
-    entries.push({ at: now, tokens });
+    counters.requests?.add(now, 1);
+    counters.tokens?.add(now, tokens);
     const rateLimit = this.options.rateLimitHeaders ? this.snapshot(key, now) : undefined;
 
     this.inFlight++;
@@ -182,32 +186,34 @@ export class FakeProvider implements ProviderAdapter<unknown, FakeResult> {
     return (l as Record<string, FakeKeyLimits>)[key] ?? {};
   }
 
-  /** The window of `key` with entries older than `since` dropped (entries are in time order). */
-  private entries(key: string, since: number): Entry[] {
-    let list = this.windows.get(key);
-    if (!list) {
-      list = [];
-      this.windows.set(key, list);
+  /** The counters of `key`'s hidden limits, made on first use. */
+  private countersFor(key: string): { requests?: LimitCounter; tokens?: LimitCounter } {
+    let c = this.counters.get(key);
+    if (!c) {
+      const limits = this.limitsFor(key);
+      const spec = { algorithm: this.options.algorithm ?? 'sliding-window', windowMs: limits.windowMs ?? 60_000, ...(this.options.burstFraction !== undefined ? { burstFraction: this.options.burstFraction } : {}) } as const;
+      c = {};
+      if (limits.requests !== undefined) c.requests = makeCounter({ ...spec, limit: limits.requests });
+      if (limits.tokens !== undefined) c.tokens = makeCounter({ ...spec, limit: limits.tokens });
+      this.counters.set(key, c);
     }
-    let drop = 0;
-    while (drop < list.length && list[drop]!.at <= since) drop++;
-    if (drop > 0) list.splice(0, drop);
-    return list;
+    return c;
   }
 
   private snapshot(key: string, now: number): RateLimitSnapshot {
     const limits = this.limitsFor(key);
     const windowMs = limits.windowMs ?? 60_000;
-    const entries = this.entries(key, now - windowMs);
-    const resetAt = (entries[0]?.at ?? now) + windowMs;
-    const snap: RateLimitSnapshot = { at: now, source: 'openai' };
-    if (limits.requests !== undefined) {
-      snap.requests = { limit: limits.requests, remaining: Math.max(0, limits.requests - entries.length), resetAt };
-    }
-    if (limits.tokens !== undefined) {
-      const used = entries.reduce((sum, e) => sum + e.tokens, 0);
-      snap.tokens = { limit: limits.tokens, remaining: Math.max(0, limits.tokens - used), resetAt };
-    }
+    const c = this.countersFor(key);
+    const ietf = this.options.rateLimitHeaders === 'ietf';
+    const snap: RateLimitSnapshot = { at: now, source: ietf ? 'ietf' : 'openai' };
+    const window = (limit: number, counter: LimitCounter) => {
+      const st = counter.status(now);
+      // IETF resets are whole seconds, rounded up, as servers send them.
+      const resetAt = ietf ? now + Math.ceil(st.resetMs / 1000) * 1000 : now + st.resetMs;
+      return { limit, remaining: st.remaining, resetAt, windowMs };
+    };
+    if (limits.requests !== undefined && c.requests) snap.requests = window(limits.requests, c.requests);
+    if (limits.tokens !== undefined && c.tokens && !ietf) snap.tokens = window(limits.tokens, c.tokens);
     return snap;
   }
 

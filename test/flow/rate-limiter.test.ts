@@ -122,17 +122,51 @@ describe('RateLimiter', () => {
     expect(limiter.waitTimeMs(100)).toBeGreaterThan(9_000);
   });
 
-  it('observe(): adopts announced limits below the configured ones and stops at remaining=0 until reset', async () => {
+  it('observe(): adopts announced limits below the configured ones; OpenAI reset means time to refill, so 0 remaining waits one refill interval', async () => {
     const clock = new VirtualClock();
     const limiter = new RateLimiter({ requestsPerMinute: 1_000, clock, burst: 10 });
-    limiter.observe({ at: clock.now(), source: 'openai', requests: { limit: 5_000, remaining: 0, resetAt: clock.now() + 2_000 } });
+    // OpenAI's guide: x-ratelimit-reset-requests is the time until the limit "resets to its initial
+    // state"; at 0 of 5,000/min the next request is back after 60 s / 5,000 = 12 ms, not after the 2 s.
+    limiter.observe({ at: clock.now(), source: 'openai', requests: { limit: 5_000, remaining: 0, resetAt: clock.now() + 2_000, windowMs: 60_000 } });
     expect(limiter.effectiveRequestsPerWindow()).toBe(1_000); // never above configured
     expect(limiter.tryAcquire()).toBeUndefined();
-    expect(limiter.waitTimeMs()).toBe(2_000);
-    limiter.observe({ at: clock.now(), source: 'openai', requests: { limit: 120 } });
+    expect(limiter.waitTimeMs()).toBe(12);
+    limiter.observe({ at: clock.now(), source: 'openai', requests: { limit: 120, windowMs: 60_000 } });
     expect(limiter.effectiveRequestsPerWindow()).toBe(120);
-    await clock.advance(2_000);
+    await clock.advance(12);
     expect(limiter.tryAcquire()).toBeDefined();
+  });
+
+  it('observe(): an IETF window is enforced as q per w, its remainder may be spent at once, and nothing more starts before its reset', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ clock, learn: false });
+    const at = clock.now();
+    // express-rate-limit, limit 100 per 5 s: "RateLimit-Policy: 100;w=5" is 1,200 per minute.
+    limiter.observe({ at, source: 'ietf', requests: { limit: 100, remaining: 3, resetAt: at + 4_000, windowMs: 5_000 } });
+    expect(limiter.effectiveRequestsPerWindow()).toBe(1_200);
+    // Evenly spaced, 1,200/min would allow one start per 50 ms; the window's remainder goes at once.
+    const permits = [limiter.tryAcquire(), limiter.tryAcquire(), limiter.tryAcquire()];
+    expect(permits.every((p) => p !== undefined)).toBe(true);
+    expect(limiter.tryAcquire()).toBeUndefined();
+    expect(limiter.waitTimeMs()).toBe(4_000);
+    await clock.advance(4_000);
+    expect(limiter.tryAcquire()).toBeDefined();
+  });
+
+  it('observe(): starts made after the answering call are taken off its remainder; answers of one window merge (highest remainder, earliest reset)', () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ clock, learn: false, maxInFlight: 100 });
+    const at = clock.now();
+    limiter.observe({ at, source: 'ietf', requests: { limit: 100, remaining: 10, resetAt: at + 5_000, windowMs: 5_000 } });
+    const first = limiter.tryAcquire()!;
+    for (let i = 0; i < 4; i++) limiter.tryAcquire();
+    // The first call's answer says 6 remain, but four starts came after it: at most 2 more.
+    limiter.observe({ at, source: 'ietf', requests: { limit: 100, remaining: 6, resetAt: at + 4_800, windowMs: 5_000 } }, first);
+    expect([limiter.tryAcquire(), limiter.tryAcquire(), limiter.tryAcquire()].filter(Boolean)).toHaveLength(2);
+    expect(limiter.waitTimeMs()).toBe(4_800);
+    // A late answer from the previous window changes nothing.
+    limiter.observe({ at, source: 'ietf', requests: { limit: 100, remaining: 50, resetAt: at - 200, windowMs: 5_000 } });
+    expect(limiter.tryAcquire()).toBeUndefined();
   });
 
   it('setLimits at run time re-examines the head waiter', async () => {

@@ -19,7 +19,7 @@ const call = (s: Simulator, key = 'sk-a', content = 'hi', extra: Record<string, 
 
 describe('simulator: per-key limits', () => {
   it('enforces requests per minute over a sliding window, per key, with OpenAI headers', async () => {
-    const s = await start({ keys: [{ name: 'a', secret: 'sk-a' }, { name: 'b', secret: 'sk-b' }], limits: { requestsPerMinute: 3 } });
+    const s = await start({ keys: [{ name: 'a', secret: 'sk-a' }, { name: 'b', secret: 'sk-b' }], limits: { requestsPerMinute: 3 }, limiter: { algorithm: 'sliding-window' } });
     expect((await call(s)).headers['x-ratelimit-remaining-requests']).toBe('2');
     await clock.advance(20_000);
     await call(s);
@@ -44,7 +44,7 @@ describe('simulator: per-key limits', () => {
   });
 
   it('enforces tokens per minute counted from text chars / 4 plus max output tokens', async () => {
-    const s = await start({ limits: { tokensPerMinute: 100 } });
+    const s = await start({ limits: { tokensPerMinute: 100 }, limiter: { algorithm: 'sliding-window' } });
     const forty = 'x'.repeat(160); // 40 tokens
     expect((await call(s, 'sk-a', forty, { max_tokens: 20 })).headers['x-ratelimit-remaining-tokens']).toBe('40');
     const refused = await call(s, 'sk-a', forty, { max_tokens: 20 });
@@ -56,6 +56,45 @@ describe('simulator: per-key limits', () => {
     expect((tooLarge.json() as { error: { message: string } }).error.message).toContain('Request too large for gpt-4o-mini');
     expect(tooLarge.headers['retry-after']).toBeUndefined();
     expect(s.stats().keys[Object.keys(s.stats().keys)[0]!]!.tokens).toBe(100);
+  });
+
+  it('token bucket (the default): a one-second burst, an even refill, and resets that mean time to refill (OpenAI: 12ms at 4999/5000)', async () => {
+    const s = await start({ limits: { requestsPerMinute: 5_000 }, limiter: { burstFraction: 1 } });
+    const first = await call(s);
+    expect(first.headers['x-ratelimit-remaining-requests']).toBe('4999');
+    expect(first.headers['x-ratelimit-reset-requests']).toBe('12ms');
+    await s.close();
+    const sec = await start({ limits: { requestsPerMinute: 600 } }); // burst 10, then one per 100 ms
+    const codes: number[] = [];
+    for (let i = 0; i < 12; i++) codes.push((await call(sec)).status);
+    expect(codes.filter((c) => c === 200)).toHaveLength(10);
+    await clock.advance(100);
+    expect((await call(sec)).status).toBe(200);
+    expect((await call(sec)).status).toBe(429);
+  });
+
+  it('fixed window: the whole allowance at any moment of a window aligned to the epoch, reset = end of the window', async () => {
+    const s = await start({ limits: { requestsPerMinute: 5 }, windowMs: 5_000, limiter: { algorithm: 'fixed-window' } });
+    await clock.advance(5_000 - (clock.now() % 5_000) + 1_000); // one second into a window
+    const codes: number[] = [];
+    for (let i = 0; i < 6; i++) codes.push((await call(s)).status);
+    expect(codes).toEqual([200, 200, 200, 200, 200, 429]);
+    const refused = await call(s);
+    expect(refused.headers['retry-after']).toBe('4');
+    await clock.advance(4_000);
+    expect((await call(s)).headers['x-ratelimit-remaining-requests']).toBe('4');
+  });
+
+  it('leaky bucket: even spacing, no burst; sliding window: the allowance in any window', async () => {
+    const leaky = await start({ limits: { requestsPerMinute: 600 }, limiter: { algorithm: 'leaky-bucket' } });
+    expect((await call(leaky)).status).toBe(200);
+    expect((await call(leaky)).status).toBe(429);
+    await clock.advance(100);
+    expect((await call(leaky)).status).toBe(200);
+    await leaky.close();
+    const sliding = await start({ limits: { requestsPerMinute: 3 }, limiter: { algorithm: 'sliding-window' } });
+    for (let i = 0; i < 3; i++) expect((await call(sliding)).status).toBe(200);
+    expect((await call(sliding)).status).toBe(429);
   });
 
   it('enforces requests per day (quota) and concurrent requests', async () => {
