@@ -243,6 +243,8 @@ async function executeAll(
     inFlight.set(item.id, state);
     let attempts = item.attempts;
     let completion: Completion;
+    /** The last failed attempt's own classification (the final error's message also names the job). */
+    let lastFailure: { kind: ErrorKind; message: string; status?: number } | undefined;
     try {
       const result = await options.executor.run(item.payload, {
         id: item.id,
@@ -268,6 +270,7 @@ async function executeAll(
                 ...(info.key !== undefined && { key: info.key }),
                 ...(info.status !== undefined && { status: info.status }),
               };
+          lastFailure = outcome.ok ? undefined : outcome;
           await store.recordAttemptEnd(item.id, info.attempt, outcome);
           counts.attemptEnded(outcome);
           events?.emit('attemptEnd', { id: item.id, attempt: info.attempt, ...outcome });
@@ -296,7 +299,7 @@ async function executeAll(
         sinceFlush++;
       }
       events?.emit('item', { id: item.id, state: completion.state, attempts, ...(kind !== undefined && { kind }) });
-      if (completion.state === 'failed' || completion.state === 'succeeded') noteOutcome(item, completion);
+      if (completion.state === 'failed' || completion.state === 'succeeded') noteOutcome(item, completion, lastFailure);
     } finally {
       inFlight.delete(item.id);
       wake.notify();
@@ -304,18 +307,19 @@ async function executeAll(
   };
 
   /** Counts identical non-retryable failures in a row; at `maxStreak` the run stops (see `maxConsecutiveFailures`). */
-  const noteOutcome = (item: StoredItem, completion: Completion): void => {
+  const noteOutcome = (item: StoredItem, completion: Completion, attempt: { kind: ErrorKind; message: string; status?: number } | undefined): void => {
     if (completion.state !== 'failed' || !haltsOnRepeat(completion.error.kind)) {
       streak.signature = '';
       streak.count = 0;
       return;
     }
-    const signature = `${completion.error.kind}\u0000${completion.error.status ?? ''}\u0000${completion.error.message}`;
+    const error = attempt?.kind === completion.error.kind ? attempt : completion.error;
+    const signature = `${error.kind}\u0000${error.status ?? ''}\u0000${error.message}`;
     streak.count = signature === streak.signature ? streak.count + 1 : 1;
     streak.signature = signature;
     if (maxStreak > 0 && streak.count >= maxStreak && !halted) {
-      halted = { kind: completion.error.kind, message: completion.error.message, count: streak.count, line: item.line };
-      if (completion.error.status !== undefined) halted.status = completion.error.status;
+      halted = { kind: error.kind, message: error.message, count: streak.count, line: item.line };
+      if (error.status !== undefined) halted.status = error.status;
       events?.emit('halted', halted);
       stop();
     }

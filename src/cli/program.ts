@@ -13,16 +13,18 @@ import { println, processIO, type CliIO } from './io.js';
 
 /** Builds the `sluice` commander program. Commands set `ctx.exitCode`. */
 export function buildProgram(ctx: CliContext): Command {
+  const output = {
+    writeOut: (s: string) => ctx.io.stdout.write(s),
+    writeErr: (s: string) => ctx.io.stderr.write(s),
+  };
   const program = new Command('sluice')
     .description('Run generative-AI API calls at the full rate quotas allow: durable batches, per-key limits, classified retries.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({
-      writeOut: (s) => ctx.io.stdout.write(s),
-      writeErr: (s) => ctx.io.stderr.write(s),
-    });
+    .configureOutput(output);
   for (const make of [runCommand, simulateCommand, demoCommand, statusCommand, retryFailedCommand, exportCommand, workerCommand]) {
-    program.addCommand(make(ctx));
+    // addCommand() does not pass the output settings on: `sluice run --help` must write to ctx.io too.
+    program.addCommand(make(ctx).configureOutput(output));
   }
   // Commander errors (unknown option, missing argument) must not call process.exit: map them to codes.
   program.exitOverride();

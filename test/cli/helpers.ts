@@ -42,3 +42,28 @@ export function spawnCli(
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** Runs the CLI in this process (fast) with captured streams and the given environment. */
+export async function runInProcess(args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Promise<CliRun> {
+  const { runCli } = await import('../../src/cli/program.js');
+  const { Writable } = await import('node:stream');
+  let stdout = '';
+  let stderr = '';
+  const sink = (add: (s: string) => void): InstanceType<typeof Writable> =>
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        add(chunk.toString());
+        cb();
+      },
+    });
+  const code = await runCli(['node', 'sluice', ...args], {
+    stdout: sink((t) => (stdout += t)),
+    stderr: sink((t) => (stderr += t)),
+    env,
+    cwd,
+  });
+  return { code, stdout, stderr };
+}
+
+/** The path of the CLI's entry point (for spawning it through a shell). */
+export const CLI_MAIN = MAIN;
