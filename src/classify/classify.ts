@@ -8,6 +8,7 @@ import { isSluiceError } from './sluice-error.js';
 import { toHttpFailure, type RawHttpFailure } from './failure.js';
 import { classifyHttpFailure, finish } from './http.js';
 import { field, isRecord, messageText } from './json.js';
+import { classifyVeoOperation } from './operation.js';
 import { classifyNetworkError } from './providers/network.js';
 import { readSdkError } from './providers/sdk.js';
 
@@ -26,7 +27,9 @@ export interface ClassifyOptions {
  * - network errors (ECONNRESET, `fetch failed` with its cause, undici codes), `AbortError` (cancelled),
  *   `TimeoutError` (timeout);
  * - `{ status, headers, body }` with headers as `Headers`, a record or `[name, value]` pairs and body as
- *   a string, bytes or parsed JSON (a Vertex array-wrapped body or a safety-blocked Gemini response too).
+ *   a string, bytes or parsed JSON (a Vertex array-wrapped body or a safety-blocked Gemini response too);
+ * - a finished Veo operation whose videos were all filtered (see {@link classifyVeoOperation}), alone or as
+ *   the body of a 200 answer.
  *
  * A fetch `Response` cannot be read synchronously: use {@link classifyResponse}; given one here, only its
  * status and headers are used.
@@ -73,8 +76,13 @@ function classifyAt(failure: unknown, provider: ProviderName | undefined, now: n
     return inner.kind === 'unknown' ? c : inner;
   }
   if (isRecord(failure) && isHttpShaped(failure)) {
+    // A 200 poll of a long-running operation that finished with every video filtered.
+    const operation = field(failure, 'status') === 200 ? classifyVeoOperation(toHttpFailure(failure as RawHttpFailure, now).body) : undefined;
+    if (operation) return provider === undefined ? operation : { ...operation, provider };
     return classifyHttpFailure(toHttpFailure(failure as RawHttpFailure, now), provider);
   }
+  const operation = classifyVeoOperation(failure);
+  if (operation) return provider === undefined ? operation : { ...operation, provider };
   if (isRecord(failure) && ['candidates', 'promptFeedback', 'choices'].some((k) => field(failure, k) !== undefined)) {
     // A response object (Gemini candidates, OpenAI choices) that may have been blocked by a safety filter.
     return classifyHttpFailure(toHttpFailure({ body: failure }, now), provider);

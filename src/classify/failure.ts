@@ -11,6 +11,8 @@ export interface HttpFailure {
   body: unknown;
   /** The body text when it was not JSON (HTML page, proxy text), for the message. */
   text: string;
+  /** The body was a bare JSON string (`"Your team ... has either used all available credits ..."`, xAI); `text` holds it decoded. */
+  bareString?: boolean;
   /** ms since epoch, for turning dates into waits. */
   now: number;
 }
@@ -25,6 +27,7 @@ export interface Verdict {
   message?: string;
   retryAfterMs?: number;
   resetAt?: number;
+  resumeAt?: number;
   quotaScope?: Classification['quotaScope'];
 }
 
@@ -45,11 +48,11 @@ const MAX_BODY_BYTES = 1_000_000;
 export function toHttpFailure(raw: RawHttpFailure, now: number): HttpFailure {
   const status = typeof raw.status === 'number' && Number.isInteger(raw.status) && raw.status >= 100 && raw.status <= 999 ? raw.status : undefined;
   const headers = toHeaderMap(raw.headers);
-  const { body, text } = readBody(raw.body);
-  return { status, headers, body, text, now };
+  const { body, text, bareString } = readBody(raw.body);
+  return bareString ? { status, headers, body, text, now, bareString } : { status, headers, body, text, now };
 }
 
-function readBody(body: unknown): { body: unknown; text: string } {
+function readBody(body: unknown): { body: unknown; text: string; bareString?: boolean } {
   if (body === undefined || body === null) return { body: undefined, text: '' };
   if (typeof body === 'string') return fromText(body);
   if (body instanceof Uint8Array) return fromText(new TextDecoder().decode(body.subarray(0, MAX_BODY_BYTES)));
@@ -60,7 +63,24 @@ function readBody(body: unknown): { body: unknown; text: string } {
   return { body: undefined, text: String(body) };
 }
 
-function fromText(text: string): { body: unknown; text: string } {
+function fromText(text: string): { body: unknown; text: string; bareString?: boolean } {
+  const bare = bareJsonString(text);
+  if (bare !== undefined) return { body: undefined, text: bare, bareString: true };
   const parsed = tryParseJson(text);
   return parsed === undefined ? { body: undefined, text: text.slice(0, MAX_BODY_BYTES) } : { body: parsed, text: '' };
+}
+
+/**
+ * A body that is one JSON string (xAI answers billing and key errors this way, e.g. corpus sample
+ * xai-429-credits-or-monthly-spending-limit), decoded; `undefined` for anything else.
+ */
+function bareJsonString(text: string): string | undefined {
+  const t = text.trim();
+  if (t.length < 2 || t[0] !== '"' || t[t.length - 1] !== '"' || t.length > MAX_BODY_BYTES) return undefined;
+  try {
+    const value: unknown = JSON.parse(t);
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -33,21 +33,52 @@ const FIRST: Readonly<Record<ProviderName, ProviderClassifier | undefined>> = {
   http: undefined,
 };
 
+/**
+ * A stated wait of this long or more parks the key until then rather than retrying on it every few minutes:
+ * Azure's "Please retry after 86400 seconds" (corpus azure-429-tpm-retry-after-86400s-dbchat), Code Assist's
+ * "Your quota will reset after 12h34m16s" (codeassist-429-capacity-quota-resets-after-12h).
+ */
+export const PARK_AFTER_WAIT_MS = 3_600_000;
+
 /** Classifies a normalised HTTP failure. Never throws. */
 export function classifyHttpFailure(f: HttpFailure, provider?: ProviderName): Classification {
   const verdict = recognise(f, provider);
   const kind = verdict?.kind ?? kindFromStatus(f.status);
   const rawMessage = verdict?.message || fallbackMessage(f);
+  const retryAfterMs = headerWait(f.headers, f.now) ?? verdict?.retryAfterMs ?? waitFromMessage(rawMessage);
+  const resetAt = verdict?.resetAt ?? (kind === 'rate_limited' || kind === 'quota_exhausted' ? headerReset(f.headers, f.now) : undefined);
+  const quotaScope = verdict?.quotaScope ?? (kind === 'quota_exhausted' ? quotaScopeFor(f.status) : undefined);
+  const parked = kind === 'rate_limited' ? parkedRateLimit(f, retryAfterMs, resetAt, quotaScope) : undefined;
   return finish({
-    kind,
+    kind: parked ? 'quota_exhausted' : kind,
     status: f.status,
     code: verdict?.code,
     rawMessage,
     provider: provider ?? verdict?.provider,
-    retryAfterMs: headerWait(f.headers, f.now) ?? verdict?.retryAfterMs ?? waitFromMessage(rawMessage),
-    resetAt: verdict?.resetAt ?? (kind === 'rate_limited' || kind === 'quota_exhausted' ? headerReset(f.headers, f.now) : undefined),
-    quotaScope: verdict?.quotaScope ?? (kind === 'quota_exhausted' ? quotaScopeFor(f.status) : undefined),
+    retryAfterMs,
+    resetAt,
+    resumeAt: parked ? parked.resumeAt : verdict?.resumeAt,
+    quotaScope: parked ? parked.quotaScope : quotaScope,
   });
+}
+
+/**
+ * A rate limit that is really a quota for now: the server's wait is an hour or more (park until it ends), or
+ * a 429 names a per-day limit and no wait (OpenRouter-style "free-models-per-day", corpus
+ * opengateway-429-free-models-per-day-high-balance: nothing to gain before the daily reset). A per-day limit
+ * that states a short wait (OpenAI RPD "Please try again in 8.64s") stays a rate limit.
+ */
+function parkedRateLimit(
+  f: HttpFailure,
+  retryAfterMs: number | undefined,
+  resetAt: number | undefined,
+  quotaScope: Classification['quotaScope'],
+): { quotaScope: Classification['quotaScope']; resumeAt: number | undefined } | undefined {
+  const wait = retryAfterMs ?? (resetAt !== undefined ? resetAt - f.now : undefined);
+  // A per-minute scope would make the key pool cool rather than park: a long wait is not per minute.
+  if (wait !== undefined && wait >= PARK_AFTER_WAIT_MS) return { quotaScope: quotaScope === 'day' ? 'day' : 'unknown', resumeAt: f.now + wait };
+  if (wait === undefined && quotaScope === 'day' && f.status === 429) return { quotaScope: 'day', resumeAt: undefined };
+  return undefined;
 }
 
 /** The parts of a classification before hygiene; `finish` drops absent fields and cleans the message. */
@@ -59,6 +90,7 @@ export interface Draft {
   provider?: ProviderName | undefined;
   retryAfterMs?: number | undefined;
   resetAt?: number | undefined;
+  resumeAt?: number | undefined;
   quotaScope?: Classification['quotaScope'] | undefined;
 }
 
@@ -69,6 +101,7 @@ export function finish(d: Draft): Classification {
   if (d.code !== undefined && d.code !== '') c.code = cleanMessage(d.code).slice(0, 100);
   if (d.retryAfterMs !== undefined) c.retryAfterMs = d.retryAfterMs;
   if (d.resetAt !== undefined) c.resetAt = d.resetAt;
+  if (d.resumeAt !== undefined && d.kind === 'quota_exhausted') c.resumeAt = d.resumeAt;
   if (d.quotaScope !== undefined) c.quotaScope = d.quotaScope;
   if (d.provider !== undefined) c.provider = d.provider;
   return c;

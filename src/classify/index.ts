@@ -1,5 +1,6 @@
 /** Public surface of the classify layer. */
 export { classify, classifyResponse } from './classify.js';
+export { classifyVeoOperation } from './operation.js';
 export type { ClassifyOptions } from './classify.js';
 export { parseDuration, MAX_DURATION_MS } from './duration.js';
 export { parseRetryAfter, parseRetryAfterMs, parseResetTime } from './retry-after.js';

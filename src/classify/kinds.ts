@@ -48,6 +48,13 @@ export interface Classification {
   retryAfterMs?: number;
   /** An absolute time (ms since epoch) at which the limit resets, when the server gave one as a time rather than a wait. */
   resetAt?: number;
+  /**
+   * For `quota_exhausted`: when the key can serve again (ms since epoch), when that is known: a stated
+   * regain date ("You will regain access on 2026-04-01 at 00:00 UTC"), the end of a stated wait of an hour
+   * or more ("Please retry after 86400 seconds", "Your quota will reset after 12h34m16s"), or the daily reset
+   * of a per-day quota. The key pool parks the key until then.
+   */
+  resumeAt?: number;
   /** For quota failures: whether the exhausted quota is per-minute (cool) or per-day or billing (park). */
   quotaScope?: 'minute' | 'day' | 'billing' | 'unknown';
   /** Which provider's format was recognised. */

@@ -1,5 +1,6 @@
 /** Message hygiene (redaction, truncation, body snippets) and the facts providers only write in prose. */
 import { parseDuration } from './duration.js';
+import { wordings } from './evidence.js';
 import { redactSecrets } from './redact.js';
 
 /** Classification messages keep this many characters; provider messages can be pages long. */
@@ -23,8 +24,18 @@ export function bodySnippetMessage(status: number | undefined, text: string): st
   return snippet.length > 0 ? `${prefix}: ${snippet}` : `${prefix} (empty body)`;
 }
 
-/** Phrases after which providers write the wait: OpenAI/Groq "try again in 6m0s", Azure "retry after 6 seconds", Gemini "Please retry in 37.9s". */
-const WAIT_PHRASES = ['try again in ', 'try again after ', 'retry after ', 'retry in '];
+/**
+ * Phrases after which providers write the wait: OpenAI/Groq "try again in 6m0s", Azure "retry after 6 seconds",
+ * Gemini "Please retry in 51.606482386s.", Code Assist "Your quota will reset after 12h34m16s".
+ */
+const WAIT_PHRASES = ['try again in ', 'retry after ', 'retry in ', 'reset after '] as const;
+wordings('wait', [
+  ['try again in \\d', 'openai-429-tpm-try-again-644ms'],
+  ['retry after \\d', 'azure-429-tpm-retry-after-45s-paperless'],
+  ['retry in \\d', 'gemini-429-limit-0-free-tier-details-cut'],
+  ['retry in \\d', 'gemini-429-per-day-free-tier-retryinfo-51s'],
+  ['reset after \\d', 'codeassist-429-capacity-quota-resets-after-12h'],
+]);
 
 /** A duration right after a wait phrase: one or more `<number><unit>` with optional spaces. */
 const WAIT_DURATION = /^((?:[ \t]?\d+(?:\.\d+)?[ \t]?[a-zµμ]+){1,4})/;
@@ -49,20 +60,44 @@ export function waitFromMessage(message: string): number | undefined {
   return undefined;
 }
 
+/** "Limit 30000, Requested 50000" (Groq writes "Requested ~12903"). */
+const LIMIT = wordings('limit figure', [['\\blimit:? (\\d{1,12})', 'openai-429-request-too-large-tpm']]);
+const REQUESTED = wordings('requested figure', [
+  ['\\brequested:? ~?(\\d{1,12})', 'openai-429-request-too-large-tpm'],
+  ['\\brequested:? ~?(\\d{1,12})', 'groq-429-tpm-request-alone-above-limit'],
+]);
+const REQUEST_TOO_LARGE = wordings('request too large', [['\\brequest too large\\b', 'groq-413-request-too-large-tpm-podscript']]);
+const MUST_REDUCE = wordings('must reduce', [
+  ['\\bmust be reduced\\b', 'openai-429-request-too-large-tpm'],
+  ['\\breduce your message size\\b', 'groq-413-request-too-large-tpm-podscript'],
+]);
+
 /**
  * Whether the message says the request alone is bigger than the limit ("Limit 30000, Requested 50000"),
  * which no retry can fix; "Limit 30000, Used 29000, Requested 2000" is an ordinary rate limit.
  */
 export function requestExceedsLimit(message: string): boolean {
-  const limit = /\blimit:? (\d{1,12})/i.exec(message);
-  const requested = /\brequested:? (\d{1,12})/i.exec(message);
-  if (limit?.[1] !== undefined && requested?.[1] !== undefined) return Number(requested[1]) > Number(limit[1]);
-  return /\brequest too large\b/i.test(message) && /\bmust be reduced\b|\breduce your message size\b/i.test(message);
+  const limit = LIMIT.exec(message);
+  const requested = REQUESTED.exec(message);
+  const limitValue = limit?.slice(1).find((g) => g !== undefined);
+  const requestedValue = requested?.slice(1).find((g) => g !== undefined);
+  if (limitValue !== undefined && requestedValue !== undefined) return Number(requestedValue) > Number(limitValue);
+  return REQUEST_TOO_LARGE.test(message) && MUST_REDUCE.test(message);
 }
 
-/** "per day" style limits (OpenAI RPD/TPD, OpenRouter free-models-per-day, Azure daily) versus per-minute ones. */
+const PER_DAY = wordings('per day', [
+  ['per[ -]day', 'openai-429-requests-per-day-try-again-8.64s'],
+  ['per[ -]day', 'codeassist-429-gemini-25-pro-requests-per-day'],
+  ['per[ -]day', 'opengateway-429-free-models-per-day-high-balance'],
+]);
+const PER_MINUTE = wordings('per minute', [
+  ['per[ -]min', 'openai-429-tpm-try-again-644ms'],
+  ['per[ -]min', 'anthropic-429-input-tokens-per-minute-org'],
+]);
+
+/** "per day" style limits (OpenAI RPD, Code Assist daily, OpenRouter free-models-per-day) versus per-minute ones. */
 export function scopeFromMessage(message: string): 'minute' | 'day' | undefined {
-  if (/per[ -]day|\(rpd\)|\(tpd\)|\bdaily\b/i.test(message)) return 'day';
-  if (/per[ -]min|\(rpm\)|\(tpm\)|per[ -]second/i.test(message)) return 'minute';
+  if (PER_DAY.test(message)) return 'day';
+  if (PER_MINUTE.test(message)) return 'minute';
   return undefined;
 }

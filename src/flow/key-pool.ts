@@ -248,7 +248,7 @@ export class KeyPool {
 
   /**
    * Applies a failure on `keyName`: `rate_limited` cools only that key (for the server's wait, else
-   * until its reset, else `defaultCooldownMs`); `quota_exhausted` parks it until its reset or the end of
+   * until its reset, else `defaultCooldownMs`); `quota_exhausted` parks it until its `resumeAt`, else its reset, else the end of
    * the UTC day (a per-minute quota cools instead); `auth` disables it for the run. Other kinds change nothing.
    *
    * Only a 429 that names no wait, no reset and carries no rate-limit headers lowers the key's learned
@@ -264,7 +264,9 @@ export class KeyPool {
       return this.cool(entry, 'cooling', wait ?? now + this.bareCooldownMs(entry), c.code ?? c.kind, now);
     }
     if (c.kind === 'quota_exhausted') {
-      const until = serverWait(c, now) ?? (this.parkMs !== undefined ? now + this.parkMs : (Math.floor(now / DAY_MS) + 1) * DAY_MS);
+      // The classifier's resume time (a regain date, a daily reset) wins over a short RetryInfo on the same answer.
+      const resume = c.resumeAt !== undefined && c.resumeAt > now ? c.resumeAt : undefined;
+      const until = resume ?? serverWait(c, now) ?? (this.parkMs !== undefined ? now + this.parkMs : (Math.floor(now / DAY_MS) + 1) * DAY_MS);
       return this.cool(entry, 'parked', until, c.code ?? `quota exhausted (${c.quotaScope ?? 'unknown'})`, now);
     }
     if (c.kind === 'auth') {

@@ -7,6 +7,7 @@ import type { ErrorKind } from '../kinds.js';
 import type { ProviderClassifier, Verdict } from '../failure.js';
 import { field, isRecord, messageText, stringField } from '../json.js';
 import { requestExceedsLimit } from '../message.js';
+import { wordings } from '../evidence.js';
 import { mentionsBilling } from '../phrases.js';
 import { kindFromStatus } from '../status.js';
 
@@ -37,9 +38,11 @@ export const classifyAnthropic: ProviderClassifier = (f) => {
   const message = messageText(field(err, 'message')) ?? '';
   const verdict = (kind: ErrorKind, extra: Partial<Verdict> = {}): Verdict => ({ kind, provider: 'anthropic', code: type, message, ...extra });
 
-  if (type === 'billing_error' || mentionsBilling(message)) {
-    const resetAt = regainAccessAt(message);
-    return verdict('quota_exhausted', { quotaScope: 'billing', ...(resetAt === undefined ? {} : { resetAt }) });
+  const spendLimit = stringField(field(err, 'details'), 'error_code') === ENFORCED_SPEND_LIMIT;
+  if (type === 'billing_error' || spendLimit || mentionsBilling(message)) {
+    // The tier's monthly spend cap lifts at 00:00 UTC on the first day of the next month.
+    const resumeAt = regainAccessAt(message) ?? (spendLimit ? firstOfNextMonthUtc(f.now) : undefined);
+    return verdict('quota_exhausted', { quotaScope: 'billing', ...(resumeAt === undefined ? {} : { resetAt: resumeAt, resumeAt }) });
   }
   if (type === 'rate_limit_error' && requestExceedsLimit(message)) return verdict('invalid_request');
   // `api_error` is generic: a 503 or 504 carrying it says more by its status.
@@ -47,10 +50,25 @@ export const classifyAnthropic: ProviderClassifier = (f) => {
   return verdict(BY_TYPE.get(type) ?? kindFromStatus(f.status));
 };
 
+/**
+ * `error.details.error_code` of a 429 when the organization reached its tier's monthly spend cap: not a rate
+ * limit despite the `rate_limit_error` type (corpus anthropic-429-enforced-spend-limit-reached-documented).
+ */
+const ENFORCED_SPEND_LIMIT = 'enforced_spend_limit_reached';
+
+const REGAIN_ACCESS = wordings('regain access date', [
+  ['regain access on (\\d{4}-\\d{2}-\\d{2}) at (\\d{2}:\\d{2}) UTC', 'anthropic-400-usage-limits-regain-2026-04-01'],
+]);
+
 /** "You will regain access on 2025-06-01 at 00:00 UTC." -> that time. */
 function regainAccessAt(message: string): number | undefined {
-  const m = /regain access on (\d{4}-\d{2}-\d{2}) at (\d{2}:\d{2}) UTC/i.exec(message);
+  const m = REGAIN_ACCESS.exec(message);
   if (!m) return undefined;
   const at = Date.parse(`${m[1]}T${m[2]}:00Z`);
   return Number.isFinite(at) ? at : undefined;
+}
+
+function firstOfNextMonthUtc(now: number): number {
+  const d = new Date(now);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
 }

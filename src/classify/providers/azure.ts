@@ -32,10 +32,8 @@ export const classifyAzure: ProviderClassifier = (f) => {
   const base = (kind: Verdict['kind']): Verdict => ({ kind, provider: 'azure', code: innerCode ?? fields.code, message: fields.message });
   if (innerCode === 'ResponsibleAIPolicyViolation' || fields.code === 'content_filter') return base('content_filtered');
   if (fields.code === 'DeploymentNotFound' || fields.code === 'ModelNotFound') return base('not_found');
-  // "...have exceeded the quota of your subscription" with no wait to honour: a quota, not a rate limit.
-  if (status === 429 && /exceeded the quota\b|quota of your subscription/i.test(fields.message) && !/retry after|try again in/i.test(fields.message)) {
-    return { ...base('quota_exhausted'), quotaScope: 'unknown' };
-  }
+  // Azure answers a spent quota with the same 429 as a rate limit; a wait of an hour or more ("Please retry
+  // after 86400 seconds") parks the key (classify/http.ts, PARK_AFTER_WAIT_MS).
   const verdict = openAIVerdict({ ...fields, status }, 'azure');
   // A numeric code is only the status again; keep the more telling inner code if there is one.
   return innerCode ? { ...verdict, code: innerCode } : verdict;

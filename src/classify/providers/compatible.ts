@@ -9,7 +9,7 @@
 import type { ProviderClassifier, Verdict } from '../failure.js';
 import { field, isRecord, messageText, stringField } from '../json.js';
 import { parseResetTime } from '../retry-after.js';
-import { scopeFromMessage } from '../message.js';
+import { mentionsSharedCapacity } from '../phrases.js';
 import { openAIVerdict, readOpenAIError } from './openai.js';
 
 /** Groq: "Flex Tier Capacity Exceeded". */
@@ -21,8 +21,14 @@ export const classifyCompatible: ProviderClassifier = (f) => {
     const message = readOpenAIError(f.status, f.body)?.message ?? 'capacity exceeded';
     return { kind: 'overloaded', provider: 'openai-compatible', code: String(GROQ_CAPACITY_STATUS), message };
   }
+  // A bare JSON string body (xAI: corpus xai-429-credits-or-monthly-spending-limit, xai-400-incorrect-api-key-bare-string)
+  // is read like a message.
+  if (f.bareString) return openAIVerdict({ status: f.status, code: undefined, type: undefined, message: f.text }, 'openai-compatible');
   return openRouter(f.status, f.body, f.now) ?? flatError(f.status, f.body);
 };
+
+/** OpenRouter's marker of a 429 from the upstream provider's pool shared by all its users (corpus openrouter-429-upstream-shared-pool). */
+const UPSTREAM_SHARED_POOL = 'upstream_provider_shared_pool';
 
 /** OpenRouter: `error.code` is a number (the status); `metadata` explains moderation and upstream limits. */
 function openRouter(status: number | undefined, body: unknown, now: number): Verdict | undefined {
@@ -37,11 +43,13 @@ function openRouter(status: number | undefined, body: unknown, now: number): Ver
     return base('content_filtered');
   }
   if (effective === 402) return base('quota_exhausted', { quotaScope: 'billing' });
+  // "Provider returned error" with the upstream's words in metadata.raw: a pool shared by every OpenRouter user,
+  // not this key's limit (corpus openrouter-429-temporarily-rate-limited-upstream-chutes).
+  const raw = stringField(metadata, 'raw') ?? '';
+  if (effective === 429 && (field(metadata, 'limit_source') === UPSTREAM_SHARED_POOL || mentionsSharedCapacity(raw))) return base('overloaded');
   const reset = effective === 429 ? headerInMetadata(metadata, 'x-ratelimit-reset') : undefined;
   const resetAt = reset === undefined ? undefined : parseResetTime(reset, now);
   const at = resetAt === undefined ? {} : { resetAt };
-  // "Rate limit exceeded: free-models-per-day": nothing to gain before the reset, so park rather than cool.
-  if (effective === 429 && scopeFromMessage(message) === 'day') return base('quota_exhausted', { quotaScope: 'day', ...at });
   const verdict = openAIVerdict({ status: effective, code: undefined, type: undefined, message }, 'openai-compatible');
   return { ...verdict, code: String(code), ...at };
 }

@@ -7,8 +7,10 @@
 import type { ErrorKind } from '../kinds.js';
 import type { ProviderClassifier, Verdict } from '../failure.js';
 import { parseDuration } from '../duration.js';
+import { wordings } from '../evidence.js';
 import { field, isRecord, messageText, numberField, stringField } from '../json.js';
-import { mentionsContentPolicy } from '../phrases.js';
+import { scopeFromMessage } from '../message.js';
+import { mentionsBilling, mentionsContentPolicy, mentionsSharedCapacity } from '../phrases.js';
 import { nextMidnight } from '../zone-time.js';
 
 /** google.rpc.Code names and the kind each means. */
@@ -75,39 +77,68 @@ function rpcVerdict(err: Record<string, unknown>, status: string, now: number): 
 
   const reason = detailOfType(details, 'ErrorInfo', 'reason');
   if (reason !== undefined && AUTH_REASONS.has(reason)) return base('auth', { code: reason });
-  if (reason === 'RATE_LIMIT_EXCEEDED') return base('rate_limited', { code: reason });
-  if (status === 'RESOURCE_EXHAUSTED') return exhaustedVerdict(details, message, now, base);
-  // Imagen / Veo reject unsafe prompts as INVALID_ARGUMENT with a Responsible AI message.
+  // Code Assist: the model's capacity shared by all its users (corpus codeassist-429-model-capacity-exhausted).
+  if (reason === MODEL_CAPACITY_EXHAUSTED) return base('overloaded', { code: reason });
+  if (status === 'RESOURCE_EXHAUSTED') return exhaustedVerdict(details, message, now, base, reason);
+  // Imagen and Veo reject unsafe prompts as INVALID_ARGUMENT (corpus vertex-400-imagen-safety-filter-threshold).
   if (status === 'INVALID_ARGUMENT' && mentionsContentPolicy(message)) return base('content_filtered');
   return base(BY_STATUS.get(status) ?? 'unknown');
 }
 
+const MODEL_CAPACITY_EXHAUSTED = 'MODEL_CAPACITY_EXHAUSTED';
+
+/** "limit: 0" in a quota message: this tier has no access to the model at all; waiting does not help. */
+const NO_ACCESS = wordings('zero quota', [['\\blimit: 0\\b', 'gemini-429-limit-0-free-tier-details-cut']]);
+
 /**
- * RESOURCE_EXHAUSTED is a per-minute limit (cool the key and retry) unless a QuotaFailure violation is
- * per day (park the key until the next midnight Pacific time, when Google resets daily quotas) or the
- * quota is zero (the tier has no access at all).
+ * RESOURCE_EXHAUSTED, read from the most specific signal down:
+ * - a QuotaFailure violation, an ErrorInfo `quota_limit`, or a metric named in the message that is per day ->
+ *   quota_exhausted, parked until the next midnight Pacific time (when Google resets daily quotas), even when
+ *   a RetryInfo of a few seconds rides along (corpus gemini-429-per-day-free-tier-retryinfo-51s);
+ * - the same per minute or per second -> rate_limited (cool the key, honour RetryInfo);
+ * - "limit: 0" -> quota_exhausted (billing): the tier has no access to the model;
+ * - no quota named at all: the pay-as-you-go pool's "Resource exhausted. Please try again later." is shared
+ *   capacity (overloaded); "per day" in the message is a daily quota (Code Assist); "You exceeded your current
+ *   quota" with neither a QuotaFailure nor a RetryInfo is a spent quota that only resets at midnight (corpus
+ *   gemini-429-help-only-exceeded-quota-genai-stream, whose reporter saw it last until midnight); anything else
+ *   ("Resource has been exhausted (e.g. check quota).") is an ordinary rate limit.
  */
 function exhaustedVerdict(
   details: Record<string, unknown>[],
   message: string,
   now: number,
   base: (kind: ErrorKind, extra?: Partial<Verdict>) => Verdict,
+  reason: string | undefined,
 ): Verdict {
-  // Without a QuotaFailure, Vertex names the metric in the message ("...requests_per_minute_per_project...").
+  const code = reason === undefined ? {} : { code: reason };
   const ids = quotaIds(details);
+  const quotaLimit = detailMetadata(details, 'ErrorInfo', 'quota_limit');
+  if (quotaLimit !== undefined) ids.push(quotaLimit);
   if (ids.length === 0) ids.push(...metricsInMessage(message));
-  if (/\blimit: 0\b/.test(message)) return base('quota_exhausted', { quotaScope: 'billing' });
-  if (ids.some((id) => /per_?day/i.test(id))) {
-    const resetAt = nextMidnight(now);
-    return base('quota_exhausted', { quotaScope: 'day', ...(resetAt === undefined ? {} : { resetAt }) });
-  }
-  if (ids.some((id) => /per_?(minute|second)/i.test(id))) return base('rate_limited', { quotaScope: 'minute' });
-  return base('rate_limited', ids.length > 0 ? { quotaScope: 'unknown' } : {});
+  const daily = (): Verdict => {
+    const resumeAt = nextMidnight(now);
+    return base('quota_exhausted', { ...code, quotaScope: 'day', ...(resumeAt === undefined ? {} : { resetAt: resumeAt, resumeAt }) });
+  };
+  if (NO_ACCESS.test(message)) return base('quota_exhausted', { ...code, quotaScope: 'billing' });
+  if (ids.some((id) => PER_DAY_ID.test(id))) return daily();
+  if (ids.some((id) => PER_MINUTE_ID.test(id))) return base('rate_limited', { ...code, quotaScope: 'minute' });
+  if (ids.length > 0) return base('rate_limited', { ...code, quotaScope: 'unknown' });
+  if (mentionsSharedCapacity(message)) return base('overloaded', code);
+  if (scopeFromMessage(message) === 'day') return daily();
+  if (mentionsBilling(message) && retryDelay(details) === undefined) return daily();
+  return base('rate_limited', code);
 }
 
-/** Quota metric names written in a message (`aiplatform.googleapis.com/generate_content_requests_per_day_...`). */
+/** Quota ids and limits are CamelCase (`GenerateRequestsPerDayPerProjectPerModel-FreeTier`) or snake_case (`..._per_minute_...`). */
+const PER_DAY_ID = /per_?day/i;
+const PER_MINUTE_ID = /per_?(minute|second)/i;
+
+/** Quota metric names written in a message (`aiplatform.googleapis.com/generate_content_requests_per_minute_...`). */
+const METRIC = wordings('quota metric', [['googleapis\\.com/[a-z0-9_]{1,120}', 'vertex-429-quota-exceeded-per-minute-per-base-model-grpc']]);
+const METRICS = new RegExp(METRIC.source, 'gi');
+
 function metricsInMessage(message: string): string[] {
-  return message.match(/googleapis\.com\/[a-z0-9_]{1,120}/gi)?.slice(0, 8) ?? [];
+  return message.match(METRICS)?.slice(0, 8) ?? [];
 }
 
 /** quotaId (or quotaMetric) of every QuotaFailure violation. */
@@ -133,6 +164,12 @@ function retryDelay(details: Record<string, unknown>[]): number | undefined {
   const seconds = numberField(delay, 'seconds');
   if (seconds === undefined) return undefined;
   return parseDuration(`${seconds + (numberField(delay, 'nanos') ?? 0) / 1e9}s`);
+}
+
+/** `metadata[key]` of the first detail of a type (ErrorInfo `quota_limit`). */
+function detailMetadata(details: Record<string, unknown>[], type: string, key: string): string | undefined {
+  const d = details.find((x) => field(x, '@type') === `${TYPE_PREFIX}${type}`);
+  return stringField(field(d, 'metadata'), key);
 }
 
 function detailOfType(details: Record<string, unknown>[], type: string, key: string): string | undefined {

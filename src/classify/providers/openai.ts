@@ -7,7 +7,7 @@ import type { ErrorKind, ProviderName } from '../kinds.js';
 import type { ProviderClassifier, Verdict } from '../failure.js';
 import { field, isRecord, messageText, stringField } from '../json.js';
 import { requestExceedsLimit, scopeFromMessage } from '../message.js';
-import { mentionsAuth, mentionsBilling, mentionsContentPolicy, mentionsOverload } from '../phrases.js';
+import { mentionsAuth, mentionsBilling, mentionsContentPolicy, mentionsOverload, mentionsSharedCapacity } from '../phrases.js';
 import { kindFromStatus } from '../status.js';
 
 /** The fields of an OpenAI-style error object. */
@@ -67,12 +67,14 @@ export function openAIVerdict(e: OpenAIErrorFields, provider: ProviderName): Ver
   if (e.status === 404 || tags.includes('model_not_found') || tags.includes('not_found')) return verdict('not_found');
   if (e.status === 413 || requestExceedsLimit(e.message)) return verdict('invalid_request');
   if (e.status === 429 || tags.includes('rate_limit')) {
-    if (mentionsOverload(e.message)) return verdict('overloaded');
+    // Shared capacity (Azure "high demand ... peak load", a gateway's upstream pool) is not this key's limit.
+    if (mentionsOverload(e.message) || mentionsSharedCapacity(e.message)) return verdict('overloaded');
     const scope = scopeFromMessage(e.message);
     return verdict('rate_limited', scope ? { quotaScope: scope } : {});
   }
   if (e.status === 400 && mentionsContentPolicy(e.message)) return verdict('content_filtered');
-  if (e.status === 503 || tags.includes('overloaded') || (serverSide && mentionsOverload(e.message))) return verdict('overloaded');
+  // A stream's error event has no status of its own (corpus azure-sse-overloaded-server-error-proxy22).
+  if (e.status === 503 || tags.includes('overloaded') || ((serverSide || e.status === undefined) && mentionsOverload(e.message))) return verdict('overloaded');
   if (e.status === undefined && tags.includes('server_error')) return verdict('server_error');
   return verdict(kindFromStatus(e.status));
 }

@@ -11,7 +11,7 @@
  * - axios / got style: `response.status|statusCode`, `response.headers`, `response.data|body`.
  */
 import type { RawHttpFailure, Verdict } from '../failure.js';
-import { field, isRecord, parseEmbeddedJson } from '../json.js';
+import { field, isRecord, parseEmbeddedJson, tryParseJson } from '../json.js';
 import { classifyNetworkError } from './network.js';
 
 /** What an SDK error turned out to be. */
@@ -43,12 +43,27 @@ function stainlessApiError(error: object, message: string): SdkReading {
   return { http: { status, headers, body: body ?? stripStatus(message, status) } };
 }
 
-/** @google/genai `ApiError`: the message is the JSON body. */
+/**
+ * @google/genai `ApiError`: the message is the JSON body, or `got status: ... {json}` for an error chunk of
+ * a stream. When the answer was not `application/json` (a streaming call's 429 comes as text on an SSE
+ * endpoint) the SDK wraps the text as `{"error":{"message":"<the body text>","code":429,"status":"Too Many
+ * Requests"}}`: the google.rpc.Status to classify is that inner text (corpus
+ * gemini-429-minute-input-tokens-retryinfo-26s-genai-stream), not the wrapper's HTTP reason phrase.
+ */
 function googleApiError(error: object, message: string): SdkReading {
   const status = field(error, 'status');
   if (field(error, 'name') !== 'ApiError' || typeof status !== 'number') return undefined;
   const body = parseEmbeddedJson(message);
-  return { http: { status, body: body ?? message } };
+  return { http: { status, body: unwrapTextBody(body) ?? body ?? message } };
+}
+
+/** The body text @google/genai wrapped in `{ error: { message: text } }`, parsed, when it is itself a Google error. */
+function unwrapTextBody(body: unknown): unknown {
+  const inner = field(field(body, 'error'), 'message');
+  if (typeof inner !== 'string') return undefined;
+  const parsed = tryParseJson(inner);
+  const first = Array.isArray(parsed) ? parsed[0] : parsed;
+  return isRecord(field(first, 'error')) ? parsed : undefined;
 }
 
 /** axios (`response.status`, `response.data`) and got (`response.statusCode`, `response.body`). */
