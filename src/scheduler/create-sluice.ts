@@ -21,6 +21,7 @@ import { Executor } from './executor.js';
 import type { AttemptEndInfo, AttemptStartInfo } from './job.js';
 import type { KeyLane } from './key-router.js';
 import type { Classifier, SchedulerConcurrency, SchedulerKeyPool, SchedulerQuota } from './ports.js';
+import { quotaPort } from './quota-port.js';
 
 /** Concurrency: a fixed number of calls in flight, or AIMD between `min` and `max`. */
 export type ConcurrencyOption = number | ({ adaptive?: boolean } & Omit<AdaptiveConcurrencyOptions, 'clock'>);
@@ -208,20 +209,6 @@ function wireMonitor<P, R>(monitor: QuotaMonitor, options: SluiceOptions<P, R>, 
   const saved = options.quotaState?.[monitor.key];
   if (saved !== undefined) monitor.restore(saved as QuotaRecord);
   return quotaPort(monitor);
-}
-
-/** Adapts the flow layer's QuotaMonitor to what the scheduler needs. */
-function quotaPort(monitor: QuotaMonitor): SchedulerQuota {
-  return {
-    onStart: () => monitor.recordRequest(0),
-    record: ({ rateLimit, tokens }) => {
-      if (tokens !== undefined) monitor.recordTokens(tokens);
-      if (rateLimit) monitor.observe(rateLimit);
-    },
-    pausedUntil: () => monitor.pausedUntil(),
-    save: () => monitor.save(),
-    close: () => monitor.close(),
-  };
 }
 
 function makeConcurrency(option: ConcurrencyOption | undefined, clock: Clock, events: TypedEmitter<ExecutorEvents>): SchedulerConcurrency {

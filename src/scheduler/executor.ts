@@ -14,7 +14,7 @@ import { KeyRouter } from './key-router.js';
 import type { Classifier, SchedulerConcurrency, SchedulerKeyPool, SchedulerPermit, SchedulerPolicy } from './ports.js';
 import { ReadyQueue, RetryQueue } from './queues.js';
 import { decideAfterFailure } from './failure-decision.js';
-import { recordFailure, recordSuccess, type OutcomeSinks } from './outcome.js';
+import { recordFailure, recordSuccess, timeoutClassification, timeoutErrorFor, type OutcomeSinks } from './outcome.js';
 import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 
 /** Everything an {@link Executor} is built from (`createSluice` fills it from user options). */
@@ -684,15 +684,6 @@ function checkRunOptions(o: RunOptions): void {
 
 const CANCELLED: Classification = { kind: 'cancelled', retryable: false, message: 'cancelled' };
 
-function timeoutErrorFor(ms: number): Error {
-  const err = new Error(`attempt timed out after ${ms} ms`);
-  err.name = 'TimeoutError';
-  return err;
-}
-
-function timeoutClassification(ms: number): Classification {
-  return { kind: 'timeout', retryable: true, code: 'ATTEMPT_TIMEOUT', message: `attempt timed out after ${ms} ms` };
-}
 
 function shutdownReason(): Error {
   const err = new Error('the executor was closed');

@@ -1,7 +1,8 @@
 /**
  * The distributed work queue of a run: one BullMQ job per item (job id derived from the item id, so
  * enqueueing twice adds nothing), priorities mapped onto BullMQ's, retries as delayed jobs at their
- * not-before time. Job data holds only the item id: the payload, attempts and result live in the
+ * not-before time. Job data holds the item id and what the next retry decision needs (free key moves,
+ * the previous delay, the first attempt's time): the payload, attempts and result live in the
  * {@link RedisJobStore}, which is the source of truth; a job is only "work to look at".
  */
 import { Queue, type JobsOptions } from 'bullmq';
@@ -11,6 +12,12 @@ import type { RedisJobStore } from './redis-store.js';
 /** Data of one BullMQ job. */
 export interface ItemJobData {
   id: string;
+  /** Moves to another key after key failures that were not charged to the retry budget (scheduler/failure-decision.ts). */
+  keyMoves?: number;
+  /** The delay before the last retry, ms (decorrelated jitter starts from it). */
+  previousDelayMs?: number;
+  /** When the item's first attempt started, ms (the retry policy's deadline counts from it). */
+  firstAt?: number;
 }
 
 /** BullMQ's key prefix for a Sluice prefix: `<prefix>:bull`. */

@@ -8,6 +8,7 @@ import { connectRedis, type ConnectRedisOptions } from '../../flow/redis/connect
 import { RedisFlowBackend } from '../../flow/redis/redis-flow-backend.js';
 import type { BatchCounts } from '../store.js';
 import { RedisJobStore } from './redis-store.js';
+import { checkRun, requireRun } from './run-check.js';
 import { RedisBatchWorker, type RedisBatchWorkerOptions, type RedisWorkerStats } from './worker.js';
 
 /** Options of {@link runRedisWorker}. */
@@ -37,6 +38,7 @@ export interface RedisWorkerSummary {
 /** True when the run is fully ingested and no item is pending or running. */
 export async function runFinished(store: RedisJobStore): Promise<{ finished: boolean; counts: BatchCounts }> {
   const [meta, counts] = await Promise.all([store.getMeta(), store.counts()]);
+  requireRun(store, meta); // a run never enqueued, or whose data Redis lost, stops the worker with a clear error
   const finished = meta?.ingestDone === true && counts.byState.pending === 0 && counts.byState.running === 0;
   return { finished, counts };
 }
@@ -46,14 +48,21 @@ export async function runRedisWorker(options: RunRedisWorkerOptions): Promise<Re
   const prefix = options.prefix ?? 'sluice';
   const connection = await connectRedis(options.url, options);
   const store = new RedisJobStore(connection, { prefix, run: options.run });
+  try {
+    await checkRun(store); // a run that is not on Redis is refused before any job is taken
+  } catch (err) {
+    connection.disconnect();
+    throw err;
+  }
   const flow = new RedisFlowBackend(connection, { prefix });
   const worker = new RedisBatchWorker({ ...options, prefix, store, flow, connection });
   options.onStart?.(worker);
   const pollMs = options.pollMs ?? 500;
+  const clock = options.clock ?? systemClock;
   let state = { finished: false, counts: await store.counts() };
   try {
     while (!options.signal?.aborted) {
-      await systemClock.sleep(pollMs, options.signal).catch(() => undefined);
+      await clock.sleep(pollMs, options.signal).catch(() => undefined);
       if (options.signal?.aborted) break;
       state = await runFinished(store);
       if (state.finished && options.exitWhenDone !== false) break;

@@ -19,8 +19,10 @@ import { classify } from '../../classify/classify.js';
 import { isSluiceError } from '../../classify/sluice-error.js';
 import type { Classification, ErrorKind, ProviderName } from '../../classify/kinds.js';
 import { PROVIDERS } from '../../classify/kinds.js';
+import type { RateLimitSnapshot } from '../../classify/rate-limit/snapshot.js';
 import { retryPolicy, type RetryPolicy, type RetryPolicyOptions } from '../../attempt/policy.js';
-import { KeyPool, type FailureDetail, type KeyPoolOptions } from '../../flow/key-pool.js';
+import { AdaptiveConcurrency, type AdaptiveConcurrencyOptions } from '../../flow/adaptive-concurrency.js';
+import { KeyPool, type KeyPoolOptions, type KeySelection } from '../../flow/key-pool.js';
 import type { LearnedRateOptions } from '../../flow/learned-rate.js';
 import type { KeyLimits } from '../../flow/limits.js';
 import type { Permit } from '../../flow/rate-limiter.js';
@@ -30,8 +32,15 @@ import { RedisCircuitBreaker, type BreakerTicket, type RedisCircuitBreakerOption
 import type { QuotaRecord } from '../../flow/backend.js';
 import type { ApiKey, ProviderAdapter, ProviderResponse } from '../../provider/types.js';
 import { TypedEmitter } from '../../observe/typed-emitter.js';
+import type { Clock } from '../../clock/clock.js';
 import { systemClock } from '../../clock/system-clock.js';
+import type { ExecutorEvents } from '../../scheduler/events.js';
+import { decideAfterFailure, type FailureDecision } from '../../scheduler/failure-decision.js';
+import { recordFailure, recordSuccess, timeoutClassification, timeoutErrorFor, type OutcomeSinks } from '../../scheduler/outcome.js';
+import type { SchedulerConcurrency } from '../../scheduler/ports.js';
+import { quotaPort } from '../../scheduler/quota-port.js';
 import { FINAL_STATES, type Completion } from '../store.js';
+import type { BatchEvents } from '../types.js';
 import { bullPrefix, type ItemJobData } from './queue.js';
 import type { RedisJobStore } from './redis-store.js';
 
@@ -54,6 +63,10 @@ export interface RedisBatchWorkerOptions {
    * budget per key (counted in Redis, never exceeded), not each worker's.
    */
   limits?: KeyLimits;
+  /** Per-key overrides of `limits` (`--key-limits` / `keyLimits`), by key name. */
+  perKey?: Record<string, KeyLimits>;
+  /** Key selection, as in `createSluice` (`--selection`). Default `round-robin`. */
+  selection?: KeySelection;
   /**
    * A circuit breaker shared by every worker (Redis), consulted before each attempt: per provider
    * (`scope: 'provider'`, the default: every key stops) or per key (`scope: 'key'`: a key whose breaker
@@ -63,8 +76,15 @@ export interface RedisBatchWorkerOptions {
   /** Quota monitoring of every key (alerts, pause threshold, day offset); the daily pause applies to the fleet. */
   quota?: KeyPoolOptions['quota'];
   retry?: RetryPolicy | RetryPolicyOptions;
-  /** Jobs processed at once by this worker. Default 16. */
-  concurrency?: number;
+  /**
+   * Jobs processed at once by this worker: a number (default 16), or adaptive (AIMD between `min` and
+   * `max`, as in `createSluice`): BullMQ's concurrency follows the limit as it changes.
+   */
+  concurrency?: number | ({ adaptive?: boolean } & Omit<AdaptiveConcurrencyOptions, 'clock'>);
+  /** Move a job to another key after key-scoped failures (429, quota, auth), as in `createSluice`. Default true. */
+  failover?: boolean;
+  /** Time source (tests: a virtual clock; BullMQ's own timers stay on the system clock). Default the system clock. */
+  clock?: Clock;
   /** Per-attempt timeout, ms. Default the policy's `timeoutMs`, else none. */
   attemptTimeoutMs?: number;
   /** Lock of an active job, ms: a dead worker's jobs return to the queue after about this long. Default 15,000. */
@@ -108,15 +128,38 @@ export interface RedisWorkerStats {
 
 const FINAL = new Set<string>(FINAL_STATES);
 
+/** What one job carries between its attempts (BullMQ job data beside the item id; see failure-decision.ts). */
+interface JobMemory {
+  /** Free moves to another key so far. */
+  keyMoves: number;
+  /** The delay before the last retry, ms (decorrelated jitter). */
+  previousDelayMs?: number;
+  /** When the first attempt started, on this worker's clock (the policy's deadline counts from it). */
+  firstAt?: number;
+}
+
+/** A key and permit for one attempt, or why none. */
+type KeyPick = { ok: true; key: ApiKey; permit: Permit; probes: Probes } | { ok: false; waitMs: number; allDisabled: boolean };
+
 /** One worker process's share of a distributed run. */
 export class RedisBatchWorker {
   /** Attempts and items as they happen. */
   readonly events = new TypedEmitter<RedisWorkerEvents>();
+  /**
+   * The executor's decisions, as the embedded executor emits them (same event map): key chosen, attempt
+   * failed, cooldowns, retries, items succeeded or failed, concurrency and rate changes, quota alerts.
+   * The CLI turns them into logs, metrics and the report, as for an embedded run.
+   */
+  readonly executorEvents = new TypedEmitter<ExecutorEvents>();
+  /** Attempt starts and ends and final items in the batch runner's event shape (for the same observers). */
+  readonly batchEvents = new TypedEmitter<BatchEvents>();
   /** Counters so far. */
   readonly stats: RedisWorkerStats = { attempts: 0, succeeded: 0, failed: 0, retried: 0, rateLimited: 0, skipped: 0 };
+  private readonly clock: Clock;
   private readonly pool: KeyPool;
   private readonly policy: RetryPolicy;
   private readonly worker: Worker<ItemJobData>;
+  private readonly concurrency: SchedulerConcurrency;
   private readonly providerName: ProviderName | undefined;
   private readonly keysByName: Map<string, ApiKey>;
   private readonly daily: SharedDailyQuota;
@@ -124,27 +167,37 @@ export class RedisBatchWorker {
   private readonly providerBreaker: RedisCircuitBreaker | undefined;
   /** Each key's shared breaker (scope 'key'). */
   private readonly keyBreakers = new Map<string, RedisCircuitBreaker>();
+  /** Jobs waiting for a key in {@link waitForKey}'s queue (only its head polls Redis). */
+  private waitingForKey = 0;
 
   constructor(private readonly o: RedisBatchWorkerOptions) {
     if (!o.keys || o.keys.length === 0) throw new TypeError('redis worker: keys must be a non-empty array');
-    const concurrency = o.concurrency ?? 16;
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`redis worker: concurrency must be an integer >= 1, got ${String(o.concurrency)}`);
+    this.clock = o.clock ?? systemClock;
+    this.concurrency = makeConcurrency(o.concurrency, this.clock, this.executorEvents);
     const lockDuration = o.lockDurationMs ?? 15_000;
     if (!(lockDuration >= 1000)) throw new RangeError(`redis worker: lockDurationMs must be >= 1000, got ${String(o.lockDurationMs)}`);
     this.policy = o.retry && typeof (o.retry as RetryPolicy).decide === 'function' ? (o.retry as RetryPolicy) : retryPolicy((o.retry ?? {}) as RetryPolicyOptions);
     this.pool = new KeyPool({
       keys: o.keys,
       backend: o.flow,
+      clock: this.clock,
       ...(o.limits ? { limits: withSharedBurst(o.limits) } : {}),
+      ...(o.perKey ? { perKey: Object.fromEntries(Object.entries(o.perKey).map(([k, l]) => [k, withSharedBurst({ ...o.limits, ...l })])) } : {}),
+      ...(o.selection ? { selection: o.selection } : {}),
       // Explicit, as createSluice does: the pool derives the bare-429 cooldown from learnRate when none is given.
       learnRate: o.learnRate ?? true,
       ...(o.defaultCooldownMs !== undefined ? { defaultCooldownMs: o.defaultCooldownMs } : {}),
       ...(o.quota ? { quota: o.quota } : {}),
     });
+    for (const name of this.pool.names) {
+      this.pool.limiter(name).events.on('rate', (r) => this.executorEvents.emit('rateChange', r));
+      this.pool.monitor(name).events.on('alert', (a) => this.executorEvents.emit('quotaAlert', { key: a.key, level: a.level, usage: a.usage, window: a.limit }));
+    }
     this.daily = new SharedDailyQuota({
       ...o.quota,
       quota: o.flow.quota,
       keys: o.flow.keys,
+      clock: this.clock,
       ...(o.limits?.requestsPerDay !== undefined ? { requestsPerDay: o.limits.requestsPerDay } : {}),
     });
     this.keysByName = new Map(o.keys.map((k) => [k.name, k]));
@@ -159,14 +212,23 @@ export class RedisBatchWorker {
     this.worker = new Worker<ItemJobData>(o.run, (job, token) => this.process(job, token), {
       connection: o.connection,
       prefix: bullPrefix(o.prefix ?? 'sluice'),
-      concurrency,
+      concurrency: this.concurrency.limit,
       lockDuration,
       stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
       // A job whose worker died is put back, however often that happens; it never fails for it.
       maxStalledCount: 1000,
       autorun: true,
     });
+    // Adaptive concurrency: BullMQ takes as many jobs at once as the AIMD limit says.
+    this.executorEvents.on('concurrencyChange', (c) => {
+      this.worker.concurrency = c.to;
+    });
     this.worker.on('error', (e) => this.events.emit('error', { message: e.message }));
+  }
+
+  /** Jobs this worker takes at once now (the adaptive limit when adaptive). */
+  get concurrencyLimit(): number {
+    return this.concurrency.limit;
   }
 
   /** Stops taking jobs; waits for the active ones (`force`: does not wait, their locks expire instead). */
@@ -184,7 +246,10 @@ export class RedisBatchWorker {
     }
     const tokens = this.o.provider.estimateTokens ? safeEstimate(this.o.provider, item.payload) : 0;
     const picked = await this.waitForKey(tokens);
-    if (!picked.ok) return this.delay(job, token, id, systemClock.now() + picked.waitMs, 'waiting for a key');
+    if (!picked.ok) {
+      if (picked.allDisabled) return this.failWithoutAttempt(id, item.attempts);
+      return this.delay(job, token, id, this.clock.now() + picked.waitMs, 'waiting for a key');
+    }
     const { key, permit, probes } = picked;
     const attempt = await this.o.store.beginAttempt(id, key.name).catch(async (e: unknown) => {
       permit.release();
@@ -198,89 +263,151 @@ export class RedisBatchWorker {
       return 'final';
     }
     this.stats.attempts++;
+    this.executorEvents.emit('keyChosen', { jobId: id, attempt, key: key.name });
+    this.batchEvents.emit('attemptStart', { id, attempt, key: key.name });
+    const startedAt = permit.startedAt;
+    const memory = memoryOf(job.data, attempt, startedAt);
     let response: ProviderResponse | undefined;
-    let failure: Classification | undefined;
-    let failed: FailureDetail = { startedAt: permit.startedAt };
+    let failure: unknown;
+    let timedOut = false;
+    const timeoutMs = this.o.attemptTimeoutMs ?? this.policy.timeoutMs;
+    const controller = new AbortController();
+    const cancelTimeout =
+      timeoutMs !== undefined
+        ? this.clock.setTimer(timeoutMs, () => {
+            timedOut = true;
+            controller.abort(timeoutErrorFor(timeoutMs));
+          })
+        : undefined;
     try {
-      const timeout = this.o.attemptTimeoutMs ?? this.policy.timeoutMs;
-      const signal = timeout !== undefined ? AbortSignal.timeout(timeout) : new AbortController().signal;
-      response = await this.o.provider.call(item.payload, { key: this.keysByName.get(key.name)!, signal, attempt });
+      response = await this.o.provider.call(item.payload, { key: this.keysByName.get(key.name)!, signal: controller.signal, attempt });
+      // The policy's validator may refuse a result (presets: an empty download): then it is a failure of the thrown kind.
+      this.policy.validate?.(response.result, attempt);
     } catch (error) {
-      failure = classify(error, { ...(this.providerName ? { provider: this.providerName } : {}), now: systemClock.now() });
-      if (isSluiceError(error) && error.rateLimit) failed = { startedAt: permit.startedAt, rateLimit: error.rateLimit };
+      failure = error;
     } finally {
-      if (response?.usage) permit.settle(response.usage.inputTokens + response.usage.outputTokens);
-      permit.release();
+      cancelTimeout?.();
     }
-    await this.recordBreakers(key.name, probes, failure?.kind);
-    if (!failure) {
-      this.reportSuccess(key.name, permit.startedAt, response);
-      await this.finish(id, attempt, { ok: true, key: key.name }, { id, state: 'succeeded', result: response?.result ?? null });
+    const now = this.clock.now();
+    const facts = { key: key.name, permit, tokens, startedAt, now };
+    const sinks = this.sinks(key.name);
+    if (failure === undefined && response) {
+      recordSuccess(sinks, facts, response);
+      if (response.rateLimit) this.daily.observe(key.name, response.rateLimit).catch((e: unknown) => this.events.emit('error', { message: `quota snapshot: ${String(e)}` }));
+      await this.recordBreakers(key.name, probes, undefined);
+      await this.finish(id, attempt, { ok: true, key: key.name }, { id, state: 'succeeded', result: response.result ?? null });
+      this.executorEvents.emit('jobSucceeded', { jobId: id, attempts: attempt, key: key.name });
       this.stats.succeeded++;
       return 'succeeded';
     }
-    return this.failed(job, token, id, attempt, key.name, failure, failed);
-  }
-
-  /**
-   * As the executor does: only a call started after the key's last bare 429 ends its run of strikes
-   * (so the cooldown doubling is not undone by calls that were already on the wire), and the
-   * response's rate-limit headers and usage feed the key's limiter and quota monitor.
-   */
-  private reportSuccess(key: string, startedAt: number, response: ProviderResponse | undefined): void {
-    this.pool.onSuccess(key, undefined, startedAt);
-    if (response?.rateLimit) {
-      this.pool.limiter(key).observe(response.rateLimit);
-      this.pool.monitor(key).observe(response.rateLimit);
-      this.daily.observe(key, response.rateLimit).catch((e: unknown) => this.events.emit('error', { message: `quota snapshot: ${String(e)}` }));
+    const c = timedOut ? timeoutClassification(timeoutMs ?? 0) : classify(failure, { ...(this.providerName ? { provider: this.providerName } : {}), now });
+    const rateLimit: RateLimitSnapshot | undefined = (isSluiceError(failure) ? failure.rateLimit : undefined) ?? response?.rateLimit;
+    const effect = recordFailure(sinks, facts, c, rateLimit);
+    if (effect && effect.state !== 'active') {
+      const until = effect.until ?? Infinity;
+      this.executorEvents.emit('cooldownStart', { key: key.name, state: effect.state, until, waitMs: Math.max(0, until - now), kind: c.kind });
     }
-    if (response?.usage) this.pool.monitor(key).recordTokens(response.usage.inputTokens + response.usage.outputTokens);
+    await this.recordBreakers(key.name, probes, c.kind);
+    this.executorEvents.emit('attemptFailed', { jobId: id, attempt, key: key.name, classification: c });
+    return this.failed(job, token, id, attempt, key.name, c, memory, now);
   }
 
-  private async failed(job: Job<ItemJobData>, token: string | undefined, id: string, attempt: number, key: string, c: Classification, detail: FailureDetail): Promise<string> {
+  /** Where an attempt's outcome is recorded: the same bookkeeping as the embedded executor (scheduler/outcome.ts). */
+  private sinks(key: string): OutcomeSinks {
+    return { limiter: this.pool.limiter(key), quota: quotaPort(this.pool.monitor(key)), pool: this.pool, concurrency: this.concurrency };
+  }
+
+  /** The decision after a failure: the one of the embedded executor (scheduler/failure-decision.ts), fed the same inputs. */
+  private async failed(job: Job<ItemJobData>, token: string | undefined, id: string, attempt: number, key: string, c: Classification, memory: JobMemory, now: number): Promise<string> {
     if (c.kind === 'rate_limited') this.stats.rateLimited++;
-    // A 429 carrying rate-limit headers is not learned from (its snapshot says what the server allows).
-    if (detail.rateLimit) this.pool.limiter(key).observe(detail.rateLimit);
-    this.pool.reportFailure(key, c, detail);
-    const decision = this.policy.decide({ classification: c, attempt });
-    const outcome = { ok: false as const, key, kind: c.kind, message: c.message, ...(c.status !== undefined && { status: c.status }) };
-    const error = { kind: c.kind, message: c.message, ...(c.status !== undefined && { status: c.status }) };
-    if (!decision.retry) {
+    const others = this.pool.candidates(now).filter((name) => name !== key);
+    const d: FailureDecision = decideAfterFailure(
+      {
+        classification: c,
+        attempt,
+        keyMoves: memory.keyMoves,
+        ...(memory.previousDelayMs !== undefined ? { previousDelayMs: memory.previousDelayMs } : {}),
+        ...(memory.firstAt !== undefined ? { elapsedMs: now - memory.firstAt } : {}),
+        now,
+        keys: {
+          key,
+          keyCount: this.pool.names.length,
+          otherAvailableNow: others.length > 0,
+          otherMayReturn: this.pool.names.some((name) => name !== key && this.pool.stateOf(name, now).state !== 'disabled'),
+          ...(this.o.failover !== undefined ? { failover: this.o.failover } : {}),
+        },
+      },
+      this.policy,
+    );
+    const outcome = { ok: false as const, key, kind: c.kind, message: d.action === 'fail' ? d.message : c.message, ...(c.status !== undefined && { status: c.status }) };
+    if (d.action === 'fail') {
+      const error = { kind: c.kind, message: d.message, ...(c.status !== undefined && { status: c.status }) };
       await this.finish(id, attempt, outcome, { id, state: c.kind === 'cancelled' ? 'cancelled' : 'failed', error });
+      this.executorEvents.emit('jobFailed', { jobId: id, attempts: attempt, kind: c.kind, message: d.message, key });
       this.stats.failed++;
       return 'failed';
     }
     await this.finish(id, attempt, outcome, { id, state: 'pending' });
     this.stats.retried++;
-    // A rate-limited job runs at once on another key when one is available (failover), else at its time.
-    const failover = c.kind === 'rate_limited' && this.pool.candidates().length > 0;
-    return this.delay(job, token, id, systemClock.now() + (failover ? 0 : decision.delayMs), decision.reason);
+    const delayMs = d.action === 'later' ? d.delayMs : 0;
+    this.executorEvents.emit('retryScheduled', { jobId: id, attempt, delayMs, kind: c.kind, key, reason: d.reason, maxAttempts: d.maxAttempts });
+    // What the next attempt's decision needs travels with the job (any worker may run it).
+    const next: JobMemory = { keyMoves: d.keyMoves, previousDelayMs: delayMs, ...(memory.firstAt !== undefined ? { firstAt: memory.firstAt } : {}) };
+    await job.updateData({ ...job.data, ...next });
+    return this.delay(job, token, id, now + delayMs, d.reason);
+  }
+
+  /** Every key is disabled: the item can never run; it fails as the embedded executor fails its queued jobs. */
+  private async failWithoutAttempt(id: string, attempts: number): Promise<string> {
+    const message = 'every key is disabled';
+    await this.o.store.complete([{ id, state: 'failed', error: { kind: 'auth', message } }]);
+    this.events.emit('item', { id, state: 'failed', attempts });
+    this.batchEvents.emit('item', { id, state: 'failed', attempts, kind: 'auth' });
+    this.executorEvents.emit('jobFailed', { jobId: id, attempts, kind: 'auth', message });
+    this.stats.failed++;
+    return 'failed';
   }
 
   private async finish(id: string, attempt: number, outcome: Parameters<RedisJobStore['finishAttempt']>[2], completion: Completion): Promise<void> {
     await this.o.store.finishAttempt(id, attempt, outcome, completion);
-    this.events.emit('attempt', { id, attempt, key: outcome.key ?? '', ok: outcome.ok, ...(!outcome.ok && { kind: outcome.kind }), ...(!outcome.ok && outcome.status !== undefined && { status: outcome.status }) });
-    if (completion.state !== 'pending') this.events.emit('item', { id, state: completion.state, attempts: attempt });
+    const kind = outcome.ok ? undefined : outcome.kind;
+    this.events.emit('attempt', { id, attempt, key: outcome.key ?? '', ok: outcome.ok, ...(kind && { kind }), ...(!outcome.ok && outcome.status !== undefined && { status: outcome.status }) });
+    this.batchEvents.emit('attemptEnd', { id, attempt, ...(outcome.key ? { key: outcome.key } : {}), ok: outcome.ok, ...(kind ? { kind } : {}), ...(!outcome.ok && outcome.status !== undefined ? { status: outcome.status } : {}) });
+    if (completion.state !== 'pending') {
+      this.events.emit('item', { id, state: completion.state, attempts: attempt });
+      this.batchEvents.emit('item', { id, state: completion.state, attempts: attempt, ...(kind ? { kind } : {}) });
+    }
   }
 
   /** Moves the job to BullMQ's delayed set until `untilMs` (its not-before time) and ends this processing. */
   private async delay(job: Job<ItemJobData>, token: string | undefined, id: string, untilMs: number, reason: string): Promise<never> {
     this.events.emit('delayed', { id, untilMs, reason });
-    await job.moveToDelayed(Math.max(untilMs, systemClock.now()), token);
+    // BullMQ keeps delayed jobs on the Redis server's time: convert the wait, not the clock reading.
+    await job.moveToDelayed(systemClock.now() + Math.max(0, untilMs - this.clock.now()), token);
     throw new DelayedError();
   }
 
   /**
-   * Picks a key for one job at a time: jobs of this worker queue here (FIFO), and only the head asks
-   * Redis, so N waiting jobs cost one poll, not N.
+   * Picks a key for one job. While nobody waits, a job tries at once (concurrent picks are atomic in
+   * Redis, so the fast path costs no queueing); a job that must wait joins a FIFO queue of which only
+   * the head polls Redis, so N waiting jobs cost one poll, not N.
    */
-  private waitForKey(tokens: number): ReturnType<RedisBatchWorker['pickLoop']> {
+  private async waitForKey(tokens: number): Promise<KeyPick> {
+    if (this.waitingForKey === 0) {
+      const first = await this.pickOnce(tokens);
+      if (first.ok || first.waitMs > (this.o.maxInlineWaitMs ?? 2_000) || first.allDisabled) return first;
+    }
+    this.waitingForKey++;
     const turn = this.gate.then(() => this.pickLoop(tokens));
     this.gate = turn.then(
       () => undefined,
       () => undefined,
     );
-    return turn;
+    try {
+      return await turn;
+    } finally {
+      this.waitingForKey--;
+    }
   }
 
   private gate: Promise<void> = Promise.resolve();
@@ -295,7 +422,7 @@ export class RedisBatchWorker {
     if (breaker) {
       const ticket = await breaker.acquire();
       if (!ticket.ok) {
-        const now = systemClock.now();
+        const now = this.clock.now();
         await this.o.flow.keys.set(name, { state: 'cooling', until: now + breakerWait(ticket), reason: `circuit ${ticket.state}` }, now);
         return false;
       }
@@ -328,38 +455,76 @@ export class RedisBatchWorker {
     monitor.restore(newer ? { ...counters, snapshot } : counters);
   }
 
-  /** Picks a key, waiting in-line for short waits; a long wait is returned (the job is then delayed). */
-  private async pickLoop(tokens: number): Promise<{ ok: true; key: ApiKey; permit: Permit; probes: Probes } | { ok: false; waitMs: number }> {
-    const maxInline = this.o.maxInlineWaitMs ?? 2_000;
-    for (let spins = 0; spins < 10_000; spins++) {
-      // The provider's shared breaker first: open, nothing is asked of the pool, the quota or the provider.
-      const gate = this.providerBreaker ? await this.providerBreaker.acquire() : CLOSED;
-      if (!gate.ok) {
-        const waitMs = breakerWait(gate);
-        if (waitMs > maxInline) return { ok: false, waitMs };
-        await systemClock.sleep(waitMs);
-        continue;
-      }
-      const r = await this.pool.pick(tokens);
-      if (r.ok) {
-        const probes: Probes = { provider: gate.probe, key: false };
-        const taken = await this.takeKey(r.key.name, tokens, probes).catch(async (e: unknown) => {
-          r.permit.release();
-          await this.releaseBreakers(r.key.name, probes);
-          throw e;
-        });
-        if (taken) return { ...r, probes };
+  /** One try: the provider's breaker, then a key and permit from the shared pool, then the key's breaker and daily budget. */
+  private async pickOnce(tokens: number): Promise<KeyPick | { ok: false; waitMs: number; allDisabled: false; retryNow: true }> {
+    // The provider's shared breaker first: open, nothing is asked of the pool, the quota or the provider.
+    const gate = this.providerBreaker ? await this.providerBreaker.acquire() : CLOSED;
+    if (!gate.ok) return { ok: false, waitMs: breakerWait(gate), allDisabled: false };
+    const r = await this.pool.pick(tokens);
+    if (r.ok) {
+      const probes: Probes = { provider: gate.probe, key: false };
+      const taken = await this.takeKey(r.key.name, tokens, probes).catch(async (e: unknown) => {
         r.permit.release();
         await this.releaseBreakers(r.key.name, probes);
-        continue;
-      }
-      if (gate.probe) await this.providerBreaker!.release(true);
-      const waitMs = Number.isFinite(r.waitMs) ? r.waitMs : 60_000;
-      if (waitMs > maxInline) return { ok: false, waitMs };
-      await systemClock.sleep(Math.max(1, waitMs));
+        throw e;
+      });
+      if (taken) return { ...r, probes };
+      r.permit.release();
+      await this.releaseBreakers(r.key.name, probes);
+      // That key's daily budget is spent (now parked): another key may serve at once.
+      return { ok: false, waitMs: 0, allDisabled: false, retryNow: true };
     }
-    return { ok: false, waitMs: 1000 };
+    if (gate.probe) await this.providerBreaker!.release(true);
+    const allDisabled = r.waiting.length > 0 && r.waiting.every((w) => w.state === 'disabled');
+    return { ok: false, waitMs: Number.isFinite(r.waitMs) ? r.waitMs : 60_000, allDisabled };
   }
+
+  /** Picks a key, waiting in-line for short waits; a long wait is returned (the job is then delayed). */
+  private async pickLoop(tokens: number): Promise<KeyPick> {
+    const maxInline = this.o.maxInlineWaitMs ?? 2_000;
+    for (let spins = 0; spins < 10_000; spins++) {
+      const r = await this.pickOnce(tokens);
+      if (r.ok || r.allDisabled) return r;
+      if ('retryNow' in r) continue;
+      if (r.waitMs > maxInline) return r;
+      await this.clock.sleep(Math.max(1, r.waitMs));
+    }
+    return { ok: false, waitMs: 1000, allDisabled: false };
+  }
+}
+
+/** The job's memory for the decision after attempt `attempt` (started at `startedAt`). */
+function memoryOf(data: ItemJobData, attempt: number, startedAt: number): JobMemory {
+  return {
+    keyMoves: data.keyMoves ?? 0,
+    ...(data.previousDelayMs !== undefined ? { previousDelayMs: data.previousDelayMs } : {}),
+    ...(data.firstAt !== undefined ? { firstAt: data.firstAt } : attempt === 1 ? { firstAt: startedAt } : {}),
+  };
+}
+
+/** A fixed limit, or AIMD (as `createSluice` builds it) announcing its changes as `concurrencyChange`. */
+function makeConcurrency(option: RedisBatchWorkerOptions['concurrency'], clock: Clock, events: TypedEmitter<ExecutorEvents>): SchedulerConcurrency {
+  const value = option ?? 16;
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`redis worker: concurrency must be an integer >= 1, got ${String(option)}`);
+    return { limit: value };
+  }
+  if (value === null || typeof value !== 'object') throw new TypeError('redis worker: concurrency must be a number or an object');
+  const { adaptive = true, ...rest } = value;
+  if (!adaptive) {
+    const limit = rest.initial ?? rest.max ?? 16;
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`redis worker: concurrency.initial must be an integer >= 1, got ${String(limit)}`);
+    return { limit };
+  }
+  const aimd = new AdaptiveConcurrency({ ...rest, clock });
+  aimd.events.on('change', (c) => events.emit('concurrencyChange', c));
+  return {
+    get limit() {
+      return aimd.limit;
+    },
+    onSuccess: () => aimd.recordSuccess(),
+    onFailure: (kind) => aimd.recordFailure(kind),
+  };
 }
 
 /** Whether a call holds the half-open probe of the provider's and of the key's breaker. */
