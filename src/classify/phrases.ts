@@ -17,6 +17,7 @@ const BILLING = wordings('billing', [
   ['requires more credits', 'openrouter-402-requires-more-credits'],
   ['credit limit exceeded', 'together-402-credit-limit-exceeded'],
   ['maximum billing reached', 'cohere-402-maximum-billing-reached'],
+  ['budget has been exceeded', 'litellm-400-budget-has-been-exceeded'],
 ]);
 
 /** Bad or missing credentials, in answers whose status does not say so (xAI sends them as a 400). */

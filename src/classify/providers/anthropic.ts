@@ -34,7 +34,9 @@ export const classifyAnthropic: ProviderClassifier = (f) => {
     field(f.body, 'type') === 'error' ||
     [...f.headers.keys()].some((h) => h.startsWith('anthropic-')) ||
     (type !== 'invalid_request_error' && BY_TYPE.has(type) && field(err, 'code') === undefined);
-  if (!isAnthropic) return undefined;
+  // OpenAI's Responses stream sends `{"type":"error","error":{"code",...}}` too: a type Anthropic does not
+  // have, with a code, is OpenAI's (corpus openai-responses-stream-error-event-overloaded).
+  if (!isAnthropic || (!BY_TYPE.has(type) && field(err, 'code') !== undefined)) return undefined;
   const message = messageText(field(err, 'message')) ?? '';
   const verdict = (kind: ErrorKind, extra: Partial<Verdict> = {}): Verdict => ({ kind, provider: 'anthropic', code: type, message, ...extra });
 

@@ -31,9 +31,18 @@ export function readOpenAIError(status: number | undefined, body: unknown): Open
 
 /** Recognises an OpenAI-format error body, or a completion whose every choice was stopped by the content filter. */
 export const classifyOpenAI: ProviderClassifier = (f) => {
-  const fields = readOpenAIError(f.status, f.body);
+  const fields = readOpenAIError(f.status, f.body) ?? failedResponse(f.status, f.body);
   return fields ? openAIVerdict(fields, 'openai') : filteredCompletion(f.body);
 };
+
+/**
+ * A Responses API `response.failed` stream event carries its error in `response.error`
+ * (corpus openai-responses-stream-response-failed-overloaded).
+ */
+function failedResponse(status: number | undefined, body: unknown): OpenAIErrorFields | undefined {
+  if (field(body, 'type') !== 'response.failed') return undefined;
+  return readOpenAIError(status, { error: field(field(body, 'response'), 'error') });
+}
 
 /** A 200 chat completion (OpenAI, Azure output filtering) with `finish_reason: "content_filter"` on every choice. */
 function filteredCompletion(body: unknown): Verdict | undefined {
