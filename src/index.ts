@@ -74,6 +74,7 @@ export {
   veoAdapter,
   functionAdapter,
   keyedClients,
+  sdkStreamFailure,
   createProvider,
   PROVIDER_TYPES,
 } from './provider/index.js';

@@ -9,6 +9,7 @@ import {
   type AdapterBaseOptions,
 } from './common.js';
 import { adapterFailure, defaultHttpClient, type FailureContext } from './http.js';
+import { anthropicRefused } from './sdk-result.js';
 import type { CallContext, ProviderAdapter, ProviderResponse, Usage } from './types.js';
 
 /** A Messages API request body (`model`, `max_tokens`, `messages`, ...). */
@@ -52,7 +53,7 @@ export function anthropicAdapter(options: AnthropicOptions = {}): ProviderAdapte
         { method: 'POST', url: `${root}/v1/messages`, headers: { ...fixed, 'x-api-key': ctx.key.secret }, json: body, signal: ctx.signal },
         fail,
       );
-      if (failOnRefusal && prop(res.body, 'stop_reason') === 'refusal') {
+      if (failOnRefusal && anthropicRefused(res.body)) {
         throw adapterFailure(
           { kind: 'content_filtered', retryable: false, status: res.status, code: 'refusal', message: `${name}: the model refused (stop_reason "refusal")` },
           fail,

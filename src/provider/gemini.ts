@@ -2,7 +2,10 @@ import { systemClock } from '../clock/system-clock.js';
 import { count, estimateBodyTokens, headerRecord, payloadObject, prop, requiredString, type AdapterBaseOptions } from './common.js';
 import { googleEndpoint, type GoogleEndpointOptions } from './google-endpoint.js';
 import { adapterFailure, defaultHttpClient, type FailureContext } from './http.js';
+import { geminiBlockReason } from './sdk-result.js';
 import type { CallContext, ProviderAdapter, ProviderResponse, Usage } from './types.js';
+
+export { geminiBlockReason } from './sdk-result.js';
 
 /** The Gemini methods the adapter speaks. */
 export const GEMINI_OPERATIONS = ['generateContent', 'embedContent'] as const;
@@ -21,9 +24,6 @@ export interface GeminiOptions extends Omit<AdapterBaseOptions<GeminiPayload>, '
   /** Default `generateContent`. */
   operation?: GeminiOperation;
 }
-
-/** Finish reasons that mean the answer was blocked rather than produced. */
-const BLOCKED_FINISH_REASONS = new Set(['SAFETY', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'RECITATION', 'IMAGE_SAFETY', 'IMAGE_PROHIBITED_CONTENT']);
 
 /**
  * An adapter for the Gemini API and Vertex AI: `models/{model}:generateContent` or `:embedContent`.
@@ -68,25 +68,6 @@ export function geminiAdapter(options: GeminiOptions = {}): ProviderAdapter<Gemi
     estimateTokens:
       options.estimateTokens ?? ((payload: GeminiPayload) => estimateBodyTokens(payload, ['generationConfig.maxOutputTokens', 'config.maxOutputTokens'])),
   };
-}
-
-/**
- * Why a generateContent answer is blocked, or undefined when it is not: the prompt's `blockReason`, or
- * the finish reason shared by every candidate when none carries any content.
- */
-export function geminiBlockReason(body: unknown): string | undefined {
-  const promptBlock = prop(prop(body, 'promptFeedback'), 'blockReason');
-  if (typeof promptBlock === 'string' && promptBlock !== '' && promptBlock !== 'BLOCK_REASON_UNSPECIFIED') return promptBlock;
-  const candidates = prop(body, 'candidates');
-  if (!Array.isArray(candidates) || candidates.length === 0) return undefined;
-  const reasons = candidates.map((c) => prop(c, 'finishReason'));
-  const first = reasons[0];
-  const allBlocked = reasons.every((r) => typeof r === 'string' && BLOCKED_FINISH_REASONS.has(r));
-  const noContent = candidates.every((c) => {
-    const parts = prop(prop(c, 'content'), 'parts');
-    return !Array.isArray(parts) || parts.length === 0;
-  });
-  return allBlocked && noContent && typeof first === 'string' ? first : undefined;
 }
 
 /** `usageMetadata.promptTokenCount` and `candidatesTokenCount + thoughtsTokenCount`. */

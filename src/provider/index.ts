@@ -23,7 +23,8 @@ export type { GeminiOptions, GeminiOperation, GeminiPayload, GeminiResult } from
 export type { GoogleEndpointOptions } from './google-endpoint.js';
 export { veoAdapter, veoPollDelays } from './veo.js';
 export type { VeoOptions, VeoPollOptions, VeoPayload, VeoResult, VeoVideo } from './veo.js';
-export { functionAdapter, keyedClients } from './function.js';
+export { functionAdapter, keyedClients, sdkStreamFailure } from './function.js';
+export { resultFailure } from './sdk-result.js';
 export type { FunctionAdapterOptions } from './function.js';
 export type { AdapterBaseOptions } from './common.js';
 

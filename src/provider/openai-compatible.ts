@@ -10,6 +10,7 @@ import {
   type AdapterBaseOptions,
 } from './common.js';
 import { adapterFailure, defaultHttpClient, type FailureContext, type HttpClient } from './http.js';
+import { allChoicesFiltered } from './sdk-result.js';
 import type { CallContext, ProviderAdapter, ProviderResponse, Usage } from './types.js';
 
 /** The OpenAI endpoints the adapter speaks. */
@@ -135,11 +136,6 @@ export function openAIUsage(operation: OpenAIOperation, body: unknown): Usage | 
     case 'images.generations':
       return usage(prop(u, 'input_tokens') ?? prop(u, 'prompt_tokens'), prop(u, 'output_tokens') ?? prop(u, 'completion_tokens'));
   }
-}
-
-function allChoicesFiltered(body: unknown): boolean {
-  const choices = prop(body, 'choices');
-  return Array.isArray(choices) && choices.length > 0 && choices.every((c) => prop(c, 'finish_reason') === 'content_filter');
 }
 
 /** The auth header for a key. */

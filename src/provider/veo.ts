@@ -1,4 +1,5 @@
 import { classify } from '../classify/classify.js';
+import { classifyVeoOperation } from '../classify/operation.js';
 import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
 import type { Classification } from '../classify/kinds.js';
@@ -174,14 +175,9 @@ function finishedResult(operation: unknown, operationName: string, fail: Failure
   const videos = Array.isArray(samples) ? samples.map(toVideo) : [];
   const filteredCount = count(prop(inner, 'raiMediaFilteredCount'));
   if (videos.length === 0) {
-    if (filteredCount > 0 || prop(inner, 'raiMediaFilteredReasons') !== undefined) {
-      const reasons = prop(inner, 'raiMediaFilteredReasons');
-      const why = Array.isArray(reasons) ? reasons.filter((r) => typeof r === 'string').join('; ') : '';
-      throw adapterFailure(
-        { kind: 'content_filtered', retryable: false, status: 200, code: 'rai_media_filtered', message: `${fail.adapter}: operation ${operationName}: every video was removed by the safety filter${why ? ` (${why})` : ''}` },
-        fail,
-      );
-    }
+    // Done, no video, raiMediaFilteredCount / reasons: the classifier's rule for a filtered operation.
+    const filtered = classifyVeoOperation(operation);
+    if (filtered) throw adapterFailure({ ...filtered, message: `${fail.adapter}: operation ${operationName}: ${filtered.message}` }, fail);
     throw unexpectedShape(200, operation, fail, `operation ${operationName} is done but has no video`);
   }
   return { operationName, videos, filteredCount, response };
