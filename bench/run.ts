@@ -11,6 +11,7 @@ const BENCHES: { name: string; file: string; fn: string }[] = [
   { name: 'memory', file: './memory.bench.ts', fn: 'benchMemory' },
   { name: 'cli', file: './cli.bench.ts', fn: 'benchCli' },
   { name: 'redis', file: './redis.bench.ts', fn: 'benchRedis' },
+  { name: 'soak', file: './soak.bench.ts', fn: 'benchSoak' },
   { name: 'import', file: './import.bench.ts', fn: 'benchImport' },
   { name: 'limiters', file: './limiters.bench.ts', fn: 'benchLimiters' },
 ];
