@@ -6,3 +6,4 @@
  */
 export * from './flow/redis/index.js';
 export * from './batch/redis/index.js';
+export { RunNotFoundError, requireRun, checkRun } from './batch/redis/run-check.js';

@@ -10,7 +10,7 @@ export function toCliError(err: unknown): CliError {
   const e = err as { name?: unknown; message?: unknown; code?: unknown; path?: unknown };
   const name = typeof e?.name === 'string' ? e.name : '';
   const message = typeof e?.message === 'string' ? e.message : String(err);
-  if (name === 'StateFileError' || name === 'StateInUseError') return new CliError(message, ExitCode.badState);
+  if (name === 'StateFileError' || name === 'StateInUseError' || name === 'RunNotFoundError') return new CliError(message, ExitCode.badState);
   // I/O failures of a run's files (disk full, permission): the message names the file; state is kept.
   if (name === 'RunFileError' || (typeof e?.path === 'string' && message.includes(e.path) && /^(ENOSPC|EDQUOT|SQLITE_)/.test(String(e?.code)))) {
     return new CliError(message, ExitCode.internal);

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { exportResults } from '../../batch/index.js';
+import { exportResults, openStore, type BatchCounts, type JobStore } from '../../batch/index.js';
+import { requireRun } from '../../batch/redis/run-check.js';
 import { configFor, type CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { addConfigOptions } from '../flags.js';
@@ -24,9 +25,26 @@ export function exportCommand(ctx: CliContext): Command {
     const state = redis ? undefined : statePathFor(ctx.io.cwd, input, config);
     const output = config.output ? resolve(ctx.io.cwd, config.output) : input ? `${resolve(ctx.io.cwd, input)}.export.jsonl` : undefined;
     if (!output) throw new CliError('give --output <path>', ExitCode.badConfig);
-    const store = redis ? await openRedisState(config, redis) : undefined;
-    const n = await exportResults({ state: store ?? state!, output }).finally(() => store?.close());
-    println(ctx.io.stdout, `${n} result(s) written to ${output}`);
+    // An unknown run is refused (Redis: no metadata; SQLite: no state file, a StateFileError).
+    const redisStore = redis ? await openRedisState(config, redis) : undefined;
+    const store: JobStore = redisStore ?? (await openStore(state!));
+    try {
+      const meta = redisStore ? requireRun(redisStore, await redisStore.getMeta()) : await store.getMeta();
+      const n = await exportResults({ state: store, output });
+      println(ctx.io.stdout, `${n} result(s) written to ${output}`);
+      const warning = unfinishedWarning(await store.counts(), meta?.ingestDone !== false);
+      if (warning) println(ctx.io.stderr, `sluice: warning: ${warning}`);
+    } finally {
+      await store.close();
+    }
   });
   return cmd;
+}
+
+/** Says why an export is partial, or undefined when the run is finished (ingested, nothing pending or running). */
+function unfinishedWarning(counts: BatchCounts, ingested: boolean): string | undefined {
+  const { pending, running } = counts.byState;
+  if (ingested && pending === 0 && running === 0) return undefined;
+  const left = [`${pending} pending`, `${running} running`, ...(ingested ? [] : ['input not fully ingested'])].join(', ');
+  return `the run is unfinished (${left}): the export holds only the items that reached a final state so far; export again when it is done`;
 }

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { batchStatus } from '../../batch/index.js';
+import { requireRun } from '../../batch/redis/run-check.js';
 import { configFor, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { addConfigOptions } from '../flags.js';
@@ -20,7 +21,11 @@ export function statusCommand(ctx: CliContext): Command {
     const redis = config.backend === 'sqlite' ? undefined : redisRunOf(ctx, opts, input);
     const state = redis ? `${config.backend.replace(/\/\/[^@/]*@/, '//***@')} ${redis.prefix}:${redis.run}` : statePathFor(ctx.io.cwd, input, config);
     const store = redis ? await openRedisState(config, redis) : undefined;
-    const counts = await batchStatus({ state: store ?? state }).finally(() => store?.close());
+    // An unknown run is refused, not shown as "items 0" (a missing state file already is a StateFileError).
+    const counts = await (async () => {
+      if (store) requireRun(store, await store.getMeta());
+      return batchStatus({ state: store ?? state });
+    })().finally(() => store?.close());
     const out = ctx.io.stdout;
     if (opts.json) {
       println(out, JSON.stringify({ state, ...counts }));

@@ -2,7 +2,8 @@
  * Opening a Redis connection the way every Sluice component needs it: a wrong URL or a server that does
  * not answer fails at start with a clear message (lazy connect + explicit PING under a timeout), and a
  * connection lost later is re-established with bounded exponential backoff while commands wait in the
- * offline queue (nothing is dropped, so no work is lost or done twice).
+ * offline queue (nothing is dropped, so no work is lost or done twice). A Redis Cluster node is refused
+ * at connect with a clear message.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { systemClock } from '../../clock/system-clock.js';
@@ -105,7 +106,6 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
       }),
     ]);
     connected = true;
-    return redis;
   } catch (cause) {
     redis.disconnect();
     const why = cause instanceof Error ? cause.message : String(cause);
@@ -113,4 +113,22 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
   } finally {
     cancel?.();
   }
+  await refuseCluster(redis, url);
+  return redis;
+}
+
+/**
+ * Redis Cluster is refused at connect, with the reason: a run's Lua scripts and BullMQ's touch several
+ * keys at once, which Cluster spreads over hash slots (MOVED, CROSSSLOT). Detected by `INFO cluster`
+ * (`cluster_enabled:1`); a server that refuses INFO (some managed services rename it) is not checked.
+ */
+async function refuseCluster(redis: Redis, url: string): Promise<void> {
+  const info = await redis.info('cluster').catch(() => '');
+  if (!/^cluster_enabled:1\s*$/m.test(info)) return;
+  redis.disconnect();
+  throw new RedisConnectError(
+    `backend ${redactRedisUrl(url)}: this is a Redis Cluster node (cluster_enabled:1), which Sluice does not support: ` +
+      'a run keeps its items, queue and limits in keys that its atomic scripts use together, and Cluster would spread them over hash slots. ' +
+      'Use a standalone Redis (a primary, optionally with replicas or Sentinel); see docs/SCALING.md.',
+  );
 }
