@@ -18,6 +18,7 @@ const BILLING = wordings('billing', [
   ['credit limit exceeded', 'together-402-credit-limit-exceeded'],
   ['maximum billing reached', 'cohere-402-maximum-billing-reached'],
   ['budget has been exceeded', 'litellm-400-budget-has-been-exceeded'],
+  ['billing hard limit', 'openai-400-billing-hard-limit-reached-images'],
 ]);
 
 /** Bad or missing credentials, in answers whose status does not say so (xAI sends them as a 400). */
