@@ -4,7 +4,7 @@
  * Each stops when `signal` aborts (the bench's hard timeout), so that none outlives its row.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +94,26 @@ const sluiceLibrary: Contender = {
   },
 };
 
+/** Newest modification time under a folder, ms. */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+let staleWarned = false;
+
+/** `npx tsx bench/run.ts` skips the build that `npm run bench` does: say so when dist/ is older than src/. */
+function warnIfStale(dist: string): void {
+  if (staleWarned) return;
+  staleWarned = true;
+  if (statSync(dist).mtimeMs < newestMtime(join(ROOT, 'src'))) {
+    console.warn('warning: dist/ is older than src/: the CLI rows measure an old build (run `npm run build` first; `npm run bench` does)');
+  }
+}
+
 /** Sluice end to end: `sluice run <jsonl>` from dist/ (the bench builds first), told no limit. */
 const sluiceCli: Contender = {
   name: 'sluice run (CLI)',
@@ -106,6 +126,7 @@ const sluiceCli: Contender = {
       writeFileSync(input, Array.from({ length: ctx.n }, (_, i) => JSON.stringify({ id: `r${i}`, payload: body(i) })).join('\n') + '\n');
       const dist = join(ROOT, 'dist', 'cli', 'main.js');
       if (!existsSync(dist)) throw new Error('dist/cli/main.js is missing: run `npm run build` first (`npm run bench` does)');
+      warnIfStale(dist);
       const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
       ctx.secrets.forEach((s, i) => (env[`BENCH_LIMITER_KEY_${i + 1}`] = s));
       const keysEnv = ctx.secrets.map((_, i) => `BENCH_LIMITER_KEY_${i + 1}`).join(',');
