@@ -21,7 +21,7 @@ export * from './clock/index.js';
 export { ERROR_KINDS, PROVIDERS, RETRYABLE_BY_DEFAULT, isErrorKind } from './classify/kinds.js';
 export type { ErrorKind, ProviderName, Classification } from './classify/kinds.js';
 export { SluiceError, isSluiceError } from './classify/sluice-error.js';
-export { classify, classifyResponse, parseDuration, parseRetryAfter, parseRetryAfterMs, parseResetTime, redactSecrets } from './classify/index.js';
+export { classify, classifyResponse, classifyVeoOperation, parseDuration, parseRetryAfter, parseRetryAfterMs, parseResetTime, redactSecrets } from './classify/index.js';
 export type { ClassifyOptions, RawHttpFailure } from './classify/index.js';
 
 // attempt
