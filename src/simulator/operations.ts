@@ -1,3 +1,4 @@
+import { VEO_FILTER_REASON } from './dialects/samples.js';
 import type { Random } from './random.js';
 
 /** How a simulated operation ends. */
@@ -81,8 +82,8 @@ export class OperationStore {
   }
 }
 
-const FILTER_REASON =
-  "We encountered an issue with the audio for your prompt. You weren't charged for this request. Please try changing your prompt or use a different seed.";
+/** Corpus veo-operation-done-rai-audio-filtered. */
+const FILTER_REASON = VEO_FILTER_REASON;
 
 /** Vertex AI's GenerateVideoResponse: `videos` (inline bytes when no storage URI was given) and the RAI counters. */
 function vertexVideoResponse(op: Operation): unknown {

@@ -26,6 +26,7 @@ const VERBATIM: [constant: string, text: string, id: string][] = [
   ['GEMINI_API_KEY_INVALID', S.GEMINI_API_KEY_INVALID, 'gemini-400-api-key-invalid-genai-stream'],
   ['GEMINI_DAILY_QUOTA', S.GEMINI_DAILY_QUOTA, 'gemini-429-help-only-exceeded-quota-genai-stream'],
   ['VERTEX_DAILY_QUOTA', S.VERTEX_DAILY_QUOTA, 'codeassist-429-gemini-25-pro-requests-per-day'],
+  ['ANTHROPIC_STREAM_ERROR', S.ANTHROPIC_STREAM_ERROR, 'anthropic-sse-error-event-overloaded'],
 ];
 
 describe('simulator samples: copies of the corpus', () => {
@@ -38,6 +39,11 @@ describe('simulator samples: copies of the corpus', () => {
     expect(S.AZURE_STREAM_ERROR).toEqual(JSON.parse(body('azure-sse-overloaded-server-error-proxy22')));
     const gemini = JSON.parse(body('gemini-429-minute-input-tokens-retryinfo-26s-genai-stream')) as { error: { message: string } };
     expect(S.GEMINI_QUOTA_MESSAGE).toBe(gemini.error.message);
+    expect(S.OPENAI_RESPONSES_ERROR_EVENT_ERROR).toEqual((JSON.parse(body('openai-responses-stream-error-event-overloaded')) as { error: unknown }).error);
+    const failed = JSON.parse(body('openai-responses-stream-response-failed-overloaded')) as { response: { error: unknown } };
+    expect(S.OPENAI_RESPONSE_FAILED_ERROR).toEqual(failed.response.error);
+    const veo = JSON.parse(body('veo-operation-done-rai-audio-filtered')) as { response: { generateVideoResponse: { raiMediaFilteredReasons: string[] } } };
+    expect([S.VEO_FILTER_REASON]).toEqual(veo.response.generateVideoResponse.raiMediaFilteredReasons);
     const vertex = JSON.parse(body('vertex-429-quota-exceeded-per-minute-per-base-model-grpc')) as { error: { message: string } };
     expect(S.VERTEX_MINUTE_QUOTA_MESSAGE.replace('{model}', 'gemini-pro')).toBe(vertex.error.message);
   });

@@ -107,11 +107,11 @@ describe('simulator: fault forms the SDKs see', () => {
     const respError = await (async () => {
       for await (const _ of await openai.responses.create({ model: 'm', input: 'x [[fault:stream-error]]', stream: true }));
     })().catch((e: unknown) => e);
-    expect((respError as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ type: 'server_error', code: 'server_error' });
+    expect((respError as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ type: 'service_unavailable_error', code: 'server_is_overloaded' });
 
     const failed: { type: string; response?: { status?: string; error?: { code?: string } | null } }[] = [];
     for await (const ev of await openai.responses.create({ model: 'm', input: 'x [[fault:response-failed]]', stream: true })) failed.push(ev as (typeof failed)[number]);
-    expect(failed.at(-1)).toMatchObject({ type: 'response.failed', response: { status: 'failed', error: { code: 'server_error' } } });
+    expect(failed.at(-1)).toMatchObject({ type: 'response.failed', response: { status: 'failed', error: { code: 'server_is_overloaded' } } });
 
     const anthropic = new Anthropic({ apiKey: SECRET, baseURL: sim.url, maxRetries: 0 });
     const claudeError = await anthropic.messages
@@ -119,7 +119,7 @@ describe('simulator: fault forms the SDKs see', () => {
       .finalMessage()
       .catch((e: unknown) => e);
     expect(claudeError).toBeInstanceOf(Anthropic.APIError);
-    expect((claudeError as InstanceType<typeof Anthropic.APIError>).error).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+    expect((claudeError as InstanceType<typeof Anthropic.APIError>).error).toEqual({ type: 'error', error: { details: null, type: 'overloaded_error', message: 'Overloaded' } });
 
     const ai = new GoogleGenAI({ apiKey: SECRET, httpOptions: { baseUrl: sim.url } });
     let geminiChunks = 0;

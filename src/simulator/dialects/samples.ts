@@ -163,3 +163,30 @@ export const VERTEX_DAILY_QUOTA = `[{
   }
 }
 ]`;
+
+/**
+ * The data of a broken Anthropic stream's `event: error`, `anthropic-sse-error-event-overloaded`
+ * (https://github.com/anthropics/claude-code/issues/309, 2025-03-04), verbatim (its spaces included).
+ */
+export const ANTHROPIC_STREAM_ERROR = '{"type":"error","error":{"details":null,"type":"overloaded_error","message":"Overloaded"}    }';
+
+/**
+ * The error of a Responses stream `error` event, `openai-responses-stream-error-event-overloaded`
+ * (https://github.com/Wei-Shaw/sub2api/issues/6631, 2026-09-05): nested under `error`, as sent.
+ */
+export const OPENAI_RESPONSES_ERROR_EVENT_ERROR = {
+  code: 'server_is_overloaded',
+  message: 'Our servers are currently overloaded. Please try again later.',
+  param: null,
+  type: 'service_unavailable_error',
+};
+
+/**
+ * The `error` of a Responses `response.failed` event, `openai-responses-stream-response-failed-overloaded`
+ * (https://github.com/Wei-Shaw/sub2api/issues/5909, 2026-08-20).
+ */
+export const OPENAI_RESPONSE_FAILED_ERROR = { code: 'server_is_overloaded', message: 'Our servers are currently overloaded. Please try again later.' };
+
+/** The reason of a finished Veo operation whose video was filtered, `veo-operation-done-rai-audio-filtered` (googleapis/js-genai#1272, 2026-01-23). */
+export const VEO_FILTER_REASON =
+  'We encountered an issue with the audio for your prompt, which means we could not create your video. This can sometimes happen due to our safety filters or other processing issues. Please modify your request and try again. You have not been charged for this attempt.';

@@ -132,7 +132,7 @@ export function openaiEndpoints(dialect: Dialect, prefix: string): Record<'chat'
       required: ['model', 'input'],
       success: responseObject,
       stream: (ctx) => responsesStream(ctx, responseObject(ctx)),
-      midStreamError: (ctx, fault, sent) => responsesStreamError(ctx, responseObject(ctx), fault, sent),
+      midStreamError: (ctx, fault, sent) => responsesStreamError(responseObject(ctx), fault, sent),
       filtered: contentPolicy,
     },
     embeddings: { name: `${prefix}.embeddings`, dialect, operation: 'Embeddings_Create', required: ['model', 'input'], success: embeddingList, filtered: contentPolicy },

@@ -1,4 +1,4 @@
-import { ANTHROPIC_OVERLOADED, AZURE_STREAM_ERROR, OPENAI_STREAM_ERROR } from '../dialects/samples.js';
+import { ANTHROPIC_STREAM_ERROR, AZURE_STREAM_ERROR, OPENAI_RESPONSE_FAILED_ERROR, OPENAI_RESPONSES_ERROR_EVENT_ERROR, OPENAI_STREAM_ERROR } from '../dialects/samples.js';
 import type { SimProvider } from '../dialects/types.js';
 import { replyFor } from '../text.js';
 import type { MidStreamFault, SuccessContext } from './types.js';
@@ -71,16 +71,16 @@ export function responsesStream(ctx: SuccessContext, final: Record<string, unkno
 
 /**
  * How a Responses stream breaks off after `sent` events.
- * - `stream-error`: an `error` event whose fields are nested under `error`, as the API sends it (openai/openai-dotnet#881,
- *   2025-12-19: `{"type":"error","sequence_number":2,"error":{...}}`), carrying corpus openai-stream-server-error-responses;
- *   the `openai` SDK throws it as an `APIError` without a status.
- * - `response-failed`: the terminal `response.failed` event, whose response has `status: "failed"` and an `error`
- *   (the SDK yields it as an event and throws nothing).
+ * - `stream-error`: an `error` event whose fields are nested under `error`, as the API sends it (corpus
+ *   openai-responses-stream-error-event-overloaded, with this stream's sequence number); the `openai` SDK throws it
+ *   as an `APIError` without a status.
+ * - `response-failed`: the terminal `response.failed` event, whose response has `status: "failed"` and the `error`
+ *   of corpus openai-responses-stream-response-failed-overloaded (the SDK yields it as an event and throws nothing).
  */
-export function responsesStreamError(ctx: SuccessContext, final: Record<string, unknown>, fault: MidStreamFault, sent: number): string {
-  if (fault === 'stream-error') return event('error', { type: 'error', sequence_number: sent, error: OPENAI_STREAM_ERROR });
-  const error = { code: OPENAI_STREAM_ERROR.code, message: OPENAI_STREAM_ERROR.message };
-  return event('response.failed', { type: 'response.failed', sequence_number: sent, response: { ...final, status: 'failed', error, incomplete_details: null, output: [], usage: null } });
+export function responsesStreamError(final: Record<string, unknown>, fault: MidStreamFault, sent: number): string {
+  if (fault === 'stream-error') return event('error', { error: OPENAI_RESPONSES_ERROR_EVENT_ERROR, sequence_number: sent, type: 'error' });
+  const response = { ...final, status: 'failed', error: OPENAI_RESPONSE_FAILED_ERROR, incomplete_details: null, output: [], usage: null };
+  return event('response.failed', { type: 'response.failed', sequence_number: sent, response });
 }
 
 /** Anthropic Messages streaming events (`message_start` ... `message_stop`) for `stream: true`. */
@@ -118,10 +118,10 @@ export function anthropicMessageStream(ctx: SuccessContext): string[] {
 /**
  * The error event of a broken Anthropic stream, as the streaming docs show it
  * (https://docs.claude.com/en/docs/build-with-claude/streaming, "Error events"): `event: error` with the
- * overloaded_error body (corpus anthropic-529-overloaded-error).
+ * overloaded_error data of corpus anthropic-sse-error-event-overloaded.
  */
 export function anthropicStreamError(): string {
-  return `event: error\ndata: ${ANTHROPIC_OVERLOADED}\n\n`;
+  return `event: error\ndata: ${ANTHROPIC_STREAM_ERROR}\n\n`;
 }
 
 /** Gemini `streamGenerateContent?alt=sse`: GenerateContentResponse chunks, usage and finishReason in the last. */
