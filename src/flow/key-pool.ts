@@ -33,15 +33,17 @@ export const KEY_SELECTIONS: readonly KeySelection[] = ['round-robin', 'fixed-or
 export const DEFAULT_COOLDOWN_MS = 30_000;
 
 /**
- * Default cooldown after a bare 429 when the key learns its rate. The learned rate (cut to 0.7 of what
- * was sent) is what protects the server then; a long cooldown on top only leaves the key idle.
+ * Default cooldown after a bare 429 when the key learns its rate. The learned rate (cut to 0.9 of what
+ * got through) is what protects the server then; a long cooldown on top only leaves the key idle while a
+ * bucket refills in milliseconds.
  */
-export const LEARNING_COOLDOWN_MS = 1_000;
+export const LEARNING_COOLDOWN_MS = 100;
 
 /**
- * With learning on, bare 429s in a row with no success between them double the cooldown up to this
- * (ms): a server with a long memory (a sliding window) refuses everything for a while, and probing it
- * every second would only collect 429s.
+ * With learning on, each further bare 429 of a call started after the previous one (a probe that
+ * failed too, with no success between) doubles the cooldown up to this (ms): a window that refuses
+ * everything until it ends is probed at 0.1, 0.2, 0.4, … 6.4, 8 s, not every 100 ms. 429s of calls that
+ * were already in flight at the first one are the same congestion event and do not double it.
  */
 export const LEARNING_MAX_COOLDOWN_MS = 8_000;
 
@@ -137,6 +139,11 @@ interface Entry {
 }
 
 const DAY_MS = 86_400_000;
+
+/** Whether a 429's headers announce a limit (then the limiter knows the rate and need not learn it). */
+function announcesLimit(snapshot: RateLimitSnapshot | undefined): boolean {
+  return snapshot?.requests?.limit !== undefined;
+}
 
 /** The server's wait as an absolute time: `retryAfterMs`, else a `resetAt` still ahead. */
 function serverWait(c: Classification, now: number): number | undefined {
@@ -260,8 +267,10 @@ export class KeyPool {
     const c = classification;
     if (c.kind === 'rate_limited' || (c.kind === 'quota_exhausted' && c.quotaScope === 'minute')) {
       const wait = serverWait(c, now);
-      if (wait === undefined && c.kind === 'rate_limited' && !detail.rateLimit) entry.limiter.onRateLimited(detail.startedAt);
-      return this.cool(entry, 'cooling', wait ?? now + this.bareCooldownMs(entry), c.code ?? c.kind, now);
+      // A 429 whose headers announce the limit is handled by the limiter (it adopts the limit and the
+      // remainder); any other 429 (bare, or naming only its wait) teaches the key its rate.
+      if (c.kind === 'rate_limited' && !announcesLimit(detail.rateLimit)) entry.limiter.onRateLimited(detail.startedAt);
+      return this.cool(entry, 'cooling', wait ?? now + this.bareCooldownMs(entry, detail.startedAt), c.code ?? c.kind, now);
     }
     if (c.kind === 'quota_exhausted') {
       // The classifier's resume time (a regain date, a daily reset) wins over a short RetryInfo on the same answer.
@@ -452,11 +461,16 @@ export class KeyPool {
    * Cooldown after a 429 that names no wait: `defaultCooldownMs`; with learning on, doubled for each
    * further one in a row without a success, up to {@link LEARNING_MAX_COOLDOWN_MS} (or the default, if longer).
    */
-  private bareCooldownMs(entry: Entry): number {
+  private bareCooldownMs(entry: Entry, startedAt?: number): number {
     if (this.learnRate === false) return this.defaultCooldownMs;
-    const ms = this.defaultCooldownMs * 2 ** Math.min(entry.strikes, 30);
-    entry.strikes++;
-    entry.lastStrikeAt = this.clock.now();
+    // A call started before the last strike was in flight when it came: the same event, no new strike.
+    const sameEvent = entry.strikes > 0 && startedAt !== undefined && startedAt <= entry.lastStrikeAt;
+    const strikes = sameEvent ? entry.strikes - 1 : entry.strikes;
+    const ms = this.defaultCooldownMs * 2 ** Math.min(strikes, 30);
+    if (!sameEvent) {
+      entry.strikes++;
+      entry.lastStrikeAt = this.clock.now();
+    }
     return Math.min(ms, Math.max(this.defaultCooldownMs, LEARNING_MAX_COOLDOWN_MS));
   }
 

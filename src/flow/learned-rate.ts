@@ -1,33 +1,43 @@
 /**
  * A request rate learned from 429s alone, for servers that send no rate-limit headers (a plain
- * rate-limiting proxy). Like the AWS SDK's adaptive retry mode (CUBIC): the sending rate is measured
- * all along; on a 429 the rate drops to `beta` times the rate in force (the configured/announced
- * limit, or the measured sending rate when that is lower), then grows back along a cubic curve that
- * is flat near the rate that failed (so most time is spent just below capacity) and probes above it
- * afterwards.
+ * rate-limiting proxy). A 429 says only "too fast"; what says how fast is allowed is what got
+ * through. So, like TCP's congestion control driven by delivery rate (BBR) and the AWS SDK's
+ * adaptive mode (CUBIC) for the shape of the recovery:
  *
- * The decrease starts from what was really being sent, never from the floor: a first 429 on a fresh
- * key at 600 requests/min leaves it at 420/min, not at `minRate`.
+ * - Successes are counted by the time their call started. At a congestion event the server's
+ *   capacity is estimated as the goodput: successful starts per ms over the last second, the span in
+ *   which the probe went above the limit (a server over its limit admits exactly its rate). After a
+ *   refusal that outlasted the cooldown (a window that refuses everything until it ends, which also
+ *   lets a whole allowance through in an instant), over the last `measureMs` (5 s) instead, which spans
+ *   the refusal and so averages the window. Spans shorter than the key's use are cut to it (at least
+ *   250 ms).
+ * - The rate drops to `beta` (0.95) of that estimate, never above the rate in force.
+ * - It then climbs along a cubic curve: back at the estimate after `recoveryMs` (2 s), flat there, then
+ *   doubling every second above it, so a limit that was raised is found. The next 429 is the next event.
+ * - One event per congestion: 429s of calls started before the last decrease, or with no success since
+ *   it (a window that refuses everything until it ends), do not lower the rate again.
  */
 
 /** Options of the learned rate. */
 export interface LearnedRateOptions {
-  /** Multiplicative decrease factor on a 429, in (0, 1). Default 0.7 (AWS SDK). */
+  /** Multiplicative decrease: the rate after a 429 is this share of the measured goodput, in (0, 1). Default 0.95. */
   beta?: number;
-  /**
-   * Time to climb back to the rate that failed, ms. Default `windowMs` (one minute): limits are counted
-   * per window, so a server only shows that a rate is too high once a window has been sent at it.
-   */
+  /** Time to climb back to the estimated capacity, ms; beyond it the probe above it speeds up. Default 2,000. */
   recoveryMs?: number;
   /** The learned rate never goes below this (requests per window). Default 1. */
   minRate?: number;
   /** Window the rates are expressed in, ms. Default 60 000 (the limiter passes its own `windowMs`). */
   windowMs?: number;
-  /** Length of the buckets the sending rate is measured in, ms. Default 500 (AWS SDK). */
+  /** How far back the goodput is measured after a long refusal, ms. Default 5,000 (else one second). */
   measureMs?: number;
-  /** Weight of the newest bucket in the smoothed sending rate, in (0, 1]. Default 0.8 (AWS SDK). */
-  smoothing?: number;
 }
+
+/** Resolution of the goodput record, ms. */
+const SLOT_MS = 100;
+/** The span the goodput is measured over after an ordinary 429, ms. */
+const SHORT_SPAN_MS = 1_000;
+/** The shortest span a goodput is measured over, ms: a handful of first answers says little about a rate. */
+const MIN_SPAN_MS = 250;
 
 /** State of the learned request rate (requests per window). */
 export class LearnedRate {
@@ -36,42 +46,52 @@ export class LearnedRate {
   private readonly minRate: number;
   private readonly windowMs: number;
   private readonly measureMs: number;
-  private readonly smoothing: number;
-  /** Rate in force when the last 429 arrived. */
+  /** Estimated capacity at the last congestion event (requests per window). */
   private lastMax: number | undefined;
+  /** The rate set at that event (requests per window). */
+  private base = 0;
   private lastDecreaseAt = -Infinity;
-  /** Whether a call succeeded since the last decrease (else a new 429 is still the same congestion). */
+  /** Whether a call started after the last decrease succeeded (else a new 429 is still the same congestion). */
   private succeededSince = true;
+  /** 429s of calls started after the last decrease, before any success: the server refuses for longer than a cooldown. */
+  private refusals = 0;
   private ceiling: number | undefined;
-  /** Sending-rate measurement: starts in the current bucket, and the smoothed rate (per ms) of the finished ones. */
-  private bucketStart: number | undefined;
-  private bucketCount = 0;
-  private smoothedPerMs: number | undefined;
+  /** Successful starts per slot of {@link SLOT_MS}, a ring over `measureMs`. */
+  private readonly slots: Float64Array;
+  private slotsAt = -Infinity;
+  private firstStartAt: number | undefined;
+  /** Starts in the current measurement slot and the smoothed sending rate, for the probe's cap. */
+  private sentSlotStart: number | undefined;
+  private sentInSlot = 0;
+  private sendingPerMs: number | undefined;
 
   constructor(options: LearnedRateOptions = {}) {
-    this.beta = options.beta ?? 0.7;
+    this.beta = options.beta ?? 0.95;
     this.minRate = options.minRate ?? 1;
     this.windowMs = options.windowMs ?? 60_000;
-    this.recoveryMs = options.recoveryMs ?? this.windowMs;
-    this.measureMs = options.measureMs ?? 500;
-    this.smoothing = options.smoothing ?? 0.8;
+    this.recoveryMs = options.recoveryMs ?? 2_000;
+    this.measureMs = options.measureMs ?? 5_000;
     if (!(this.beta > 0 && this.beta < 1)) throw new RangeError(`learned rate: beta must be in (0, 1), got ${String(options.beta)}`);
     if (!(this.recoveryMs > 0) || !Number.isFinite(this.recoveryMs)) throw new RangeError(`learned rate: recoveryMs must be a finite number > 0, got ${String(options.recoveryMs)}`);
     if (!(this.minRate > 0) || !Number.isFinite(this.minRate)) throw new RangeError(`learned rate: minRate must be a finite number > 0, got ${String(options.minRate)}`);
     if (!(this.windowMs > 0) || !Number.isFinite(this.windowMs)) throw new RangeError(`learned rate: windowMs must be a finite number > 0, got ${String(options.windowMs)}`);
-    if (!(this.measureMs > 0) || !Number.isFinite(this.measureMs)) throw new RangeError(`learned rate: measureMs must be a finite number > 0, got ${String(options.measureMs)}`);
-    if (!(this.smoothing > 0 && this.smoothing <= 1)) throw new RangeError(`learned rate: smoothing must be in (0, 1], got ${String(options.smoothing)}`);
+    if (!(this.measureMs >= MIN_SPAN_MS) || !Number.isFinite(this.measureMs)) throw new RangeError(`learned rate: measureMs must be a finite number >= ${MIN_SPAN_MS}, got ${String(options.measureMs)}`);
+    this.slots = new Float64Array(Math.ceil(this.measureMs / SLOT_MS) + 1);
   }
 
   /** The learned rate at `now` (requests per window), or `undefined` before the first 429 or once back at the ceiling. */
   rate(now: number): number | undefined {
     if (this.lastMax === undefined) return undefined;
     const t = (now - this.lastDecreaseAt) / this.recoveryMs;
-    let r = this.lastMax * (1 + (1 - this.beta) * (t - 1) ** 3);
-    // AWS SDK: never more than twice what is really being sent, so that the probe above the rate that
-    // failed cannot run far ahead of the traffic (a rate nobody sends at proves nothing).
-    const measured = this.measured();
-    if (measured !== undefined && t > 1) r = Math.min(r, Math.max(this.lastMax, 2 * measured));
+    const k = 1 - this.base / this.lastMax;
+    // Below the estimate: the cubic, flat as it nears it. Above it: doubling every half `recoveryMs`,
+    // so that an estimate made from thin evidence (the first instants) or a raised limit is found in
+    // seconds, not minutes.
+    let r = t <= 1 ? this.lastMax * (1 + k * (t - 1) ** 3) : this.lastMax * 2 ** (2 * (t - 1));
+    // AWS SDK: above the estimate, never more than twice what is really being sent, so that the probe
+    // cannot run far ahead of the traffic (a rate nobody sends at proves nothing).
+    const sending = this.measured();
+    if (sending !== undefined && t > 1) r = Math.min(r, Math.max(this.lastMax, 2 * sending));
     if (this.ceiling !== undefined && r >= this.ceiling) {
       this.lastMax = undefined; // fully recovered: the configured/announced limit governs again
       return undefined;
@@ -84,50 +104,98 @@ export class LearnedRate {
     return this.lastMax !== undefined;
   }
 
-  /** Counts one granted start for the sending-rate measurement. */
+  /** Counts one granted start, for the sending rate that caps the probe. */
   count(now: number): void {
-    if (this.bucketStart === undefined) this.bucketStart = now;
-    else if (now - this.bucketStart >= this.measureMs) {
-      // AWS SDK: one update per finished bucket, over the whole time since it began (idle gaps included).
-      const perMs = this.bucketCount / (now - this.bucketStart);
-      this.smoothedPerMs = this.smoothedPerMs === undefined ? perMs : this.smoothing * perMs + (1 - this.smoothing) * this.smoothedPerMs;
-      this.bucketStart = now;
-      this.bucketCount = 0;
+    this.firstStartAt ??= now;
+    if (this.sentSlotStart === undefined) this.sentSlotStart = now;
+    else if (now - this.sentSlotStart >= 500) {
+      const perMs = this.sentInSlot / (now - this.sentSlotStart);
+      this.sendingPerMs = this.sendingPerMs === undefined ? perMs : 0.8 * perMs + 0.2 * this.sendingPerMs;
+      this.sentSlotStart = now;
+      this.sentInSlot = 0;
     }
-    this.bucketCount++;
+    this.sentInSlot++;
   }
 
-  /**
-   * The measured sending rate (requests per window), or `undefined` while no measurement bucket has
-   * finished: a handful of starts in the first instants says nothing about the rate.
-   */
+  /** The smoothed sending rate (requests per window), or `undefined` before half a second of sending. */
   measured(): number | undefined {
-    return this.smoothedPerMs === undefined ? undefined : this.smoothedPerMs * this.windowMs;
+    return this.sendingPerMs === undefined ? undefined : this.sendingPerMs * this.windowMs;
   }
 
   /**
-   * A call started at `startedAt` succeeded. Only a call started after the last decrease shows that the
-   * lowered rate gets through: then the next 429 is a new congestion event.
+   * A call started at `startedAt` succeeded at `now`: it counts toward the goodput, and if it started
+   * after the last decrease, the next 429 is a new congestion event.
    */
-  onSuccess(startedAt?: number): void {
+  onSuccess(startedAt?: number, now?: number): void {
     if (startedAt === undefined || startedAt >= this.lastDecreaseAt) this.succeededSince = true;
+    const at = startedAt ?? now;
+    if (at !== undefined) this.record(at, now ?? at);
+  }
+
+  /** Successful starts per window over the last `spanMs` (at most `measureMs`) at `now`, or `undefined` with none. */
+  goodput(now: number, spanMs = this.measureMs): number | undefined {
+    this.advance(now);
+    if (this.firstStartAt === undefined) return undefined;
+    const span = Math.min(spanMs, this.measureMs, Math.max(MIN_SPAN_MS, now - this.firstStartAt));
+    const slots = Math.max(1, Math.round(span / SLOT_MS));
+    let sum = 0;
+    const head = Math.floor(now / SLOT_MS);
+    for (let i = 0; i < slots; i++) sum += this.slots[(head - i) % this.slots.length]!;
+    return sum === 0 ? undefined : (sum / (slots * SLOT_MS)) * this.windowMs;
   }
 
   /**
-   * A 429 arrived. `inForce` is the rate in force (the limit, or the measured sending rate when lower);
-   * `ceiling` the configured/announced limit. One decrease per congestion event, as in CUBIC: a 429 of a
-   * call started before the last decrease, or with no success since it (a server with a long memory,
-   * e.g. a sliding window, refuses everything for a while), is the same congestion and is ignored.
-   * Returns whether the rate was lowered.
+   * A 429 arrived. `inForce` is the rate in force (the limit, or undefined when none is known);
+   * `ceiling` the configured/announced limit. One decrease per congestion event. Returns whether the
+   * rate was lowered.
    */
-  decrease(now: number, inForce: number, ceiling: number | undefined, startedAt?: number): boolean {
-    if (!this.succeededSince) return false;
-    if (startedAt !== undefined && startedAt < this.lastDecreaseAt) return false;
+  decrease(now: number, inForce: number | undefined, ceiling: number | undefined, startedAt?: number): boolean {
+    if (startedAt !== undefined && startedAt <= this.lastDecreaseAt) return false;
+    if (!this.succeededSince) {
+      this.refusals++;
+      return false;
+    }
     if (startedAt === undefined && now - this.lastDecreaseAt < 1000) return false;
+    // Nothing got through yet (the first answers are still in flight): no evidence of a rate; the
+    // cooldown holds the key, and the next 429 after a success decides.
+    const refused = this.refusals > 0;
+    const goodput = this.goodput(now, refused ? this.measureMs : SHORT_SPAN_MS);
+    if (goodput === undefined) return false;
+    this.refusals = 0;
+    // A server that refuses the first start above its rate (a leaky bucket) answers 429 while the last
+    // second was still spent climbing toward it, so the goodput reads low; the rate in force was just
+    // above the limit. Take 0.9 of it, but at most 1.5 times the goodput (a probe that ran far ahead, or
+    // a limit nobody sent at, proves nothing), except after a long refusal, where the sending came in a
+    // burst.
+    const capacity = refused || inForce === undefined ? goodput : Math.max(goodput, Math.min(0.9 * inForce, 1.5 * goodput));
+    const target = Math.max(this.minRate, Math.min(inForce ?? Infinity, this.beta * capacity));
     this.succeededSince = false;
     this.ceiling = ceiling;
-    this.lastMax = Math.max(this.minRate, inForce);
+    this.lastMax = Math.max(target, capacity);
+    this.base = target;
     this.lastDecreaseAt = now;
     return true;
+  }
+
+  /** Adds a success started at `at` to the goodput record. */
+  private record(at: number, now: number): void {
+    this.advance(now);
+    if (this.firstStartAt === undefined || at < this.firstStartAt) this.firstStartAt = at;
+    const head = Math.floor(now / SLOT_MS);
+    const slot = Math.floor(at / SLOT_MS);
+    if (slot > head || head - slot >= this.slots.length) return;
+    this.slots[slot % this.slots.length]! += 1;
+  }
+
+  /** Clears the slots that fell out of the record since it was last touched. */
+  private advance(now: number): void {
+    const head = Math.floor(now / SLOT_MS);
+    if (this.slotsAt === -Infinity) {
+      this.slotsAt = head;
+      return;
+    }
+    const steps = Math.min(head - this.slotsAt, this.slots.length);
+    for (let i = 1; i <= steps; i++) this.slots[(this.slotsAt + i) % this.slots.length] = 0;
+    if (head > this.slotsAt) this.slotsAt = head;
   }
 }

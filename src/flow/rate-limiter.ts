@@ -245,14 +245,11 @@ export class RateLimiter {
     if (!this.learned) return;
     const now = this.clock.now();
     const before = this.effectiveRequestsPerWindow();
-    // Start from what was really being sent: the limit in force, or the measured rate when lower. Once
-    // a learned rate is in force it is the rate in force (cooldowns make the measurement read low).
-    const inForce = this.learned.active() ? before : minDefined(before, this.learned.measured());
-    if (inForce === undefined) return; // nothing sent and no limit known: nothing to decrease from
+    // The new rate is cut from what got through (the goodput), never raised above the rate in force.
     const ceiling = minDefined(this.configured.requestsPerMinute, this.announced.requests);
-    if (!this.learned.decrease(now, inForce, ceiling, startedAt)) return;
+    if (!this.learned.decrease(now, before, ceiling, startedAt)) return;
     this.cachedSpec = undefined;
-    this.emitRate(before, 'rate limited (429)');
+    this.emitRate(before, 'rate limited (429): cut to 0.95 of what got through');
   }
 
   /**
@@ -260,7 +257,7 @@ export class RateLimiter {
    * the permit's) succeeds, the next 429 is a new congestion event.
    */
   onSuccess(startedAt?: number): void {
-    this.learned?.onSuccess(startedAt);
+    this.learned?.onSuccess(startedAt, this.clock.now());
   }
 
   /** Rejects every waiter with an `AbortError` and cancels the timer. Permits already granted stay valid. */

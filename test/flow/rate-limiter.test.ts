@@ -182,21 +182,32 @@ describe('RateLimiter', () => {
     expect(() => limiter.setLimits({ requestsPerMinute: -3 })).toThrow(/requestsPerMinute/);
   });
 
-  it('learns a rate from 429s alone and recovers toward the ceiling', async () => {
+  it('learns a rate from 429s alone: from what got through, back at it after 2 s, then probing above it up to twice what is sent', async () => {
     const clock = new VirtualClock();
-    const limiter = new RateLimiter({ requestsPerMinute: 600, clock });
+    const limiter = new RateLimiter({ requestsPerMinute: 6_000, clock });
     const rates: (number | undefined)[] = [];
     limiter.events.on('rate', (e) => rates.push(e.to));
-    const p = limiter.tryAcquire()!;
-    limiter.onRateLimited(p.startedAt);
-    expect(limiter.effectiveRequestsPerWindow()).toBeCloseTo(420, 5);
-    limiter.onRateLimited(p.startedAt - 1); // started before the decrease: same congestion, ignored
-    expect(limiter.effectiveRequestsPerWindow()).toBeCloseTo(420, 5);
-    await clock.advance(60_000); // recovery takes one window by default
-    expect(limiter.effectiveRequestsPerWindow()).toBeCloseTo(600, 0); // back near the rate that failed
-    await clock.advance(60_000);
-    expect(limiter.effectiveRequestsPerWindow()).toBe(600); // capped by the configured limit
-    expect(rates).toEqual([420]);
+    let last = clock.now();
+    for (let i = 0; i < 20; i++) {
+      const p = limiter.tryAcquire()!;
+      p.release();
+      limiter.onSuccess(p.startedAt);
+      last = p.startedAt;
+      await clock.advance(50); // 20 a second got through: 1,200 a minute
+    }
+    limiter.onRateLimited(last + 1);
+    // From what got through (1,200/min), at most 1.5 times it: nowhere near the 6,000 nobody sent at.
+    const cut = limiter.effectiveRequestsPerWindow()!;
+    expect(cut).toBeGreaterThan(0.85 * 1_200);
+    expect(cut).toBeLessThan(1.5 * 1_200);
+    limiter.onRateLimited(last); // started before the decrease: same congestion, ignored
+    expect(limiter.effectiveRequestsPerWindow()).toBe(cut);
+    await clock.advance(2_000);
+    expect(limiter.effectiveRequestsPerWindow()!).toBeGreaterThan(cut); // back at the estimate
+    await clock.advance(10_000);
+    // Probing above it, but never beyond twice what is really sent (AWS SDK), which proves nothing.
+    expect(limiter.effectiveRequestsPerWindow()).toBe(2 * 1_200);
+    expect(rates[0]).toBe(cut);
   });
 
   it('close() rejects waiters and cancels the timer', async () => {
