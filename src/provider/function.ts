@@ -132,8 +132,8 @@ function withResponseHeaders(result: unknown): Headers | undefined {
 }
 
 function isWithResponse(value: unknown): value is { data: unknown; response: { headers: Headers } } {
-  const response = prop(value, 'response');
-  return prop(value, 'data') !== undefined && prop(response, 'headers') instanceof Headers;
+  // `response` first: genai's GenerateContentResponse has a `data` getter that logs a warning when read.
+  return prop(prop(value, 'response'), 'headers') instanceof Headers && typeof value === 'object' && value !== null && 'data' in value;
 }
 
 function snapshot(headers: Headers | Record<string, string>, now: number): RateLimitSnapshot | undefined {

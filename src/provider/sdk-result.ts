@@ -5,6 +5,7 @@
  */
 import { classify } from '../classify/classify.js';
 import type { Classification, ProviderName } from '../classify/kinds.js';
+import { classifyVeoOperation } from '../classify/operation.js';
 import { prop } from './common.js';
 
 /** Finish reasons that mean the answer was blocked rather than produced. */
@@ -54,7 +55,8 @@ function familyOf(provider: ProviderName): Family {
 /**
  * The classification of a result that reports a failure, or undefined when it reports none:
  * - a content filter (`content_filtered`, never retried): Anthropic `stop_reason: "refusal"`, Gemini
- *   `promptFeedback.blockReason` or every candidate stopped for SAFETY and the like, OpenAI every choice
+ *   `promptFeedback.blockReason` or every candidate stopped for SAFETY and the like, a finished Veo operation
+ *   with `raiMediaFilteredCount` and no video, OpenAI every choice
  *   stopped with `content_filter` or a Responses answer `incomplete` for `content_filter`;
  * - an OpenAI Responses answer with `status: "failed"` (or its `response.failed` stream event), or a stream
  *   `error` event: its `error` classified as the same error in an HTTP body would be (`server_error`,
@@ -67,7 +69,10 @@ export function resultFailure(provider: ProviderName, result: unknown, now: numb
   }
   if (family === 'gemini') {
     const blocked = geminiBlockReason(result);
-    return blocked ? filtered(provider, blocked, `blocked by safety filters (${blocked})`) : undefined;
+    if (blocked) return filtered(provider, blocked, `blocked by safety filters (${blocked})`);
+    // A finished Veo operation (REST or `@google/genai`'s GenerateVideosOperation) whose every video was filtered.
+    const video = classifyVeoOperation(result);
+    return video ? { ...video, provider } : undefined;
   }
   if (family !== 'openai') return undefined;
   if (allChoicesFiltered(result)) return filtered(provider, 'content_filter', 'every choice stopped with finish_reason "content_filter"');

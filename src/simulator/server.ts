@@ -296,6 +296,7 @@ class SimulatorServer implements Simulator {
       case '401':
         return send(dialect.invalidKey());
       case 'filtered':
+        if (streaming && endpoint.filteredStream) return this.send(res, { status: 200, headers: SSE_HEADERS, body: endpoint.filteredStream(ctx).join('') }, headers);
         return this.send(res, endpoint.filtered(ctx, errCtx), headers);
       case 'reset':
         res.socket?.destroy();

@@ -32,15 +32,19 @@ export function readSdkError(error: unknown): SdkReading {
   return stainlessApiError(error, message) ?? googleApiError(error, message) ?? responseCarrier(error) ?? statusCarrier(error, message);
 }
 
-/** openai / @anthropic-ai/sdk `APIError` with a status. */
+/**
+ * openai / @anthropic-ai/sdk `APIError` with a status, or without one when the SDK raised an error event of a
+ * 200 stream (openai: a chunk's `error` object; Anthropic: the data of `event: error`): its body is then all there is.
+ */
 function stainlessApiError(error: object, message: string): SdkReading {
   const status = field(error, 'status');
-  if (typeof status !== 'number' || !('error' in error) || !('headers' in error)) return undefined;
-  const headers = field(error, 'headers');
   const inner = field(error, 'error');
+  const midStream = status === undefined && isRecord(inner);
+  if ((typeof status !== 'number' && !midStream) || !('error' in error) || !('headers' in error)) return undefined;
+  const headers = field(error, 'headers');
   // openai passes the inner `error` object, Anthropic the whole body: rebuild the body as the server sent it.
   const body = isRecord(inner) ? (field(inner, 'error') !== undefined ? inner : { error: inner }) : undefined;
-  return { http: { status, headers, body: body ?? stripStatus(message, status) } };
+  return { http: { status, headers, body: body ?? (typeof status === 'number' ? stripStatus(message, status) : message) } };
 }
 
 /**

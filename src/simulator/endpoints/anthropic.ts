@@ -1,7 +1,7 @@
 import { anthropicDialect } from '../dialects/anthropic.js';
 import { jsonReply } from '../dialects/types.js';
 import { replyFor } from '../text.js';
-import { anthropicMessageStream, anthropicStreamError } from './streams.js';
+import { anthropicMessageStream, anthropicRefusalStream, anthropicStreamError } from './streams.js';
 import type { Endpoint, SuccessContext } from './types.js';
 
 function message(ctx: SuccessContext, refusal: boolean): unknown {
@@ -34,6 +34,7 @@ export const ANTHROPIC_MESSAGES: Endpoint = {
   stream: anthropicMessageStream,
   midStreamError: anthropicStreamError,
   filtered: (ctx) => jsonReply(200, message(ctx, true)),
+  filteredStream: anthropicRefusalStream,
 };
 
 /** `POST /v1/messages/count_tokens` (`messages.countTokens` of `@anthropic-ai/sdk`): `{"input_tokens": n}`. */

@@ -42,14 +42,14 @@ function generateEndpoint(dialect: Dialect, prefix: string): Endpoint {
     operation: 'generateContent',
     required: ['contents'],
     success: generateContent,
-    // A blocked prompt is a 200 with promptFeedback.blockReason and no candidates.
-    filtered: (ctx) =>
-      jsonReply(
-        200,
-        { promptFeedback: { blockReason: 'SAFETY', safetyRatings: SAFETY_RATINGS }, usageMetadata: { promptTokenCount: ctx.text.inputTokens, totalTokenCount: ctx.text.inputTokens }, modelVersion: ctx.model, responseId: `sim${ctx.id}` },
-        { 'content-type': 'application/json; charset=UTF-8' },
-      ),
+    // A blocked prompt is a 200 with promptFeedback.blockReason and no candidates (streamed: one such chunk).
+    filtered: (ctx) => jsonReply(200, blockedPrompt(ctx), { 'content-type': 'application/json; charset=UTF-8' }),
+    filteredStream: (ctx) => [`data: ${JSON.stringify(blockedPrompt(ctx))}\r\n\r\n`],
   };
+}
+
+function blockedPrompt(ctx: SuccessContext): unknown {
+  return { promptFeedback: { blockReason: 'SAFETY', safetyRatings: SAFETY_RATINGS }, usageMetadata: { promptTokenCount: ctx.text.inputTokens, totalTokenCount: ctx.text.inputTokens }, modelVersion: ctx.model, responseId: `sim${ctx.id}` };
 }
 
 /** Gemini API `generateContent`. */

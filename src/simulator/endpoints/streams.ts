@@ -115,6 +115,11 @@ export function anthropicMessageStream(ctx: SuccessContext): string[] {
   return out;
 }
 
+/** A streamed refusal: the message opens, then stops with `stop_reason: "refusal"` and no content. */
+export function anthropicRefusalStream(ctx: SuccessContext): string[] {
+  return anthropicMessageStream(ctx).filter((e) => e.startsWith('event: message_')).map((e) => (e.startsWith('event: message_delta') ? e.replace(/"stop_reason":"[a-z_]+"/, '"stop_reason":"refusal"').replace(/"output_tokens":\d+/, '"output_tokens":0') : e));
+}
+
 /**
  * The error event of a broken Anthropic stream, as the streaming docs show it
  * (https://docs.claude.com/en/docs/build-with-claude/streaming, "Error events"): `event: error` with the

@@ -57,6 +57,8 @@ export interface Endpoint {
   readonly absorbs?: readonly FaultType[];
   /** The provider's safety/content-filter answer for this operation. */
   filtered(ctx: SuccessContext, err: ErrorContext): Reply;
+  /** The same as stream events, where the provider streams a filtered answer (Claude's refusal, Gemini's blocked prompt). */
+  filteredStream?(ctx: SuccessContext): string[];
 }
 
 /** A matched route: the endpoint and what the path carried. */
