@@ -4,6 +4,7 @@ import { RedisFlowBackend } from '../../src/flow/redis/redis-flow-backend.js';
 import { RedisConnectError, connectRedis, redactRedisUrl } from '../../src/flow/redis/connect.js';
 import { KeyPool } from '../../src/flow/key-pool.js';
 import type { BucketSpec } from '../../src/flow/bucket.js';
+import { MemoryLimiterStore } from '../../src/flow/backend.js';
 import type { Classification } from '../../src/classify/kinds.js';
 import { REDIS_URL, cleanup, testClient, uniquePrefix } from './helpers.js';
 
@@ -71,6 +72,42 @@ describe('Redis limiter (Lua reserve/settle)', () => {
     const after = await a!.limiter.reserve('capped', 0, open, 0);
     expect(after.ok).toBe(false);
     expect(after.waitMs).toBeGreaterThan(HOUR - 60_000);
+  });
+});
+
+describe('Redis limiter = in-memory limiter (bucket.ts), server caps included', () => {
+  /** One sequence of caps and reserves against a store; returns which reserves were granted. */
+  async function grants(store: { reserve: RedisFlowBackend['limiter']['reserve']; cap: RedisFlowBackend['limiter']['cap'] }, key: string, now: number): Promise<boolean[]> {
+    // A slow smooth bucket (1 start now, then one an hour) that a fixed window's remainder bypasses.
+    const spec: BucketSpec = { windowMs: HOUR, requests: 1, requestBurst: 1, tokenBurst: 0 };
+    const out: boolean[] = [];
+    const take = async (): Promise<void> => {
+      out.push((await store.reserve(key, 0, spec, now)).ok);
+    };
+    await take(); // the bucket's one start
+    await take(); // refused: the smooth bucket is empty
+    // A fixed window says 3 remain until its reset in 10 s: spent at once, past the empty bucket.
+    await store.cap(key, { requests: { remaining: 3, resetAt: now + 10_000, spend: true } }, now);
+    for (let i = 0; i < 4; i++) await take(); // 3 granted, then refused
+    // A late answer from the same window (reset 0.5 s later) with more remaining: the remainder is the
+    // latest answer's, the reset the earliest; an answer naming an earlier window is ignored.
+    await store.cap(key, { requests: { remaining: 2, resetAt: now + 10_500, spend: true } }, now);
+    await store.cap(key, { requests: { remaining: 50, resetAt: now + 5_000, spend: true } }, now);
+    for (let i = 0; i < 3; i++) await take(); // 2 granted, then refused
+    // A continuous refill's cap (no spend) only bounds the smooth bucket, which is still empty.
+    await store.cap(key, { requests: { remaining: 10, resetAt: now + 20_000 } }, now);
+    await take();
+    return out;
+  }
+
+  it('grants exactly the same starts as MemoryLimiterStore for the same caps and reserves', async () => {
+    const [redis] = await backends8();
+    const memory = new MemoryLimiterStore();
+    // Redis runs on its own clock; the memory store is given the same instant.
+    const now = Date.now();
+    const expected = await grants(memory, 'parity', now);
+    expect(expected).toEqual([true, false, true, true, true, false, true, true, false, false]);
+    expect(await grants(redis!.limiter, 'parity', now)).toEqual(expected);
   });
 });
 

@@ -139,7 +139,14 @@ interface JobMemory {
 }
 
 /** A key and permit for one attempt, or why none. */
-type KeyPick = { ok: true; key: ApiKey; permit: Permit; probes: Probes } | { ok: false; waitMs: number; allDisabled: boolean };
+type KeyPick = { ok: true; key: ApiKey; permit: Permit; probes: Probes } | { ok: false; waitMs: number; allDisabled: boolean; limited?: boolean };
+
+/**
+ * A wait on a key's limiter (not a cooldown) is re-examined at least this often, in line: a rate-limit
+ * snapshot from any worker's next response may lift a server cap ("0 remaining until the reset") long
+ * before the reset, and a job parked in BullMQ's delayed set until then would not notice.
+ */
+const LIMITED_RECHECK_MS = 1_000;
 
 /** One worker process's share of a distributed run. */
 export class RedisBatchWorker {
@@ -395,7 +402,7 @@ export class RedisBatchWorker {
   private async waitForKey(tokens: number): Promise<KeyPick> {
     if (this.waitingForKey === 0) {
       const first = await this.pickOnce(tokens);
-      if (first.ok || first.waitMs > (this.o.maxInlineWaitMs ?? 2_000) || first.allDisabled) return first;
+      if (first.ok || first.allDisabled || (first.waitMs > (this.o.maxInlineWaitMs ?? 2_000) && !first.limited)) return first;
     }
     this.waitingForKey++;
     const turn = this.gate.then(() => this.pickLoop(tokens));
@@ -456,7 +463,7 @@ export class RedisBatchWorker {
   }
 
   /** One try: the provider's breaker, then a key and permit from the shared pool, then the key's breaker and daily budget. */
-  private async pickOnce(tokens: number): Promise<KeyPick | { ok: false; waitMs: number; allDisabled: false; retryNow: true }> {
+  private async pickOnce(tokens: number): Promise<KeyPick | { ok: false; waitMs: number; allDisabled: false; limited?: undefined; retryNow: true }> {
     // The provider's shared breaker first: open, nothing is asked of the pool, the quota or the provider.
     const gate = this.providerBreaker ? await this.providerBreaker.acquire() : CLOSED;
     if (!gate.ok) return { ok: false, waitMs: breakerWait(gate), allDisabled: false };
@@ -476,7 +483,10 @@ export class RedisBatchWorker {
     }
     if (gate.probe) await this.providerBreaker!.release(true);
     const allDisabled = r.waiting.length > 0 && r.waiting.every((w) => w.state === 'disabled');
-    return { ok: false, waitMs: Number.isFinite(r.waitMs) ? r.waitMs : 60_000, allDisabled };
+    // The earliest key back is one whose limiter refuses (no cooldown, no park): a snapshot may lift it.
+    const now = this.clock.now();
+    const limited = r.waiting.some((w) => w.state === 'limited' && (w.untilMs === undefined || w.untilMs - now <= r.waitMs + 1));
+    return { ok: false, waitMs: Number.isFinite(r.waitMs) ? r.waitMs : 60_000, allDisabled, limited };
   }
 
   /** Picks a key, waiting in-line for short waits; a long wait is returned (the job is then delayed). */
@@ -486,8 +496,8 @@ export class RedisBatchWorker {
       const r = await this.pickOnce(tokens);
       if (r.ok || r.allDisabled) return r;
       if ('retryNow' in r) continue;
-      if (r.waitMs > maxInline) return r;
-      await this.clock.sleep(Math.max(1, r.waitMs));
+      if (r.waitMs > maxInline && !r.limited) return r;
+      await this.clock.sleep(Math.max(1, r.limited ? Math.min(r.waitMs, LIMITED_RECHECK_MS) : r.waitMs));
     }
     return { ok: false, waitMs: 1000, allDisabled: false };
   }

@@ -89,6 +89,7 @@ export class RedisLimiterStore implements LimiterStore {
       r ? r.resetAt - now : '',
       t ? t.remaining : '',
       t ? t.resetAt - now : '',
+      r?.spend ? '1' : '',
     );
   }
 }

@@ -35,12 +35,13 @@ local function token_rate(s)
   return math.max(s.tokens - s.tburst, s.tokens * 0.01) / s.window
 end
 
-local FIELDS = { 'rl', 'tl', 'up', 'ls', 'rr', 'rra', 'tr', 'tra' }
+-- rs: the request cap is a fixed window's remainder that may be spent at once (bucket.ts requestsSpend).
+local FIELDS = { 'rl', 'tl', 'up', 'ls', 'rr', 'rra', 'tr', 'tra', 'rs' }
 
 -- Reads a bucket; a missing one is full (server caps recorded before the first reserve are kept).
 local function load(key, s, now)
   local v = redis.call('HMGET', key, unpack(FIELDS))
-  local st = { rl = num(v[1]), tl = num(v[2]), up = num(v[3]), ls = num(v[4]), rr = num(v[5]), rra = num(v[6]), tr = num(v[7]), tra = num(v[8]) }
+  local st = { rl = num(v[1]), tl = num(v[2]), up = num(v[3]), ls = num(v[4]), rr = num(v[5]), rra = num(v[6]), tr = num(v[7]), tra = num(v[8]), rs = num(v[9]) }
   if st.up == nil then
     st.rl = s and s.rburst or 0
     st.tl = s and s.tburst or 0
@@ -79,15 +80,20 @@ local function refill(st, s, now)
   end
   if st.rl > s.rburst then st.rl = s.rburst end
   if st.tl > s.tburst then st.tl = s.tburst end
-  if st.rra ~= nil and now >= st.rra then st.rr = nil; st.rra = nil end
+  if st.rra ~= nil and now >= st.rra then st.rr = nil; st.rra = nil; st.rs = nil end
   if st.tra ~= nil and now >= st.tra then st.tr = nil; st.tra = nil end
+end
+
+-- Whether a start may be taken from a fixed window's announced remainder now, bypassing the smooth bucket.
+local function spends_cap(st, now)
+  return st.rs == 1 and st.rra ~= nil and now < st.rra and (st.rr or 0) >= 1
 end
 
 local function wait_ms(st, s, tokens, now)
   refill(st, s, now)
   local wait = 0
   if s.spacing ~= nil and st.ls ~= nil then wait = math.max(wait, st.ls + s.spacing - now) end
-  if s.requests ~= nil and st.rl < 1 - EPS then wait = math.max(wait, (1 - st.rl) / request_rate(s)) end
+  if s.requests ~= nil and st.rl < 1 - EPS and not spends_cap(st, now) then wait = math.max(wait, (1 - st.rl) / request_rate(s)) end
   if s.tokens ~= nil and tokens > 0 then
     local need = math.min(tokens, s.tburst)
     if st.tl < need - EPS then wait = math.max(wait, (need - st.tl) / token_rate(s)) end

@@ -12,7 +12,8 @@ if wait > 0 then
   save(KEYS[1], st, ttl_of(s, st, now))
   return { 0, wait }
 end
-if s.requests ~= nil then st.rl = st.rl - 1 end
+-- A start spent from a window's announced remainder does not draw on the smooth bucket (bucket.ts reserveBucket).
+if s.requests ~= nil and not spends_cap(st, now) then st.rl = st.rl - 1 end
 if s.tokens ~= nil then st.tl = st.tl - tokens end
 if st.rr ~= nil then st.rr = st.rr - 1 end
 if st.tr ~= nil then st.tr = st.tr - tokens end
