@@ -61,8 +61,9 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
       await store.setMeta(meta);
     } else {
       if (meta.fingerprint && !sameContent(meta.fingerprint, fingerprint)) {
-        if (!options.force) throw new InputChangedError(meta.fingerprint, fingerprint);
+        // Another input's state is refused first: --force would not make it right.
         checkSameInput(statePath, meta.fingerprint, fingerprint);
+        if (!options.force) throw new InputChangedError(meta.fingerprint, fingerprint);
         changedLines = await reconcileChangedInput(store, meta, { ...options, rejects: rejectsPath }, events);
         // Lines after the ingested ones are new: ingestion goes on from where it stopped.
         await store.setMeta({ fingerprint, ingestDone: false });
@@ -313,7 +314,8 @@ async function executeAll(
       streak.count = 0;
       return;
     }
-    const error = attempt?.kind === completion.error.kind ? attempt : completion.error;
+    const final = completion.error;
+    const error = attempt?.kind === final.kind ? { ...attempt, status: attempt.status ?? final.status } : final;
     const signature = `${error.kind}\u0000${error.status ?? ''}\u0000${error.message}`;
     streak.count = signature === streak.signature ? streak.count + 1 : 1;
     streak.signature = signature;

@@ -11,11 +11,14 @@ export const ExitCode = {
   badConfig: 2,
   /** The run finished but some items failed; see `sluice status` and the output file. */
   someFailed: 3,
-  /** A key variable or key file named in the configuration is not set or unreadable. */
+  /** A key variable or key file named in the configuration is not set or unreadable, or the probe's key was refused. */
   missingKey: 4,
-  /** The input file is missing, unreadable, or changed since the state was created (without --force). */
+  /**
+   * The input file is missing or unreadable, every line of it is rejected, it changed since the state was
+   * created (without --force, or with changed lines and no --changed-lines), or the state is another input's.
+   */
   badInput: 5,
-  /** The state file is unreadable, corrupt, or not a Sluice state file. */
+  /** The state file is unreadable, corrupt, not a Sluice state file, or busy (another run holds one of the run's files). */
   badState: 6,
   /** Stopped by SIGINT/SIGTERM; state is saved and the same command resumes the run. */
   interrupted: 130,

@@ -106,6 +106,8 @@ describe('--force with a changed input', () => {
     const err = await runBatch({ input: b, executor: echo(), state: t.file('a.db'), force: true, changedLines: 'rerun' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StateOfOtherInputError);
     expect((err as Error).message).toContain(a);
+    // Without force it is the same refusal (not "use force"), since force would not help.
+    await expect(runBatch({ input: b, executor: echo(), state: t.file('a.db') })).rejects.toBeInstanceOf(StateOfOtherInputError);
     expect(readFileSync(bRun.output, 'utf8')).toBe(before);
   });
 });
