@@ -4,7 +4,7 @@ import { RedisFlowBackend } from '../../src/flow/redis/redis-flow-backend.js';
 import { RedisConnectError, connectRedis, redactRedisUrl } from '../../src/flow/redis/connect.js';
 import { KeyPool } from '../../src/flow/key-pool.js';
 import type { BucketSpec } from '../../src/flow/bucket.js';
-import { MemoryLimiterStore } from '../../src/flow/backend.js';
+import { MemoryLimiterStore, type LimiterStore } from '../../src/flow/backend.js';
 import type { Classification } from '../../src/classify/kinds.js';
 import { REDIS_URL, cleanup, testClient, uniquePrefix } from './helpers.js';
 
@@ -77,7 +77,7 @@ describe('Redis limiter (Lua reserve/settle)', () => {
 
 describe('Redis limiter = in-memory limiter (bucket.ts), server caps included', () => {
   /** One sequence of caps and reserves against a store; returns which reserves were granted. */
-  async function grants(store: { reserve: RedisFlowBackend['limiter']['reserve']; cap: RedisFlowBackend['limiter']['cap'] }, key: string, now: number): Promise<boolean[]> {
+  async function grants(store: Pick<LimiterStore, 'reserve' | 'cap'>, key: string, now: number): Promise<boolean[]> {
     // A slow smooth bucket (1 start now, then one an hour) that a fixed window's remainder bypasses.
     const spec: BucketSpec = { windowMs: HOUR, requests: 1, requestBurst: 1, tokenBurst: 0 };
     const out: boolean[] = [];
