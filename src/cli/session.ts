@@ -143,6 +143,7 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   const tracker = new ProgressTracker(clock);
   tracker.setKeys(s.keys.map((k) => k.name));
   tracker.observe({ type: 'concurrency', at: clock.now(), limit: config.concurrency });
+  if (config.adaptive) tracker.setConcurrencyRange(config.minConcurrency, config.maxConcurrency);
   const observers: RunObserver[] = [recorder, tracker, runLog];
   let metrics: SluiceMetrics | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -172,11 +173,8 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   batchEvents.on('start', (e) => runLog.event('info', 'run_start', { input: s.input, ...e, settings: publicSettings(config, s.keys) }));
   batchEvents.on('reject', (e) => runLog.event('warn', 'reject', { file: s.input, line: e.line, reason: e.reason }));
   batchEvents.on('stopping', (e) => runLog.event('warn', 'stopping', e));
-  batchEvents.on('halted', (h) => {
-    const message = haltMessage(h, s.input);
-    println(io.stderr, `sluice: ${message}`);
-    runLog.event('error', 'run_halted', { ...h }, message);
-  });
+  // The one message on the terminal comes with the summary; the log has it at once.
+  batchEvents.on('halted', (h) => runLog.event('error', 'run_halted', { ...h }, haltMessage(h, s.input)));
   batchEvents.on('inputChanged', (c) => {
     const message = c.appendOnly
       ? `input ${s.input} grew since the state was created (--force): the appended lines are ingested and run`
@@ -195,7 +193,8 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
       `all keys unavailable; waiting ${(e.waitMs / 1000).toFixed(1)}s`),
   );
   const progress = new ProgressDisplay({ clock, tracker, stream: io.stderr, mode: config.progress, intervalMs: config.progressInterval });
-  const shutdown = new Shutdown((m) => println(io.stderr, m), config.gracePeriod);
+  // Messages go above the live block, so that it is not drawn a second time below them.
+  const shutdown = new Shutdown((m) => progress.print(m), config.gracePeriod);
   const batchExecutor: BatchExecutor = {
     run: (payload, o) =>
       executor.run(payload as Record<string, unknown>, {

@@ -62,6 +62,25 @@ describe('JSONL input', () => {
     expect(records[2]).toEqual({ line: 3, reject: 'missing field "name" used by the template' });
   });
 
+  it('a UTF-8 BOM before line 1 changes nothing (property: any lines, any line endings)', async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer())), { minLength: 1, maxLength: 6 }),
+        fc.constantFrom('\n', '\r\n'),
+        async (objects, eol) => {
+          const text = objects.map((o) => JSON.stringify({ prompt: 'p', ...o })).join(eol) + eol;
+          const plain = t.file(`plain-${++n}.jsonl`);
+          const bom = t.file(`bom-${n}.jsonl`);
+          writeFileSync(plain, text);
+          writeFileSync(bom, '\ufeff' + text);
+          expect(await all(readJsonl(bom))).toEqual(await all(readJsonl(plain)));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it('never throws on arbitrary text', () => {
     fc.assert(
       fc.property(fc.string(), (text) => {
