@@ -20,7 +20,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { CONTENDERS, type Contender } from './limiters/contenders.js';
+import { CONTENDERS, sluiceCli, type Contender } from './limiters/contenders.js';
 import { ALGORITHMS, ALGORITHM_INFO, CONCURRENCY_CAP, type Algorithm, type HeaderMode } from './limiters/scenarios.js';
 import { startLimiterServer } from './limiters/spawn-server.js';
 
@@ -147,6 +147,25 @@ function bestPeer(rows: readonly Row[]): Row | undefined {
   return rows.filter((r) => r.peer).sort((a, b) => a.lost - b.lost || a.seconds - b.seconds)[0];
 }
 
+/**
+ * The CLI rows include the process start, the input's ingestion into SQLite and the final report: this is
+ * that fixed cost, measured as one request against a server whose limit never binds.
+ */
+async function printCliStartup(latencyMs: number): Promise<void> {
+  const secrets = [secret(0)];
+  const server = await startLimiterServer({ algorithm: 'fixed-window-ietf', mode: 'blind', rate: 1000, windowSeconds: 1, secrets, latencyMs });
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 60_000);
+  const t0 = performance.now();
+  try {
+    const ok = await sluiceCli.run({ baseUrl: server.baseUrl, secrets, n: 1, rate: 1000, concurrencyCap: undefined, signal: controller.signal });
+    console.log(`sluice run fixed cost (start, ingest, 1 request, report; included in every CLI row): ${((performance.now() - t0) / 1000).toFixed(1)} s${ok === 1 ? '' : ' (the request failed)'}`);
+  } finally {
+    clearTimeout(timer);
+    await server.close();
+  }
+}
+
 export async function benchLimiters(): Promise<void> {
   const n = envNumber('BENCH_LIMITERS_N', 60, (v) => Number.isInteger(v) && v >= 1 && v <= 100_000, 'an integer 1..100000');
   const rate = envNumber('BENCH_LIMITERS_RATE', 20, (v) => Number.isInteger(v) && v >= 1 && v <= 1000, 'an integer 1..1000');
@@ -163,6 +182,7 @@ export async function benchLimiters(): Promise<void> {
       `answer latency ${latencyMs} ms; hard timeout ${timeoutFactor}x the minimum (at least 15 s). ` +
       `Full size of issue 10: BENCH_LIMITERS_N=400 BENCH_LIMITERS_WINDOW=5 BENCH_LIMITERS_FILTER=.`,
   );
+  if (contenders.includes(sluiceCli)) await printCliStartup(latencyMs);
   for (const scenario of chosen) {
     const info = ALGORITHM_INFO[scenario.algorithm];
     console.log(`\n-- ${scenario.name}: ${info.limit(rate, windowSeconds)}; ${info.implementation}`);

@@ -115,7 +115,7 @@ function warnIfStale(dist: string): void {
 }
 
 /** Sluice end to end: `sluice run <jsonl>` from dist/ (the bench builds first), told no limit. */
-const sluiceCli: Contender = {
+export const sluiceCli: Contender = {
   name: 'sluice run (CLI)',
   peer: false,
   async run(ctx) {

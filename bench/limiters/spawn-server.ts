@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 import type { ServerConfig } from './scenarios.js';
 import type { ServerStats } from './server.js';
 
-const SERVER = join(dirname(fileURLToPath(import.meta.url)), 'server.ts');
+const HERE = dirname(fileURLToPath(import.meta.url));
+const SERVER = join(HERE, 'server.ts');
+/** `--import tsx` resolves from the working directory: the repository's root, wherever the bench is started from. */
+const ROOT = join(HERE, '..', '..');
 const START_TIMEOUT_MS = 20_000;
 
 export interface LimiterServer {
@@ -18,6 +21,7 @@ export interface LimiterServer {
 
 export async function startLimiterServer(config: ServerConfig): Promise<LimiterServer> {
   const child = spawn(process.execPath, ['--import', 'tsx', SERVER], {
+    cwd: ROOT,
     env: { PATH: process.env.PATH, SLUICE_LIMITER_SERVER: JSON.stringify(config) },
     // stdin stays open: the server ends by itself when this process goes away.
     stdio: ['pipe', 'pipe', 'pipe'],
