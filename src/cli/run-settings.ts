@@ -35,6 +35,26 @@ export function settingsToStore(config: SluiceConfig): Record<string, unknown> {
   return out;
 }
 
+/** Options whose value (same name, same type) is in the display settings (`RunMeta.options`) of states made before settings were stored. */
+const LEGACY_OPTIONS = [
+  'provider', 'baseUrl', 'model', 'rpm', 'tpm', 'maxInFlight', 'learnRate', 'selection', 'keyLimits',
+  'retryPreset', 'maxAttempts', 'quotaMonitoring', 'quotaThreshold', 'alertLevels',
+] as const satisfies readonly OptionName[];
+
+/**
+ * The stored settings of a run: `RunMeta.settings`, or, for a state made before they were stored, the
+ * options that can be read back from the run's display settings (`RunMeta.options`), so that such a
+ * resume does not fall back to a provider's default URL either.
+ */
+export function storedSettings(meta: { settings?: Record<string, unknown>; options?: Record<string, unknown> } | undefined): Record<string, unknown> | undefined {
+  if (!meta) return undefined;
+  if (meta.settings) return meta.settings;
+  if (!meta.options) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const name of LEGACY_OPTIONS) if (meta.options[name] !== undefined) out[name] = meta.options[name];
+  return out;
+}
+
 /** One guarded option whose value differs from the stored run's. */
 export interface SettingChange {
   option: OptionName;

@@ -11,7 +11,7 @@ import { loadKeys } from '../keys.js';
 import type { SluiceConfig } from '../options.js';
 import { shapePayload, shapingAdapter } from '../payload.js';
 import { preflight } from '../preflight.js';
-import { describeChange, resumeConfig } from '../run-settings.js';
+import { describeChange, resumeConfig, storedSettings } from '../run-settings.js';
 import { keyLimitsFor, runSession } from '../session.js';
 import { addRedisOptions, runOnRedis, type RedisCliOptions } from './worker.js';
 
@@ -41,7 +41,7 @@ export function runCommand(ctx: CliContext): Command {
     try {
       // A resume takes the settings it is not given from the state, and refuses a changed destination.
       const prior = await readRunMeta(files.state);
-      const { config, changes } = resumeConfig(loaded, prior?.settings);
+      const { config, changes } = resumeConfig(loaded, storedSettings(prior));
       for (const c of changes) println(ctx.io.stderr, `sluice: --force: ${describeChange(c)}`);
       const keys = loadKeys({ keysEnv: config.keysEnv, keyFile: config.keyFile }, ctx.io.env);
       const adapter = buildProvider(config);

@@ -1,0 +1,50 @@
+/** The run's remembered settings: what a resume takes from the state, and which changes it refuses. */
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/cli/config.js';
+import { CliError, ExitCode } from '../../src/cli/exit-codes.js';
+import { resumeConfig, settingsToStore, storedSettings } from '../../src/cli/run-settings.js';
+
+const first = loadConfig({ env: {}, flags: { baseUrl: 'http://127.0.0.1:8080/v1', model: 'm1', keysEnv: 'K1,K2', rpm: '500', template: 'Hi {{name}}' } }).config;
+const stored = settingsToStore(first);
+
+describe('remembered settings', () => {
+  it('stores the resolved settings by option name, never a secret nor the run-only options', () => {
+    expect(stored).toMatchObject({ baseUrl: 'http://127.0.0.1:8080/v1', model: 'm1', keysEnv: ['K1', 'K2'], rpm: 500, template: 'Hi {{name}}', provider: 'openai' });
+    for (const runOnly of ['force', 'state', 'output', 'logFile', 'metricsPort', 'progress']) expect(stored).not.toHaveProperty(runOnly);
+  });
+
+  it('a resume with fewer options takes the others from the state; options given now win', () => {
+    const { config, changes } = resumeConfig(loadConfig({ env: {}, flags: { rpm: '50' } }), stored);
+    expect(config).toMatchObject({ baseUrl: 'http://127.0.0.1:8080/v1', model: 'm1', keysEnv: ['K1', 'K2'], template: 'Hi {{name}}', rpm: 50 });
+    expect(changes).toEqual([]);
+  });
+
+  it('refuses another destination or request without --force, naming the old and new values; --force takes them', () => {
+    const attempt = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): unknown => {
+      try {
+        return resumeConfig(loadConfig({ env, flags }), stored);
+      } catch (e) {
+        return e;
+      }
+    };
+    const model = attempt({ model: 'm2' }) as CliError;
+    expect(model).toBeInstanceOf(CliError);
+    expect(model.exitCode).toBe(ExitCode.badConfig);
+    expect(model.message).toContain('model was "m1", now "m2" (flag)');
+    const url = attempt({}, { SLUICE_BASE_URL: 'https://api.openai.com/v1' }) as CliError;
+    expect(url.message).toContain('baseUrl was "http://127.0.0.1:8080/v1", now "https://api.openai.com/v1" (environment)');
+    const forced = attempt({ model: 'm2', force: true }) as ReturnType<typeof resumeConfig>;
+    expect(forced.config.model).toBe('m2');
+    expect(forced.changes.map((c) => c.option)).toEqual(['model']);
+    // The same value again is no change.
+    expect((attempt({ model: 'm1' }) as ReturnType<typeof resumeConfig>).changes).toEqual([]);
+  });
+
+  it('a state made before settings were stored falls back to its display settings', () => {
+    const legacy = storedSettings({ options: { provider: 'openai', baseUrl: 'http://127.0.0.1:9999/v1', model: 'old', concurrency: '4 (adaptive 1..16)' } });
+    const { config } = resumeConfig(loadConfig({ env: {} }), legacy);
+    expect(config.baseUrl).toBe('http://127.0.0.1:9999/v1');
+    expect(config.model).toBe('old');
+    expect(config.concurrency).toBe(4);
+  });
+});
