@@ -427,6 +427,9 @@ export class KeyPool {
     if (s.state !== 'active') return { key: name, state: s.state, untilMs: s.until };
     const paused = entry.monitor.pausedUntil();
     if (paused !== undefined) return { key: name, state: 'paused', untilMs: paused };
+    // After a 429 with learning on, the key is on probation until a call started after it succeeds:
+    // one call at a time probes it, so a window that still refuses costs one attempt, not a burst.
+    if (this.learnRate !== false && entry.strikes > 0 && entry.limiter.inFlight > 0) return { key: name, state: 'limited' };
     return undefined;
   }
 

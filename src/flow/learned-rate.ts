@@ -9,8 +9,7 @@
  *   which the probe went above the limit (a server over its limit admits exactly its rate). After a
  *   refusal that outlasted the cooldown (a window that refuses everything until it ends, which also
  *   lets a whole allowance through in an instant), over the last `measureMs` (5 s) instead, which spans
- *   the refusal and so averages the window. Spans shorter than the key's use are cut to it (at least
- *   250 ms).
+ *   the refusal and so averages the window. Spans longer than the key's use are cut to it.
  * - The rate drops to `beta` (0.95) of that estimate, never above the rate in force.
  * - It then climbs along a cubic curve: back at the estimate after `recoveryMs` (2 s), flat there, then
  *   doubling every second above it, so a limit that was raised is found. The next 429 is the next event.
@@ -37,7 +36,7 @@ const SLOT_MS = 100;
 /** The span the goodput is measured over after an ordinary 429, ms. */
 const SHORT_SPAN_MS = 1_000;
 /** The shortest span a goodput is measured over, ms: a handful of first answers says little about a rate. */
-const MIN_SPAN_MS = 250;
+const MIN_SPAN_MS = SLOT_MS;
 
 /** State of the learned request rate (requests per window). */
 export class LearnedRate {
@@ -55,6 +54,9 @@ export class LearnedRate {
   private succeededSince = true;
   /** 429s of calls started after the last decrease, before any success: the server refuses for longer than a cooldown. */
   private refusals = 0;
+  /** Starts granted and 429s received so far: before any answer succeeds, all there is to go on. */
+  private grants = 0;
+  private rejections = 0;
   private ceiling: number | undefined;
   /** Successful starts per slot of {@link SLOT_MS}, a ring over `measureMs`. */
   private readonly slots: Float64Array;
@@ -76,7 +78,7 @@ export class LearnedRate {
     if (!(this.minRate > 0) || !Number.isFinite(this.minRate)) throw new RangeError(`learned rate: minRate must be a finite number > 0, got ${String(options.minRate)}`);
     if (!(this.windowMs > 0) || !Number.isFinite(this.windowMs)) throw new RangeError(`learned rate: windowMs must be a finite number > 0, got ${String(options.windowMs)}`);
     if (!(this.measureMs >= MIN_SPAN_MS) || !Number.isFinite(this.measureMs)) throw new RangeError(`learned rate: measureMs must be a finite number >= ${MIN_SPAN_MS}, got ${String(options.measureMs)}`);
-    this.slots = new Float64Array(Math.ceil(this.measureMs / SLOT_MS) + 1);
+    this.slots = new Float64Array(Math.ceil(this.measureMs / SLOT_MS) + 2);
   }
 
   /** The learned rate at `now` (requests per window), or `undefined` before the first 429 or once back at the ceiling. */
@@ -107,6 +109,7 @@ export class LearnedRate {
   /** Counts one granted start, for the sending rate that caps the probe. */
   count(now: number): void {
     this.firstStartAt ??= now;
+    this.grants++;
     if (this.sentSlotStart === undefined) this.sentSlotStart = now;
     else if (now - this.sentSlotStart >= 500) {
       const perMs = this.sentInSlot / (now - this.sentSlotStart);
@@ -137,11 +140,13 @@ export class LearnedRate {
     this.advance(now);
     if (this.firstStartAt === undefined) return undefined;
     const span = Math.min(spanMs, this.measureMs, Math.max(MIN_SPAN_MS, now - this.firstStartAt));
-    const slots = Math.max(1, Math.round(span / SLOT_MS));
-    let sum = 0;
+    // Whole slots from the one holding `now - span` to the current one, over the time they cover.
     const head = Math.floor(now / SLOT_MS);
-    for (let i = 0; i < slots; i++) sum += this.slots[(head - i) % this.slots.length]!;
-    return sum === 0 ? undefined : (sum / (slots * SLOT_MS)) * this.windowMs;
+    const first = Math.max(head - this.slots.length + 1, Math.floor((now - span) / SLOT_MS));
+    let sum = 0;
+    for (let slot = first; slot <= head; slot++) sum += this.slots[slot % this.slots.length]!;
+    const covered = Math.max(span, now - first * SLOT_MS);
+    return sum === 0 ? undefined : (sum / covered) * this.windowMs;
   }
 
   /**
@@ -150,24 +155,25 @@ export class LearnedRate {
    * rate was lowered.
    */
   decrease(now: number, inForce: number | undefined, ceiling: number | undefined, startedAt?: number): boolean {
+    this.rejections++;
     if (startedAt !== undefined && startedAt <= this.lastDecreaseAt) return false;
     if (!this.succeededSince) {
       this.refusals++;
       return false;
     }
     if (startedAt === undefined && now - this.lastDecreaseAt < 1000) return false;
-    // Nothing got through yet (the first answers are still in flight): no evidence of a rate; the
-    // cooldown holds the key, and the next 429 after a success decides.
     const refused = this.refusals > 0;
-    const goodput = this.goodput(now, refused ? this.measureMs : SHORT_SPAN_MS);
+    // Nothing answered yet (the first burst is still in flight): assume the starts not refused so far
+    // are what the server takes in that time, so the key resumes at a pace, not with a burst.
+    const goodput = this.goodput(now, refused ? this.measureMs : SHORT_SPAN_MS) ?? this.provisional(now);
     if (goodput === undefined) return false;
     this.refusals = 0;
     // A server that refuses the first start above its rate (a leaky bucket) answers 429 while the last
     // second was still spent climbing toward it, so the goodput reads low; the rate in force was just
-    // above the limit. Take 0.9 of it, but at most 1.5 times the goodput (a probe that ran far ahead, or
+    // above the limit. Take 0.95 of it, but at most 1.5 times the goodput (a probe that ran far ahead, or
     // a limit nobody sent at, proves nothing), except after a long refusal, where the sending came in a
     // burst.
-    const capacity = refused || inForce === undefined ? goodput : Math.max(goodput, Math.min(0.9 * inForce, 1.5 * goodput));
+    const capacity = refused || inForce === undefined ? goodput : Math.max(goodput, Math.min(0.95 * inForce, 1.5 * goodput));
     const target = Math.max(this.minRate, Math.min(inForce ?? Infinity, this.beta * capacity));
     this.succeededSince = false;
     this.ceiling = ceiling;
@@ -175,6 +181,13 @@ export class LearnedRate {
     this.base = target;
     this.lastDecreaseAt = now;
     return true;
+  }
+
+  /** Starts not refused per window since the first start (at least one slot), or undefined with none. */
+  private provisional(now: number): number | undefined {
+    if (this.firstStartAt === undefined) return undefined;
+    const accepted = this.grants - this.rejections;
+    return accepted > 0 ? (accepted / Math.max(SLOT_MS, now - this.firstStartAt)) * this.windowMs : undefined;
   }
 
   /** Adds a success started at `at` to the goodput record. */
