@@ -6,9 +6,10 @@
 import { RETRYABLE_BY_DEFAULT, type Classification, type ErrorKind, type ProviderName } from './kinds.js';
 import type { HttpFailure, ProviderClassifier, Verdict } from './failure.js';
 import type { HeaderMap } from './headers.js';
-import { bodySnippetMessage, cleanMessage, waitFromMessage } from './message.js';
+import { bodySnippetMessage, cleanMessage, monthlyAllowance, waitFromMessage } from './message.js';
 import { parseResetTime, parseRetryAfter, parseRetryAfterMs } from './retry-after.js';
 import { kindFromStatus } from './status.js';
+import { firstOfNextMonthUtc } from './zone-time.js';
 import { classifyAnthropic } from './providers/anthropic.js';
 import { classifyAzure } from './providers/azure.js';
 import { classifyCompatible } from './providers/compatible.js';
@@ -48,7 +49,10 @@ export function classifyHttpFailure(f: HttpFailure, provider?: ProviderName): Cl
   const retryAfterMs = headerWait(f.headers, f.now) ?? verdict?.retryAfterMs ?? waitFromMessage(rawMessage);
   const resetAt = verdict?.resetAt ?? (kind === 'rate_limited' || kind === 'quota_exhausted' ? headerReset(f.headers, f.now) : undefined);
   const quotaScope = verdict?.quotaScope ?? (kind === 'quota_exhausted' ? quotaScopeFor(f.status) : undefined);
-  const parked = kind === 'rate_limited' ? parkedRateLimit(f, retryAfterMs, resetAt, quotaScope) : undefined;
+  const monthly = f.status !== undefined && f.status < 500 && monthlyAllowance(rawMessage);
+  const parked = kind === 'rate_limited' ? parkedRateLimit(f, retryAfterMs, resetAt, quotaScope, monthly) : undefined;
+  // A spent cap that comes back next month (Cohere "Your billing capacity will reset at the beginning of next month").
+  const resumeAt = parked ? parked.resumeAt : (verdict?.resumeAt ?? (kind === 'quota_exhausted' && monthly ? firstOfNextMonthUtc(f.now) : undefined));
   return finish({
     kind: parked ? 'quota_exhausted' : kind,
     status: f.status,
@@ -57,7 +61,7 @@ export function classifyHttpFailure(f: HttpFailure, provider?: ProviderName): Cl
     provider: provider ?? verdict?.provider,
     retryAfterMs,
     resetAt,
-    resumeAt: parked ? parked.resumeAt : verdict?.resumeAt,
+    resumeAt,
     quotaScope: parked ? parked.quotaScope : quotaScope,
   });
 }
@@ -66,18 +70,22 @@ export function classifyHttpFailure(f: HttpFailure, provider?: ProviderName): Cl
  * A rate limit that is really a quota for now: the server's wait is an hour or more (park until it ends), or
  * a 429 names a per-day limit and no wait (OpenRouter-style "free-models-per-day", corpus
  * opengateway-429-free-models-per-day-high-balance: nothing to gain before the daily reset). A per-day limit
- * that states a short wait (OpenAI RPD "Please try again in 8.64s") stays a rate limit.
+ * that states a short wait (OpenAI RPD "Please try again in 8.64s") stays a rate limit. A 429 that names a
+ * monthly allowance and no wait (Cohere's trial key "limited to 1000 API calls / month", corpus
+ * cohere-429-trial-key-1000-calls-per-month) parks until 00:00 UTC on the first of the next month.
  */
 function parkedRateLimit(
   f: HttpFailure,
   retryAfterMs: number | undefined,
   resetAt: number | undefined,
   quotaScope: Classification['quotaScope'],
+  monthly: boolean,
 ): { quotaScope: Classification['quotaScope']; resumeAt: number | undefined } | undefined {
   const wait = retryAfterMs ?? (resetAt !== undefined ? resetAt - f.now : undefined);
   // A per-minute scope would make the key pool cool rather than park: a long wait is not per minute.
   if (wait !== undefined && wait >= PARK_AFTER_WAIT_MS) return { quotaScope: quotaScope === 'day' ? 'day' : 'unknown', resumeAt: f.now + wait };
   if (wait === undefined && quotaScope === 'day' && f.status === 429) return { quotaScope: 'day', resumeAt: undefined };
+  if (wait === undefined && monthly && f.status === 429) return { quotaScope: 'unknown', resumeAt: firstOfNextMonthUtc(f.now) };
   return undefined;
 }
 

@@ -95,6 +95,19 @@ const PER_MINUTE = wordings('per minute', [
   ['per[ -]min', 'anthropic-429-input-tokens-per-minute-org'],
 ]);
 
+const PER_MONTH = wordings('monthly allowance', [
+  ['(?:calls?|requests?) ?/ ?month', 'cohere-429-trial-key-1000-calls-per-month'],
+  ['reset at the beginning of next month', 'cohere-402-maximum-billing-reached'],
+]);
+
+/**
+ * Whether the message names a monthly allowance ("limited to 1000 API calls / month") or says the cap
+ * comes back next month: nothing is gained before the first of the next month.
+ */
+export function monthlyAllowance(message: string): boolean {
+  return PER_MONTH.test(message);
+}
+
 /** "per day" style limits (OpenAI RPD, Code Assist daily, OpenRouter free-models-per-day) versus per-minute ones. */
 export function scopeFromMessage(message: string): 'minute' | 'day' | undefined {
   if (PER_DAY.test(message)) return 'day';

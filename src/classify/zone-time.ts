@@ -41,3 +41,9 @@ export function nextMidnight(now: number, timeZone: string = PACIFIC): number | 
     return undefined;
   }
 }
+
+/** 00:00 UTC on the first day of the month after `now`: when a monthly allowance or spend cap comes back. */
+export function firstOfNextMonthUtc(now: number): number {
+  const d = new Date(now);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+}

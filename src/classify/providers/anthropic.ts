@@ -10,6 +10,7 @@ import { requestExceedsLimit } from '../message.js';
 import { wordings } from '../evidence.js';
 import { mentionsBilling } from '../phrases.js';
 import { kindFromStatus } from '../status.js';
+import { firstOfNextMonthUtc } from '../zone-time.js';
 
 const BY_TYPE: ReadonlyMap<string, ErrorKind> = new Map<string, ErrorKind>([
   ['invalid_request_error', 'invalid_request'],
@@ -68,9 +69,4 @@ function regainAccessAt(message: string): number | undefined {
   if (!m) return undefined;
   const at = Date.parse(`${m[1]}T${m[2]}:00Z`);
   return Number.isFinite(at) ? at : undefined;
-}
-
-function firstOfNextMonthUtc(now: number): number {
-  const d = new Date(now);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
 }
