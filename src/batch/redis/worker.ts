@@ -169,7 +169,8 @@ export class RedisBatchWorker {
   private readonly concurrency: SchedulerConcurrency;
   private readonly providerName: ProviderName | undefined;
   private readonly keysByName: Map<string, ApiKey>;
-  private readonly daily: SharedDailyQuota;
+  /** Each key's fleet-wide daily budget (its own `requestsPerDay`, from `perKey` or `limits`). */
+  private readonly daily = new Map<string, SharedDailyQuota>();
   /** The provider's shared breaker (scope 'provider'). */
   private readonly providerBreaker: RedisCircuitBreaker | undefined;
   /** Each key's shared breaker (scope 'key'). */
@@ -200,13 +201,10 @@ export class RedisBatchWorker {
       this.pool.limiter(name).events.on('rate', (r) => this.executorEvents.emit('rateChange', r));
       this.pool.monitor(name).events.on('alert', (a) => this.executorEvents.emit('quotaAlert', { key: a.key, level: a.level, usage: a.usage, window: a.limit }));
     }
-    this.daily = new SharedDailyQuota({
-      ...o.quota,
-      quota: o.flow.quota,
-      keys: o.flow.keys,
-      clock: this.clock,
-      ...(o.limits?.requestsPerDay !== undefined ? { requestsPerDay: o.limits.requestsPerDay } : {}),
-    });
+    for (const name of this.pool.names) {
+      const perDay = o.perKey?.[name]?.requestsPerDay ?? o.limits?.requestsPerDay;
+      this.daily.set(name, new SharedDailyQuota({ ...o.quota, quota: o.flow.quota, keys: o.flow.keys, clock: this.clock, ...(perDay !== undefined ? { requestsPerDay: perDay } : {}) }));
+    }
     this.keysByName = new Map(o.keys.map((k) => [k.name, k]));
     if (o.breaker) {
       const { scope = 'provider', ...rest } = o.breaker;
@@ -300,7 +298,7 @@ export class RedisBatchWorker {
     const sinks = this.sinks(key.name);
     if (failure === undefined && response) {
       recordSuccess(sinks, facts, response);
-      if (response.rateLimit) this.daily.observe(key.name, response.rateLimit).catch((e: unknown) => this.events.emit('error', { message: `quota snapshot: ${String(e)}` }));
+      if (response.rateLimit) this.daily.get(key.name)!.observe(key.name, response.rateLimit).catch((e: unknown) => this.events.emit('error', { message: `quota snapshot: ${String(e)}` }));
       await this.recordBreakers(key.name, probes, undefined);
       await this.finish(id, attempt, { ok: true, key: key.name }, { id, state: 'succeeded', result: response.result ?? null });
       this.executorEvents.emit('jobSucceeded', { jobId: id, attempts: attempt, key: key.name });
@@ -435,7 +433,7 @@ export class RedisBatchWorker {
       }
       probes.key = ticket.probe;
     }
-    const daily = await this.daily.take(name, tokens);
+    const daily = await this.daily.get(name)!.take(name, tokens);
     this.adopt(name, daily.record);
     return daily.ok;
   }
