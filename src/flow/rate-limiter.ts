@@ -9,7 +9,7 @@ import { TypedEmitter } from '../observe/typed-emitter.js';
 import { refillOf, type RateLimitSnapshot, type RateLimitWindow } from '../classify/rate-limit/snapshot.js';
 import { DEFAULT_WINDOW_MS, validateLimits, type KeyLimits } from './limits.js';
 import { MemoryLimiterStore, isPending, whenReady, type LimiterStore, type MaybePromise } from './backend.js';
-import type { BucketSpec, CapWindow, ServerCap } from './bucket.js';
+import { SAME_WINDOW_MS, type BucketSpec, type CapWindow, type ServerCap } from './bucket.js';
 import { LearnedRate, type LearnedRateOptions } from './learned-rate.js';
 
 /** A granted start. Hold it while the call runs; `release()` when it ends, `settle()` when usage is known. */
@@ -434,8 +434,16 @@ export class RateLimiter {
 function capOf(w: RateLimitWindow | undefined, at: number, unseen: number, spend: boolean, windowMs: number | undefined): CapWindow | undefined {
   if (w?.remaining === undefined) return undefined;
   const remaining = Math.max(0, w.remaining - unseen);
-  if (spend) return w.resetAt !== undefined ? { remaining, resetAt: w.resetAt, spend: true } : undefined;
   const unitMs = w.limit !== undefined && w.limit > 0 && windowMs !== undefined ? Math.ceil(windowMs / w.limit) : 1_000;
+  if (spend && w.resetAt !== undefined) {
+    // Resets in whole seconds: "1" says only "within a second". A bucket that refills faster than that
+    // (a leaky bucket behind IETF headers) says 0 remaining on almost every answer, so at 0 with a
+    // reset that close, hold only one refill interval of the announced rate; a window in its last
+    // second answers that probe 429 with its wait.
+    if (remaining < 1 && w.resetAt - at <= SAME_WINDOW_MS) return { remaining, resetAt: Math.min(w.resetAt, at + unitMs) };
+    return { remaining, resetAt: w.resetAt, spend: true };
+  }
+  if (spend) return undefined;
   const untilFull = w.resetAt !== undefined ? w.resetAt - at : Infinity;
   const holdMs = Math.min(unitMs, 1_000, untilFull);
   return holdMs > 0 && Number.isFinite(holdMs) ? { remaining, resetAt: at + holdMs } : undefined;
