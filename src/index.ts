@@ -62,7 +62,7 @@ export { AdaptiveConcurrency } from './flow/adaptive-concurrency.js';
 export type { AdaptiveConcurrencyOptions, ConcurrencyChange } from './flow/adaptive-concurrency.js';
 
 // scheduler
-export { createSluice, Executor, JobFailedError } from './scheduler/index.js';
+export { createSluice, Executor } from './scheduler/index.js';
 export type { SluiceOptions, RunOptions, JobResult, RunAllOptions, RunAllSummary, ExecutorEvents, AttemptStartInfo, AttemptEndInfo } from './scheduler/index.js';
 
 // provider

@@ -1,23 +1,32 @@
 import type { Classification } from '../classify/kinds.js';
+import { SluiceError } from '../classify/sluice-error.js';
 import type { AttemptRecord } from './events.js';
 import type { GiveUpReason } from './policy.js';
 
 /**
- * Thrown by `retry()` (throw mode) when it gives up. `cause` is the last error, so the chain reaches
- * the original failure; `history` lists each failed attempt's kind and planned delay.
+ * The one give-up error of Sluice: `retry()` (throw mode) rejects with it, and so does a job of the
+ * executor (`createSluice().run()`, the `error` of a failed `runSettled` / `runAll` result) when the
+ * retry policy gives up. `cause` is the last error, so the chain reaches the original failure. It is a
+ * {@link SluiceError}: `classification` (and `kind`, `classify(err)`) are the last failure's, while
+ * `message` is the give-up message (the policy's `giveUpMessage`, else a default naming the attempts).
  */
-export class RetryError extends Error {
-  override readonly name = 'RetryError';
+export class RetryError extends SluiceError {
+  override readonly name: string = 'RetryError';
   /** Attempts made. */
   readonly attempts: number;
-  /** Each failed attempt. */
+  /**
+   * The failed attempts: every one for `retry()`; the last one for an executor job (which keeps no
+   * per-attempt history, so that a million queued jobs stay small).
+   */
   readonly history: readonly AttemptRecord[];
-  /** Classification of the last failure. */
-  readonly classification: Classification;
   /** Why the loop stopped. */
   readonly reason: GiveUpReason;
   /** The loop's label, if any. */
   readonly label: string | undefined;
+  /** The executor job's id (`RunOptions.id`); undefined for `retry()`. */
+  readonly jobId: string | number | undefined;
+  /** Name of the key the last attempt used (never the secret); undefined for `retry()`. */
+  readonly key: string | undefined;
 
   constructor(
     message: string,
@@ -27,20 +36,20 @@ export class RetryError extends Error {
       history: readonly AttemptRecord[];
       classification: Classification;
       reason: GiveUpReason;
-      label?: string;
+      label?: string | undefined;
+      jobId?: string | number | undefined;
+      key?: string | undefined;
     },
   ) {
-    super(message, { cause: details.cause });
+    const rateLimit = details.cause instanceof SluiceError ? details.cause.rateLimit : undefined;
+    super(details.classification, { cause: details.cause, ...(rateLimit ? { rateLimit } : {}) });
+    this.message = message;
     this.attempts = details.attempts;
     this.history = details.history;
-    this.classification = details.classification;
     this.reason = details.reason;
     this.label = details.label;
-  }
-
-  /** The last failure's kind. */
-  get kind(): Classification['kind'] {
-    return this.classification.kind;
+    this.jobId = details.jobId;
+    this.key = details.key;
   }
 }
 

@@ -3,7 +3,7 @@ import { isErrorKind } from '../classify/kinds.js';
 import type { ItemError } from './store.js';
 
 /**
- * Reads the classification a `SluiceError` (or the executor's `JobFailedError`) carries; an
+ * Reads the classification a `SluiceError` (or the give-up `RetryError`, one of them) carries; an
  * `AbortError` is `cancelled`; anything else is `unknown` with its message. Never throws.
  */
 export function toItemError(error: unknown): ItemError {

@@ -107,7 +107,7 @@ function classifyError(error: object, provider: ProviderName | undefined, now: n
  * misses it, so it is recognised by name and a valid classification.
  */
 function foreignSluiceClassification(value: unknown): Classification | undefined {
-  if (!(value instanceof Error) || (value.name !== 'SluiceError' && value.name !== 'JobFailedError')) return undefined;
+  if (!(value instanceof Error) || (value.name !== 'SluiceError' && value.name !== 'RetryError')) return undefined;
   const c = field(value, 'classification');
   if (!isRecord(c) || !isErrorKind(c['kind']) || typeof c['retryable'] !== 'boolean' || typeof c['message'] !== 'string') return undefined;
   return c as unknown as Classification;

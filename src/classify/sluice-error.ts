@@ -6,7 +6,7 @@ import type { RateLimitSnapshot } from './rate-limit/snapshot.js';
  * parse provider bodies again; `classify()` returns its classification unchanged.
  */
 export class SluiceError extends Error {
-  /** `SluiceError`, or the subclass's own name (`JobFailedError`). */
+  /** `SluiceError`, or the subclass's own name (`RetryError`, the give-up error). */
   override readonly name: string = 'SluiceError';
   readonly classification: Classification;
   /** Rate-limit headers seen on the failed response, if any (a 429 still says what remains and when it resets). */

@@ -6,7 +6,7 @@ import { isSluiceError } from '../classify/sluice-error.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
 import type { ProviderAdapter, ProviderResponse } from '../provider/types.js';
 import type { ExecutorEvents, JobId } from './events.js';
-import { CallbackJob, JobFailedError, JobState, PromiseJob } from './job.js';
+import { CallbackJob, JobState, PromiseJob, jobGiveUpError } from './job.js';
 import type { Job } from './job.js';
 import type { AttemptEndInfo, AttemptHooks, JobResult, RunOptions } from './job.js';
 import type { KeyLane } from './key-router.js';
@@ -131,7 +131,7 @@ export class Executor<P = unknown, R = unknown> {
     return this.paused;
   }
 
-  /** Runs one job; resolves with its result, rejects with a {@link JobFailedError} (or an `AbortError` when cancelled). */
+  /** Runs one job; resolves with its result, rejects with a `RetryError` (or an `AbortError` when cancelled). */
   run(payload: P, options?: RunOptions): Promise<R> {
     let job: PromiseJob<P, R>;
     try {
@@ -537,7 +537,7 @@ export class Executor<P = unknown, R = unknown> {
     }
     if (next.action === 'fail') {
       this.events.emit('jobFailed', { jobId: job.id, attempts: job.attempt, kind: classification.kind, message, key });
-      const error = new JobFailedError({ ...classification, message }, { jobId: job.id, attempts: job.attempt, key, cause: failure });
+      const error = jobGiveUpError({ ...classification, message }, { jobId: job.id, attempts: job.attempt, reason: next.giveUp, key, cause: failure });
       this.finish(job, { ok: false, id: job.id, error, kind: classification.kind, attempts: job.attempt, cancelled: false, key });
       return;
     }
@@ -619,7 +619,7 @@ export class Executor<P = unknown, R = unknown> {
     const classification: Classification = { kind: 'auth', retryable: false, message: 'every key is disabled' };
     for (const job of [...this.ready.drain(), ...this.retries.drain()]) {
       this.events.emit('jobFailed', { jobId: job.id, attempts: job.attempt, kind: 'auth', message: classification.message });
-      const error = new JobFailedError(classification, { jobId: job.id, attempts: job.attempt, ...(job.lastKey ? { key: job.lastKey } : {}) });
+      const error = jobGiveUpError(classification, { jobId: job.id, attempts: job.attempt, reason: 'not_retryable', ...(job.lastKey ? { key: job.lastKey } : {}) });
       this.finish(job, { ok: false, id: job.id, error, kind: 'auth', attempts: job.attempt, cancelled: false });
     }
   }

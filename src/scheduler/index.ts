@@ -3,7 +3,6 @@ export { createSluice } from './create-sluice.js';
 export type { SluiceOptions, ConcurrencyOption, SluiceLogger } from './create-sluice.js';
 export { Executor } from './executor.js';
 export type { ExecutorConfig, RunAllOptions, RunAllSummary, CloseOptions } from './executor.js';
-export { JobFailedError } from './job.js';
 export type { RunOptions, JobResult, AttemptStartInfo, AttemptEndInfo, AttemptHooks } from './job.js';
 export type { ExecutorEvents, JobId } from './events.js';
 export { KeyRouter } from './key-router.js';

@@ -1,5 +1,6 @@
 import type { Classification, ErrorKind } from '../classify/kinds.js';
-import { SluiceError } from '../classify/sluice-error.js';
+import type { GiveUpReason } from '../attempt/policy.js';
+import { RetryError } from '../attempt/retry-error.js';
 import type { JobId } from './events.js';
 import type { QueuedItem } from './queues.js';
 
@@ -51,24 +52,17 @@ export type JobResult<R> =
   | { ok: false; id: JobId; error: unknown; kind: ErrorKind; attempts: number; cancelled: boolean; key?: string };
 
 /**
- * The error a job rejects with when it is given up: it carries the last attempt's classification (so
- * `kind`, `status`, `message` are the provider's), the number of attempts and the last key's name.
+ * The error a job rejects with when it is given up: the one give-up error, {@link RetryError}, carrying
+ * the last attempt's classification (so `kind`, `status` are the provider's), the give-up message
+ * with the job and the number of attempts (`slow down (job j1, 3 attempts)`), and the last key's name.
  */
-export class JobFailedError extends SluiceError {
-  override readonly name: string = 'JobFailedError';
-  readonly jobId: JobId;
-  readonly attempts: number;
-  readonly key: string | undefined;
-
-  constructor(classification: Classification, info: { jobId: JobId; attempts: number; key?: string; cause?: unknown }) {
-    super(
-      { ...classification, message: `${classification.message} (job ${String(info.jobId)}, ${info.attempts} attempt${info.attempts === 1 ? '' : 's'})` },
-      { cause: info.cause },
-    );
-    this.jobId = info.jobId;
-    this.attempts = info.attempts;
-    this.key = info.key;
-  }
+export function jobGiveUpError(
+  classification: Classification,
+  info: { jobId: JobId; attempts: number; reason: GiveUpReason; key?: string | undefined; cause?: unknown },
+): RetryError {
+  const message = `${classification.message} (job ${String(info.jobId)}, ${info.attempts} attempt${info.attempts === 1 ? '' : 's'})`;
+  const last = { attempt: info.attempts, kind: classification.kind, message: classification.message, delayMs: 0 };
+  return new RetryError(message, { cause: info.cause, attempts: info.attempts, history: [last], classification, reason: info.reason, jobId: info.jobId, key: info.key });
 }
 
 /** Job states inside the executor. */

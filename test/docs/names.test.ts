@@ -9,7 +9,9 @@ import { createContext } from '../../src/cli/context.js';
 import { buildProgram, runCli } from '../../src/cli/program.js';
 import { RunLog } from '../../src/cli/run-log.js';
 import { RUN_LOG_EVENTS } from '../../src/observe/log-events.js';
-import { JobFailedError } from '../../src/scheduler/job.js';
+import { RetryError } from '../../src/attempt/retry-error.js';
+import { SluiceError } from '../../src/classify/sluice-error.js';
+import { jobGiveUpError } from '../../src/scheduler/job.js';
 import { fakeExecutor, tempDir, writeJsonl } from '../batch/helpers.js';
 
 function sink(): { stream: Writable; text: () => string } {
@@ -24,10 +26,13 @@ function sink(): { stream: Writable; text: () => string } {
 }
 
 describe('error names', () => {
-  it('JobFailedError is named JobFailedError and still classifies as its kind', () => {
-    const err = new JobFailedError({ kind: 'rate_limited', retryable: true, message: 'slow down' }, { jobId: 'j1', attempts: 3 });
-    expect(err.name).toBe('JobFailedError');
-    expect(String(err)).toMatch(/^JobFailedError: slow down \(job j1, 3 attempts\)/);
+  it('a given-up job rejects with the one give-up error, RetryError, named RetryError, classifying as its kind', () => {
+    const err = jobGiveUpError({ kind: 'rate_limited', retryable: true, message: 'slow down' }, { jobId: 'j1', attempts: 3, reason: 'exhausted', key: 'k1' });
+    expect(err).toBeInstanceOf(RetryError);
+    expect(err).toBeInstanceOf(SluiceError);
+    expect(err.name).toBe('RetryError');
+    expect(String(err)).toMatch(/^RetryError: slow down \(job j1, 3 attempts\)/);
+    expect(err).toMatchObject({ kind: 'rate_limited', attempts: 3, reason: 'exhausted', jobId: 'j1', key: 'k1' });
     expect(classify(err).kind).toBe('rate_limited');
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
 import { FakeProvider } from '../../src/testing/fake-provider.js';
 import { createSluice } from '../../src/scheduler/create-sluice.js';
-import { JobFailedError } from '../../src/scheduler/job.js';
+import { RetryError } from '../../src/attempt/retry-error.js';
 import { SluiceError } from '../../src/classify/sluice-error.js';
 import type { CallContext } from '../../src/provider/types.js';
 import type { BatchExecutor } from '../../src/batch/types.js';
@@ -147,8 +147,8 @@ describe('Executor', () => {
       },
     });
     const err = await clock.run(sluice.run({})).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(JobFailedError);
-    expect(err).toMatchObject({ kind: 'invalid_request', attempts: 1, key: 'a' });
+    expect(err).toBeInstanceOf(RetryError);
+    expect(err).toMatchObject({ name: 'RetryError', kind: 'invalid_request', attempts: 1, key: 'a', reason: 'not_retryable' });
     expect(String((err as Error).message)).not.toContain('sk-a-secret');
     await sluice.close();
   });
