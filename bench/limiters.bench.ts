@@ -142,6 +142,21 @@ function formatRow(scenario: Scenario, r: Row): string {
   );
 }
 
+/** One cell: the ratio (or TIMEOUT), the share answered 429 and the items lost. */
+function cell(r: Row | undefined): string {
+  if (!r) return '—';
+  const share = ((100 * r.rateLimited) / Math.max(1, r.requests)).toFixed(1);
+  return `${r.timedOut ? 'TIMEOUT' : r.ratio.toFixed(2) + 'x'}, ${share} % 429, lost ${r.lost}`;
+}
+
+const MARKDOWN_HEADER = '| scenario | sluice library | sluice run (CLI) | best peer |\n|---|---|---|---|';
+
+/** The scenario's line of the markdown table printed at the end (the one docs/PERFORMANCE.md shows). */
+function markdownRow(scenario: Scenario, rows: readonly Row[], best: Row | undefined): string {
+  const find = (name: string): Row | undefined => rows.find((r) => r.contender === name);
+  return `| ${scenario.name} | ${cell(find('sluice library'))} | ${cell(find('sluice run (CLI)'))} | ${best ? `${best.contender}: ${cell(best)}` : '—'} |`;
+}
+
 /** The best peer: fewest lost items first, then the shortest time. */
 function bestPeer(rows: readonly Row[]): Row | undefined {
   return rows.filter((r) => r.peer).sort((a, b) => a.lost - b.lost || a.seconds - b.seconds)[0];
@@ -183,6 +198,7 @@ export async function benchLimiters(): Promise<void> {
       `Full size of issue 10: BENCH_LIMITERS_N=400 BENCH_LIMITERS_WINDOW=5 BENCH_LIMITERS_FILTER=.`,
   );
   if (contenders.includes(sluiceCli)) await printCliStartup(latencyMs);
+  const table: string[] = [];
   for (const scenario of chosen) {
     const info = ALGORITHM_INFO[scenario.algorithm];
     console.log(`\n-- ${scenario.name}: ${info.limit(rate, windowSeconds)}; ${info.implementation}`);
@@ -193,6 +209,7 @@ export async function benchLimiters(): Promise<void> {
       console.log(formatRow(scenario, row));
     }
     const best = bestPeer(rows);
+    table.push(markdownRow(scenario, rows, best));
     const sluice = rows.filter((r) => !r.peer).map((r) => `${r.contender} ${r.timedOut ? 'TIMEOUT' : r.ratio.toFixed(2) + 'x'}`);
     if (best) {
       console.log(
@@ -201,6 +218,7 @@ export async function benchLimiters(): Promise<void> {
       );
     }
   }
+  console.log(`\n${MARKDOWN_HEADER}\n${table.join('\n')}`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
