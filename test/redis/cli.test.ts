@@ -91,4 +91,39 @@ describe('sluice on --backend redis://', () => {
     expect(noBackend.code).toBe(2);
     expect(noBackend.stderr).toContain('needs --backend redis://');
   }, 20_000);
+
+  it('worker honours --adaptive, --max-concurrency, --log-file, --metrics-port, --report, keyLimits and --selection', async () => {
+    const input = writeInput('flags.jsonl', 10);
+    const common = ['--backend', REDIS_URL, '--redis-prefix', prefix];
+    const enq = await cli(['run', input, ...common, '--enqueue-only']);
+    expect(enq.code, enq.stderr).toBe(0);
+    const log = join(dir, 'worker.log');
+    const report = join(dir, 'worker.report.html');
+    const worker = await cli(
+      ['worker', input, ...common, '--base-url', `${sim.url}/v1`, '--keys-env', 'KEY_ONE', '--adaptive', '--concurrency', '2', '--max-concurrency', '4', '--log-file', log, '--log-level', 'debug', '--metrics-port', '0', '--report', report, '--selection', 'fixed-order'],
+      { SLUICE_KEY_LIMITS: JSON.stringify({ KEY_ONE: { rpm: 6000 } }) },
+    );
+    expect(worker.code, worker.stderr).toBe(0);
+    expect(worker.stdout).toContain('succeeded 10');
+    expect(worker.stderr).toMatch(/metrics: http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    // The log has the executor's and the batch's events, one JSON line each, never the secret.
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event?: string });
+    expect(lines.some((l) => l.event === 'run_start')).toBe(true);
+    expect(lines.some((l) => l.event === 'run_end')).toBe(true);
+    expect(lines.filter((l) => l.event === 'attempt_start')).toHaveLength(10);
+    expect(lines.filter((l) => l.event === 'success')).toHaveLength(10);
+    const html = readFileSync(report, 'utf8');
+    expect(html).toContain('<html');
+    for (const text of [worker.stdout, worker.stderr, readFileSync(log, 'utf8'), html]) expect(text).not.toContain(SECRET);
+    // A keyLimits entry for a key that is not configured is refused, naming it.
+    const unknownKey = await cli(['worker', input, ...common, '--keys-env', 'KEY_ONE'], { SLUICE_KEY_LIMITS: JSON.stringify({ nope: { rpm: 1 } }) });
+    expect(unknownKey.code).toBe(2);
+    expect(unknownKey.stderr).toContain('key "nope"');
+  }, 30_000);
+
+  it('worker refuses the options of the enqueueing side, naming them', async () => {
+    const res = await cli(['worker', 'x.jsonl', '--backend', REDIS_URL, '--redis-prefix', prefix, '--keys-env', 'KEY_ONE', '--template', 'Hi {{name}}', '--output', 'out.jsonl']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('sluice worker does not take "template", "output"');
+  }, 20_000);
 });

@@ -24,8 +24,19 @@ import { println } from '../io.js';
 import { loadKeys } from '../keys.js';
 import type { SluiceConfig } from '../options.js';
 import { shapingAdapter } from '../payload.js';
-import { retryOptionsFor } from '../retry-presets.js';
+import { retryFor } from '../retry-presets.js';
 import { Shutdown } from '../shutdown.js';
+import type { ConfigSource } from '../config.js';
+import type { OptionName } from '../options.js';
+import { RunLog, createFileLogger } from '../run-log.js';
+import { bridgeRunEvents } from '../observe-run.js';
+import { keyLimitsFor } from '../session.js';
+import { systemClock } from '../../clock/system-clock.js';
+import { SluiceMetrics, startMetricsServer, type MetricsServer } from '../../observe/metrics.js';
+import { writeHtmlReport } from '../../observe/report/html.js';
+import { RunRecorder } from '../../observe/report/recorder.js';
+import type { RunObserver } from '../../observe/report/run-events.js';
+import type { RedisBatchWorker } from '../../batch/redis/worker.js';
 
 /** Command-line options of the Redis backend (besides `--backend`). */
 export interface RedisCliOptions {
@@ -73,20 +84,117 @@ function limitsOf(config: SluiceConfig): KeyLimits {
   };
 }
 
+/**
+ * Options `sluice worker` refuses when given on the command line or in the environment: they belong to
+ * the enqueueing side (`sluice run`: input, template, results and rejects files, the SQLite state) or to
+ * the terminal display a worker does not have. A config file shared with `sluice run` may set them.
+ */
+const NOT_FOR_WORKER: readonly OptionName[] = ['template', 'output', 'rejects', 'state', 'force', 'changedLines', 'probe', 'maxConsecutiveFailures', 'progress', 'progressInterval'];
+
+/** Refuses options a worker cannot honour, naming them. */
+function refuseWorkerOptions(sources: Partial<Record<OptionName, ConfigSource>>): void {
+  const given = NOT_FOR_WORKER.filter((name) => sources[name] === 'flag' || sources[name] === 'env');
+  if (given.length === 0) return;
+  throw new CliError(
+    `sluice worker does not take ${given.map((n) => `"${n}"`).join(', ')}: ${given.length === 1 ? 'it belongs' : 'they belong'} to \`sluice run\` ` +
+      '(the enqueueing side: input, template, results, rejects, state) or to the terminal progress display; give it there, or remove it',
+    ExitCode.badConfig,
+  );
+}
+
+/** Logs, metrics and the report of a worker, from its events (the same observers as an embedded run). */
+interface WorkerObservation {
+  attach(worker: RedisBatchWorker): void;
+  finish(summary: RedisWorkerSummary | undefined, where: { prefix: string; run: string }): void;
+  close(): Promise<void>;
+}
+
+async function observeWorker(ctx: CliContext, config: SluiceConfig, keyNames: readonly string[]): Promise<WorkerObservation> {
+  const clock = systemClock;
+  const log = createFileLogger(config.logFile, config.logLevel);
+  const runLog = new RunLog(log.logger, { alertLevels: config.alertLevels, quotaLogInterval: config.quotaLogInterval });
+  const recorder = new RunRecorder();
+  recorder.start(clock.now());
+  const observers: RunObserver[] = [runLog, recorder];
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsPort !== undefined) {
+    const metrics = new SluiceMetrics();
+    observers.push(metrics);
+    try {
+      metricsServer = await startMetricsServer(metrics, config.metricsPort);
+    } catch (error) {
+      log.close();
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new CliError(
+        code === 'EADDRINUSE'
+          ? `metrics port ${config.metricsPort} on 127.0.0.1 is in use (EADDRINUSE): give another --metrics-port, or 0 for any free port`
+          : `metrics port ${config.metricsPort}: cannot listen (${code ?? (error as Error).message})`,
+        ExitCode.badConfig,
+      );
+    }
+    println(ctx.io.stderr, `metrics: ${metricsServer.url}`);
+  }
+  let unbridge: (() => void) | undefined;
+  const startedAt = clock.now();
+  return {
+    attach(worker) {
+      unbridge = bridgeRunEvents({ clock, batch: worker.batchEvents, executor: worker.executorEvents }, observers);
+      runLog.event('info', 'run_start', { worker: true, keys: keyNames, concurrency: worker.concurrencyLimit });
+    },
+    finish(summary, where) {
+      unbridge?.();
+      if (!summary) return;
+      const b = summary.counts.byState;
+      const totals = {
+        total: summary.counts.total,
+        succeeded: b.succeeded,
+        failed: b.failed,
+        cancelled: b.cancelled,
+        pending: b.pending + b.running,
+        rejected: 0,
+        durationMs: clock.now() - startedAt,
+        interrupted: !summary.finished,
+      };
+      runLog.event(summary.finished ? 'info' : 'warn', 'run_end', { ...totals, worker: true, attempts: summary.stats.attempts });
+      if (config.report) {
+        writeHtmlReport(config.report, {
+          title: `sluice worker: run ${where.prefix}:${where.run}`,
+          totals,
+          run: recorder.finish(clock.now()),
+          settings: { backend: redactRedisUrl(config.backend), run: where.run, prefix: where.prefix, keys: keyNames.join(', '), concurrency: config.adaptive ? `adaptive ${config.minConcurrency}..${config.maxConcurrency}` : config.concurrency },
+          ...(config.logFile ? { files: { log: config.logFile } } : {}),
+        });
+        println(ctx.io.stderr, `  report ${config.report} (this worker's attempts; the run's counts are the fleet's)`);
+      }
+    },
+    async close() {
+      unbridge?.();
+      await metricsServer?.close();
+      log.close();
+    },
+  };
+}
+
 /** Runs a worker for the run with the configuration's provider, keys, limits and retry policy. */
 async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: string; run: string }): Promise<RedisWorkerSummary> {
   const keys = loadKeys({ keysEnv: config.keysEnv, keyFile: config.keyFile }, ctx.io.env);
   const provider = shapingAdapter(buildProvider(config), config.provider, config);
+  const observation = await observeWorker(ctx, config, keys.map((k) => k.name));
   const shutdown = new Shutdown((m) => println(ctx.io.stderr, m), config.gracePeriod);
+  let summary: RedisWorkerSummary | undefined;
   try {
-    return await runRedisWorker({
+    summary = await runRedisWorker({
       url: config.backend,
       ...where,
       provider,
       keys,
       limits: limitsOf(config),
-      retry: retryOptionsFor(config),
-      concurrency: config.concurrency,
+      // keyLimits: each key's own limits over the common ones (its rpd is that key's fleet budget).
+      perKey: keyLimitsFor(config, keys),
+      selection: config.selection,
+      // The canonical presets (with their validator and give-up message), as on the embedded path.
+      retry: retryFor(config),
+      concurrency: config.adaptive ? { adaptive: true, initial: config.concurrency, min: config.minConcurrency, max: config.maxConcurrency } : config.concurrency,
       // As the embedded path (session.ts): --learn-rate / --cooldown decide what a bare 429 does to a key.
       learnRate: config.learnRate,
       ...(config.sharedBreaker !== 'off' ? { breaker: { scope: config.sharedBreaker } } : {}),
@@ -102,13 +210,19 @@ async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: stri
       signal: shutdown.signal,
       onReconnect: (info) => println(ctx.io.stderr, `sluice: ${reconnectMessage(info)}`),
       onReconnected: () => println(ctx.io.stderr, 'sluice: Redis connection re-established; work continues'),
-      onStart: (w) => w.events.on('error', (e) => println(ctx.io.stderr, `sluice: worker: ${e.message}`)),
+      onStart: (w) => {
+        w.events.on('error', (e) => println(ctx.io.stderr, `sluice: worker: ${e.message}`));
+        observation.attach(w);
+      },
     });
+    return summary;
   } catch (err) {
     if (err instanceof RedisConnectError) throw new CliError(err.message, ExitCode.badConfig);
     throw err;
   } finally {
     shutdown.dispose();
+    observation.finish(summary, where);
+    await observation.close();
   }
 }
 
@@ -130,8 +244,9 @@ export function workerCommand(ctx: CliContext): Command {
   addConfigOptions(cmd);
   addRedisOptions(cmd);
   cmd.action(async (input: string | undefined, opts: RedisCliOptions) => {
-    const { config } = configFor(ctx, cmd);
+    const { config, sources } = configFor(ctx, cmd);
     if (config.backend === 'sqlite') throw new CliError('sluice worker needs --backend redis://host:port (or SLUICE_BACKEND)', ExitCode.badConfig);
+    refuseWorkerOptions(sources);
     const where = redisRunOf(ctx, opts, input);
     const summary = await work(ctx, config, where);
     printSummary(ctx, where, summary.counts, `; this worker: ${summary.stats.attempts} attempts, ${summary.stats.succeeded} succeeded`);
