@@ -7,7 +7,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { GoogleGenAI } from '@google/genai';
-import OpenAI from 'openai';
+import OpenAI, { AzureOpenAI } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultRetryPolicy } from '../../src/attempt/policy.js';
 import type { ErrorKind, ProviderName } from '../../src/classify/kinds.js';
@@ -35,6 +35,7 @@ const ctx = (): CallContext => ({ key: KEY, signal: new AbortController().signal
 
 // Clients as the docs recommend them: the SDK's own retries off.
 const openai = keyedClients((key) => new OpenAI({ apiKey: key.secret, baseURL: `${sim.url}/v1`, maxRetries: 0 }));
+const azure = keyedClients((key) => new AzureOpenAI({ apiKey: key.secret, endpoint: sim.url, apiVersion: '2024-10-21', maxRetries: 0 }));
 const anthropic = keyedClients((key) => new Anthropic({ apiKey: key.secret, baseURL: sim.url, maxRetries: 0 }));
 const genai = keyedClients((key) => new GoogleGenAI({ apiKey: key.secret, httpOptions: { baseUrl: sim.url } }));
 
@@ -105,6 +106,22 @@ const OPS: Op[] = [
       }
       return text;
     }),
+  },
+  {
+    sdk: 'openai',
+    op: 'AzureOpenAI chat',
+    provider: 'azure',
+    requests: 1,
+    adapter: fn('azure-chat', 'azure', (prompt, { key, signal }) =>
+      azure(key).chat.completions.create({ model: 'gpt-4o-deployment', messages: [{ role: 'user', content: prompt }] }, { signal }).withResponse(),
+    ),
+  },
+  {
+    sdk: 'openai',
+    op: 'AzureOpenAI responses',
+    provider: 'azure',
+    requests: 1,
+    adapter: fn('azure-responses', 'azure', (prompt, { key, signal }) => azure(key).responses.create({ model: 'gpt-4.1', input: prompt }, { signal }).withResponse()),
   },
   {
     sdk: '@anthropic-ai/sdk',
@@ -207,6 +224,8 @@ function faultsOf(op: Op): FaultType[] {
 
 function expectedFor(op: Op, fault: FaultType): Expect {
   if (fault === 'stream-error' && op.op === 'chat stream') return { kind: 'server_error', retry: true };
+  // Azure's spent quota states a whole day's wait ("Please retry after 86400 seconds").
+  if (fault === 'quota' && op.provider === 'azure') return { kind: 'quota_exhausted', retry: false, waitMs: 86_400_000 };
   return EXPECTED[fault]!;
 }
 
@@ -221,7 +240,7 @@ describe('SDK × operation × fault matrix through functionAdapter', () => {
     expect(res.result).toBeDefined();
     expect(sim.stats().requests).toBe(op.requests);
     // .withResponse() results: the rate-limit headers of the success reach Sluice.
-    if (op.op === 'chat' || op.op === 'responses' || op.op === 'embeddings' || op.op === 'messages') expect(res.rateLimit).toBeDefined();
+    if (['chat', 'responses', 'embeddings', 'messages', 'AzureOpenAI chat', 'AzureOpenAI responses'].includes(op.op)) expect(res.rateLimit).toBeDefined();
   });
 
   it.each(CELLS.map((c) => [c.label, c] as const))('%s', async (_label, { op, fault }) => {
@@ -234,7 +253,7 @@ describe('SDK × operation × fault matrix through functionAdapter', () => {
     const want = expectedFor(op, fault);
     const decision = defaultRetryPolicy.decide({ classification: c, attempt: 1, random: () => 0.5 });
     expect({ kind: c.kind, retry: decision.retry, waitMs: c.retryAfterMs }, c.message.slice(0, 300)).toEqual({ kind: want.kind, retry: want.retry, waitMs: want.waitMs });
-    if (want.waitMs !== undefined) expect(decision.delayMs).toBeGreaterThanOrEqual(want.waitMs);
+    if (want.retry && want.waitMs !== undefined) expect(decision.delayMs).toBeGreaterThanOrEqual(want.waitMs);
     expect(c.message).not.toContain(SECRET);
     expect(sim.stats().requests).toBe(requestsFor(op, fault));
   });

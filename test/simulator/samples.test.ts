@@ -27,6 +27,7 @@ const VERBATIM: [constant: string, text: string, id: string][] = [
   ['GEMINI_DAILY_QUOTA', S.GEMINI_DAILY_QUOTA, 'gemini-429-help-only-exceeded-quota-genai-stream'],
   ['VERTEX_DAILY_QUOTA', S.VERTEX_DAILY_QUOTA, 'codeassist-429-gemini-25-pro-requests-per-day'],
   ['ANTHROPIC_STREAM_ERROR', S.ANTHROPIC_STREAM_ERROR, 'anthropic-sse-error-event-overloaded'],
+  ['AZURE_CONTENT_FILTER', S.AZURE_CONTENT_FILTER, 'azure-400-content-filter-jailbreak-innererror'],
 ];
 
 describe('simulator samples: copies of the corpus', () => {

@@ -190,3 +190,7 @@ export const OPENAI_RESPONSE_FAILED_ERROR = { code: 'server_is_overloaded', mess
 /** The reason of a finished Veo operation whose video was filtered, `veo-operation-done-rai-audio-filtered` (googleapis/js-genai#1272, 2026-01-23). */
 export const VEO_FILTER_REASON =
   'We encountered an issue with the audio for your prompt, which means we could not create your video. This can sometimes happen due to our safety filters or other processing issues. Please modify your request and try again. You have not been charged for this attempt.';
+
+/** Azure OpenAI's prompt filter, `azure-400-content-filter-jailbreak-innererror` (https://github.com/Gitlawb/openclaude/issues/273, 2026-04-03), verbatim. */
+export const AZURE_CONTENT_FILTER =
+  '{"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI\'s content management policy. Please modify your prompt and retry. To learn more about our content filtering policies please read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766","type":null,"param":"prompt","code":"content_filter","status":400,"innererror":{"code":"ResponsibleAIPolicyViolation","content_filter_result":{"hate":{"filtered":false,"severity":"safe"},"jailbreak":{"filtered":true,"detected":true},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}}}}';
