@@ -103,7 +103,9 @@ describe('@google/genai against the simulator', () => {
     const r = await client().models.generateContent({ model: 'gemini-2.5-flash', contents: 'hello there' });
     expect(typeof r.text).toBe('string');
     expect(r.usageMetadata?.promptTokenCount).toBeGreaterThan(0);
-    // Not covered: the SDK's models.embedContent calls `:batchEmbedContents`, which the simulator does not serve yet.
+    // models.embedContent calls `:batchEmbedContents`: one vector per content.
+    const e = await client().models.embedContent({ model: 'gemini-embedding-001', contents: ['a', 'b'] });
+    expect(e.embeddings).toHaveLength(2);
   });
 
   it.each(EXPECTED)('classifies the SDK error of a %s answer as %s', async (fault, kind) => {
