@@ -19,7 +19,8 @@ const gemini = (text: string) => ({ contents: [{ role: 'user', parts: [{ text }]
 
 describe('simulator: Anthropic', () => {
   it('answers messages with usage and anthropic-ratelimit headers (RFC 3339 resets)', async () => {
-    const s = await start({ limits: { requestsPerMinute: 50, tokensPerMinute: 10_000 } });
+    // The sliding window this test's remainders were written for (the default token bucket bursts one second's worth).
+    const s = await start({ limits: { requestsPerMinute: 50, tokensPerMinute: 10_000 }, limiter: { algorithm: 'sliding-window' } });
     const res = await send(s, '/v1/messages', { body: claude('abcd'.repeat(5)), headers: anthropicHeaders });
     expect(res.status).toBe(200);
     expect(res.json()).toMatchObject({ type: 'message', role: 'assistant', stop_reason: 'end_turn', usage: { input_tokens: 5 } });
