@@ -30,6 +30,12 @@ beforeAll(async () => {
   sim = await startSimulator({
     seed: 3,
     windowMs: 1000,
+    // Hidden limits: the OpenAI headers state per-minute limits (and the client reads them so), which a
+    // simulator with a 1 s "minute" would misstate; the workers hold the configured limit themselves.
+    rateLimitHeaders: false,
+    // The window this test was written against (the simulator's default is now a token bucket with a
+    // one-second burst, which at 40 per 1 s window is under one request).
+    limiter: { algorithm: 'sliding-window' },
     keys: [
       { name: 'a', secret: 'sk-multi-a', requestsPerMinute: 40 },
       { name: 'b', secret: 'sk-multi-b', requestsPerMinute: 40 },
