@@ -1,13 +1,15 @@
 /**
- * Redis scale-out: 1, 2 and 4 worker processes (test/redis/worker-process.ts: runRedisWorker + the
- * OpenAI-compatible adapter) share one run and one quota in Redis against the simulator with hidden
- * limits (no rate-limit headers: Sluice knows only its configured limit, equal to the server's).
+ * Redis scale-out: 1, 4 and 16 worker processes (test/redis/worker-process.ts: runRedisWorker + the
+ * OpenAI-compatible adapter) share one run and one quota in Redis against the simulator, with hidden
+ * limits (no rate-limit headers: Sluice knows only its configured limit, equal to the server's) and
+ * with the headers on (the simulator's default).
  * Figures per configuration:
  * - aggregate throughput over the global limit, from the simulator's arrival log (first to last
  *   request, so process start-up does not count) — goal >= 0.97 with 4 workers;
  * - share of 429 answers — goal < 1 %;
  * - Redis round trips per request: all commands the server received (INFO stats total_commands_processed
- *   delta, BullMQ's included; other clients of the server count too) and those of Sluice's own flow state and store (counted by the worker).
+ *   delta, BullMQ's included; other clients of the server count too; a script call counts once) and
+ *   Sluice's own client calls to its flow state and store (counted by the worker, BullMQ's excluded).
  * Run alone: `BENCH=redis npm run bench` (needs Redis on 127.0.0.1:6379, or SLUICE_BENCH_REDIS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -29,9 +31,22 @@ const WORKER = fileURLToPath(new URL('../test/redis/worker-process.ts', import.m
 const RPM_PER_KEY = 3000;
 const KEYS = 2;
 const ITEMS = Number(process.env.SLUICE_BENCH_REDIS_ITEMS ?? 1000);
+/**
+ * Worker counts and whether the simulator sends rate-limit headers: hidden limits (Sluice knows only its
+ * configured limit) at 1, 4 and 16 workers, and headers on at 1 and 4. SLUICE_BENCH_REDIS_WORKERS
+ * (e.g. `1,4`) and SLUICE_BENCH_REDIS_HEADERS (`off`, `on`, `both`) narrow it.
+ */
+const CONFIGS: [number, boolean][] = (() => {
+  const counts = process.env.SLUICE_BENCH_REDIS_WORKERS?.split(',').map(Number);
+  const mode = process.env.SLUICE_BENCH_REDIS_HEADERS;
+  if (!counts && !mode) return [[1, false], [4, false], [16, false], [1, true], [4, true]];
+  const flags = mode === 'on' ? [true] : mode === 'both' ? [false, true] : [false];
+  return flags.flatMap((h) => (counts ?? [1, 4]).map((w): [number, boolean] => [w, h]));
+})();
 
 interface Row {
   workers: number;
+  headers: boolean;
   ratio: number;
   share429: number;
   tripsAll: number;
@@ -45,18 +60,27 @@ async function commandCalls(redis: Awaited<ReturnType<typeof connectRedis>>): Pr
   return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0);
 }
 
-async function one(workers: number, dir: string): Promise<Row> {
+async function one(workers: number, dir: string, headers: boolean): Promise<Row> {
   const prefix = `sluice-bench-${process.pid}-${randomBytes(3).toString('hex')}`;
   const run = `bench${workers}`;
   const sim = await startSimulator({
     seed: workers,
-    rateLimitHeaders: false,
+    rateLimitHeaders: headers,
     keys: Array.from({ length: KEYS }, (_, i) => ({ name: `k${i}`, secret: `sk-bench-${i}`, requestsPerMinute: RPM_PER_KEY })),
     latency: { type: 'uniform', min: 10, max: 40 },
   });
   const redis = await connectRedis(REDIS_URL);
   const children: ChildProcess[] = [];
   try {
+    // The run is enqueued first: a worker refuses a run that does not exist (run-check.ts). Workers start
+    // over a second or two; the throughput counts from the first request the simulator saw.
+    const input = join(dir, `${run}.jsonl`);
+    writeFileSync(input, Array.from({ length: ITEMS }, (_, i) => JSON.stringify({ id: `b${i}`, model: 'm', messages: [{ role: 'user', content: `hi ${i}` }] })).join('\n') + '\n');
+    const store = new RedisJobStore(redis, { prefix, run });
+    const queue = openRunQueue(redis, prefix, run);
+    const callsBefore = await commandCalls(redis);
+    await enqueueBatch({ input, store, queue });
+    await queue.close();
     const outputs: string[] = [];
     const exits = Array.from({ length: workers }, (_, w) => {
       const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
@@ -86,13 +110,6 @@ async function one(workers: number, dir: string): Promise<Row> {
       return { ready, done };
     });
     await Promise.all(exits.map((e) => e.ready));
-    const input = join(dir, `${run}.jsonl`);
-    writeFileSync(input, Array.from({ length: ITEMS }, (_, i) => JSON.stringify({ id: `b${i}`, model: 'm', messages: [{ role: 'user', content: `hi ${i}` }] })).join('\n') + '\n');
-    const store = new RedisJobStore(redis, { prefix, run });
-    const queue = openRunQueue(redis, prefix, run);
-    const callsBefore = await commandCalls(redis);
-    await enqueueBatch({ input, store, queue });
-    await queue.close();
     const codes = await Promise.all(exits.map((e) => e.done));
     const callsAfter = await commandCalls(redis);
     if (codes.some((c) => c !== 0)) throw new Error(`a worker exited with ${codes.join(', ')}`);
@@ -110,6 +127,7 @@ async function one(workers: number, dir: string): Promise<Row> {
     if (counts.byState.succeeded !== ITEMS) throw new Error(`only ${counts.byState.succeeded}/${ITEMS} succeeded`);
     return {
       workers,
+      headers,
       ratio,
       share429: rateLimited / stats.requests,
       tripsAll: (callsAfter - callsBefore) / stats.requests,
@@ -128,12 +146,12 @@ async function one(workers: number, dir: string): Promise<Row> {
 export async function benchRedis(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-redis-'));
   try {
-    console.log(`${ITEMS} requests, ${KEYS} keys x ${RPM_PER_KEY}/min (global ${(KEYS * RPM_PER_KEY) / 60}/s), hidden limits, latency 10-40 ms, 16 jobs per worker`);
-    for (const workers of [1, 2, 4]) {
-      const r = await one(workers, dir);
+    console.log(`${ITEMS} requests, ${KEYS} keys x ${RPM_PER_KEY}/min (global ${(KEYS * RPM_PER_KEY) / 60}/s), latency 10-40 ms, 16 jobs per worker`);
+    for (const [workers, headers] of CONFIGS) {
+      const r = await one(workers, dir, headers);
       console.log(
-        `${r.workers} worker(s): throughput/limit ${r.ratio.toFixed(3)} (goal >= 0.97 with 4), 429s ${(r.share429 * 100).toFixed(2)} % (goal < 1 %), ` +
-          `Redis commands/request ${r.tripsAll.toFixed(1)} (Sluice flow+store ${r.tripsSluice.toFixed(1)}), span ${r.seconds.toFixed(1)} s`,
+        `${r.workers} worker(s), rate-limit headers ${r.headers ? 'on ' : 'off'}: throughput/limit ${r.ratio.toFixed(3)} (goal >= 0.97), 429s ${(r.share429 * 100).toFixed(2)} % (goal < 1 %), ` +
+          `Redis commands/request ${r.tripsAll.toFixed(1)} (Sluice's own client calls ${r.tripsSluice.toFixed(1)}), span ${r.seconds.toFixed(1)} s`,
       );
     }
   } finally {
