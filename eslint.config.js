@@ -51,7 +51,7 @@ const layerRules = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.lua'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.lua', 'test/docs/.snippets-*/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -56,9 +56,16 @@ export function bridgeRunEvents(sources: RunEventSources, observers: readonly Ru
         emit({ type: 'key_state', at: clock.now(), key: e.key, state: keyState(e.state), until: e.until, reason: e.kind }),
       ),
       x.on('cooldownEnd', (e) => emit({ type: 'key_state', at: clock.now(), key: e.key, state: 'active' })),
-      x.on('pause', (e) => emit({ type: 'pause', at: clock.now(), reason: e.reason, ...(e.until !== undefined ? { until: e.until } : {}) })),
-      x.on('resume', () => emit({ type: 'resume', at: clock.now() })),
-      x.on('concurrencyChange', (e) => emit({ type: 'concurrency', at: clock.now(), limit: e.to, reason: e.reason })),
+      // A pause naming a key is that key's quota pause; without a key, the whole run stops starting.
+      x.on('pause', (e) =>
+        emit(
+          e.key !== undefined
+            ? { type: 'key_state', at: clock.now(), key: e.key, state: 'paused', ...(e.until !== undefined ? { until: e.until } : {}), reason: e.detail ?? e.reason }
+            : { type: 'pause', at: clock.now(), reason: e.reason, ...(e.until !== undefined ? { until: e.until } : {}), ...(e.detail ? { detail: e.detail } : {}) },
+        ),
+      ),
+      x.on('resume', (e) => emit(e.key !== undefined ? { type: 'key_state', at: clock.now(), key: e.key, state: 'active' } : { type: 'resume', at: clock.now() })),
+      x.on('concurrencyChange', (e) => emit({ type: 'concurrency', at: clock.now(), limit: e.to, reason: e.reason, from: e.from })),
       x.on('quotaAlert', (e) => emit({ type: 'quota_alert', at: clock.now(), key: e.key, alertLevel: e.level, usage: e.usage })),
       x.on('retryScheduled', (e) =>
         emit({ type: 'retry', at: clock.now(), id: String(e.jobId), attempt: e.attempt, kind: e.kind, delayMs: e.delayMs }),

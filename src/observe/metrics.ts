@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RunEvent, RunObserver } from './report/run-events.js';
+import { KEY_STATE_NAMES, type RunEvent, type RunObserver } from './report/run-events.js';
 
 /**
  * Prometheus metrics of a run, in their own prom-client `Registry` (never the global one, so two runs
@@ -80,7 +80,7 @@ export class SluiceMetrics implements RunObserver {
         if (e.state !== 'pending') this.items.inc({ state: e.state });
         break;
       case 'key_state':
-        for (const s of ['active', 'cooling', 'parked', 'disabled']) this.keyState.set({ key: e.key, state: s }, s === e.state ? 1 : 0);
+        for (const s of KEY_STATE_NAMES) this.keyState.set({ key: e.key, state: s }, s === e.state ? 1 : 0);
         if (e.state !== 'active') this.cooldowns.inc({ key: e.key, state: e.state });
         break;
       case 'concurrency':

@@ -17,7 +17,7 @@
  * Links of every page must stay inside the repository and name files that exist.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -90,6 +90,15 @@ function run(cmd: string, args: string[], options: { cwd: string; env: NodeJS.Pr
   });
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function freePort(): Promise<number> {
   return import('node:net').then(
     ({ createServer }) =>
@@ -105,6 +114,10 @@ function freePort(): Promise<number> {
 beforeAll(async () => {
   sim = await startSimulator({ seed: 3 });
   // Snippets live inside the repository so that tsconfig's `paths` map `sluice` to the sources.
+  // Folders left by an interrupted run of this test (their process is gone) are removed first.
+  for (const old of readdirSync(join(ROOT, 'test', 'docs')).filter((f) => /^\.snippets-\d+$/.test(f))) {
+    if (!isAlive(Number(old.slice('.snippets-'.length)))) rmSync(join(ROOT, 'test', 'docs', old), { recursive: true, force: true });
+  }
   snippetDir = join(ROOT, 'test', 'docs', `.snippets-${process.pid}`);
   mkdirSync(snippetDir, { recursive: true });
   for (const b of runnable(TS_LANGS)) writeFileSync(join(snippetDir, `${b.page.replace(/\W/g, '_')}_${b.line}.ts`), `${b.code}\nexport {};\n`);

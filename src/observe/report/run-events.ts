@@ -22,14 +22,18 @@ export type RunEvent =
   | { type: 'retry'; at: number; id: string; attempt: number; kind: ErrorKind; delayMs: number }
   | { type: 'item'; at: number; id: string; state: 'succeeded' | 'failed' | 'cancelled' | 'pending'; kind?: ErrorKind }
   | { type: 'key_state'; at: number; key: string; state: KeyStateName; until?: number; reason?: string }
-  | { type: 'concurrency'; at: number; limit: number; reason?: string }
+  | { type: 'concurrency'; at: number; limit: number; reason?: string; from?: number }
   | { type: 'quota'; at: number; key: string; usage: number }
   | { type: 'quota_alert'; at: number; key: string; alertLevel: number; usage: number }
-  | { type: 'pause'; at: number; reason: string; until?: number }
+  /** The whole run stops starting attempts (a single key's quota pause is a `key_state` of `paused`). */
+  | { type: 'pause'; at: number; reason: string; until?: number; detail?: string }
   | { type: 'resume'; at: number };
 
-/** States a key can be in (see the key pool). */
-export type KeyStateName = 'active' | 'cooling' | 'parked' | 'disabled';
+/** States a key can be in: the key pool's, plus `paused` by its quota monitor (threshold reached, until the reset). */
+export type KeyStateName = 'active' | 'cooling' | 'parked' | 'disabled' | 'paused';
+
+/** Every {@link KeyStateName}, in display order. */
+export const KEY_STATE_NAMES: readonly KeyStateName[] = ['active', 'cooling', 'paused', 'parked', 'disabled'];
 
 /** Anything that consumes {@link RunEvent}s. */
 export interface RunObserver {
