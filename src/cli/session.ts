@@ -149,6 +149,7 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   let metricsServer: MetricsServer | undefined;
   if (config.metricsPort !== undefined) {
     metrics = new SluiceMetrics();
+    metrics.setKeys(s.keys.map((k) => k.name));
     observers.push(metrics);
     try {
       metricsServer = await startMetricsServer(metrics, config.metricsPort);

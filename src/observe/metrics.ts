@@ -59,6 +59,11 @@ export class SluiceMetrics implements RunObserver {
     });
   }
 
+  /** Declares the run's keys: each gets `key_state{state="active"} 1` (and 0 for the others) from the start, not at its first change. */
+  setKeys(names: readonly string[]): void {
+    for (const key of names) for (const s of KEY_STATE_NAMES) this.keyState.set({ key, state: s }, s === 'active' ? 1 : 0);
+  }
+
   observe(e: RunEvent): void {
     switch (e.type) {
       case 'attempt_start':

@@ -47,4 +47,13 @@ describe('SluiceMetrics', () => {
     expect(await b.text()).toContain('sluice_concurrency_limit 0');
     await expect(startMetricsServer(a, 70000)).rejects.toThrow(/port must be/);
   });
+
+  it('shows every declared key in sluice_key_state from the start', async () => {
+    const m = new SluiceMetrics();
+    m.setKeys(['k1', 'k2']);
+    const text = await m.text();
+    expect(text).toContain('sluice_key_state{key="k1",state="active"} 1');
+    expect(text).toContain('sluice_key_state{key="k2",state="active"} 1');
+    expect(text).toContain('sluice_key_state{key="k2",state="paused"} 0');
+  });
 });
