@@ -1,14 +1,23 @@
 /**
- * `AdaptiveConcurrency`: how many calls may run at once, adjusted by AIMD between a floor and a ceiling
- * (defaults from the quota story: start 4, max 16, min 1).
+ * `AdaptiveConcurrency`: how many calls may run at once, adjusted between a floor and a ceiling
+ * (defaults from the quota story: start 4, max 16, min 1). It reacts to what load causes and not to
+ * noise, so a steady share of random faults does not hold it down:
  *
- * - Step down (halve by default, or −1 with `decrease: 'decrement'`) at once on a 429 or an overload,
- *   when the quota use reported is above `quotaHigh` (0.9), or when a window ends with an error rate
- *   above `maxErrorRate` (0.2).
- * - Step up (+1) when a window ends with success above `minSuccessRate` (0.95) and quota use below
- *   `quotaLow` (0.5).
- * - At most one step per window (`windowMs`, default 10 s), measured on the clock: no timer is used,
- *   windows are evaluated as outcomes are recorded.
+ * - Errors are judged against the error rate measured at lower limits: a window whose rate of 429s,
+ *   overloads and server errors is well above what lower concurrency saw (beyond chance, for the
+ *   window's sample size) steps down; errors at the same rate at every level are noise and change
+ *   nothing. At the lowest level seen, only an error rate above `maxErrorRate` (0.2) steps down, which
+ *   then gives the comparison a baseline.
+ * - Latency: a window whose mean latency is more than `latencyRise` (2) times the lowest seen steps
+ *   down (calls queue somewhere).
+ * - Quota use reported above `quotaHigh` (0.9) steps down at once.
+ * - Otherwise a window steps up by one while quota use is below `quotaLow` (0.5).
+ * - At most one step per window: `windowMs` (1 s) and at least `minSamples` (20) outcomes, evaluated as
+ *   outcomes are recorded (no timer). Clear signals halve (or step by one with `decrease:
+ *   'decrement'`); a rise just past chance steps down by one.
+ *
+ * Rate limits per key are the learned rate's business (`learned-rate.ts`); this limit only answers
+ * "how many at once".
  */
 import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
@@ -24,19 +33,19 @@ export interface AdaptiveConcurrencyOptions {
   min?: number;
   /** Ceiling. Default 16. */
   max?: number;
-  /** One step at most per window, ms. Default 10 000. */
+  /** One step at most per window, ms. Default 1 000. */
   windowMs?: number;
   /** `halve` (multiplicative, default) or `decrement` (−1). */
   decrease?: 'halve' | 'decrement';
-  /** Error rate above which a window steps down. Default 0.2. */
+  /** At the lowest limit seen (no lower level to compare with), error rate above which a window steps down. Default 0.2. */
   maxErrorRate?: number;
-  /** Success rate above which a window may step up. Default 0.95. */
-  minSuccessRate?: number;
+  /** Mean latency of a window above this multiple of the lowest seen steps down. Default 2. */
+  latencyRise?: number;
   /** Quota use above which to step down. Default 0.9. */
   quotaHigh?: number;
   /** Quota use below which stepping up is allowed. Default 0.5. */
   quotaLow?: number;
-  /** Fewest outcomes in a window before its rates are judged. Default 5. */
+  /** Fewest outcomes in a window before it is judged. Default 20. */
   minSamples?: number;
   clock?: Clock;
 }
@@ -53,23 +62,31 @@ export interface AdaptiveConcurrencyEvents {
   change: ConcurrencyChange;
 }
 
-/** Kinds that step down at once (congestion signals). */
-const CONGESTION: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['rate_limited', 'overloaded']);
-/** Kinds that say nothing about load (the caller's or the content's fault); not counted as errors. */
-const NEUTRAL: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['invalid_request', 'content_filtered', 'not_found', 'cancelled']);
+/** Kinds that can grow with load (the others are the caller's, the content's or the key's business). */
+const LOAD_ERRORS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['rate_limited', 'overloaded', 'server_error', 'timeout']);
 
-/** AIMD concurrency limit. Read {@link limit} before starting a call; record every outcome. */
+/** Error counts seen at one limit, decayed so that old windows weigh less. */
+interface LevelStats {
+  outcomes: number;
+  errors: number;
+}
+
+/** Concurrency limit that tells load from noise. Read {@link limit} before starting a call; record every outcome. */
 export class AdaptiveConcurrency {
-  /** Every change of the limit. */
+  /** Every change of the limit, with its reason. */
   readonly events = new TypedEmitter<AdaptiveConcurrencyEvents>();
   private current: number;
   private readonly o: Required<Omit<AdaptiveConcurrencyOptions, 'clock' | 'initial'>>;
   private readonly clock: Clock;
   private windowStart: number;
   private lastStepAt = -Infinity;
-  private successes = 0;
+  private outcomes = 0;
   private errors = 0;
+  private latencySum = 0;
+  private latencyCount = 0;
+  private lowestLatency = Infinity;
   private quota = 0;
+  private readonly levels = new Map<number, LevelStats>();
 
   constructor(options: AdaptiveConcurrencyOptions = {}) {
     const where = 'adaptive concurrency';
@@ -81,22 +98,26 @@ export class AdaptiveConcurrency {
     }
     if (max < min) throw new RangeError(`${where}: max must be >= min, got max ${max} < min ${min}`);
     if (initial < min || initial > max) throw new RangeError(`${where}: initial must be between min ${min} and max ${max}, got ${initial}`);
-    const windowMs = options.windowMs ?? 10_000;
+    const windowMs = options.windowMs ?? 1_000;
     if (!(windowMs > 0) || !Number.isFinite(windowMs)) throw new RangeError(`${where}: windowMs must be a finite number > 0, got ${String(windowMs)}`);
     const decrease = options.decrease ?? 'halve';
     if (decrease !== 'halve' && decrease !== 'decrement') throw new TypeError(`${where}: decrease must be 'halve' or 'decrement', got ${String(decrease)}`);
+    const latencyRise = options.latencyRise ?? 2;
+    if (!(latencyRise > 1) || !Number.isFinite(latencyRise)) throw new RangeError(`${where}: latencyRise must be a finite number > 1, got ${String(latencyRise)}`);
+    const minSamples = options.minSamples ?? 20;
+    if (!Number.isInteger(minSamples) || minSamples < 1) throw new RangeError(`${where}: minSamples must be an integer >= 1, got ${String(minSamples)}`);
     this.o = {
       min,
       max,
       windowMs,
       decrease,
       maxErrorRate: options.maxErrorRate ?? 0.2,
-      minSuccessRate: options.minSuccessRate ?? 0.95,
+      latencyRise,
       quotaHigh: options.quotaHigh ?? 0.9,
       quotaLow: options.quotaLow ?? 0.5,
-      minSamples: options.minSamples ?? 5,
+      minSamples,
     };
-    for (const f of ['maxErrorRate', 'minSuccessRate', 'quotaHigh', 'quotaLow'] as const) checkFraction(this.o[f], f, where);
+    for (const f of ['maxErrorRate', 'quotaHigh', 'quotaLow'] as const) checkFraction(this.o[f], f, where);
     if (this.o.quotaLow > this.o.quotaHigh) throw new RangeError(`${where}: quotaLow must be <= quotaHigh, got ${this.o.quotaLow} > ${this.o.quotaHigh}`);
     this.current = initial;
     this.clock = options.clock ?? systemClock;
@@ -108,45 +129,94 @@ export class AdaptiveConcurrency {
     return this.current;
   }
 
-  /** Records a success. */
-  recordSuccess(): void {
-    this.successes++;
+  /** Records a success, with the call's latency in ms when known. */
+  recordSuccess(latencyMs?: number): void {
+    this.outcomes++;
+    if (latencyMs !== undefined && Number.isFinite(latencyMs) && latencyMs >= 0) {
+      this.latencySum += latencyMs;
+      this.latencyCount++;
+    }
     this.evaluate();
   }
 
-  /** Records a failure of `kind`: rate limits and overloads step down at once (once per window). */
-  recordFailure(kind: ErrorKind): void {
-    if (NEUTRAL.has(kind)) return;
+  /** Records a failure of `kind`. Only kinds that can grow with load count as errors; the window judges them. */
+  recordFailure(kind: ErrorKind, _latencyMs?: number): void {
+    if (!LOAD_ERRORS.has(kind)) return;
+    this.outcomes++;
     this.errors++;
-    if (CONGESTION.has(kind)) this.stepDown(kind === 'rate_limited' ? 'rate limited' : 'provider overloaded');
-    else this.evaluate();
+    this.evaluate();
   }
 
   /** Reports the quota use (0..1, the highest fraction of any limit); above `quotaHigh` steps down. */
   observeQuota(usage: number): void {
     if (!Number.isFinite(usage)) return;
     this.quota = usage;
-    if (usage > this.o.quotaHigh) this.stepDown(`quota use ${pct(usage)} above ${pct(this.o.quotaHigh)}`);
+    if (usage > this.o.quotaHigh) this.stepDown(true, `quota use ${pct(usage)} above ${pct(this.o.quotaHigh)}`);
   }
 
   private evaluate(): void {
     const now = this.clock.now();
-    if (now - this.windowStart < this.o.windowMs) return;
-    const total = this.successes + this.errors;
-    if (total >= this.o.minSamples) {
-      const errorRate = this.errors / total;
-      if (errorRate > this.o.maxErrorRate) this.stepDown(`error rate ${pct(errorRate)} above ${pct(this.o.maxErrorRate)}`);
-      else if (1 - errorRate > this.o.minSuccessRate && this.quota < this.o.quotaLow) {
-        this.step(Math.min(this.o.max, this.current + 1), `success ${pct(1 - errorRate)}, quota use ${pct(this.quota)}`);
-      }
-    }
-    this.windowStart = now;
-    this.successes = 0;
-    this.errors = 0;
+    if (now - this.windowStart < this.o.windowMs || this.outcomes < this.o.minSamples) return;
+    const n = this.outcomes;
+    const rate = this.errors / n;
+    const latency = this.latencyCount > 0 ? this.latencySum / this.latencyCount : undefined;
+    const verdict = this.judge(rate, n, latency);
+    this.record(rate, n, latency);
+    this.resetWindow(now);
+    if (verdict.down) this.stepDown(verdict.strong, verdict.reason);
+    else if (this.quota < this.o.quotaLow) this.step(Math.min(this.o.max, this.current + 1), verdict.reason);
   }
 
-  private stepDown(reason: string): void {
-    const to = this.o.decrease === 'halve' ? Math.floor(this.current / 2) : this.current - 1;
+  /** Whether this window's errors or latency show load, compared with lower limits and the lowest latency. */
+  private judge(rate: number, n: number, latency: number | undefined): { down: boolean; strong: boolean; reason: string } {
+    if (latency !== undefined && Number.isFinite(this.lowestLatency) && latency > this.o.latencyRise * this.lowestLatency) {
+      return { down: true, strong: false, reason: `latency ${Math.round(latency)} ms, ${(latency / this.lowestLatency).toFixed(1)}x the lowest seen` };
+    }
+    const below = this.below(this.current);
+    if (below === undefined) {
+      if (rate > this.o.maxErrorRate) return { down: true, strong: true, reason: `error rate ${pct(rate)} above ${pct(this.o.maxErrorRate)}` };
+      return { down: false, strong: false, reason: `error rate ${pct(rate)}, quota use ${pct(this.quota)}` };
+    }
+    // Beyond chance: binomial noise of this window's size around the lower levels' rate.
+    const margin = Math.max(0.05, 2.5 * Math.sqrt((below * (1 - below)) / n));
+    if (rate > below + margin) {
+      return { down: true, strong: rate > below + 4 * margin, reason: `errors rose with concurrency: ${pct(rate)} at ${this.current} in flight vs ${pct(below)} below` };
+    }
+    return { down: false, strong: false, reason: `error rate ${pct(rate)} as at lower concurrency (${pct(below)}), quota use ${pct(this.quota)}` };
+  }
+
+  /** Pooled error rate of the limits below `limit`, or undefined with too few outcomes there. */
+  private below(limit: number): number | undefined {
+    let outcomes = 0;
+    let errors = 0;
+    for (const [level, st] of this.levels) {
+      if (level < limit) {
+        outcomes += st.outcomes;
+        errors += st.errors;
+      }
+    }
+    return outcomes >= this.o.minSamples ? errors / outcomes : undefined;
+  }
+
+  private record(rate: number, n: number, latency: number | undefined): void {
+    const st = this.levels.get(this.current) ?? { outcomes: 0, errors: 0 };
+    // Decay: a level's record follows the server as it is now, not as it was an hour ago.
+    st.outcomes = st.outcomes * 0.8 + n;
+    st.errors = st.errors * 0.8 + rate * n;
+    this.levels.set(this.current, st);
+    if (latency !== undefined && latency < this.lowestLatency) this.lowestLatency = latency;
+  }
+
+  private resetWindow(now: number): void {
+    this.windowStart = now;
+    this.outcomes = 0;
+    this.errors = 0;
+    this.latencySum = 0;
+    this.latencyCount = 0;
+  }
+
+  private stepDown(strong: boolean, reason: string): void {
+    const to = strong && this.o.decrease === 'halve' ? Math.floor(this.current / 2) : this.current - 1;
     this.step(Math.max(this.o.min, to), reason);
   }
 
@@ -156,10 +226,8 @@ export class AdaptiveConcurrency {
     const from = this.current;
     this.current = to;
     this.lastStepAt = now;
-    // A new window starts with the new limit: its rates are judged on their own.
-    this.windowStart = now;
-    this.successes = 0;
-    this.errors = 0;
+    // A new window starts with the new limit: its outcomes are judged on their own.
+    this.resetWindow(now);
     this.events.emit('change', { from, to, reason });
   }
 }

@@ -230,7 +230,7 @@ function makeConcurrency(option: ConcurrencyOption | undefined, clock: Clock, ev
     get limit() {
       return aimd.limit;
     },
-    onSuccess: () => aimd.recordSuccess(),
+    onSuccess: (now, startedAt) => aimd.recordSuccess(startedAt !== undefined ? now - startedAt : undefined),
     onFailure: (kind) => aimd.recordFailure(kind),
   };
 }

@@ -101,7 +101,7 @@ describe('Executor and keys', () => {
     expect(clock.pendingCount).toBe(0);
   });
 
-  it('adaptive concurrency steps down on 429 and the change is an event with its reason', async () => {
+  it('adaptive concurrency leaves a per-window rate limit to the learned rate: 429s of a rate limit do not hold it down; each change is an event with its reason', async () => {
     const clock = new VirtualClock();
     const provider = new FakeProvider({ clock, latencyMs: 1_000, limits: { requests: 20 } });
     const sluice = createSluice({ clock, provider, concurrency: { initial: 8, max: 16, adaptive: true }, retry: { byKind: { rate_limited: { attempts: 50 } } } });
@@ -109,10 +109,10 @@ describe('Executor and keys', () => {
     sluice.events.on('concurrencyChange', (c) => changes.push(c));
     const results = await clock.run(Promise.all(Array.from({ length: 40 }, (_, i) => sluice.runSettled({ value: i }))));
     expect(results.every((r) => r.ok)).toBe(true);
-    expect(changes.length).toBeGreaterThan(0);
-    expect(changes[0]!.to).toBeLessThan(changes[0]!.from);
-    expect(changes[0]!.reason).toMatch(/rate|429|limit/i);
-    expect(provider.stats.maxInFlight).toBeLessThanOrEqual(8);
+    expect(provider.stats.rateLimited).toBeGreaterThan(0);
+    // The 429s come at the same rate whatever the concurrency: not a load signal for this limit.
+    expect(changes.every((c) => c.to >= c.from && c.reason.length > 0)).toBe(true);
+    expect(provider.stats.maxInFlight).toBeLessThanOrEqual(16);
     await sluice.close();
     expect(clock.pendingCount).toBe(0);
   });
