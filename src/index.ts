@@ -45,7 +45,7 @@ export type { JitterSpec, Random } from './attempt/jitter.js';
 export { CircuitBreaker, BrokenCircuitError } from './attempt/circuit-breaker.js';
 export type { CircuitBreakerOptions, ConsecutiveStrategy, RatioStrategy } from './attempt/circuit-breaker.js';
 export type { RetryEvents, BreakerEvents, BreakerState, RetryEvent, SuccessEvent, GiveUpEvent, AttemptRecord } from './attempt/events.js';
-export { presets, isEmptyResult } from './attempt/presets.js';
+export { presets, presetOptions, isEmptyResult } from './attempt/presets.js';
 
 // flow
 export { RateLimiter } from './flow/rate-limiter.js';

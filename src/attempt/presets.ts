@@ -3,7 +3,7 @@ import type { Clock } from '../clock/clock.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import { retryPolicy } from './policy.js';
-import type { KindPolicyOptions, RetryPolicy } from './policy.js';
+import type { KindPolicyOptions, RetryPolicy, RetryPolicyOptions } from './policy.js';
 import { checkFunction, checkInteger } from './validate.js';
 
 /**
@@ -20,6 +20,10 @@ import { checkFunction, checkInteger } from './validate.js';
  * configure it on the limiter.
  */
 export function veoSubmission(options: { attempts?: number } = {}): RetryPolicy {
+  return retryPolicy(presetOptions.veoSubmission(options));
+}
+
+function veoSubmissionOptions(options: { attempts?: number } = {}): RetryPolicyOptions {
   const attempts = checkInteger(options.attempts ?? 4, 'presets.veoSubmission: attempts', 1);
   const transient: KindPolicyOptions = {
     retry: true,
@@ -27,7 +31,7 @@ export function veoSubmission(options: { attempts?: number } = {}): RetryPolicy 
     backoff: { type: 'schedule', delaysMs: [30_000, 60_000, 120_000] },
     jitter: 'none',
   };
-  return retryPolicy({
+  return {
     byKind: {
       rate_limited: transient,
       overloaded: transient,
@@ -37,7 +41,7 @@ export function veoSubmission(options: { attempts?: number } = {}): RetryPolicy 
       network: { retry: false },
     },
     giveUpMessage: (info) => (info.reason === 'not_retryable' ? `${info.classification.kind}: ${info.classification.message}` : info.classification.kind),
-  });
+  };
 }
 
 /** Options of {@link clipDownload}. */
@@ -69,18 +73,23 @@ export function isEmptyResult(value: unknown): boolean {
  * empty result fail at once. Use with `mode: 'result'` to get "nothing" on failure.
  */
 export function clipDownload(options: ClipDownloadOptions = {}): RetryPolicy {
+  return retryPolicy(presetOptions.clipDownload(options));
+}
+
+function clipDownloadOptions(options: ClipDownloadOptions = {}): RetryPolicyOptions {
   const attempts = checkInteger(options.attempts ?? 3, 'presets.clipDownload: attempts', 1);
   const isEmpty = options.isEmpty ?? isEmptyResult;
   checkFunction(isEmpty, 'presets.clipDownload: isEmpty');
-  return retryPolicy({
+  return {
     default: { attempts, backoff: { type: 'exponential', initialMs: 1000, factor: 2, maxMs: 4000 }, jitter: 'none' },
+    byKind: { not_found: { retry: false }, auth: { retry: false } },
     timeoutMs: options.timeoutMs ?? 10_000,
     validate: (value) => {
       if (isEmpty(value)) {
         throw new SluiceError({ kind: 'invalid_request', retryable: false, code: 'EMPTY_RESULT', message: 'empty result' });
       }
     },
-  });
+  };
 }
 
 /** Options of {@link genaiProcessing}. */
@@ -98,10 +107,7 @@ export interface GenaiProcessingOptions {
  * (`retry(fn, policy, { breaker })`), shared by all the services that call the same API.
  */
 export function genaiProcessing(options: GenaiProcessingOptions = {}): { policy: RetryPolicy; breaker: CircuitBreaker } {
-  const policy = retryPolicy({
-    default: { attempts: 3, backoff: { type: 'exponential', initialMs: 1000, factor: 2, maxMs: 4000 }, jitter: 'none' },
-    byKind: { auth: { retry: false } },
-  });
+  const policy = retryPolicy(presetOptions.genaiProcessing());
   const breaker = new CircuitBreaker({
     name: 'genai',
     strategy: { type: 'consecutive', failures: 5 },
@@ -113,5 +119,45 @@ export function genaiProcessing(options: GenaiProcessingOptions = {}): { policy:
   return { policy, breaker };
 }
 
+function genaiProcessingOptions(): RetryPolicyOptions {
+  return {
+    default: { attempts: 3, backoff: { type: 'exponential', initialMs: 1000, factor: 2, maxMs: 4000 }, jitter: 'none' },
+    byKind: { auth: { retry: false } },
+  };
+}
+
+/**
+ * Quota plan (seeds/quota-management.md): a per-minute 429 waits 60 s, doubling to 5 min, 5 attempts;
+ * quota exhaustion waits 5 min, doubling to 1 h, 3 attempts; a 5xx is retried 4 times from 500 ms;
+ * 10 % jitter on each, so that many workers do not retry in step.
+ */
+export function quotaPlan(): RetryPolicy {
+  return retryPolicy(presetOptions.quotaPlan());
+}
+
+function quotaPlanOptions(): RetryPolicyOptions {
+  const jitter = { type: 'proportional', ratio: 0.1 } as const;
+  return {
+    byKind: {
+      rate_limited: { retry: true, attempts: 5, backoff: { type: 'exponential', initialMs: 60_000, factor: 2, maxMs: 300_000 }, jitter },
+      quota_exhausted: { attempts: 3, backoff: { type: 'exponential', initialMs: 300_000, factor: 2, maxMs: 3_600_000 }, jitter },
+      server_error: { retry: true, attempts: 4, backoff: { type: 'exponential', initialMs: 500, factor: 2, maxMs: 4000 }, jitter },
+    },
+  };
+}
+
 /** The named policies that reproduce the stories in `seeds/`. */
-export const presets = { veoSubmission, clipDownload, genaiProcessing } as const;
+export const presets = { veoSubmission, clipDownload, genaiProcessing, quotaPlan } as const;
+
+/**
+ * The one form of each preset: its retry-policy options (giveUpMessage and validate included), from
+ * which the policy of {@link presets} is built. Use it to change a preset before building it, e.g.
+ * `retryPolicy({ ...presetOptions.veoSubmission(), timeoutMs: 5000 })`; the CLI merges its
+ * `--max-attempts` and per-kind settings into it this way.
+ */
+export const presetOptions = {
+  veoSubmission: veoSubmissionOptions,
+  clipDownload: clipDownloadOptions,
+  genaiProcessing: genaiProcessingOptions,
+  quotaPlan: quotaPlanOptions,
+} as const;

@@ -1,57 +1,29 @@
 import type { ErrorKind } from '../classify/kinds.js';
-import type { KindPolicyOptions, RetryPolicy, RetryPolicyOptions } from '../attempt/policy.js';
-import { clipDownload, genaiProcessing, veoSubmission } from '../attempt/presets.js';
+import { retryPolicy, type KindPolicyOptions, type RetryPolicy, type RetryPolicyOptions } from '../attempt/policy.js';
+import { presetOptions } from '../attempt/presets.js';
 import type { RetryOverride, SluiceConfig } from './options.js';
 
 /**
- * The retry presets the CLI offers by name, as retry-policy options. These reproduce the stories in
- * ../shared/seeds (Veo submission, clip download, GenAI processing fix, quota plan).
- * Without overrides the CLI uses the canonical policies of `src/attempt/presets.ts` (see
- * {@link retryFor}); this table is their options form, so that `--max-attempts` and per-kind
- * overrides can be merged into them.
+ * The retry presets the CLI offers by name. Each is the library's preset in its one form, the options
+ * of `presetOptions` in `src/attempt/presets.ts` (giveUpMessage and validate included), so that
+ * `--max-attempts` and per-kind overrides merge into it before the policy is built.
  */
-const PRESETS: Record<SluiceConfig['retryPreset'], RetryPolicyOptions> = {
-  default: {},
-  veo: {
-    byKind: {
-      rate_limited: { retry: true, attempts: 4, backoff: { type: 'schedule', delaysMs: [30_000, 60_000, 120_000] }, jitter: 'none' },
-      overloaded: { retry: true, attempts: 4, backoff: { type: 'schedule', delaysMs: [30_000, 60_000, 120_000] }, jitter: 'none' },
-      server_error: { retry: false },
-      timeout: { retry: false },
-      network: { retry: false },
-    },
-  },
-  'clip-download': {
-    timeoutMs: 10_000,
-    default: { attempts: 3, backoff: { type: 'schedule', delaysMs: [1000, 2000, 4000] }, jitter: 'none' },
-    byKind: { not_found: { retry: false }, auth: { retry: false } },
-  },
-  'genai-processing': {
-    default: { attempts: 3, backoff: { type: 'exponential', initialMs: 1000, factor: 2, maxMs: 4000 }, jitter: 'none' },
-    byKind: { auth: { retry: false } },
-  },
-  'quota-plan': {
-    byKind: {
-      rate_limited: { retry: true, attempts: 5, backoff: { type: 'exponential', initialMs: 60_000, factor: 2, maxMs: 300_000 }, jitter: { type: 'proportional', ratio: 0.1 } },
-      quota_exhausted: { attempts: 3, backoff: { type: 'exponential', initialMs: 300_000, factor: 2, maxMs: 3_600_000 }, jitter: { type: 'proportional', ratio: 0.1 } },
-      server_error: { retry: true, attempts: 4, backoff: { type: 'exponential', initialMs: 500, factor: 2, maxMs: 4000 }, jitter: { type: 'proportional', ratio: 0.1 } },
-    },
-  },
+const PRESETS: Record<SluiceConfig['retryPreset'], () => RetryPolicyOptions> = {
+  default: () => ({}),
+  veo: () => presetOptions.veoSubmission(),
+  'clip-download': () => presetOptions.clipDownload(),
+  'genai-processing': () => presetOptions.genaiProcessing(),
+  'quota-plan': () => presetOptions.quotaPlan(),
 };
 
-/** The retry policy of a configuration: the canonical preset when nothing overrides it, else merged options. */
-export function retryFor(config: Pick<SluiceConfig, 'retryPreset' | 'maxAttempts' | 'retry' | 'attemptTimeout'>): RetryPolicy | RetryPolicyOptions {
-  if (config.maxAttempts === undefined && config.retry === undefined) {
-    if (config.retryPreset === 'veo') return veoSubmission();
-    if (config.retryPreset === 'clip-download') return clipDownload();
-    if (config.retryPreset === 'genai-processing') return genaiProcessing().policy;
-  }
-  return retryOptionsFor(config);
+/** The retry policy of a configuration: the preset, with `--max-attempts` and per-kind overrides merged in. */
+export function retryFor(config: Pick<SluiceConfig, 'retryPreset' | 'maxAttempts' | 'retry' | 'attemptTimeout'>): RetryPolicy {
+  return retryPolicy(retryOptionsFor(config));
 }
 
 /** The retry-policy options for a configuration: the preset, then `--max-attempts`, then per-kind overrides. */
 export function retryOptionsFor(config: Pick<SluiceConfig, 'retryPreset' | 'maxAttempts' | 'retry' | 'attemptTimeout'>): RetryPolicyOptions {
-  const preset = PRESETS[config.retryPreset];
+  const preset = PRESETS[config.retryPreset]();
   const byKind: Partial<Record<ErrorKind, KindPolicyOptions>> = { ...preset.byKind };
   const options: RetryPolicyOptions = { ...preset, timeoutMs: preset.timeoutMs ?? config.attemptTimeout, byKind };
   if (config.maxAttempts !== undefined) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { retryPolicy } from '../../src/attempt/policy.js';
+import { presets } from '../../src/attempt/presets.js';
 import { RETRY_PRESETS } from '../../src/cli/options.js';
 import { retryFor, retryOptionsFor } from '../../src/cli/retry-presets.js';
 
@@ -15,14 +16,26 @@ describe('CLI retry presets', () => {
     }
   });
 
-  it('uses the canonical preset policy when nothing overrides it, and merges --max-attempts into the preset otherwise', () => {
-    const veo = retryFor({ ...base, retryPreset: 'veo' });
-    expect(typeof (veo as { decide?: unknown }).decide).toBe('function');
-    const options = retryFor({ ...base, retryPreset: 'veo', maxAttempts: 6 });
-    const policy = retryPolicy(options as Parameters<typeof retryPolicy>[0]);
+  it('merges --max-attempts into the preset and keeps its giveUpMessage and validate (one preset form, shared with the library)', () => {
+    const policy = retryFor({ ...base, retryPreset: 'veo', maxAttempts: 6 });
     const d = policy.decide({ classification: { kind: 'rate_limited', retryable: true, message: '429' }, attempt: 1, random: () => 0.5 });
     expect(d).toMatchObject({ retry: true, delayMs: 30_000, maxAttempts: 6 });
     const s = policy.decide({ classification: { kind: 'server_error', retryable: true, message: '500' }, attempt: 1, random: () => 0.5 });
     expect(s.retry).toBe(false);
+    // The story's give-up message survives the override (it was lost when the CLI had its own preset table).
+    expect(policy.giveUpMessage?.({ reason: 'exhausted', classification: { kind: 'rate_limited', retryable: true, message: '429' }, attempts: 6 })).toBe('rate_limited');
+    const clip = retryFor({ ...base, retryPreset: 'clip-download', maxAttempts: 4 });
+    expect(() => clip.validate?.('', 1)).toThrow(/empty result/);
+    expect(clip.timeoutMs).toBe(10_000);
+  });
+
+  it('without overrides, a CLI preset decides as the library preset does', () => {
+    const c = { kind: 'overloaded', retryable: true, message: '503' } as const;
+    for (const [name, library] of [['veo', presets.veoSubmission()], ['clip-download', presets.clipDownload()], ['quota-plan', presets.quotaPlan()]] as const) {
+      const cli = retryFor({ ...base, retryPreset: name });
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        expect(cli.decide({ classification: c, attempt, random: () => 0.5 }), `${name} attempt ${attempt}`).toEqual(library.decide({ classification: c, attempt, random: () => 0.5 }));
+      }
+    }
   });
 });
