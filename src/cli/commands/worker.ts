@@ -85,15 +85,16 @@ function limitsOf(config: SluiceConfig): KeyLimits {
 }
 
 /**
- * Options `sluice worker` refuses when given on the command line or in the environment: they belong to
- * the enqueueing side (`sluice run`: input, template, results and rejects files, the SQLite state) or to
- * the terminal display a worker does not have. A config file shared with `sluice run` may set them.
+ * Options `sluice worker` refuses when given on its command line: they belong to the enqueueing side
+ * (`sluice run`: input, template, results and rejects files, the SQLite state) or to the terminal display
+ * a worker does not have. A config file or `SLUICE_*` environment shared with `sluice run` may set them
+ * (one environment usually serves both commands), and the worker ignores them there.
  */
 const NOT_FOR_WORKER: readonly OptionName[] = ['template', 'output', 'rejects', 'state', 'force', 'changedLines', 'probe', 'maxConsecutiveFailures', 'progress', 'progressInterval'];
 
 /** Refuses options a worker cannot honour, naming them. */
 function refuseWorkerOptions(sources: Partial<Record<OptionName, ConfigSource>>): void {
-  const given = NOT_FOR_WORKER.filter((name) => sources[name] === 'flag' || sources[name] === 'env');
+  const given = NOT_FOR_WORKER.filter((name) => sources[name] === 'flag');
   if (given.length === 0) return;
   throw new CliError(
     `sluice worker does not take ${given.map((n) => `"${n}"`).join(', ')}: ${given.length === 1 ? 'it belongs' : 'they belong'} to \`sluice run\` ` +
