@@ -40,6 +40,8 @@ export class KeyState {
   private readonly requests: LimitCounter | undefined;
   private readonly tokens: LimitCounter | undefined;
   private day = -1;
+  /** Windows per minute: headers state per-minute limits (OpenAI, Anthropic), so a shortened window's limit is scaled to a minute. */
+  private readonly perMinute: number;
   private dayCount = 0;
 
   constructor(
@@ -49,6 +51,7 @@ export class KeyState {
     private readonly dayMs: number,
     algorithm: { algorithm: LimitAlgorithm; burstFraction?: number } = { algorithm: 'token-bucket' },
   ) {
+    this.perMinute = 60_000 / windowMs;
     const counter = (limit: number | undefined): LimitCounter | undefined =>
       limit === undefined ? undefined : makeCounter({ ...algorithm, limit, windowMs });
     this.requests = counter(limits.requestsPerMinute);
@@ -107,8 +110,12 @@ export class KeyState {
   status(now: number): LimitStatus {
     const l = this.limits;
     const out: LimitStatus = {};
-    if (l.requestsPerMinute !== undefined && this.requests) out.requests = { limit: l.requestsPerMinute, ...this.requests.status(now) };
-    if (l.tokensPerMinute !== undefined && this.tokens) out.tokens = { limit: l.tokensPerMinute, ...this.tokens.status(now) };
+    // The providers' headers are per minute by definition: with a window shortened for a demo or a test,
+    // announce the same rate per real minute (600 per 15 s is 2,400 per minute), or a client that
+    // believes the headers would send at a quarter of the allowed rate.
+    const perMinute = (limit: number): number => Math.round(limit * this.perMinute);
+    if (l.requestsPerMinute !== undefined && this.requests) out.requests = { ...this.requests.status(now), limit: perMinute(l.requestsPerMinute) };
+    if (l.tokensPerMinute !== undefined && this.tokens) out.tokens = { ...this.tokens.status(now), limit: perMinute(l.tokensPerMinute) };
     return out;
   }
 
