@@ -12,7 +12,7 @@
  *   the refusal and so averages the window. Spans longer than the key's use are cut to it.
  * - The rate drops to `beta` (0.95) of that estimate, never above the rate in force.
  * - It then climbs along a cubic curve: back at the estimate after `recoveryMs` (2 s), flat there, then
- *   doubling every second above it, so a limit that was raised is found. The next 429 is the next event.
+ *   doubling every `recoveryMs` above it, so a limit that was raised is found. The next 429 is the next event.
  * - One event per congestion: 429s of calls started before the last decrease, or with no success since
  *   it (a window that refuses everything until it ends), do not lower the rate again.
  */
@@ -86,10 +86,10 @@ export class LearnedRate {
     if (this.lastMax === undefined) return undefined;
     const t = (now - this.lastDecreaseAt) / this.recoveryMs;
     const k = 1 - this.base / this.lastMax;
-    // Below the estimate: the cubic, flat as it nears it. Above it: doubling every half `recoveryMs`,
+    // Below the estimate: the cubic, flat as it nears it. Above it: doubling every `recoveryMs`,
     // so that an estimate made from thin evidence (the first instants) or a raised limit is found in
     // seconds, not minutes.
-    let r = t <= 1 ? this.lastMax * (1 + k * (t - 1) ** 3) : this.lastMax * 2 ** (2 * (t - 1));
+    let r = t <= 1 ? this.lastMax * (1 + k * (t - 1) ** 3) : this.lastMax * 2 ** (t - 1);
     // AWS SDK: above the estimate, never more than twice what is really being sent, so that the probe
     // cannot run far ahead of the traffic (a rate nobody sends at proves nothing).
     const sending = this.measured();
