@@ -5,8 +5,6 @@ import type { ProviderName } from '../classify/kinds.js';
 import { classify } from '../classify/classify.js';
 import { retryPolicy } from '../attempt/policy.js';
 import type { RetryPolicy, RetryPolicyOptions } from '../attempt/policy.js';
-import { AdaptiveConcurrency } from '../flow/adaptive-concurrency.js';
-import type { AdaptiveConcurrencyOptions } from '../flow/adaptive-concurrency.js';
 import type { KeyLimits } from '../flow/limits.js';
 import type { LearnedRateOptions } from '../flow/learned-rate.js';
 import type { QuotaMonitor } from '../flow/quota/quota-monitor.js';
@@ -20,11 +18,12 @@ import type { ExecutorEvents } from './events.js';
 import { Executor } from './executor.js';
 import type { AttemptEndInfo, AttemptStartInfo } from './job.js';
 import type { KeyLane } from './key-router.js';
-import type { Classifier, SchedulerConcurrency, SchedulerKeyPool, SchedulerQuota } from './ports.js';
+import type { Classifier, SchedulerKeyPool, SchedulerQuota } from './ports.js';
 import { quotaPort } from './quota-port.js';
 
 /** Concurrency: a fixed number of calls in flight, or AIMD between `min` and `max`. */
-export type ConcurrencyOption = number | ({ adaptive?: boolean } & Omit<AdaptiveConcurrencyOptions, 'clock'>);
+import { makeConcurrency, type ConcurrencyOption } from './concurrency.js';
+export type { ConcurrencyOption } from './concurrency.js';
 
 /** The smallest logger Sluice writes to (pino fits). Only key names are ever logged. */
 export interface SluiceLogger {
@@ -105,7 +104,7 @@ export function createSluice<P = unknown, R = unknown>(options: SluiceOptions<P,
   const events = new TypedEmitter<ExecutorEvents>();
   const policy = toPolicy(options.retry);
   const { lanes, pool } = buildKeys(options, keys, clock, events);
-  const concurrency = makeConcurrency(options.concurrency, clock, events);
+  const concurrency = makeConcurrency(options.concurrency, clock, events, 'createSluice');
   const attemptTimeoutMs = options.attemptTimeoutMs ?? policy.timeoutMs;
   if (attemptTimeoutMs !== undefined && !(attemptTimeoutMs > 0)) {
     throw new RangeError(`createSluice: attemptTimeoutMs must be a number > 0, got ${String(attemptTimeoutMs)}`);
@@ -209,30 +208,6 @@ function wireMonitor<P, R>(monitor: QuotaMonitor, options: SluiceOptions<P, R>, 
   const saved = options.quotaState?.[monitor.key];
   if (saved !== undefined) monitor.restore(saved as QuotaRecord);
   return quotaPort(monitor);
-}
-
-function makeConcurrency(option: ConcurrencyOption | undefined, clock: Clock, events: TypedEmitter<ExecutorEvents>): SchedulerConcurrency {
-  const value = option ?? 16;
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`createSluice: concurrency must be an integer >= 1, got ${String(value)}`);
-    return { limit: value };
-  }
-  if (value === null || typeof value !== 'object') throw new TypeError('createSluice: concurrency must be a number or an object');
-  const { adaptive = true, ...rest } = value;
-  if (!adaptive) {
-    const limit = rest.initial ?? rest.max ?? 16;
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`createSluice: concurrency.initial must be an integer >= 1, got ${String(limit)}`);
-    return { limit };
-  }
-  const aimd = new AdaptiveConcurrency({ ...rest, clock });
-  aimd.events.on('change', (c) => events.emit('concurrencyChange', c));
-  return {
-    get limit() {
-      return aimd.limit;
-    },
-    onSuccess: (now, startedAt) => aimd.recordSuccess(startedAt !== undefined ? now - startedAt : undefined),
-    onFailure: (kind) => aimd.recordFailure(kind),
-  };
 }
 
 /** `classify()` from `src/classify`, told the adapter's provider family when it is one it knows. */

@@ -21,7 +21,7 @@ import type { Classification, ErrorKind, ProviderName } from '../../classify/kin
 import { PROVIDERS } from '../../classify/kinds.js';
 import type { RateLimitSnapshot } from '../../classify/rate-limit/snapshot.js';
 import { retryPolicy, type RetryPolicy, type RetryPolicyOptions } from '../../attempt/policy.js';
-import { AdaptiveConcurrency, type AdaptiveConcurrencyOptions } from '../../flow/adaptive-concurrency.js';
+import { makeConcurrency, type ConcurrencyOption } from '../../scheduler/concurrency.js';
 import { KeyPool, type KeyPoolOptions, type KeySelection } from '../../flow/key-pool.js';
 import type { LearnedRateOptions } from '../../flow/learned-rate.js';
 import type { KeyLimits } from '../../flow/limits.js';
@@ -80,7 +80,7 @@ export interface RedisBatchWorkerOptions {
    * Jobs processed at once by this worker: a number (default 16), or adaptive (AIMD between `min` and
    * `max`, as in `createSluice`): BullMQ's concurrency follows the limit as it changes.
    */
-  concurrency?: number | ({ adaptive?: boolean } & Omit<AdaptiveConcurrencyOptions, 'clock'>);
+  concurrency?: ConcurrencyOption;
   /** Move a job to another key after key-scoped failures (429, quota, auth), as in `createSluice`. Default true. */
   failover?: boolean;
   /** Time source (tests: a virtual clock; BullMQ's own timers stay on the system clock). Default the system clock. */
@@ -181,7 +181,7 @@ export class RedisBatchWorker {
   constructor(private readonly o: RedisBatchWorkerOptions) {
     if (!o.keys || o.keys.length === 0) throw new TypeError('redis worker: keys must be a non-empty array');
     this.clock = o.clock ?? systemClock;
-    this.concurrency = makeConcurrency(o.concurrency, this.clock, this.executorEvents);
+    this.concurrency = makeConcurrency(o.concurrency, this.clock, this.executorEvents, 'redis worker');
     const lockDuration = o.lockDurationMs ?? 15_000;
     if (!(lockDuration >= 1000)) throw new RangeError(`redis worker: lockDurationMs must be >= 1000, got ${String(o.lockDurationMs)}`);
     this.policy = o.retry && typeof (o.retry as RetryPolicy).decide === 'function' ? (o.retry as RetryPolicy) : retryPolicy((o.retry ?? {}) as RetryPolicyOptions);
@@ -507,31 +507,6 @@ function memoryOf(data: ItemJobData, attempt: number, startedAt: number): JobMem
     keyMoves: data.keyMoves ?? 0,
     ...(data.previousDelayMs !== undefined ? { previousDelayMs: data.previousDelayMs } : {}),
     ...(data.firstAt !== undefined ? { firstAt: data.firstAt } : attempt === 1 ? { firstAt: startedAt } : {}),
-  };
-}
-
-/** A fixed limit, or AIMD (as `createSluice` builds it) announcing its changes as `concurrencyChange`. */
-function makeConcurrency(option: RedisBatchWorkerOptions['concurrency'], clock: Clock, events: TypedEmitter<ExecutorEvents>): SchedulerConcurrency {
-  const value = option ?? 16;
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`redis worker: concurrency must be an integer >= 1, got ${String(option)}`);
-    return { limit: value };
-  }
-  if (value === null || typeof value !== 'object') throw new TypeError('redis worker: concurrency must be a number or an object');
-  const { adaptive = true, ...rest } = value;
-  if (!adaptive) {
-    const limit = rest.initial ?? rest.max ?? 16;
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`redis worker: concurrency.initial must be an integer >= 1, got ${String(limit)}`);
-    return { limit };
-  }
-  const aimd = new AdaptiveConcurrency({ ...rest, clock });
-  aimd.events.on('change', (c) => events.emit('concurrencyChange', c));
-  return {
-    get limit() {
-      return aimd.limit;
-    },
-    onSuccess: () => aimd.recordSuccess(),
-    onFailure: (kind) => aimd.recordFailure(kind),
   };
 }
 
