@@ -14,6 +14,7 @@ import pLimit from 'p-limit';
 import pRetry, { AbortError } from 'p-retry';
 import { openAICompatibleAdapter } from '../../src/provider/index.js';
 import { createSluice } from '../../src/scheduler/index.js';
+import type { JobResult } from '../../src/scheduler/job.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -80,11 +81,26 @@ const sluiceLibrary: Contender = {
       keys: ctx.secrets.map((secret, i) => ({ name: `key-${i + 1}`, secret })),
     });
     const stop = (): void => void sluice.close({ graceMs: 0 });
+    const trail = new Map<unknown, string[]>();
+    const t0 = Date.now();
+    if (process.env.BENCH_LIMITERS_DEBUG) {
+      sluice.events.on('retryScheduled', (e) => {
+        const list = trail.get(e.jobId) ?? [];
+        list.push(`${Date.now() - t0}ms ${e.key} ${e.reason}`);
+        trail.set(e.jobId, list);
+      });
+    }
     ctx.signal.addEventListener('abort', stop, { once: true });
     try {
       const summary = await sluice.runAll(
         Array.from({ length: ctx.n }, (_, i) => body(i)),
-        { signal: ctx.signal },
+        {
+          signal: ctx.signal,
+          // BENCH_LIMITERS_DEBUG=1 says why each lost item was given up (kind, attempts, last key).
+          ...(process.env.BENCH_LIMITERS_DEBUG
+            ? { onResult: (r: JobResult<unknown>) => void (r.ok || console.error(`  lost ${String(r.id)}: ${r.kind} after ${r.attempts} attempts, last key ${r.key ?? '-'}\n    ${(trail.get(r.id) ?? []).join('\n    ')}`)) }
+            : {}),
+        },
       );
       return summary.succeeded;
     } finally {

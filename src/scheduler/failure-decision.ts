@@ -23,8 +23,13 @@
  * `keyCount` free moves the policy's own verdict applies. The item fails with that kind only when no
  * key can take it (every other key disabled; for a billing quota, also this key).
  *
- * `rate_limited` differs on purpose: a 429 is the item's business too (its policy says how many 429s an
- * item tolerates: `attempts`), so a move to another key after a 429 is charged like any retry.
+ * `rate_limited` differs: a 429 is the item's business too (its policy says how many 429s an item
+ * tolerates: `attempts`), so a 429 with no other key free is charged like any retry and waits its time.
+ * A move at once to another free key is free, like a key failure's and within the same `keyCount` bound:
+ * it costs the item no time, and charging it let one item collect the refusals of a whole fleet whose
+ * fixed windows close together (bench `BENCH=limiters`, fixed-window blind with 3 keys: one item of
+ * 1,200 lost its 5 attempts in 6 s, moving between two exhausted keys). The policy is asked first, so a
+ * policy that does not retry 429s is obeyed.
  */
 import type { Classification } from '../classify/kinds.js';
 import type { GiveUpReason } from '../attempt/policy.js';
@@ -120,6 +125,10 @@ export function decideAfterFailure(input: FailureInput, policy: FailurePolicy): 
   }
   if (!d.retry) return fail();
   if (failover && c.kind === 'rate_limited' && keys.otherAvailableNow) {
+    // The move costs the item no time, so the first `keyCount` of them are free; later ones are charged.
+    if (keyMoves < keys.keyCount) {
+      return { action: 'other-key', waitForKey: false, charged: false, reason: `rate_limited on ${keys.key}: at once on another key (not counted against the retry budget)`, maxAttempts: d.maxAttempts, keyMoves: keyMoves + 1 };
+    }
     return { action: 'other-key', waitForKey: false, charged: true, reason: `rate_limited on ${keys.key}: at once on another key`, maxAttempts: d.maxAttempts, keyMoves };
   }
   // A key failure whose free moves are used up, with a policy that retries it (e.g. quota-plan): charged, at its time.

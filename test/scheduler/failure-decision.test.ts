@@ -21,8 +21,11 @@ const OTHER_DISABLED = keys({ otherAvailableNow: false, otherMayReturn: false })
 type Expected = { action: 'later'; delayMs?: number } | { action: 'other-key'; waitForKey: boolean; charged: boolean } | { action: 'fail' };
 
 const table: [string, Omit<FailureInput, 'keys'> & { keys?: KeyFacts }, Expected][] = [
-  // rate limits: charged; at once on another key when one is free, else at the policy's time.
-  ['429, other key free', { classification: c('rate_limited'), attempt: 1 }, { action: 'other-key', waitForKey: false, charged: true }],
+  // rate limits: at once on another key when one is free (free for the first keyCount moves), else charged at the policy's time.
+  ['429, other key free', { classification: c('rate_limited'), attempt: 1 }, { action: 'other-key', waitForKey: false, charged: false }],
+  ['429, other key free, free moves used up', { classification: c('rate_limited'), attempt: 3, keyMoves: 2 }, { action: 'other-key', waitForKey: false, charged: true }],
+  ['429, 5th attempt after 2 free moves: 3 charged, retried', { classification: c('rate_limited'), attempt: 5, keyMoves: 2, keys: OTHER_COOLING }, { action: 'later' }],
+  ['429 on its 5th charged attempt, other key free: the policy is asked first', { classification: c('rate_limited'), attempt: 5, keyMoves: 0 }, { action: 'fail' }],
   ['429, other key cooling', { classification: c('rate_limited'), attempt: 1, keys: OTHER_COOLING }, { action: 'later', delayMs: 1000 }],
   ['429 with Retry-After, alone', { classification: c('rate_limited', { retryAfterMs: 7000 }), attempt: 1, keys: ALONE }, { action: 'later', delayMs: 7000 }],
   ['429, attempts exhausted', { classification: c('rate_limited'), attempt: 5 }, { action: 'fail' }],
