@@ -46,7 +46,12 @@ export class StateFileError extends Error {
 }
 
 /** Schema version written to `PRAGMA user_version`; bump with a migration when the schema changes. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+/** Migrations from each older version to the next (run in one transaction on open). */
+const MIGRATIONS: Record<number, string> = {
+  // 2: the input row's fields (CSV), carried into the results.
+  1: 'ALTER TABLE items ADD COLUMN input TEXT;',
+};
 /** Written to the meta table so that another program's SQLite file is recognised as such. */
 const APPLICATION_TAG = 'sluice-batch';
 
@@ -65,7 +70,8 @@ CREATE TABLE items (
   last_status INTEGER,
   last_key TEXT,
   result TEXT,
-  written INTEGER NOT NULL DEFAULT 0
+  written INTEGER NOT NULL DEFAULT 0,
+  input TEXT
 );
 -- Partial indexes stay small (only the rows in that state) and queries name them (INDEXED BY):
 -- the planner would otherwise pick a state index and sort every pending row per claim.
@@ -88,6 +94,7 @@ interface ItemRow {
   last_status: number | null;
   last_key: string | null;
   result: string | null;
+  input: string | null;
 }
 
 interface QueuedOp {
@@ -162,7 +169,13 @@ export class SqliteJobStore implements JobStore {
     if (version > SCHEMA_VERSION) {
       throw new StateFileError(path, `schema version ${version} is newer than this Sluice supports (${SCHEMA_VERSION})`);
     }
-    if (version !== SCHEMA_VERSION) throw new StateFileError(path, `unknown schema version ${version}`);
+    if (version < 1) throw new StateFileError(path, `unknown schema version ${version}`);
+    if (version < SCHEMA_VERSION) {
+      db.transaction(() => {
+        for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })();
+    }
   }
 
   private prepare() {
@@ -171,7 +184,7 @@ export class SqliteJobStore implements JobStore {
       getMeta: db.prepare('SELECT key, value FROM meta'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       exists: db.prepare('SELECT 1 FROM items WHERE id = ?').pluck(),
-      insert: db.prepare('INSERT OR IGNORE INTO items (id, line, priority, payload) VALUES (?, ?, ?, ?)'),
+      insert: db.prepare('INSERT OR IGNORE INTO items (id, line, priority, payload, input) VALUES (?, ?, ?, ?, ?)'),
       pending: db.prepare(`SELECT * FROM items INDEXED BY items_pending WHERE state = 'pending' ORDER BY priority DESC, line LIMIT ?`),
       setRunning: db.prepare(`UPDATE items SET state = 'running' WHERE seq = ?`),
       attemptStart: db.prepare('UPDATE items SET attempts = max(attempts, ?), last_key = coalesce(?, last_key) WHERE id = ?'),
@@ -287,7 +300,7 @@ export class SqliteJobStore implements JobStore {
       const duplicates: string[] = [];
       let inserted = 0;
       for (const item of items) {
-        const info = this.stmt.insert.run(item.id, item.line, item.priority, JSON.stringify(item.payload ?? null));
+        const info = this.stmt.insert.run(item.id, item.line, item.priority, JSON.stringify(item.payload ?? null), item.input ? JSON.stringify(item.input) : null);
         if (info.changes === 1) inserted++;
         else duplicates.push(item.id);
       }
@@ -445,7 +458,7 @@ export class SqliteJobStore implements JobStore {
       for (const id of removeIds) this.stmt.remove.run(id);
       const duplicates: string[] = [];
       for (const item of add) {
-        const info = this.stmt.insert.run(item.id, item.line, item.priority, JSON.stringify(item.payload ?? null));
+        const info = this.stmt.insert.run(item.id, item.line, item.priority, JSON.stringify(item.payload ?? null), item.input ? JSON.stringify(item.input) : null);
         if (info.changes !== 1) duplicates.push(item.id);
       }
       return { duplicates };
@@ -506,5 +519,6 @@ function toItem(row: ItemRow): StoredItem {
   }
   if (row.last_key !== null) item.lastKey = row.last_key;
   if (row.result !== null) item.result = JSON.parse(row.result) as unknown;
+  if (row.input !== null && row.input !== undefined) item.input = JSON.parse(row.input) as Record<string, string>;
   return item;
 }

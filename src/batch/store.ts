@@ -27,6 +27,8 @@ export interface NewItem {
   priority: number;
   /** What the executor receives (provider payload, or the rendered template). JSON-serialisable. */
   payload: unknown;
+  /** The input row's fields by column (CSV), carried into the item's results line. JSONL items have none (their `id` is the join key). */
+  input?: Record<string, string>;
 }
 
 /** The last failure of an item, as persisted. Never contains a secret. */

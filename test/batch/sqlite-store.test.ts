@@ -88,4 +88,25 @@ describe('SqliteJobStore', () => {
     db.close();
     expect(() => SqliteJobStore.open(path)).toThrow(/schema version 99 is newer/);
   });
+
+  it('keeps the input row of an item, and opens a version-1 state (before input rows) by migrating it', async () => {
+    const path = t.file('v1.db');
+    const store = SqliteJobStore.open(path);
+    await store.ingest([{ id: 'a', line: 2, priority: 0, payload: { prompt: 'x' }, input: { id: 'a', name: 'Ada' } }], checkpoint);
+    expect((await store.get('a'))?.input).toEqual({ id: 'a', name: 'Ada' });
+    await store.close();
+    // The schema of version 1 had no input column.
+    const db = new Database(path);
+    db.exec('ALTER TABLE items DROP COLUMN input');
+    db.pragma('user_version = 1');
+    db.close();
+    const migrated = SqliteJobStore.open(path);
+    expect((await migrated.get('a'))?.input).toBeUndefined();
+    await migrated.ingest([{ id: 'b', line: 3, priority: 0, payload: {}, input: { id: 'b' } }], checkpoint);
+    expect((await migrated.get('b'))?.input).toEqual({ id: 'b' });
+    await migrated.close();
+    const check = new Database(path);
+    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    check.close();
+  });
 });
