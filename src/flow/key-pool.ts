@@ -109,6 +109,8 @@ export interface KeyFailureEffect {
   state: KeyState['state'];
   /** Until when the key is unavailable; `Infinity` for disabled; absent when active. */
   until?: number;
+  /** True when this failure started (or lengthened) the cooldown, park or disable; false when the state it reports was already there. */
+  changed: boolean;
 }
 
 /** Events of a {@link KeyPool}. */
@@ -280,15 +282,19 @@ export class KeyPool {
     }
     if (c.kind === 'auth') {
       const current = this.stateOf(keyName, now);
-      if (current.state !== 'disabled') {
-        const reason = `auth failure${c.status !== undefined ? ` (HTTP ${c.status})` : ''}: key disabled for this run`;
-        this.setState(entry, { state: 'disabled', reason }, now);
-        entry.cancelRejoin?.();
-        this.events.emit('disabled', { key: keyName, reason });
-      }
-      return { state: 'disabled', until: Infinity };
+      if (current.state === 'disabled') return { state: 'disabled', until: Infinity, changed: false };
+      const reason = `auth failure${c.status !== undefined ? ` (HTTP ${c.status})` : ''}: key disabled for this run`;
+      this.setState(entry, { state: 'disabled', reason }, now);
+      entry.cancelRejoin?.();
+      this.events.emit('disabled', { key: keyName, reason });
+      return { state: 'disabled', until: Infinity, changed: true };
     }
-    return this.stateOf(keyName, now);
+    return this.unchanged(keyName, now);
+  }
+
+  /** The key's state, as an effect that changed nothing (a 503 on a key that cools from an earlier 429 is no new cooldown). */
+  private unchanged(name: string, now: number): KeyFailureEffect {
+    return { ...this.stateOf(name, now), changed: false };
   }
 
   /** Feeds a success: the response's rate-limit snapshot to the key's limiter and monitor, its usage to the daily counter. */
@@ -450,14 +456,14 @@ export class KeyPool {
   private cool(entry: Entry, state: 'cooling' | 'parked', until: number, reason: string, now: number): KeyFailureEffect {
     const name = entry.key.name;
     const before = this.current(name, now);
-    if (before.state === 'disabled') return { state: 'disabled', until: Infinity };
-    if (before.state !== 'active' && before.until >= until) return { state: before.state, until: before.until };
-    if (until <= now) return this.stateOf(name, now); // a zero wait: nothing to cool
+    if (before.state === 'disabled') return { state: 'disabled', until: Infinity, changed: false };
+    if (before.state !== 'active' && before.until >= until) return { state: before.state, until: before.until, changed: false };
+    if (until <= now) return this.unchanged(name, now); // a zero wait: nothing to cool
     this.setState(entry, { state, until, reason }, now);
     this.scheduleRejoin(entry, until - now);
     if (state === 'cooling') this.events.emit('cooldownStart', { key: name, until, ms: until - now, reason });
     else this.events.emit('parked', { key: name, until, reason });
-    return { state, until };
+    return { state, until, changed: true };
   }
 
   /**

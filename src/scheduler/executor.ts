@@ -495,7 +495,7 @@ export class Executor<P = unknown, R = unknown> {
     const classification = timedOut ? timeoutClassification(this.config.attemptTimeoutMs ?? 0) : this.config.classify(failure, now);
     const rateLimit = (isSluiceError(failure) ? failure.rateLimit : undefined) ?? responseRateLimit;
     const effect = recordFailure(this.sinks(lane), attempt, classification, rateLimit);
-    if (effect && effect.state !== 'active') {
+    if (effect && effect.state !== 'active' && effect.changed !== false) {
       const until = effect.until ?? Infinity;
       this.events.emit('cooldownStart', { key, state: effect.state, until, waitMs: Math.max(0, until - now), kind: classification.kind });
     }

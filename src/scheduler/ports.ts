@@ -36,6 +36,8 @@ export interface KeyFailureEffect {
   state: KeyState;
   /** Until when (ms since epoch) the key is unavailable; absent for active, Infinity for disabled. */
   until?: number;
+  /** True when this failure started (or lengthened) the state; false when it was already so (announce `cooldownStart` only when true). Absent counts as true. */
+  changed?: boolean;
 }
 
 /** What the executor knows about a failed attempt beyond its classification. */

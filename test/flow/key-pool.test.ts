@@ -15,6 +15,19 @@ async function pickName(pool: KeyPool): Promise<string | undefined> {
 }
 
 describe('KeyPool', () => {
+  it('a failure that changes nothing says so: a 503 on a key cooling from a 429, a shorter 429, a second 401', () => {
+    const clock = new VirtualClock();
+    const pool = new KeyPool({ keys, clock, defaultCooldownMs: 30_000 });
+    expect(pool.reportFailure('p1', { ...limited, retryAfterMs: 5_000 })).toMatchObject({ state: 'cooling', changed: true });
+    expect(pool.reportFailure('p1', { kind: 'overloaded', retryable: true, status: 503, message: '503' })).toEqual({ state: 'cooling', until: clock.now() + 5_000, changed: false });
+    expect(pool.reportFailure('p1', { ...limited, retryAfterMs: 1_000 })).toMatchObject({ state: 'cooling', changed: false });
+    expect(pool.reportFailure('p1', { ...limited, retryAfterMs: 9_000 })).toEqual({ state: 'cooling', until: clock.now() + 9_000, changed: true });
+    const auth: Classification = { kind: 'auth', retryable: false, status: 401, message: '401' };
+    expect(pool.reportFailure('p2', auth)).toMatchObject({ state: 'disabled', changed: true });
+    expect(pool.reportFailure('p2', auth)).toMatchObject({ state: 'disabled', changed: false });
+    expect(pool.reportFailure('p3', { kind: 'server_error', retryable: true, status: 500, message: '500' })).toEqual({ state: 'active', changed: false });
+  });
+
   it('per-profile story: a 429 cools only that key for 30 s; the others keep working; it rejoins by itself', async () => {
     const clock = new VirtualClock();
     const pool = new KeyPool({ keys, clock, defaultCooldownMs: 30_000 });
@@ -22,7 +35,7 @@ describe('KeyPool', () => {
     pool.events.onAny((type, e) => log.push(`${String(type)} ${'key' in e ? e.key : ''}`));
     expect(await pickName(pool)).toBe('p1');
     const effect = pool.reportFailure('p1', limited);
-    expect(effect).toEqual({ state: 'cooling', until: clock.now() + 30_000 });
+    expect(effect).toEqual({ state: 'cooling', until: clock.now() + 30_000, changed: true });
     // The scene goes at once to another profile; p1 is skipped for 30 s.
     const used = [];
     for (let i = 0; i < 6; i++) used.push(await pickName(pool));
@@ -84,14 +97,14 @@ describe('KeyPool', () => {
     const log: string[] = [];
     pool.events.onAny((type) => log.push(String(type)));
     const quota: Classification = { kind: 'quota_exhausted', retryable: false, message: 'insufficient_quota', quotaScope: 'billing' };
-    expect(pool.reportFailure('p1', quota)).toEqual({ state: 'parked', until: Date.UTC(2026, 0, 2) });
+    expect(pool.reportFailure('p1', quota)).toEqual({ state: 'parked', until: Date.UTC(2026, 0, 2), changed: true });
     expect(pool.reportFailure('p2', { ...quota, resetAt: clock.now() + 3_600_000 }).until).toBe(clock.now() + 3_600_000);
-    expect(pool.reportFailure('p3', { ...quota, quotaScope: 'minute', retryAfterMs: 10_000 })).toEqual({ state: 'cooling', until: clock.now() + 10_000 });
+    expect(pool.reportFailure('p3', { ...quota, quotaScope: 'minute', retryAfterMs: 10_000 })).toEqual({ state: 'cooling', until: clock.now() + 10_000, changed: true });
     const auth: Classification = { kind: 'auth', retryable: false, status: 401, message: 'invalid key' };
-    expect(pool.reportFailure('p4', auth)).toEqual({ state: 'disabled', until: Infinity });
+    expect(pool.reportFailure('p4', auth)).toEqual({ state: 'disabled', until: Infinity, changed: true });
     pool.reportFailure('p4', auth);
     expect(log).toEqual(['parked', 'parked', 'cooldownStart', 'disabled']);
-    expect(pool.reportFailure('p4', { ...limited })).toEqual({ state: 'disabled', until: Infinity });
+    expect(pool.reportFailure('p4', { ...limited })).toEqual({ state: 'disabled', until: Infinity, changed: false });
     expect(pool.reportFailure('p2', { kind: 'server_error', retryable: true, message: '500' }).state).toBe('parked');
     expect(pool.states().get('p4')).toMatchObject({ state: 'disabled' });
     pool.close();
@@ -152,16 +165,16 @@ describe('KeyPool', () => {
     const T0 = Date.UTC(2026, 0, 1);
     const clock = new VirtualClock({ start: T0 });
     const ks = new KeyPool({ keys: ['a', 'b', 'c', 'd'].map((name) => ({ name, secret: '' })), clock, defaultCooldownMs: 30_000 });
-    expect(ks.onFailure('a', { kind: 'rate_limited', retryable: true, message: '', retryAfterMs: 5_000 }, T0)).toEqual({ state: 'cooling', until: T0 + 5_000 });
-    expect(ks.onFailure('b', { kind: 'rate_limited', retryable: true, message: '' }, T0)).toEqual({ state: 'cooling', until: T0 + 30_000 });
-    expect(ks.onFailure('c', { kind: 'quota_exhausted', retryable: false, message: '', quotaScope: 'day' }, T0)).toEqual({ state: 'parked', until: T0 + 86_400_000 });
-    expect(ks.onFailure('d', { kind: 'auth', retryable: false, message: '' }, T0)).toEqual({ state: 'disabled', until: Infinity });
+    expect(ks.onFailure('a', { kind: 'rate_limited', retryable: true, message: '', retryAfterMs: 5_000 }, T0)).toEqual({ state: 'cooling', until: T0 + 5_000, changed: true });
+    expect(ks.onFailure('b', { kind: 'rate_limited', retryable: true, message: '' }, T0)).toEqual({ state: 'cooling', until: T0 + 30_000, changed: true });
+    expect(ks.onFailure('c', { kind: 'quota_exhausted', retryable: false, message: '', quotaScope: 'day' }, T0)).toEqual({ state: 'parked', until: T0 + 86_400_000, changed: true });
+    expect(ks.onFailure('d', { kind: 'auth', retryable: false, message: '' }, T0)).toEqual({ state: 'disabled', until: Infinity, changed: true });
     expect(ks.candidates(T0)).toEqual([]);
     expect(ks.candidates(T0 + 5_000)).toEqual(['a']);
     expect(ks.candidates(T0 + 30_000)).toEqual(['a', 'b']);
-    expect(ks.onFailure('a', { kind: 'server_error', retryable: true, message: '' }, T0 + 30_000)).toEqual({ state: 'active' });
+    expect(ks.onFailure('a', { kind: 'server_error', retryable: true, message: '' }, T0 + 30_000)).toEqual({ state: 'active', changed: false });
     // A zero wait cools nothing.
-    expect(ks.onFailure('a', { kind: 'rate_limited', retryable: true, message: '', retryAfterMs: 0 }, T0 + 30_000)).toEqual({ state: 'active' });
+    expect(ks.onFailure('a', { kind: 'rate_limited', retryable: true, message: '', retryAfterMs: 0 }, T0 + 30_000)).toEqual({ state: 'active', changed: false });
     ks.close();
   });
 
@@ -191,8 +204,8 @@ describe('KeyPool', () => {
     const clock = new VirtualClock();
     const pool = new KeyPool({ keys, clock, parkMs: 60_000 });
     const quota: Classification = { kind: 'quota_exhausted', retryable: false, message: '', quotaScope: 'day' };
-    expect(pool.reportFailure('p1', quota)).toEqual({ state: 'parked', until: clock.now() + 60_000 });
-    expect(pool.reportFailure('p2', { ...quota, retryAfterMs: 5_000 })).toEqual({ state: 'parked', until: clock.now() + 5_000 });
+    expect(pool.reportFailure('p1', quota)).toEqual({ state: 'parked', until: clock.now() + 60_000, changed: true });
+    expect(pool.reportFailure('p2', { ...quota, retryAfterMs: 5_000 })).toEqual({ state: 'parked', until: clock.now() + 5_000, changed: true });
     pool.close();
   });
 
