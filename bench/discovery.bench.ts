@@ -9,7 +9,7 @@
  *
  * Env: BENCH_DISCOVERY_N (requests, default 400), BENCH_DISCOVERY_RATE (requests/s per key, default 20),
  * BENCH_DISCOVERY_FILTER (regex on the scenario name), BENCH_DISCOVERY_FAULTS (share of random
- * 503/500/429 faults, default 0).
+ * 503/500/429 faults, default 0), BENCH_DISCOVERY_FAULT_STATUSES (which of them, e.g. `503,500`; default all).
  */
 import { createSluice } from '../src/scheduler/create-sluice.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
@@ -29,6 +29,8 @@ interface Scenario {
 const N = Number(process.env['BENCH_DISCOVERY_N'] ?? 400);
 const RATE = Number(process.env['BENCH_DISCOVERY_RATE'] ?? 20);
 const FAULTS = Number(process.env['BENCH_DISCOVERY_FAULTS'] ?? 0);
+/** BENCH_DISCOVERY_FAULT_STATUSES: which of 503,500,429 the random faults are (default all three). */
+const FAULT_STATUSES = (process.env['BENCH_DISCOVERY_FAULT_STATUSES'] ?? '').split(',').filter(Boolean).map(Number);
 const FILTER = new RegExp(process.env['BENCH_DISCOVERY_FILTER'] ?? '.');
 
 function scenarios(): Scenario[] {
@@ -64,7 +66,7 @@ async function runScenario(s: Scenario): Promise<void> {
     { kind: 'overloaded', status: 503, retryable: true },
     { kind: 'server_error', status: 500, retryable: true },
     { kind: 'rate_limited', status: 429, retryable: true, retryAfterMs: 1_000 },
-  ];
+  ].filter((f) => FAULT_STATUSES.length === 0 || FAULT_STATUSES.includes(f.status));
   const provider = new FakeProvider({
     clock,
     latencyMs: 5,

@@ -137,6 +137,8 @@ interface Entry {
   /** Bare 429s in a row with no success between them, and when the last one came. */
   strikes: number;
   lastStrikeAt: number;
+  /** Until when a 429 that contradicted the key's own headers (see {@link showsQuotaLeft}) counts as recent: a second one cools the key. */
+  contradictedUntil: number;
   cancelRejoin?: () => void;
 }
 
@@ -145,6 +147,23 @@ const DAY_MS = 86_400_000;
 /** Whether a 429's headers announce a limit (then the limiter knows the rate and need not learn it). */
 function announcesLimit(snapshot: RateLimitSnapshot | undefined): boolean {
   return snapshot?.requests?.limit !== undefined;
+}
+
+/** Requests a 429's headers must still report left for the refusal to contradict them (one more than a request in flight). */
+const REQUESTS_LEFT = 2;
+
+/**
+ * Whether a 429's own rate-limit headers show the key able to start more now: at least
+ * {@link REQUESTS_LEFT} requests left and, where tokens are reported, some tokens left. The server
+ * counts a request at its start, so the remainder it reports already excludes the calls in flight.
+ * Such a refusal did not come from the limits the headers describe (a stray or per-shard 429: Vertex's
+ * shared capacity, a gateway in front, the demo's injected faults), so one alone does not stop the key;
+ * the job still moves to another key or waits the server's time.
+ */
+function showsQuotaLeft(s: RateLimitSnapshot | undefined): boolean {
+  const requests = s?.requests?.remaining;
+  const tokens = s?.tokens ?? s?.inputTokens;
+  return requests !== undefined && requests >= REQUESTS_LEFT && (tokens?.remaining === undefined || tokens.remaining > 0);
 }
 
 /** The server's wait as an absolute time: `retryAfterMs`, else a `resetAt` still ahead. */
@@ -269,6 +288,12 @@ export class KeyPool {
     const c = classification;
     if (c.kind === 'rate_limited' || (c.kind === 'quota_exhausted' && c.quotaScope === 'minute')) {
       const wait = serverWait(c, now);
+      // One 429 that its own headers contradict leaves the key working; a second within the server's
+      // wait (a limit the headers do not show, e.g. concurrency) cools it as usual.
+      if (c.kind === 'rate_limited' && showsQuotaLeft(detail.rateLimit) && now >= entry.contradictedUntil) {
+        entry.contradictedUntil = wait ?? now + this.defaultCooldownMs;
+        return this.unchanged(keyName, now);
+      }
       // A 429 whose headers announce the limit is handled by the limiter (it adopts the limit and the
       // remainder); any other 429 (bare, or naming only its wait) teaches the key its rate.
       if (c.kind === 'rate_limited' && !announcesLimit(detail.rateLimit)) entry.limiter.onRateLimited(detail.startedAt);
@@ -408,7 +433,7 @@ export class KeyPool {
     monitor.events.on('alert', (e) => this.events.emit('quotaAlert', e));
     monitor.events.on('pause', (e) => this.events.emit('quotaPause', e));
     monitor.events.on('resume', (e) => this.events.emit('quotaResume', e));
-    return { key, limiter, monitor, index, lastStart: 0, strikes: 0, lastStrikeAt: -Infinity };
+    return { key, limiter, monitor, index, lastStart: 0, strikes: 0, lastStrikeAt: -Infinity, contradictedUntil: -Infinity };
   }
 
   private entry(name: string): Entry {

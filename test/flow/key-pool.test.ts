@@ -15,6 +15,24 @@ async function pickName(pool: KeyPool): Promise<string | undefined> {
 }
 
 describe('KeyPool', () => {
+  it('one 429 that its own headers contradict (requests and tokens left to start more now) leaves the key working; a second within its wait cools it', async () => {
+    const clock = new VirtualClock();
+    const pool = new KeyPool({ keys, clock });
+    const at = clock.now();
+    const plenty = { at, source: 'openai' as const, requests: { limit: 600, remaining: 450, windowMs: 60_000 }, tokens: { limit: 100_000, remaining: 90_000, windowMs: 60_000 } };
+    const stray = { ...limited, retryAfterMs: 1_000 };
+    expect(pool.reportFailure('p1', stray, { rateLimit: plenty })).toMatchObject({ state: 'active', changed: false });
+    expect(pool.candidates()).toContain('p1');
+    expect(pool.reportFailure('p1', stray, { rateLimit: plenty })).toEqual({ state: 'cooling', until: clock.now() + 1_000, changed: true });
+    await clock.advance(1_000);
+    expect(pool.reportFailure('p1', stray, { rateLimit: plenty })).toMatchObject({ state: 'active', changed: false });
+    // Headers that agree with the 429 (no tokens left, one request left) or no headers: the key cools.
+    const spent = { ...plenty, tokens: { limit: 100_000, remaining: 0, windowMs: 60_000 } };
+    expect(pool.reportFailure('p2', stray, { rateLimit: spent })).toMatchObject({ state: 'cooling', changed: true });
+    expect(pool.reportFailure('p3', stray, { rateLimit: { ...plenty, requests: { limit: 600, remaining: 1, windowMs: 60_000 } } })).toMatchObject({ state: 'cooling', changed: true });
+    expect(pool.reportFailure('p4', stray)).toMatchObject({ state: 'cooling', changed: true });
+  });
+
   it('a failure that changes nothing says so: a 503 on a key cooling from a 429, a shorter 429, a second 401', () => {
     const clock = new VirtualClock();
     const pool = new KeyPool({ keys, clock, defaultCooldownMs: 30_000 });
