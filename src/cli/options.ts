@@ -31,7 +31,7 @@ export interface OptionSpec<T> {
 }
 
 /** Sections of docs/CONFIGURATION.md and of `--help`. */
-export type OptionGroup = 'provider' | 'keys' | 'limits' | 'retry' | 'concurrency' | 'quota' | 'files' | 'runtime';
+export type OptionGroup = 'provider' | 'keys' | 'limits' | 'retry' | 'concurrency' | 'quota' | 'files' | 'report' | 'runtime';
 
 function opt<T>(spec: OptionSpec<T>): OptionSpec<T> {
   return spec;
@@ -287,7 +287,16 @@ export const OPTIONS = {
   report: opt<string | undefined>({
     flag: '--report <path>', env: 'SLUICE_REPORT', kind: 'string', group: 'files',
     schema: z.string().min(1).optional(), default: undefined,
-    range: 'a file path', description: 'Self-contained HTML report written at the end; default `<input>.report.html`.',
+    range: 'a file path',
+    description:
+      'Self-contained HTML report written at the end (and by `sluice report`); default beside the state: `--state runs/a.db` gives `runs/a.report.html`, else `--output x.jsonl` gives `x.report.html`, else `<input>.report.html`.',
+  }),
+  prices: opt<string | undefined>({
+    flag: '--prices <path>', env: 'SLUICE_PRICES', kind: 'string', group: 'report',
+    schema: z.string().min(1).optional(), default: undefined,
+    range: 'a JSON file path',
+    description:
+      'Token prices for the report\'s cost estimate: `{"currency": "USD", "models": {"<model>": {"inputPerMTok": 0.15, "outputPerMTok": 0.6}}}` (USD per million tokens); default the built-in list prices of current OpenAI, Anthropic and Gemini models.',
   }),
   logFile: opt<string | undefined>({
     flag: '--log-file <path>', env: 'SLUICE_LOG_FILE', kind: 'string', group: 'files',

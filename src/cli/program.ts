@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { demoCommand } from './commands/demo.js';
 import { exportCommand } from './commands/export.js';
+import { reportCommand } from './commands/report.js';
 import { retryFailedCommand } from './commands/retry-failed.js';
 import { runCommand } from './commands/run.js';
 import { simulateCommand } from './commands/simulate.js';
@@ -22,7 +23,7 @@ export function buildProgram(ctx: CliContext): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput(output);
-  for (const make of [runCommand, simulateCommand, demoCommand, statusCommand, retryFailedCommand, exportCommand, workerCommand]) {
+  for (const make of [runCommand, simulateCommand, demoCommand, statusCommand, reportCommand, retryFailedCommand, exportCommand, workerCommand]) {
     // addCommand() does not pass the output settings on: `sluice run --help` must write to ctx.io too.
     program.addCommand(make(ctx).configureOutput(output));
   }

@@ -1,11 +1,13 @@
-import { describeChanges, runBatch, type RunLock } from '../batch/index.js';
+import { defaultStatePath, describeChanges, runBatch, type RunLock } from '../batch/index.js';
+import { SqliteTimelineWriter, startTimelineFlush } from '../batch/timeline-store.js';
 import type { BatchEvents, BatchExecutor, BatchSummary } from '../batch/types.js';
 import { classify } from '../classify/classify.js';
 import { systemClock } from '../clock/system-clock.js';
 import type { Clock } from '../clock/clock.js';
 import { SluiceMetrics, startMetricsServer, type MetricsServer } from '../observe/metrics.js';
 import { ProgressDisplay, ProgressTracker } from '../observe/progress.js';
-import { writeHtmlReport, type RunTotals } from '../observe/report/html.js';
+import type { RunTotals } from '../observe/report/html.js';
+import { TimelineBuffer } from '../observe/report/timeline.js';
 import { RunRecorder } from '../observe/report/recorder.js';
 import type { RunObserver } from '../observe/report/run-events.js';
 import { formatSummary } from '../observe/report/summary.js';
@@ -21,6 +23,7 @@ import { retryFor } from './retry-presets.js';
 import { settingsToStore } from './run-settings.js';
 import { RunLog, createFileLogger } from './run-log.js';
 import { Shutdown } from './shutdown.js';
+import { loadPrices, reportPathFor, writeReportFromState } from './commands/report.js';
 
 /** What a batch session needs: the validated config, the keys, the adapter and the input. */
 export interface SessionInput {
@@ -114,8 +117,11 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   const clock = s.clock ?? systemClock;
   const log = createFileLogger(config.logFile, config.logLevel);
   const runLog = new RunLog(log.logger, { alertLevels: config.alertLevels, quotaLogInterval: config.quotaLogInterval });
+  const prices = loadPrices(io.cwd, config.prices);
+  // The stored time series of the report: counted in memory, written to the state every 2 s (see timeline-store.ts).
+  const timeline = new TimelineBuffer({ initialLimit: config.concurrency });
   const executor = createSluice<Record<string, unknown>, unknown>({
-    provider: s.provider,
+    provider: countingTokens(s.provider, timeline, clock, config.model),
     keys: s.keys,
     limits: keyLimitsFor(config, s.keys, s.limitsWindowMs),
     retry: retryFor(config),
@@ -144,7 +150,7 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   tracker.setKeys(s.keys.map((k) => k.name));
   tracker.observe({ type: 'concurrency', at: clock.now(), limit: config.concurrency });
   if (config.adaptive) tracker.setConcurrencyRange(config.minConcurrency, config.maxConcurrency);
-  const observers: RunObserver[] = [recorder, tracker, runLog];
+  const observers: RunObserver[] = [recorder, tracker, runLog, timeline];
   let metrics: SluiceMetrics | undefined;
   let metricsServer: MetricsServer | undefined;
   if (config.metricsPort !== undefined) {
@@ -171,7 +177,17 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
     const b = p.counts.byState;
     tracker.setCounts({ total: p.counts.total, succeeded: b.succeeded, failed: b.failed, cancelled: b.cancelled, pending: b.pending + b.running });
   });
-  batchEvents.on('start', (e) => runLog.event('info', 'run_start', { input: s.input, ...e, settings: publicSettings(config, s.keys) }));
+  const statePath = config.state ?? defaultStatePath(s.input);
+  let timelineFlush: ReturnType<typeof startTimelineFlush> | undefined;
+  batchEvents.on('start', (e) => {
+    runLog.event('info', 'run_start', { input: s.input, ...e, settings: publicSettings(config, s.keys) });
+    try {
+      const writer = SqliteTimelineWriter.open(statePath, { startedAt: recorder.finish().startedAt, bucketMs: timeline.bucketMs, info: { limitsWindowMs: s.limitsWindowMs ?? 60_000 } });
+      timelineFlush = startTimelineFlush(timeline, writer, () => clock.now());
+    } catch (error) {
+      println(io.stderr, `sluice: warning: the report's time series cannot be stored (${(error as Error).message}); the run goes on`);
+    }
+  });
   batchEvents.on('reject', (e) => runLog.event('warn', 'reject', { file: s.input, line: e.line, reason: e.reason }));
   batchEvents.on('stopping', (e) => runLog.event('warn', 'stopping', e));
   // The one message on the terminal comes with the summary; the log has it at once.
@@ -243,6 +259,11 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
     progress.stop();
     shutdown.dispose();
     unbridge();
+    try {
+      timelineFlush?.stop(clock.now(), true);
+    } catch (error) {
+      println(io.stderr, `sluice: warning: the report's time series cannot be stored (${(error as Error).message}); the run goes on`);
+    }
     await executor.close({ graceMs: 0 }).catch(() => undefined);
     await metricsServer?.close();
   }
@@ -258,13 +279,15 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
     interrupted: summary.interrupted,
   };
   const run = recorder.finish(clock.now());
-  const reportPath = config.report ?? `${s.input}.report.html`;
-  writeHtmlReport(reportPath, {
+  const reportPath = reportPathFor(io.cwd, s.input, config);
+  await writeReportFromState({
+    state: summary.state,
+    report: reportPath,
+    prices,
+    now: clock.now(),
     title: s.title,
-    totals,
-    run,
-    settings: publicSettings(config, s.keys),
-    files: { input: s.input, output: summary.output, rejects: summary.rejects, state: summary.state, ...(config.logFile ? { log: config.logFile } : {}) },
+    running: false,
+    files: { input: s.input, output: summary.output, rejects: summary.rejects, state: summary.state, report: reportPath, ...(config.logFile ? { log: config.logFile } : {}) },
   });
   println(io.stderr, formatSummary(totals, run));
   println(io.stderr, `  output ${summary.output}\n  state  ${summary.state}${summary.rejected > 0 ? `\n  rejects ${summary.rejects}` : ''}`);
@@ -287,4 +310,29 @@ export function haltMessage(h: NonNullable<BatchSummary['halted']>, input: strin
     `Nothing more was started. Fix the cause (often --model, --base-url or a key), then \`sluice retry-failed ${input} --kind ${h.kind}\` ` +
     'and run the same command again to resume (--max-consecutive-failures 0 turns this stop off)'
   );
+}
+
+/**
+ * The provider, counting the tokens each response reports into the report's timeline (per model: the
+ * payload's `model`, else `--model`, else `unknown`). Failed validations still count: they were billed.
+ */
+function countingTokens<P extends Record<string, unknown>, R>(
+  provider: ProviderAdapter<P, R>,
+  timeline: TimelineBuffer,
+  clock: Clock,
+  defaultModel: string | undefined,
+): ProviderAdapter<P, R> {
+  return {
+    ...provider,
+    name: provider.name,
+    call: async (payload, ctx) => {
+      const res = await provider.call(payload, ctx);
+      if (res.usage) {
+        const model = typeof payload.model === 'string' && payload.model ? payload.model : (defaultModel ?? 'unknown');
+        timeline.addTokens(clock.now(), model, res.usage.inputTokens, res.usage.outputTokens, ctx.key.name);
+      }
+      return res;
+    },
+    ...(provider.estimateTokens ? { estimateTokens: provider.estimateTokens.bind(provider) } : {}),
+  };
 }

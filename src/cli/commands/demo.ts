@@ -55,7 +55,7 @@ export function demoCommand(ctx: CliContext): Command {
     .option('--fault-rate <p>', 'share of requests answered with 429/503/500/reset faults, 0..0.5 (default 0.02)')
     .option('--seed <n>', 'seed of the simulated faults and latency (default 7)')
     .option('--dir <path>', 'directory for input, state, output and report (default: a new temporary directory)');
-  addConfigOptions(cmd, ['limits', 'retry', 'concurrency', 'quota', 'files', 'runtime']);
+  addConfigOptions(cmd, ['limits', 'retry', 'concurrency', 'quota', 'files', 'report', 'runtime']);
   cmd.action(async (flags: { items?: string; timeScale?: string; faultRate?: string; seed?: string; dir?: string }) => {
     const items = intFlag('items', flags.items, 2000, 1, 1_000_000);
     const scale = intFlag('time-scale', flags.timeScale, 4, 1, 60);

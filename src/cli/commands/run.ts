@@ -13,6 +13,7 @@ import { shapePayload, shapingAdapter } from '../payload.js';
 import { preflight } from '../preflight.js';
 import { describeChange, resumeConfig, storedSettings } from '../run-settings.js';
 import { keyLimitsFor, runSession } from '../session.js';
+import { reportPathFor } from './report.js';
 import { addRedisOptions, runOnRedis, type RedisCliOptions } from './worker.js';
 
 /** `sluice run <input> [--dry-run]`: runs (or resumes) a batch from a JSONL or CSV file. */
@@ -73,7 +74,7 @@ export function runFiles(cwd: string, input: string, config: SluiceConfig): { st
     state: at(config.state, '.sluice.db'),
     output: at(config.output, '.results.jsonl'),
     rejects: at(config.rejects, '.rejects.jsonl'),
-    report: at(config.report, '.report.html'),
+    report: reportPathFor(cwd, input, config),
   };
 }
 

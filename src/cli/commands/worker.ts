@@ -33,8 +33,10 @@ import { bridgeRunEvents } from '../observe-run.js';
 import { keyLimitsFor } from '../session.js';
 import { systemClock } from '../../clock/system-clock.js';
 import { SluiceMetrics, startMetricsServer, type MetricsServer } from '../../observe/metrics.js';
-import { writeHtmlReport } from '../../observe/report/html.js';
-import { RunRecorder } from '../../observe/report/recorder.js';
+import { writeReportPage } from '../../observe/report/page.js';
+import { buildReportData } from '../../observe/report/report-data.js';
+import { TimelineBuffer, timelineInMemory } from '../../observe/report/timeline.js';
+import { loadPrices } from './report.js';
 import type { RunObserver } from '../../observe/report/run-events.js';
 import type { RedisBatchWorker } from '../../batch/redis/worker.js';
 
@@ -114,9 +116,9 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyNames: re
   const clock = systemClock;
   const log = createFileLogger(config.logFile, config.logLevel);
   const runLog = new RunLog(log.logger, { alertLevels: config.alertLevels, quotaLogInterval: config.quotaLogInterval });
-  const recorder = new RunRecorder();
-  recorder.start(clock.now());
-  const observers: RunObserver[] = [runLog, recorder];
+  const prices = loadPrices(ctx.io.cwd, config.prices);
+  const timeline = new TimelineBuffer({ initialLimit: config.concurrency });
+  const observers: RunObserver[] = [runLog, timeline];
   let metricsServer: MetricsServer | undefined;
   if (config.metricsPort !== undefined) {
     const metrics = new SluiceMetrics();
@@ -158,13 +160,18 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyNames: re
       };
       runLog.event(summary.finished ? 'info' : 'warn', 'run_end', { ...totals, worker: true, attempts: summary.stats.attempts });
       if (config.report) {
-        writeHtmlReport(config.report, {
+        const now = clock.now();
+        writeReportPage(config.report, buildReportData({
           title: `sluice worker: run ${where.prefix}:${where.run}`,
-          totals,
-          run: recorder.finish(clock.now()),
-          settings: { backend: redactRedisUrl(config.backend), run: where.run, prefix: where.prefix, keys: keyNames.join(', '), concurrency: config.adaptive ? `adaptive ${config.minConcurrency}..${config.maxConcurrency}` : config.concurrency },
+          timeline: timelineInMemory(timeline, startedAt, now),
+          counts: { total: totals.total, succeeded: b.succeeded, failed: b.failed, cancelled: b.cancelled, pending: b.pending, running: b.running },
+          // The Redis store keeps no list of failed items for the report yet: `sluice export` has them.
+          failed: { total: b.failed, items: [] },
+          prices,
+          generatedAt: now,
+          settings: { backend: redactRedisUrl(config.backend), run: where.run, prefix: where.prefix, keys: [...keyNames], concurrency: config.adaptive ? `adaptive ${config.minConcurrency}..${config.maxConcurrency}` : config.concurrency },
           ...(config.logFile ? { files: { log: config.logFile } } : {}),
-        });
+        }));
         println(ctx.io.stderr, `  report ${config.report} (this worker's attempts; the run's counts are the fleet's)`);
       }
     },

@@ -1,0 +1,132 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { Command } from 'commander';
+import { StateInUseError, batchStatus, readRunMeta } from '../../batch/index.js';
+import { acquireRunLock } from '../../batch/run-lock.js';
+import { readFailedItems, readTimeline } from '../../batch/timeline-store.js';
+import { BUILTIN_PRICES, PriceFileError, parsePriceFile, type PriceTable } from '../../observe/report/prices.js';
+import { renderReportPage } from '../../observe/report/page.js';
+import { buildReportData } from '../../observe/report/report-data.js';
+import { configFor, type CliContext } from '../context.js';
+import { CliError, ExitCode } from '../exit-codes.js';
+import { addConfigOptions } from '../flags.js';
+import { println } from '../io.js';
+import type { SluiceConfig } from '../options.js';
+import { statePathFor } from './state-path.js';
+import { addRedisOptions } from './worker.js';
+
+/** Most failed items listed in the report (the rest are counted; `sluice export` has them all). */
+export const REPORT_FAILED_ITEMS = 500;
+
+/**
+ * The report file of a run: `--report`, else beside the state named after it (`runs/a.db` and
+ * `runs/a.sluice.db` give `runs/a.report.html`), else after the output (`out/x.jsonl` and
+ * `out/x.results.jsonl` give `out/x.report.html`), else `<input>.report.html`. Two runs with different
+ * states or outputs so never share a report.
+ */
+export function reportPathFor(cwd: string, input: string | undefined, config: Pick<SluiceConfig, 'report' | 'state' | 'output'>): string {
+  if (config.report) return resolve(cwd, config.report);
+  if (config.state) return `${resolve(cwd, config.state).replace(/(\.sluice)?\.(db|sqlite3?)$/i, '')}.report.html`;
+  if (config.output) return `${resolve(cwd, config.output).replace(/(\.results)?\.jsonl?$/i, '')}.report.html`;
+  if (input) return `${resolve(cwd, input)}.report.html`;
+  throw new CliError('name the input file or give --state <path> (or --report <path>)', ExitCode.badConfig);
+}
+
+/** The price table of `--prices`, else the built-in one. A bad file is a CliError naming the file and the field. */
+export function loadPrices(cwd: string, path: string | undefined): PriceTable {
+  if (!path) return BUILTIN_PRICES;
+  const file = resolve(cwd, path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CliError(`prices file ${file}: cannot read it (${code === 'ENOENT' ? 'no such file' : (code ?? String(error))})`, ExitCode.badConfig);
+  }
+  try {
+    return parsePriceFile(file, text);
+  } catch (error) {
+    if (error instanceof PriceFileError) throw new CliError(error.message, ExitCode.badConfig);
+    throw error;
+  }
+}
+
+/** What {@link writeReportFromState} needs. */
+export interface StateReportOptions {
+  state: string;
+  report: string;
+  prices: PriceTable;
+  now: number;
+  title?: string;
+  /** Whether a process still runs the batch; default: asked of the state's lock. */
+  running?: boolean;
+  /** Paths shown in the report (default: input, output and state as stored). */
+  files?: Record<string, string>;
+}
+
+/**
+ * Draws the report from what the state file holds (counts, failed items, the stored time series) and
+ * writes it atomically (temporary file, then rename): the page is the same at the end of a run and later.
+ */
+export async function writeReportFromState(o: StateReportOptions): Promise<string> {
+  const meta = await readRunMeta(o.state);
+  if (!meta) throw new CliError(`state file ${o.state}: does not exist (run the batch first)`, ExitCode.badInput);
+  const counts = await batchStatus({ state: o.state });
+  const b = counts.byState;
+  const input = meta.fingerprint?.path;
+  const data = buildReportData({
+    title: o.title ?? `Sluice run: ${input ? basename(input) : basename(o.state)}`,
+    timeline: readTimeline(o.state),
+    counts: { total: counts.total, succeeded: b.succeeded, failed: b.failed, cancelled: b.cancelled, pending: b.pending, running: b.running },
+    failed: readFailedItems(o.state, REPORT_FAILED_ITEMS),
+    prices: o.prices,
+    settings: meta.options ?? {},
+    files: o.files ?? {
+      ...(input ? { input } : {}),
+      ...(meta.outputPath ? { output: meta.outputPath } : {}),
+      state: o.state,
+      report: o.report,
+    },
+    generatedAt: o.now,
+    running: o.running ?? isRunning(o.state),
+  });
+  const tmp = `${o.report}.${process.pid}.tmp`;
+  writeFileSync(tmp, renderReportPage(data));
+  renameSync(tmp, o.report);
+  return o.report;
+}
+
+/** Whether a live process holds the state's lock (the lock is taken and released at once when free). */
+function isRunning(state: string): boolean {
+  try {
+    acquireRunLock(state)();
+    return false;
+  } catch (error) {
+    if (error instanceof StateInUseError) return true;
+    return false;
+  }
+}
+
+/** `sluice report [input]`: draws the HTML report from the state file, at any time (during a run too). */
+export function reportCommand(ctx: CliContext): Command {
+  const cmd = new Command('report')
+    .description('Write the HTML report of a run from its state file (any time, also while it runs)')
+    .argument('[input]', 'input file of the run (its state file is beside it)');
+  addConfigOptions(cmd, ['files', 'report']);
+  addRedisOptions(cmd);
+  cmd.action(async (input: string | undefined) => {
+    const { config } = configFor(ctx, cmd);
+    if (config.backend !== 'sqlite') {
+      throw new CliError(
+        'sluice report reads the SQLite state file; a Redis run has no stored time series yet (not supported): give `sluice worker --report <path>` for each worker',
+        ExitCode.badConfig,
+      );
+    }
+    const state = statePathFor(ctx.io.cwd, input, config);
+    const report = reportPathFor(ctx.io.cwd, input, config);
+    const prices = loadPrices(ctx.io.cwd, config.prices);
+    const path = await writeReportFromState({ state, report, prices, now: Date.now() });
+    println(ctx.io.stdout, path);
+  });
+  return cmd;
+}
