@@ -59,6 +59,11 @@ export interface SluiceOptions<P, R> {
   /** Shared limiter, key-state and quota storage (e.g. Redis, `src/flow/redis`): keys' cooldowns and limits are then shared between processes. Default: in memory. */
   backend?: FlowBackend;
   /**
+   * Wraps the key pool the executor uses (a Redis worker lays the fleet's key states over it:
+   * batch/redis/shared-pool.ts). Called once with the pool built from these options. Default: the pool itself.
+   */
+  wrapKeyPool?: (pool: KeyPool) => SchedulerKeyPool;
+  /**
    * Cooldown after a 429 that named no wait and no reset, ms. Default 1,000 when `learnRate` is on (the
    * learned rate protects the server; doubled for each further bare 429 in a row, up to 8,000), a fixed
    * 30,000 when it is off.
@@ -197,7 +202,7 @@ function buildKeys<P, R>(options: SluiceOptions<P, R>, keys: readonly ApiKey[], 
     if (!options.quota && perKey[key.name]!.requestsPerDay === undefined && options.quotaState?.[key.name] === undefined) return { key, limiter };
     return { key, limiter, quota: wireMonitor(pool.monitor(key.name), options, events) };
   });
-  return { lanes, pool };
+  return { lanes, pool: options.wrapKeyPool ? options.wrapKeyPool(pool) : pool };
 }
 
 /** Forwards a monitor's events, restores its saved state, and adapts it to the scheduler's quota port. */

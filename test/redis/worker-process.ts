@@ -19,6 +19,9 @@ const keys = env('SLUICE_W_KEYS')
     const [name = '', secret = ''] = pair.split('=');
     return { name, secret };
   });
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+const lag = monitorEventLoopDelay({ resolution: 10 });
+lag.enable();
 const controller = new AbortController();
 process.on('SIGTERM', () => controller.abort());
 const summary = await runRedisWorker({
@@ -33,7 +36,11 @@ const summary = await runRedisWorker({
   retry: { default: { attempts: 20, backoff: { type: 'constant', delayMs: 20 } } },
   pollMs: 100,
   signal: controller.signal,
-  onStart: () => process.stdout.write('{"started":true}\n'),
+  onStart: (worker) => {
+    worker.events.on('error', (e) => process.stderr.write(`worker error: ${e.message}\n`));
+    process.stdout.write('{"started":true}\n');
+  },
 });
+if (process.env.SLUICE_W_LAG) process.stderr.write(`event loop lag max ${Math.round(lag.max / 1e6)} ms p99 ${Math.round(lag.percentile(99) / 1e6)} ms\n`);
 process.stdout.write(JSON.stringify(summary) + '\n');
 process.exit(0);

@@ -48,9 +48,22 @@ const SCRIPTS = {
   retryFailed: 'retry-failed',
   markWritten: 'mark-written',
   resetWritten: 'reset-written',
+  runState: 'run-state',
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
+
+/**
+ * The BullMQ lock of the job a worker runs an item for: {@link RedisJobStore.beginAttempt} then begins
+ * the attempt only while this worker holds it (-1 otherwise: another worker took the job over).
+ */
+export interface JobLock {
+  lockKey: string;
+  token: string;
+  activeKey: string;
+  jobId: string;
+  lockMs: number;
+}
 
 /** Run names become part of Redis keys: keep them plain. */
 export function checkRunName(run: string): string {
@@ -147,12 +160,14 @@ export class RedisJobStore implements JobStore {
    * A worker is about to send the next attempt of `id` (on key `key`): the attempt count is incremented
    * and persisted first, atomically, and the item marked running. Returns the attempt number, or 0 when
    * the item is already final or unknown (then nothing must be sent). The same `nonce` again (a resent
-   * call) counts nothing more and returns the same number.
+   * call) counts nothing more and returns the same number. With `lock`, -1 when this worker no longer
+   * holds the item's job (see {@link JobLock}).
    */
-  async beginAttempt(id: string, key?: string, nonce: string = randomUUID()): Promise<number> {
+  async beginAttempt(id: string, key?: string, nonce: string = randomUUID(), lock?: JobLock): Promise<number> {
     // The nonce makes a resent call (the client resends a command whose reply a lost connection
     // swallowed) return the same number instead of counting the attempt twice.
-    return Number(await this.call('beginAttempt', id, key ?? '', nonce));
+    const guard = lock ? [lock.lockKey, lock.token, lock.activeKey, lock.jobId, Math.ceil(lock.lockMs)] : [];
+    return Number(await this.call('beginAttempt', id, key ?? '', nonce, ...guard));
   }
 
   async recordAttemptStart(id: string, attempt: number, key?: string): Promise<void> {
@@ -184,6 +199,17 @@ export class RedisJobStore implements JobStore {
   async retryFailed(options: RetryFailedOptions = {}): Promise<number> {
     const o = { kinds: options.kinds ?? [], resetAttempts: options.resetAttempts !== false, includeCancelled: options.includeCancelled === true };
     return Number(await this.call('retryFailed', JSON.stringify(o)));
+  }
+
+  /** The run's state in one command: whether it exists, whether its input is all ingested, items pending and running. */
+  async runState(): Promise<{ exists: boolean; ingestDone: boolean; pending: number; running: number }> {
+    const [exists, ingested, pending, running] = (await this.call('runState')) as number[];
+    return { exists: exists === 1, ingestDone: ingested === 1, pending: Number(pending), running: Number(running) };
+  }
+
+  /** The channel on which the store announces that the run has nothing pending or running (see lib.lua). */
+  get eventsChannel(): string {
+    return `${this.base}:events`;
   }
 
   async counts(): Promise<BatchCounts> {

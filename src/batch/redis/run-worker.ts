@@ -17,7 +17,7 @@ export interface RunRedisWorkerOptions extends Omit<RedisBatchWorkerOptions, 'st
   url: string;
   /** Return once the run is finished (default true); false keeps serving until `signal`. */
   exitWhenDone?: boolean;
-  /** How often the run's counts are checked, ms. Default 500. */
+  /** How often the run's state is checked besides the pushed end of the run, ms. Default 5,000. */
   pollMs?: number;
   /** Stops the worker: active jobs finish, then it returns. */
   signal?: AbortSignal;
@@ -57,20 +57,34 @@ export async function runRedisWorker(options: RunRedisWorkerOptions): Promise<Re
   const flow = new RedisFlowBackend(connection, { prefix });
   const worker = new RedisBatchWorker({ ...options, prefix, store, flow, connection });
   options.onStart?.(worker);
-  const pollMs = options.pollMs ?? 500;
+  // The run's end is pushed (the store publishes when nothing is pending or running); a slow check
+  // also notices a run whose data vanished. Idle, a worker costs one command per pollMs.
+  const pollMs = options.pollMs ?? 5_000;
   const clock = options.clock ?? systemClock;
+  const subscriber = connection.duplicate();
+  let wake: (() => void) | undefined;
+  subscriber.on('message', () => wake?.());
+  subscriber.on('error', () => undefined);
   let state = { finished: false, counts: await store.counts() };
   try {
+    await subscriber.subscribe(store.eventsChannel);
     while (!options.signal?.aborted) {
-      await clock.sleep(pollMs, options.signal).catch(() => undefined);
+      const stop = new AbortController();
+      const onAbort = (): void => stop.abort();
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      await Promise.race([clock.sleep(pollMs, stop.signal).catch(() => undefined), new Promise<void>((r) => (wake = r))]);
+      stop.abort();
+      options.signal?.removeEventListener('abort', onAbort);
       if (options.signal?.aborted) break;
-      state = await runFinished(store);
-      if (state.finished && options.exitWhenDone !== false) break;
+      const run = await store.runState();
+      if (!run.exists) requireRun(store, undefined); // vanished: a clear error, not a wait for ever
+      if (run.ingestDone && run.pending === 0 && run.running === 0 && options.exitWhenDone !== false) break;
     }
   } finally {
+    subscriber.disconnect();
     await worker.close();
     state = await runFinished(store).catch(() => state);
     await connection.quit().catch(() => connection.disconnect());
   }
-  return { stats: { ...worker.stats }, counts: state.counts, finished: state.finished, roundTrips: store.trips + flow.trips.count };
+  return { stats: { ...worker.stats }, counts: state.counts, finished: state.finished, roundTrips: store.trips + flow.trips.count + worker.leases.calls };
 }

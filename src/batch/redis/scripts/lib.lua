@@ -58,6 +58,13 @@ local function attempt_end(id, attempt, outcome)
   if attempt > ended then redis.call('HSET', h, 'ended', attempt) end
 end
 
+-- The run has nothing pending or running any more: workers waiting for its end hear it at once on the
+-- channel R:events (instead of polling for it).
+local function notify_if_drained()
+  local pending, running = unpack(redis.call('HMGET', R .. ':counts', 'pending', 'running'))
+  if tonumber(pending or '0') == 0 and tonumber(running or '0') == 0 then redis.call('PUBLISH', R .. ':events', 'drained') end
+end
+
 -- Applies one completion; a final item is never completed twice (the first result wins).
 local function complete(c)
   local h = item_key(c.id)
@@ -75,5 +82,6 @@ local function complete(c)
     kind = c.error.kind
   end
   move(c.id, state, c.state, kind, kind)
+  notify_if_drained()
   return 1
 end
