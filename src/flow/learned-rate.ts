@@ -57,6 +57,8 @@ export class LearnedRate {
   /** Starts granted and 429s received so far: before any answer succeeds, all there is to go on. */
   private grants = 0;
   private rejections = 0;
+  /** Whether the estimate in force was guessed from the starts not refused, before any answer (see {@link provisional}). */
+  private guessed = false;
   private ceiling: number | undefined;
   /** Successful starts per slot of {@link SLOT_MS}, a ring over `measureMs`. */
   private readonly slots: Float64Array;
@@ -84,7 +86,9 @@ export class LearnedRate {
   /** The learned rate at `now` (requests per window), or `undefined` before the first 429 or once back at the ceiling. */
   rate(now: number): number | undefined {
     if (this.lastMax === undefined) return undefined;
-    const t = (now - this.lastDecreaseAt) / this.recoveryMs;
+    // An estimate guessed before any answer is checked four times as fast: a leaky bucket that refused
+    // the second start of the first instant said almost nothing about its rate.
+    const t = (now - this.lastDecreaseAt) / (this.guessed ? this.recoveryMs / 4 : this.recoveryMs);
     const k = 1 - this.base / this.lastMax;
     // Below the estimate: the cubic, flat as it nears it. Above it: doubling every `recoveryMs`,
     // so that an estimate made from thin evidence (the first instants) or a raised limit is found in
@@ -165,8 +169,14 @@ export class LearnedRate {
     const refused = this.refusals > 0;
     // Nothing answered yet (the first burst is still in flight): assume the starts not refused so far
     // are what the server takes in that time, so the key resumes at a pace, not with a burst.
-    const goodput = this.goodput(now, refused ? this.measureMs : SHORT_SPAN_MS) ?? this.provisional(now);
+    // The goodput in the whole slots after the previous decrease, at most one second: what the server
+    // admitted since it was last full, not the burst it had saved before (a token bucket's first instants).
+    const sinceDecrease = now - (Math.floor(this.lastDecreaseAt / SLOT_MS) + 1) * SLOT_MS;
+    const span = refused ? this.measureMs : Math.min(SHORT_SPAN_MS, Math.max(2 * MIN_SPAN_MS, sinceDecrease));
+    const measured = this.goodput(now, span);
+    const goodput = measured ?? this.provisional(now);
     if (goodput === undefined) return false;
+    this.guessed = measured === undefined;
     this.refusals = 0;
     // A server that refuses the first start above its rate (a leaky bucket) answers 429 while the last
     // second was still spent climbing toward it, so the goodput reads low; the rate in force was just

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { LearnedRate } from '../../src/flow/learned-rate.js';
+
+const T0 = 1_767_225_600_000;
+
+/** Rates per second (windowMs 1000), so the figures read as the server's requests per second. */
+const perSecond = (): LearnedRate => new LearnedRate({ windowMs: 1_000 });
+
+describe('LearnedRate', () => {
+  it('a guess made before any answer is checked four times as fast as a measured estimate', () => {
+    const guessed = perSecond();
+    // One start granted, refused at once by a leaky bucket: nothing answered yet, so the rate is a guess.
+    guessed.count(T0);
+    guessed.count(T0);
+    expect(guessed.decrease(T0, undefined, undefined)).toBe(true);
+    const guess = guessed.rate(T0)!;
+    expect(guess).toBeGreaterThan(0);
+    // A quarter of recoveryMs (2 s) later the guess is back at its estimate and climbing; a measured one is not yet.
+    expect(guessed.rate(T0 + 1_000)!).toBeGreaterThan(guess * 1.5);
+
+    const measured = perSecond();
+    for (let t = 0; t < 1_000; t += 50) {
+      measured.count(T0 + t);
+      measured.onSuccess(T0 + t, T0 + t + 20);
+    }
+    expect(measured.decrease(T0 + 1_000, undefined, undefined)).toBe(true);
+    const estimate = measured.rate(T0 + 1_000)!;
+    expect(measured.rate(T0 + 1_500)!).toBeLessThanOrEqual(estimate / 0.95 + 1e-9);
+  });
+
+  it('the goodput of a later event counts from the previous decrease: a token bucket\'s saved burst does not inflate it', () => {
+    const lr = perSecond();
+    // A burst of 10 admitted at once (the bucket's saved tokens), then the server's real rate: 20/s.
+    for (let i = 0; i < 10; i++) {
+      lr.count(T0);
+      lr.onSuccess(T0, T0 + 20);
+    }
+    expect(lr.decrease(T0 + 20, undefined, undefined)).toBe(true);
+    for (let t = 50; t <= 400; t += 50) {
+      lr.count(T0 + t);
+      lr.onSuccess(T0 + t, T0 + t + 20);
+    }
+    const before = lr.rate(T0 + 440)!;
+    expect(lr.decrease(T0 + 440, before, undefined, T0 + 430)).toBe(true);
+    // 7 successes in the slots after the last decrease's (340 ms): about 20/s. The rate in force (the
+    // first guess, far above) is trusted up to 1.5 times that, then cut to 0.95: under 31/s. Counting the
+    // burst as well (18 in 440 ms) would have read 41/s and kept the rate at 39/s or more.
+    expect(lr.rate(T0 + 440)!).toBeLessThan(31);
+    expect(lr.rate(T0 + 440)!).toBeGreaterThan(12);
+  });
+});
