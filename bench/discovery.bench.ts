@@ -15,6 +15,7 @@ import { createSluice } from '../src/scheduler/create-sluice.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { FakeProvider, type FakeFault, type FakeProviderOptions } from '../src/testing/fake-provider.js';
 import type { LimitAlgorithm } from '../src/simulator/limit-algorithms.js';
+import { mulberry32 } from '../src/simulator/random.js';
 
 interface Scenario {
   name: string;
@@ -60,13 +61,13 @@ function scenarios(): Scenario[] {
 async function runScenario(s: Scenario): Promise<void> {
   const clock = new VirtualClock();
   const perWindow = (RATE * s.windowMs) / 1000;
-  let seed = 7;
-  const random = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-  const faultKinds: FakeFault[] = [
+  const random = mulberry32(7);
+  const allFaults: FakeFault[] = [
     { kind: 'overloaded', status: 503, retryable: true },
     { kind: 'server_error', status: 500, retryable: true },
     { kind: 'rate_limited', status: 429, retryable: true, retryAfterMs: 1_000 },
-  ].filter((f) => FAULT_STATUSES.length === 0 || FAULT_STATUSES.includes(f.status));
+  ];
+  const faultKinds = allFaults.filter((f) => FAULT_STATUSES.length === 0 || (f.status !== undefined && FAULT_STATUSES.includes(f.status)));
   const provider = new FakeProvider({
     clock,
     latencyMs: 5,

@@ -16,21 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSimulator } from '../src/simulator/index.js';
+import { mulberry32 } from '../src/simulator/random.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const RUN_CAP_MS = 60_000;
-
-/** A small seeded generator (mulberry32), so the kill points of a run can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Exit {
   code: number | null;
@@ -60,7 +49,8 @@ export async function benchSoak(): Promise<void> {
   const items = Number(process.env.SOAK_ITEMS ?? 5000);
   const kills = Number(process.env.SOAK_KILLS ?? 20);
   const seed = Number(process.env.SOAK_SEED ?? Math.floor(Math.random() * 1e6));
-  const rnd = random(seed);
+  // Seeded, so the kill points of a run can be replayed (SOAK_SEED).
+  const rnd = mulberry32(seed);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-soak-'));
   const secrets = ['sk-soak-a-1111', 'sk-soak-b-2222', 'sk-soak-c-3333'];
   const sim = await startSimulator({
