@@ -75,6 +75,7 @@ export {
   functionAdapter,
   keyedClients,
   sdkStreamFailure,
+  answerText,
   createProvider,
   PROVIDER_TYPES,
 } from './provider/index.js';

@@ -2,7 +2,9 @@
 import { closeSync, existsSync, openSync, renameSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SqliteJobStore } from './sqlite-store.js';
-import { formatResult } from './output.js';
+import { stringify } from 'csv-stringify/sync';
+import { DEFAULT_ID_COLUMN } from './input/record.js';
+import { formatResult, resultCsvHeader, resultCsvRow } from './output.js';
 import { acquireFileLocks, acquireRunLock } from './run-lock.js';
 import type { BatchCounts, JobStore, RunMeta } from './store.js';
 import type { ExportOptions, RetryFailedBatchOptions, StoreOption } from './types.js';
@@ -74,10 +76,12 @@ async function retryFailedIn(options: RetryFailedBatchOptions): Promise<number> 
 }
 
 /**
- * Rewrites the full results JSONL from the store (every item in a final state, in input order), through
- * a temporary file renamed into place. Exporting over the run's own results file is safe: the next run
+ * Rewrites the full results from the store (every item in a final state, in input order), through a
+ * temporary file renamed into place: JSONL lines as in the run's results file (default), or with
+ * `format: 'csv'` a CSV whose first column, named `idColumn` (default `id`), holds each item's id, then
+ * line, status, text, error_kind, error_message, error_status, attempts: joinable to a CSV input on its id column. Exporting over the run's own results file is safe: the next run
  * then rewrites that file in full.
- * Returns the number of lines written.
+ * Returns the number of results written.
  */
 export async function exportResults(options: ExportOptions): Promise<number> {
   // Not into a results file a run is appending to: the two writers would interleave.
@@ -100,8 +104,10 @@ async function exportTo(options: ExportOptions): Promise<number> {
         if (buffer.length > 0) writeSync(fd, buffer.join(''));
         buffer = [];
       };
+      const csv = options.format === 'csv';
+      if (csv) buffer.push(stringify([resultCsvHeader(options.idColumn ?? DEFAULT_ID_COLUMN)]));
       for await (const item of store.finalItems()) {
-        buffer.push(formatResult(item) + '\n');
+        buffer.push(csv ? stringify([resultCsvRow(item)]) : formatResult(item) + '\n');
         lines++;
         if (buffer.length >= 1000) flush();
       }

@@ -5,13 +5,13 @@
  *   each result exactly once.
  * - {@link batchStatus}: counts by state, error kind and key, from the state file.
  * - {@link retryFailed}: failed items (optionally of some kinds) back to pending.
- * - {@link exportResults}: rewrite the full results JSONL from the store.
+ * - {@link exportResults}: rewrite the full results from the store (JSONL, or CSV joinable to the input by id).
  * - {@link dryRun}: parse the input and estimate requests, tokens and time; calls nothing.
  */
 export { runBatch, DEFAULT_WINDOW, DEFAULT_MAX_CONSECUTIVE_FAILURES } from './runner.js';
-export { formatResult } from './output.js';
+export { formatResult, resultLine, RESULT_CSV_COLUMNS } from './output.js';
 export type { ResultLine } from './output.js';
-export { DEFAULT_MAX_LINE_BYTES } from './input/record.js';
+export { DEFAULT_MAX_LINE_BYTES, DEFAULT_ID_COLUMN, InputColumnError } from './input/record.js';
 export { batchStatus, retryFailed, exportResults, openStore, defaultStatePath, readRunMeta } from './commands.js';
 export { dryRun } from './dry-run.js';
 export { SqliteJobStore, StateFileError } from './sqlite-store.js';

@@ -5,7 +5,7 @@
 import type { TypedEmitter } from '../observe/typed-emitter.js';
 import { readCsv } from './input/csv.js';
 import { readJsonl } from './input/jsonl.js';
-import type { InputRecord, ReaderOptions } from './input/record.js';
+import { DEFAULT_ID_COLUMN, type InputRecord, type ReaderOptions } from './input/record.js';
 import { RejectsWriter } from './output.js';
 import type { JobStore, NewItem, RunMeta } from './store.js';
 import type { BatchEvents, InputOptions } from './types.js';
@@ -20,8 +20,13 @@ export function readInput(options: InputOptions, afterLine = 0): AsyncGenerator<
   if (options.template !== undefined) reader.template = options.template;
   if (options.payloadDefaults !== undefined) reader.payloadDefaults = options.payloadDefaults;
   if (options.providers !== undefined) reader.providers = options.providers;
-  const format = options.format ?? (options.input.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl');
-  return format === 'csv' ? readCsv(options.input, reader) : readJsonl(options.input, reader);
+  if (options.idColumn !== undefined) reader.idColumn = options.idColumn;
+  return inputFormat(options) === 'csv' ? readCsv(options.input, reader) : readJsonl(options.input, reader);
+}
+
+/** The input's format: explicit, else `.csv` extension means CSV. */
+export function inputFormat(options: Pick<InputOptions, 'format' | 'input'>): 'csv' | 'jsonl' {
+  return options.format ?? (options.input.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl');
 }
 
 /** Ingests the input from after `meta.ingestedThroughLine`; returns the number of lines rejected. */
@@ -35,7 +40,12 @@ export async function ingestInput(
   let rejected = 0;
   let chunk: NewItem[] = [];
   let chunkRejects = 0;
-  const chunkIds = new Set<string>();
+  /** Ids of the chunk not yet committed, with their lines. */
+  const chunkIds = new Map<string, number>();
+  const idName = options.idColumn ?? DEFAULT_ID_COLUMN;
+  const format = inputFormat(options);
+  const duplicate = (id: string, earlier: number | undefined): string =>
+    `duplicate id ${JSON.stringify(id)} in ${format === 'csv' ? 'column' : 'field'} ${JSON.stringify(idName)} (${earlier !== undefined ? `line ${earlier} has it too` : 'an earlier line has it too'})`;
   let throughLine = meta.ingestedThroughLine;
 
   const reject = (line: number, reason: string): void => {
@@ -46,11 +56,11 @@ export async function ingestInput(
   };
   const commit = async (done: boolean): Promise<void> => {
     const existing = await store.existingIds(chunk.map((i) => i.id));
-    const fresh = chunk.filter((item) => {
-      if (!existing.has(item.id)) return true;
-      reject(item.line, `duplicate id "${item.id}" (already used by an earlier line)`);
-      return false;
-    });
+    const fresh: NewItem[] = [];
+    for (const item of chunk) {
+      if (!existing.has(item.id)) fresh.push(item);
+      else reject(item.line, duplicate(item.id, (await store.get(item.id))?.line));
+    }
     // Rejects reach the file before the checkpoint that records its new length.
     const rejectsOffset = rejects.write();
     const { inserted } = await store.ingest(fresh, { throughLine, rejectsOffset, done });
@@ -64,10 +74,10 @@ export async function ingestInput(
     for await (const record of readInput(options, meta.ingestedThroughLine)) {
       if ('reject' in record) reject(record.line, record.reject);
       else if (chunkIds.has(record.item.id)) {
-        reject(record.line, `duplicate id "${record.item.id}" (already used by an earlier line)`);
+        reject(record.line, duplicate(record.item.id, chunkIds.get(record.item.id)));
       } else {
         chunk.push(record.item);
-        chunkIds.add(record.item.id);
+        chunkIds.set(record.item.id, record.line);
       }
       throughLine = record.line;
       if (chunk.length + chunkRejects >= INGEST_CHUNK) await commit(false);

@@ -11,6 +11,7 @@
  * file is rewritten from the store.
  */
 import { closeSync, existsSync, ftruncateSync, openSync, statSync, writeSync } from 'node:fs';
+import { answerText } from '../provider/answer-text.js';
 import type { JobStore, StoredItem } from './store.js';
 
 /**
@@ -58,20 +59,32 @@ function truncateTo(fd: number, size: number, length: number): void {
   if (size !== length) ftruncateSync(fd, length);
 }
 
-/** One line of the results file. */
+/**
+ * One line of the results file. `id` is the value of the input's id column or field (`idColumn`, default
+ * `id`; `#<line>` where it had none), the key that joins the result to its input row.
+ */
 export interface ResultLine {
   id: string;
   line: number;
   status: 'succeeded' | 'failed' | 'cancelled';
+  /** The CSV row's fields, by column (JSONL lines have none: their `id` joins them). */
+  input?: Record<string, string>;
+  /** The answer's text, extracted from `result` (OpenAI chat and Responses, Anthropic messages, Gemini), when it has one. */
+  text?: string;
+  /** The raw response body. */
   result?: unknown;
   error?: { kind: string; message: string; attempts: number; status?: number };
 }
 
-/** Formats an item in a final state as its results line (without the newline). */
-export function formatResult(item: StoredItem): string {
+/** An item in a final state as a {@link ResultLine}. */
+export function resultLine(item: StoredItem): ResultLine {
   const out: ResultLine = { id: item.id, line: item.line, status: item.state as ResultLine['status'] };
-  if (item.state === 'succeeded') out.result = item.result ?? null;
-  else {
+  if (item.input !== undefined) out.input = item.input;
+  if (item.state === 'succeeded') {
+    const text = answerText(item.result);
+    if (text !== undefined) out.text = text;
+    out.result = item.result ?? null;
+  } else {
     const error: NonNullable<ResultLine['error']> = {
       kind: item.lastError?.kind ?? (item.state === 'cancelled' ? 'cancelled' : 'unknown'),
       message: item.lastError?.message ?? '',
@@ -80,7 +93,29 @@ export function formatResult(item: StoredItem): string {
     if (item.lastError?.status !== undefined) error.status = item.lastError.status;
     out.error = error;
   }
-  return JSON.stringify(out);
+  return out;
+}
+
+/** Formats an item in a final state as its results line (without the newline). */
+export function formatResult(item: StoredItem): string {
+  return JSON.stringify(resultLine(item));
+}
+
+/** Columns of a results CSV after the id column (which is named after the input's id column). */
+export const RESULT_CSV_COLUMNS = ['line', 'status', 'text', 'error_kind', 'error_message', 'error_status', 'attempts'] as const;
+
+/** The header of a results CSV: the id column's name, then {@link RESULT_CSV_COLUMNS}. */
+export function resultCsvHeader(idColumn: string): string[] {
+  if ((RESULT_CSV_COLUMNS as readonly string[]).includes(idColumn)) {
+    throw new RangeError(`export: the id column "${idColumn}" has the name of a results column (${RESULT_CSV_COLUMNS.join(', ')}); export JSONL instead`);
+  }
+  return [idColumn, ...RESULT_CSV_COLUMNS];
+}
+
+/** An item in a final state as a results CSV row (cells in the order of {@link resultCsvHeader}). */
+export function resultCsvRow(item: StoredItem): string[] {
+  const r = resultLine(item);
+  return [r.id, String(r.line), r.status, r.text ?? '', r.error?.kind ?? '', r.error?.message ?? '', r.error?.status !== undefined ? String(r.error.status) : '', String(item.attempts)];
 }
 
 /** Appends final items to the results file and records the committed length in the store. */

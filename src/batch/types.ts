@@ -68,6 +68,13 @@ export interface InputOptions {
   providers?: readonly string[];
   /** Longest accepted line or record, in bytes (default 1 MiB); longer ones are rejected. */
   maxLineBytes?: number;
+  /**
+   * The CSV column or JSONL field holding each item's id, the key that joins a result to its input row.
+   * Default: the optional `id` (absent or empty: `#<line>`). When set, every record must have it non-empty
+   * (else it is rejected), a CSV header without it is an `InputColumnError` naming file, line and column,
+   * and a repeated id is rejected naming the line that has it first.
+   */
+  idColumn?: string;
   /** Rejects file (JSONL: file, line, reason). Default `<input>.rejects.jsonl`. */
   rejects?: string;
 }
@@ -210,8 +217,12 @@ export interface DryRunReport {
 /** Options of {@link exportResults}. */
 export interface ExportOptions {
   state: StoreOption;
-  /** Destination JSONL (the full output, rewritten from the store). */
+  /** Destination file (the full output, rewritten from the store). */
   output: string;
+  /** `jsonl` (default): the results file's lines; `csv`: one row per item, joinable to the input by id. */
+  format?: 'jsonl' | 'csv';
+  /** CSV only: the name of the id column (the run's `idColumn`). Default `id`. */
+  idColumn?: string;
 }
 
 /** Options of {@link retryFailed}. */

@@ -284,6 +284,13 @@ export const OPTIONS = {
     schema: z.string().min(1).optional(), default: undefined,
     range: 'a file path', description: 'Rejected input lines (file, line, reason); default `<input>.rejects.jsonl`.',
   }),
+  idColumn: opt<string | undefined>({
+    flag: '--id-column <name>', env: 'SLUICE_ID_COLUMN', kind: 'string', group: 'files',
+    schema: z.string().min(1).optional(), default: undefined,
+    range: 'a column (CSV) or field (JSONL) name',
+    description:
+      'The input column or field holding each item\'s id: the key of its results line and of `export --format csv`. Default: the optional `id` (`#<line>` where absent or empty); when given, every row must have it non-empty, the CSV header must name it, and repeated ids are rejected.',
+  }),
   report: opt<string | undefined>({
     flag: '--report <path>', env: 'SLUICE_REPORT', kind: 'string', group: 'files',
     schema: z.string().min(1).optional(), default: undefined,

@@ -196,7 +196,11 @@ async function checkItems(p: PreflightInput): Promise<NewItem | undefined> {
   let first: NewItem | undefined;
   let rejected = 0;
   let firstReject: { line: number; reason: string } | undefined;
-  const records = readInput({ input, ...(config.template !== undefined ? { template: config.template } : {}) });
+  const records = readInput({
+    input,
+    ...(config.template !== undefined ? { template: config.template } : {}),
+    ...(config.idColumn !== undefined ? { idColumn: config.idColumn } : {}),
+  });
   for await (const record of records) {
     if ('reject' in record) {
       rejected++;

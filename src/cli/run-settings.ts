@@ -14,7 +14,7 @@ import { OPTIONS, type OptionName, type OptionSpec, type SluiceConfig } from './
 
 /** Options stored with a run and used again by a resume that does not give them. */
 export const REMEMBERED_OPTIONS = [
-  'provider', 'baseUrl', 'model', 'apiVersion', 'maxOutputTokens', 'template',
+  'provider', 'baseUrl', 'model', 'apiVersion', 'maxOutputTokens', 'template', 'idColumn',
   'keysEnv', 'keyFile',
   'rpm', 'tpm', 'rpd', 'minSpacing', 'maxInFlight', 'learnRate', 'cooldown', 'selection', 'keyLimits',
   'retryPreset', 'maxAttempts', 'attemptTimeout', 'retry', 'maxConsecutiveFailures',
@@ -23,7 +23,7 @@ export const REMEMBERED_OPTIONS = [
 ] as const satisfies readonly OptionName[];
 
 /** Remembered options that change where requests go or what they ask: a resume changes them only with `--force`. */
-export const GUARDED_OPTIONS = ['provider', 'baseUrl', 'model', 'apiVersion', 'maxOutputTokens', 'template'] as const satisfies readonly OptionName[];
+export const GUARDED_OPTIONS = ['provider', 'baseUrl', 'model', 'apiVersion', 'maxOutputTokens', 'template', 'idColumn'] as const satisfies readonly OptionName[];
 
 /** The settings to store with a run: every remembered option's value (absent ones omitted). */
 export function settingsToStore(config: SluiceConfig): Record<string, unknown> {

@@ -238,6 +238,7 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
       input: s.input,
       executor: batchExecutor,
       ...(config.template ? { template: config.template } : {}),
+      ...(config.idColumn ? { idColumn: config.idColumn } : {}),
       ...(config.state ? { state: config.state } : {}),
       ...(config.output ? { output: config.output } : {}),
       ...(config.rejects ? { rejects: config.rejects } : {}),

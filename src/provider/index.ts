@@ -25,6 +25,7 @@ export { veoAdapter, veoPollDelays } from './veo.js';
 export type { VeoOptions, VeoPollOptions, VeoPayload, VeoResult, VeoVideo } from './veo.js';
 export { functionAdapter, keyedClients, sdkStreamFailure } from './function.js';
 export { resultFailure } from './sdk-result.js';
+export { answerText } from './answer-text.js';
 export type { FunctionAdapterOptions } from './function.js';
 export type { AdapterBaseOptions } from './common.js';
 

@@ -103,7 +103,7 @@ describe('CSV input', () => {
       [2, '1'],
       [3, 'malformed CSV'],
       [4, '4'],
-      [5, 'field "priority" must be an integer'],
+      [5, 'column "priority" must be an integer'],
       [6, '6'],
     ]);
     expect(rejects).toHaveLength(2);
@@ -123,9 +123,9 @@ describe('ingestion through runBatch', () => {
     expect(summary.rejected).toBe(3);
     const rejects = readJsonlFile(summary.rejects);
     expect(rejects).toEqual([
-      { file: input, line: 3, reason: 'duplicate id "a" (already used by an earlier line)' },
+      { file: input, line: 3, reason: 'duplicate id "a" in field "id" (line 1 has it too)' },
       { file: input, line: 4, reason: expect.stringMatching(/^malformed JSON/) as unknown },
-      { file: input, line: 1105, reason: 'duplicate id "b" (already used by an earlier line)' },
+      { file: input, line: 1105, reason: 'duplicate id "b" in field "id" (line 2 has it too)' },
     ]);
     expect(summary.counts.byState.succeeded).toBe(1102);
     expect(readJsonlFile(summary.output).find((r) => r['id'] === 'a')).toMatchObject({ result: { prompt: '1' } });

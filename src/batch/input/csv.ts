@@ -1,10 +1,10 @@
 /**
- * Streamed CSV input with a header row and a prompt template (`{{column}}`). Optional columns `id`,
- * `priority`, `provider`. A malformed record or one over the size limit becomes a reject; parsing goes on.
+ * Streamed CSV input with a header row and a prompt template (`{{column}}`). Optional columns `id` (or the
+ * `idColumn` named), `priority`, `provider`; every column is kept as the item's `input`. A malformed record or one over the size limit becomes a reject; parsing goes on.
  */
 import { parse } from 'csv-parse';
 import { createReadStream } from 'node:fs';
-import { DEFAULT_MAX_LINE_BYTES } from './record.js';
+import { DEFAULT_MAX_LINE_BYTES, InputColumnError } from './record.js';
 import type { InputRecord, ReaderOptions } from './record.js';
 import { toRecord } from './jsonl.js';
 
@@ -20,9 +20,10 @@ export async function* readCsv(path: string, options: ReaderOptions = {}): Async
   const afterLine = options.afterLine ?? 0;
   // The parser runs ahead of this loop: rejects it reports are held until the records before them are out.
   const skipped: InputRecord[] = [];
+  let header: string[] | undefined;
   const parser = createReadStream(path).pipe(
     parse({
-      columns: true,
+      columns: (names: string[]) => (header = names),
       bom: true,
       info: true,
       skip_empty_lines: true,
@@ -39,7 +40,9 @@ export async function* readCsv(path: string, options: ReaderOptions = {}): Async
       },
     }),
   );
+  let checked = false;
   for await (const entry of parser) {
+    if (!checked) checked = checkIdColumn(path, header, options.idColumn);
     const { record: fields, info } = entry as { record: Record<string, string>; info: { lines: number } };
     const line = info.lines;
     while (skipped.length > 0 && (skipped[0]?.line ?? 0) < line) {
@@ -47,8 +50,18 @@ export async function* readCsv(path: string, options: ReaderOptions = {}): Async
       if (s && s.line > afterLine) yield s;
     }
     if (line <= afterLine) continue;
-    const { id, priority, ...rest } = fields;
-    yield toRecord(line, id, priority, rest, options);
+    yield toRecord(line, fields, options, 'column');
   }
+  if (!checked) checkIdColumn(path, header, options.idColumn);
   for (const s of skipped.splice(0)) if (s.line > afterLine) yield s;
+}
+
+/** A named id column must be in the header (line 1), once. Returns true (checked). */
+function checkIdColumn(path: string, header: string[] | undefined, idColumn: string | undefined): true {
+  if (idColumn === undefined || header === undefined) return true;
+  const n = header.filter((h) => h === idColumn).length;
+  const columns = header.map((h) => JSON.stringify(h)).join(', ');
+  if (n === 0) throw new InputColumnError(path, 1, idColumn, `no column ${JSON.stringify(idColumn)} (--id-column) in the header (columns: ${columns || 'none'})`);
+  if (n > 1) throw new InputColumnError(path, 1, idColumn, `column ${JSON.stringify(idColumn)} (--id-column) appears ${n} times in the header`);
+  return true;
 }

@@ -4,7 +4,8 @@
  * (at top level or under `vars`). Garbage never throws: it becomes a reject with a reason.
  */
 import { readLines } from './lines.js';
-import { DEFAULT_MAX_LINE_BYTES } from './record.js';
+import type { NewItem } from '../store.js';
+import { DEFAULT_ID_COLUMN, DEFAULT_MAX_LINE_BYTES } from './record.js';
 import type { InputRecord, ReaderOptions } from './record.js';
 import { renderTemplate } from './template.js';
 
@@ -34,40 +35,47 @@ export function parseJsonlLine(line: number, text: string, options: ReaderOption
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { line, reject: 'a line must be a JSON object' };
   }
-  const { id: rawId, priority: rawPriority, ...rest } = value as Record<string, unknown>;
-  return toRecord(line, rawId, rawPriority, rest, options);
+  return toRecord(line, value as Record<string, unknown>, options, 'field');
 }
 
-/** Shared by JSONL and CSV: validates id, priority and provider, builds the payload. */
-export function toRecord(
-  line: number,
-  rawId: unknown,
-  rawPriority: unknown,
-  fields: Record<string, unknown>,
-  options: ReaderOptions,
-): InputRecord {
+/**
+ * Shared by JSONL and CSV: takes the id from the id column (`options.idColumn`, default `id`), validates
+ * it, the priority and the provider, and builds the payload. `fields` is the whole record; the payload
+ * of a JSONL line without a template leaves out `id`, the id column and `priority`; a template sees every
+ * field. A CSV record (`what: 'column'`) keeps its fields as the item's `input`.
+ */
+export function toRecord(line: number, fields: Record<string, unknown>, options: ReaderOptions, what: 'field' | 'column'): InputRecord {
+  const idName = options.idColumn ?? DEFAULT_ID_COLUMN;
+  const rawId = fields[idName];
+  const rawPriority = fields['priority'];
   let id = `#${line}`;
   if (rawId !== undefined && rawId !== null && rawId !== '') {
     if (typeof rawId === 'number' && Number.isFinite(rawId)) id = String(rawId);
     else if (typeof rawId === 'string') id = rawId;
-    else return { line, reject: 'field "id" must be a string or a number' };
+    else return { line, reject: `${what} ${JSON.stringify(idName)} (the id) must be a string or a number` };
+  } else if (options.idColumn !== undefined) {
+    return { line, reject: `${rawId === undefined || rawId === null ? 'no' : 'empty'} ${what} ${JSON.stringify(idName)} (the id, --id-column)` };
   }
   let priority = 0;
   if (rawPriority !== undefined && rawPriority !== null && rawPriority !== '') {
     const p = typeof rawPriority === 'string' ? Number(rawPriority) : rawPriority;
-    if (typeof p !== 'number' || !Number.isSafeInteger(p)) return { line, reject: 'field "priority" must be an integer' };
+    if (typeof p !== 'number' || !Number.isSafeInteger(p)) return { line, reject: `${what} "priority" must be an integer` };
     priority = p;
   }
   const provider = fields['provider'];
   if (provider !== undefined) {
-    if (typeof provider !== 'string') return { line, reject: 'field "provider" must be a string' };
+    if (typeof provider !== 'string') return { line, reject: `${what} "provider" must be a string` };
     if (options.providers && !options.providers.includes(provider)) {
       return { line, reject: `unknown provider "${provider}" (known: ${options.providers.join(', ')})` };
     }
   }
-  const payload = buildPayload(fields, options);
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) if (k !== 'id' && k !== idName && k !== 'priority') rest[k] = v;
+  const payload = buildPayload(options.template !== undefined ? fields : rest, options);
   if ('reject' in payload) return { line, reject: payload.reject };
-  return { line, item: { id, line, priority, payload: payload.payload } };
+  const item: NewItem = { id, line, priority, payload: payload.payload };
+  if (what === 'column') item.input = fields as Record<string, string>;
+  return { line, item };
 }
 
 function buildPayload(

@@ -15,4 +15,26 @@ export interface ReaderOptions {
   template?: string;
   payloadDefaults?: Record<string, unknown>;
   providers?: readonly string[];
+  /**
+   * The column (CSV) or field (JSONL) that holds the item's id. Unset: the optional `id` column or field,
+   * and `#<line>` where it is absent or empty. Set (even to `id`): every record must have it, non-empty;
+   * a CSV whose header lacks it is an {@link InputColumnError}, a record without it a reject.
+   */
+  idColumn?: string;
+}
+
+/** The default id column or field: `id`. */
+export const DEFAULT_ID_COLUMN = 'id';
+
+/** A whole input file that cannot be read as asked: names the file, the line and the column. */
+export class InputColumnError extends Error {
+  override readonly name = 'InputColumnError';
+  constructor(
+    readonly path: string,
+    readonly line: number,
+    readonly column: string,
+    problem: string,
+  ) {
+    super(`input file ${path} line ${line}: ${problem}`);
+  }
 }
