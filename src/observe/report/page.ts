@@ -302,12 +302,16 @@ const CHART_SCRIPT = String.raw`
     var m = Math.round(s / 60);
     return m % 60 ? Math.floor(m / 60) + ' h ' + (m % 60) + ' min' : m / 60 + ' h';
   }
+  var ticks = {};
+  function fmtNum(v) { return Math.abs(v) >= 100 ? String(Math.round(v)) : String(+v.toPrecision(3)); }
   function xAxis() {
-    return { label: 'time since start', labelSize: 20, incrs: timeIncrs, space: 70, values: function (u, vals) { return vals.map(fmtTime); } };
+    var t = ticks;
+    return { label: 'time since start', labelSize: 20, incrs: timeIncrs, space: 70, values: function (u, vals) { t.x = vals.slice(); return vals.map(fmtTime); } };
   }
   function yAxis(title, integer) {
-    var a = { label: title, labelSize: 22, size: 56, space: 28 };
-    if (integer) { a.incrs = intIncrs; a.values = function (u, vals) { return vals.map(function (v) { return String(Math.round(v)); }); }; }
+    var t = ticks;
+    var a = { label: title, labelSize: 22, size: 56, space: 28, values: function (u, vals) { t.y = vals.slice(); return vals.map(fmtNum); } };
+    if (integer) { a.incrs = intIncrs; a.values = function (u, vals) { t.y = vals.slice(); return vals.map(function (v) { return String(Math.round(v)); }); }; }
     return a;
   }
   function xSeries() { return { label: 'time', value: function (u, v) { return v == null ? '--' : fmtTime(v); } }; }
@@ -342,6 +346,8 @@ const CHART_SCRIPT = String.raw`
   };
   var charts = [];
   function build(el) {
+    ticks = {};
+    var chartTicks = ticks;
     var def = defs[el.getAttribute('data-chart')]();
     var width = Math.max(200, Math.floor(el.clientWidth));
     var opts = {
@@ -351,7 +357,7 @@ const CHART_SCRIPT = String.raw`
     };
     el.innerHTML = '';
     var chart = new uPlot(opts, def.data, el);
-    charts.push({ el: el, chart: chart });
+    charts.push({ el: el, chart: chart, ticks: chartTicks });
   }
   var els = document.querySelectorAll('[data-chart]');
   for (var i = 0; i < els.length; i++) build(els[i]);
@@ -361,6 +367,10 @@ const CHART_SCRIPT = String.raw`
     pending = setTimeout(function () {
       charts.forEach(function (c) { c.chart.setSize({ width: Math.max(200, Math.floor(c.el.clientWidth)), height: 220 }); });
     }, 100);
+  });
+  // For the rendering test and for anyone inspecting the page: the charts and their ticks.
+  window.sluiceCharts = charts.map(function (c) {
+    return { name: c.el.getAttribute('data-chart'), width: c.chart.width, get xTicks() { return c.ticks.x || []; }, get yTicks() { return c.ticks.y || []; } };
   });
   document.body.setAttribute('data-charts-ready', String(charts.length));
 })();
