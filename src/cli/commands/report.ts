@@ -24,7 +24,7 @@ export const REPORT_FAILED_ITEMS = 500;
  * `out/x.results.jsonl` give `out/x.report.html`), else `<input>.report.html`. Two runs with different
  * states or outputs so never share a report.
  */
-export function reportPathFor(cwd: string, input: string | undefined, config: Pick<SluiceConfig, 'report' | 'state' | 'output'>): string {
+export function reportPathFor(cwd: string, input: string | undefined, config: Partial<Pick<SluiceConfig, 'report' | 'state' | 'output'>>): string {
   if (config.report) return resolve(cwd, config.report);
   if (config.state) return `${resolve(cwd, config.state).replace(/(\.sluice)?\.(db|sqlite3?)$/i, '')}.report.html`;
   if (config.output) return `${resolve(cwd, config.output).replace(/(\.results)?\.jsonl?$/i, '')}.report.html`;
