@@ -81,7 +81,7 @@ describe('sluice run / sluice report', () => {
     try {
       const input = writeInput('live.jsonl', 100);
       const state = `${input}.sluice.db`;
-      let snapshot: Promise<{ code: number; html: string }> | undefined;
+      let snapshot: Promise<{ code: number | null; html: string }> | undefined;
       const run = await spawnCli(['run', input, '--base-url', `${slow.url}/v1`, '--keys-env', 'KEY_ONE', '--progress-interval', '200ms'], {
         env: { KEY_ONE: SECRET },
         onStderr: (text) => {

@@ -26,6 +26,20 @@ interface ChartInfo {
   yTicks: number[];
 }
 
+interface PageMeasures {
+  clientWidth: number;
+  scrollWidth: number;
+  bodyScrollWidth: number;
+  canvases: number[];
+  charts: ChartInfo[];
+  laneBars: number[];
+  laneSegments: number;
+  failedRows: number;
+  failedWidth: number;
+  summary: string;
+  body: string;
+}
+
 describe.skipIf(!chromiumPath && !inCI)('HTML report in headless Chromium', () => {
   let dir: string;
   let report: string;
@@ -59,15 +73,16 @@ describe.skipIf(!chromiumPath && !inCI)('HTML report in headless Chromium', () =
         page.on('pageerror', (e) => errors.push(e.message));
         await page.goto(pathToFileURL(report).href);
         await page.waitForSelector('body[data-charts-ready="5"]', { timeout: 10_000 });
-        const m = await page.evaluate(() => {
+        // A string, so that this file needs no DOM types (the project compiles for Node).
+        const m = (await page.evaluate(`(() => {
           const doc = document.documentElement;
-          const w = (sel: string): number => document.querySelector(sel)?.getBoundingClientRect().width ?? 0;
+          const w = (sel) => document.querySelector(sel)?.getBoundingClientRect().width ?? 0;
           return {
             clientWidth: doc.clientWidth,
             scrollWidth: doc.scrollWidth,
             bodyScrollWidth: document.body.scrollWidth,
             canvases: [...document.querySelectorAll('.chart canvas')].map((c) => c.getBoundingClientRect().width),
-            charts: (window as unknown as { sluiceCharts: ChartInfo[] }).sluiceCharts.map((c) => ({ name: c.name, width: c.width, xTicks: c.xTicks, yTicks: c.yTicks })),
+            charts: window.sluiceCharts.map((c) => ({ name: c.name, width: c.width, xTicks: c.xTicks, yTicks: c.yTicks })),
             laneBars: [...document.querySelectorAll('#key-lanes .bar')].map((b) => b.getBoundingClientRect().width),
             laneSegments: document.querySelectorAll('#key-lanes .bar span').length,
             failedRows: document.querySelectorAll('#failed-items tr').length,
@@ -75,7 +90,7 @@ describe.skipIf(!chromiumPath && !inCI)('HTML report in headless Chromium', () =
             summary: document.querySelector('.summary')?.textContent ?? '',
             body: document.body.innerText,
           };
-        });
+        })()`)) as PageMeasures;
         expect(errors).toEqual([]);
         expect(external).toEqual([]);
         expect(m.scrollWidth).toBeLessThanOrEqual(m.clientWidth);
