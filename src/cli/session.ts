@@ -4,7 +4,7 @@ import type { BatchEvents, BatchExecutor, BatchSummary } from '../batch/types.js
 import { classify } from '../classify/classify.js';
 import { systemClock } from '../clock/system-clock.js';
 import type { Clock } from '../clock/clock.js';
-import { SluiceMetrics, startMetricsServer, type MetricsServer } from '../observe/metrics.js';
+import type { MetricsServer, SluiceMetrics } from '../observe/metrics.js';
 import { ProgressDisplay, ProgressTracker } from '../observe/progress.js';
 import type { RunTotals } from '../observe/report/html.js';
 import { TimelineBuffer } from '../observe/report/timeline.js';
@@ -23,6 +23,7 @@ import { retryFor } from './retry-presets.js';
 import { settingsToStore } from './run-settings.js';
 import { RunLog, createFileLogger } from './run-log.js';
 import { Shutdown } from './shutdown.js';
+import { meteredProvider, quotaUsageOf, startRunMetrics } from './run-metrics.js';
 import { loadPrices, reportPathFor, writeReportFromState } from './commands/report.js';
 
 /** What a batch session needs: the validated config, the keys, the adapter and the input. */
@@ -121,7 +122,7 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   // The stored time series of the report: counted in memory, written to the state every 2 s (see timeline-store.ts).
   const timeline = new TimelineBuffer({ initialLimit: config.concurrency });
   const executor = createSluice<Record<string, unknown>, unknown>({
-    provider: countingTokens(s.provider, timeline, clock, config.model),
+    provider: countingTokens(meteredProvider(s.provider, () => metrics), timeline, clock, config.model),
     keys: s.keys,
     limits: keyLimitsFor(config, s.keys, s.limitsWindowMs),
     retry: retryFor(config),
@@ -154,23 +155,20 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   let metrics: SluiceMetrics | undefined;
   let metricsServer: MetricsServer | undefined;
   if (config.metricsPort !== undefined) {
-    metrics = new SluiceMetrics();
-    metrics.setKeys(s.keys.map((k) => k.name));
-    observers.push(metrics);
     try {
-      metricsServer = await startMetricsServer(metrics, config.metricsPort);
+      ({ metrics, server: metricsServer } = await startRunMetrics(config.metricsPort, s.keys.map((k) => k.name), io.stderr));
     } catch (error) {
       await executor.close({ graceMs: 0 }).catch(() => undefined);
       log.close();
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new CliError(
-        code === 'EADDRINUSE'
-          ? `metrics port ${config.metricsPort} on 127.0.0.1 is in use (EADDRINUSE): give another --metrics-port, or 0 for any free port`
-          : `metrics port ${config.metricsPort}: cannot listen (${code ?? (error as Error).message})`,
-        ExitCode.badConfig,
-      );
+      throw error;
     }
-    println(io.stderr, `metrics: ${metricsServer.url}`);
+    // Read at each scrape: items pending in the state (from the runner's progress), queued in the executor, quota use.
+    let pending = 0;
+    batchEvents.on('progress', (p) => (pending = p.counts.byState.pending));
+    const perDay = Object.fromEntries(Object.entries(keyLimitsFor(config, s.keys, s.limitsWindowMs)).map(([k, l]) => [k, l.requestsPerDay]));
+    metrics.setSampler(() => ({ itemsPending: pending, itemsQueued: executor.queued, quotaUsage: quotaUsageOf(executor.quotaState(), perDay, clock) }));
+    metrics.observe({ type: 'concurrency', at: clock.now(), limit: config.concurrency });
+    observers.push(metrics);
   }
   const unbridge = bridgeRunEvents({ clock, batch: batchEvents, executor: executor.events }, observers);
   batchEvents.on('progress', (p) => {

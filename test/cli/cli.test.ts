@@ -159,8 +159,8 @@ describe('sluice CLI (spawned)', () => {
       expect(first.stderr).toContain('SIGINT: no new requests');
       // The Prometheus endpoint answered over loopback during the run, with key names and no secret.
       const metrics = await scrape!;
-      expect(metrics).toMatch(/sluice_requests_total\{key="KEY_ONE"\} [1-9]/);
-      expect(metrics).toContain('sluice_request_duration_seconds_bucket');
+      expect(metrics).toMatch(/sluice_attempts_total\{key="KEY_ONE",outcome="success"\} [1-9]/);
+      expect(metrics).toContain('sluice_attempt_duration_seconds_bucket');
       expect(metrics).not.toContain(SECRET_1);
       const second = await spawnCli(args, { env: { KEY_ONE: SECRET_1 } });
       expect(second.code).toBe(ExitCode.ok);

@@ -1,0 +1,74 @@
+/**
+ * The Prometheus endpoint of a CLI run (`--metrics-port`): started in one place, with one message for a
+ * port that cannot be used, and wired to what a scrape reads (items pending and queued, quota use per key)
+ * and to the tokens each response reports.
+ */
+import type { Clock } from '../clock/clock.js';
+import { QuotaMonitor } from '../flow/quota/quota-monitor.js';
+import type { QuotaRecord } from '../flow/backend.js';
+import { SluiceMetrics, startMetricsServer, type MetricsServer } from '../observe/metrics.js';
+import type { ProviderAdapter } from '../provider/types.js';
+import { CliError, ExitCode } from './exit-codes.js';
+import { println } from './io.js';
+
+/** A started endpoint: the metrics to feed and the server to close. */
+export interface RunMetrics {
+  metrics: SluiceMetrics;
+  server: MetricsServer;
+}
+
+/**
+ * Starts the endpoint on 127.0.0.1:`port` (0: a free one) with every key's series present from the start,
+ * and prints `metrics: <url>` on `stderr`. A port in use or refused is a {@link CliError} (exit 2) naming it.
+ */
+export async function startRunMetrics(port: number, keyNames: readonly string[], stderr: NodeJS.WritableStream): Promise<RunMetrics> {
+  const metrics = new SluiceMetrics();
+  metrics.setKeys(keyNames);
+  let server: MetricsServer;
+  try {
+    server = await startMetricsServer(metrics, port);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CliError(
+      code === 'EADDRINUSE'
+        ? `metrics port ${port} on 127.0.0.1 is in use (EADDRINUSE): give another --metrics-port, or 0 for any free port`
+        : `metrics port ${port}: cannot listen (${code ?? (error as Error).message})`,
+      ExitCode.badConfig,
+    );
+  }
+  println(stderr, `metrics: ${server.url}`);
+  return { metrics, server };
+}
+
+/**
+ * Each key's highest quota use (0..1) from the executor's saved quota state (`executor.quotaState()`:
+ * the latest rate-limit snapshot and the day's requests), computed by the flow layer's `QuotaMonitor`
+ * (the one place that knows how usage is read), without alerts or pauses.
+ */
+export function quotaUsageOf(states: Record<string, unknown>, requestsPerDay: Record<string, number | undefined>, clock: Clock): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, state] of Object.entries(states)) {
+    const perDay = requestsPerDay[key];
+    const monitor = new QuotaMonitor({ key, clock, monitoring: false, ...(perDay !== undefined ? { requestsPerDay: perDay } : {}) });
+    monitor.restore(state as QuotaRecord);
+    out[key] = monitor.maxUsage();
+    monitor.close();
+  }
+  return out;
+}
+
+/**
+ * The adapter, with the tokens of every response counted on its key in `metrics()` (read at each call, so
+ * it may be set after the executor is built). Responses refused later by a validator count too: they were used.
+ */
+export function meteredProvider<P, R>(provider: ProviderAdapter<P, R>, metrics: () => SluiceMetrics | undefined): ProviderAdapter<P, R> {
+  return {
+    name: provider.name,
+    call: async (payload, ctx) => {
+      const res = await provider.call(payload, ctx);
+      if (res.usage) metrics()?.recordUsage(ctx.key.name, res.usage);
+      return res;
+    },
+    ...(provider.estimateTokens ? { estimateTokens: provider.estimateTokens.bind(provider) } : {}),
+  };
+}
