@@ -9,7 +9,7 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { readCsv } from '../../src/batch/input/csv.js';
 import { InputColumnError, type InputRecord } from '../../src/batch/input/record.js';
-import { readJsonl } from '../../src/batch/input/jsonl.js';
+import { parseJsonlLine, readJsonl } from '../../src/batch/input/jsonl.js';
 import { exportResults } from '../../src/batch/commands.js';
 import { resultCsvHeader, resultCsvRow, type ResultLine } from '../../src/batch/output.js';
 import { runBatch } from '../../src/batch/runner.js';
@@ -172,6 +172,27 @@ describe('id column and CSV parsing (properties)', () => {
         },
       ),
       { numRuns: 60 },
+    );
+  });
+
+  it('JSONL: any value in the id field is an id (string, finite number) or a reject naming the field; the field never reaches the payload', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 6 }).filter((n) => n !== 'priority' && n !== 'provider' && n !== 'payload' && n !== 'vars'),
+        fc.option(fc.oneof(fc.string({ maxLength: 6 }), fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 2 })), { nil: undefined }),
+        (idColumn, value) => {
+          const record: Record<string, unknown> = { messages: [{ role: 'user', content: 'x' }] };
+          if (value !== undefined) record[idColumn] = value;
+          const r = parseJsonlLine(4, JSON.stringify(record), { idColumn });
+          const stored = JSON.parse(JSON.stringify(record))[idColumn] as unknown;
+          if (typeof stored === 'string' && stored !== '') expect(r).toMatchObject({ item: { id: stored } });
+          else if (typeof stored === 'number' && Number.isFinite(stored)) expect(r).toMatchObject({ item: { id: String(stored) } });
+          else if (stored === undefined || stored === null || stored === '') expect(r).toEqual({ line: 4, reject: `${stored === '' ? 'empty' : 'no'} field ${JSON.stringify(idColumn)} (the id, --id-column)` });
+          else expect(r).toEqual({ line: 4, reject: `field ${JSON.stringify(idColumn)} (the id) must be a string or a number` });
+          if ('item' in r) expect(Object.keys(r.item.payload as object)).not.toContain(idColumn);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 

@@ -96,6 +96,7 @@ async function dryRunAction(ctx: CliContext, input: string, config: SluiceConfig
   const report = await dryRun({
     input,
     ...(config.template ? { template: config.template } : {}),
+    ...(config.idColumn ? { idColumn: config.idColumn } : {}),
     ...(config.rpm ? { requestsPerMinute: config.rpm * keyCount } : {}),
     ...(config.tpm ? { tokensPerMinute: config.tpm * keyCount } : {}),
     defaultMaxOutputTokens: config.maxOutputTokens,
