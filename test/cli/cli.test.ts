@@ -74,7 +74,7 @@ describe('sluice CLI (spawned)', () => {
     const results = readFileSync(`${input}.results.jsonl`, 'utf8').trim().split('\n');
     expect(results).toHaveLength(40);
     const report = readFileSync(`${input}.report.html`, 'utf8');
-    expect(report).toContain('<svg');
+    expect(report).toContain('data-chart="throughput"');
     expect(report).toContain('KEY_ONE');
     const logText = readFileSync(log, 'utf8');
     expect(logText).toContain('"event":"run_start"');
@@ -210,7 +210,7 @@ describe('sluice CLI (spawned)', () => {
     expect(run.code).toBe(ExitCode.ok);
     expect(run.stdout.trim()).toBe(join(demoDir, 'report.html'));
     const html = readFileSync(join(demoDir, 'report.html'), 'utf8');
-    expect(html).toContain('Throughput over time');
+    expect(html).toContain('Throughput (items per second)');
     expect(html).toContain('demo-key-3');
     const results = readFileSync(join(demoDir, 'prompts.jsonl.results.jsonl'), 'utf8').trim().split('\n');
     expect(results).toHaveLength(200);
