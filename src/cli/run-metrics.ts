@@ -7,7 +7,7 @@ import type { Clock } from '../clock/clock.js';
 import { QuotaMonitor } from '../flow/quota/quota-monitor.js';
 import type { QuotaRecord } from '../flow/backend.js';
 import { SluiceMetrics, startMetricsServer, type MetricsServer } from '../observe/metrics.js';
-import type { ProviderAdapter } from '../provider/types.js';
+import type { ProviderAdapter, Usage } from '../provider/types.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { println } from './io.js';
 
@@ -58,15 +58,16 @@ export function quotaUsageOf(states: Record<string, unknown>, requestsPerDay: Re
 }
 
 /**
- * The adapter, with the tokens of every response counted on its key in `metrics()` (read at each call, so
- * it may be set after the executor is built). Responses refused later by a validator count too: they were used.
+ * The adapter, with `onUsage` told the tokens every response reports (its `usage`), with the payload and the
+ * key's name: the one place the CLI reads usage, for the metrics and the report's timeline alike. Responses a
+ * validator refuses later count too: they were used.
  */
-export function meteredProvider<P, R>(provider: ProviderAdapter<P, R>, metrics: () => SluiceMetrics | undefined): ProviderAdapter<P, R> {
+export function observeUsage<P, R>(provider: ProviderAdapter<P, R>, onUsage: (usage: Usage, payload: P, keyName: string) => void): ProviderAdapter<P, R> {
   return {
     name: provider.name,
     call: async (payload, ctx) => {
       const res = await provider.call(payload, ctx);
-      if (res.usage) metrics()?.recordUsage(ctx.key.name, res.usage);
+      if (res.usage) onUsage(res.usage, payload, ctx.key.name);
       return res;
     },
     ...(provider.estimateTokens ? { estimateTokens: provider.estimateTokens.bind(provider) } : {}),

@@ -23,7 +23,7 @@ import { retryFor } from './retry-presets.js';
 import { settingsToStore } from './run-settings.js';
 import { RunLog, createFileLogger } from './run-log.js';
 import { Shutdown } from './shutdown.js';
-import { meteredProvider, quotaUsageOf, startRunMetrics } from './run-metrics.js';
+import { observeUsage, quotaUsageOf, startRunMetrics } from './run-metrics.js';
 import { loadPrices, reportPathFor, writeReportFromState } from './commands/report.js';
 
 /** What a batch session needs: the validated config, the keys, the adapter and the input. */
@@ -122,7 +122,12 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   // The stored time series of the report: counted in memory, written to the state every 2 s (see timeline-store.ts).
   const timeline = new TimelineBuffer({ initialLimit: config.concurrency });
   const executor = createSluice<Record<string, unknown>, unknown>({
-    provider: countingTokens(meteredProvider(s.provider, () => metrics), timeline, clock, config.model),
+    // Tokens each response reports: per model into the report's timeline, per key into the metrics (set below).
+    provider: observeUsage(s.provider, (usage, payload, keyName) => {
+      const model = typeof payload.model === 'string' && payload.model ? payload.model : (config.model ?? 'unknown');
+      timeline.addTokens(clock.now(), model, usage.inputTokens, usage.outputTokens, keyName);
+      metrics?.recordUsage(keyName, usage);
+    }),
     keys: s.keys,
     limits: keyLimitsFor(config, s.keys, s.limitsWindowMs),
     retry: retryFor(config),
@@ -309,29 +314,4 @@ export function haltMessage(h: NonNullable<BatchSummary['halted']>, input: strin
     `Nothing more was started. Fix the cause (often --model, --base-url or a key), then \`sluice retry-failed ${input} --kind ${h.kind}\` ` +
     'and run the same command again to resume (--max-consecutive-failures 0 turns this stop off)'
   );
-}
-
-/**
- * The provider, counting the tokens each response reports into the report's timeline (per model: the
- * payload's `model`, else `--model`, else `unknown`). Failed validations still count: they were billed.
- */
-function countingTokens<P extends Record<string, unknown>, R>(
-  provider: ProviderAdapter<P, R>,
-  timeline: TimelineBuffer,
-  clock: Clock,
-  defaultModel: string | undefined,
-): ProviderAdapter<P, R> {
-  return {
-    ...provider,
-    name: provider.name,
-    call: async (payload, ctx) => {
-      const res = await provider.call(payload, ctx);
-      if (res.usage) {
-        const model = typeof payload.model === 'string' && payload.model ? payload.model : (defaultModel ?? 'unknown');
-        timeline.addTokens(clock.now(), model, res.usage.inputTokens, res.usage.outputTokens, ctx.key.name);
-      }
-      return res;
-    },
-    ...(provider.estimateTokens ? { estimateTokens: provider.estimateTokens.bind(provider) } : {}),
-  };
 }
