@@ -14,6 +14,8 @@ const BENCHES: { name: string; file: string; fn: string }[] = [
   { name: 'soak', file: './soak.bench.ts', fn: 'benchSoak' },
   { name: 'import', file: './import.bench.ts', fn: 'benchImport' },
   { name: 'limiters', file: './limiters.bench.ts', fn: 'benchLimiters' },
+  { name: 'discovery', file: './discovery.bench.ts', fn: 'benchDiscovery' },
+  { name: 'adaptive', file: './adaptive.bench.ts', fn: 'benchAdaptive' },
 ];
 
 async function main(): Promise<void> {

@@ -87,6 +87,8 @@ export class AdaptiveConcurrency {
   private lowestLatency = Infinity;
   private quota = 0;
   private readonly levels = new Map<number, LevelStats>();
+  /** Doubling until the first step down (see {@link evaluate}). */
+  private slowStart = true;
 
   constructor(options: AdaptiveConcurrencyOptions = {}) {
     const where = 'adaptive concurrency';
@@ -156,7 +158,7 @@ export class AdaptiveConcurrency {
 
   private evaluate(): void {
     const now = this.clock.now();
-    if (now - this.windowStart < this.o.windowMs || this.outcomes < this.o.minSamples) return;
+    if (now - this.windowStart < this.spanMs() || this.outcomes < this.o.minSamples) return;
     const n = this.outcomes;
     const rate = this.errors / n;
     const latency = this.latencyCount > 0 ? this.latencySum / this.latencyCount : undefined;
@@ -164,7 +166,12 @@ export class AdaptiveConcurrency {
     this.record(rate, n, latency);
     this.resetWindow(now);
     if (verdict.down) this.stepDown(verdict.strong, verdict.reason);
-    else if (this.quota < this.o.quotaLow) this.step(Math.min(this.o.max, this.current + 1), verdict.reason);
+    else if (this.quota < this.o.quotaLow) {
+      // Slow start, as TCP's: the limit doubles each good window (of a quarter second) until the first
+      // sign of load, then climbs by one a window. Climbing from 4 to 64 one step a second took a minute.
+      const up = this.slowStart ? this.current * 2 : this.current + 1;
+      this.step(Math.min(this.o.max, up), verdict.reason);
+    }
   }
 
   /** Whether this window's errors or latency show load, compared with lower limits and the lowest latency. */
@@ -172,30 +179,35 @@ export class AdaptiveConcurrency {
     if (latency !== undefined && Number.isFinite(this.lowestLatency) && latency > this.o.latencyRise * this.lowestLatency) {
       return { down: true, strong: false, reason: `latency ${Math.round(latency)} ms, ${(latency / this.lowestLatency).toFixed(1)}x the lowest seen` };
     }
-    const below = this.below(this.current);
-    if (below === undefined) {
+    const lower = this.below(this.current);
+    const below = lower?.rate;
+    if (lower === undefined || below === undefined) {
       if (rate > this.o.maxErrorRate) return { down: true, strong: true, reason: `error rate ${pct(rate)} above ${pct(this.o.maxErrorRate)}` };
       return { down: false, strong: false, reason: `error rate ${pct(rate)}, quota use ${pct(this.quota)}` };
     }
-    // Beyond chance: binomial noise of this window's size around the lower levels' rate.
-    const margin = Math.max(0.05, 2.5 * Math.sqrt((below * (1 - below)) / n));
+    // Beyond chance: a two-proportion test, since the lower levels' rate is a sample too (a baseline of
+    // 40 outcomes at 5 % made 14 % of 80 at the next level look like load, under 10 % random faults).
+    const pooled = (rate * n + below * lower.outcomes) / (n + lower.outcomes);
+    const margin = Math.max(0.05, 2 * Math.sqrt(pooled * (1 - pooled) * (1 / n + 1 / lower.outcomes)));
     if (rate > below + margin) {
       return { down: true, strong: rate > below + 4 * margin, reason: `errors rose with concurrency: ${pct(rate)} at ${this.current} in flight vs ${pct(below)} below` };
     }
     return { down: false, strong: false, reason: `error rate ${pct(rate)} as at lower concurrency (${pct(below)}), quota use ${pct(this.quota)}` };
   }
 
-  /** Pooled error rate of the limits below `limit`, or undefined with too few outcomes there. */
-  private below(limit: number): number | undefined {
-    let outcomes = 0;
-    let errors = 0;
+  /**
+   * The error rate of the lower limit that did best (with at least `minSamples` outcomes) and the
+   * outcomes it rests on. Not all lower limits pooled: those above a server's cap already carry its
+   * errors, and pooling them let the baseline creep up with the limit.
+   */
+  private below(limit: number): { rate: number; outcomes: number } | undefined {
+    let best: { rate: number; outcomes: number } | undefined;
     for (const [level, st] of this.levels) {
-      if (level < limit) {
-        outcomes += st.outcomes;
-        errors += st.errors;
-      }
+      if (level >= limit || st.outcomes < this.o.minSamples) continue;
+      const rate = st.errors / st.outcomes;
+      if (best === undefined || rate < best.rate) best = { rate, outcomes: st.outcomes };
     }
-    return outcomes >= this.o.minSamples ? errors / outcomes : undefined;
+    return best;
   }
 
   private record(rate: number, n: number, latency: number | undefined): void {
@@ -207,6 +219,11 @@ export class AdaptiveConcurrency {
     if (latency !== undefined && latency < this.lowestLatency) this.lowestLatency = latency;
   }
 
+  /** Length of a judged window: a quarter of `windowMs` in slow start (its windows fill fast), else `windowMs`. */
+  private spanMs(): number {
+    return this.slowStart ? this.o.windowMs / 4 : this.o.windowMs;
+  }
+
   private resetWindow(now: number): void {
     this.windowStart = now;
     this.outcomes = 0;
@@ -216,13 +233,14 @@ export class AdaptiveConcurrency {
   }
 
   private stepDown(strong: boolean, reason: string): void {
+    this.slowStart = false;
     const to = strong && this.o.decrease === 'halve' ? Math.floor(this.current / 2) : this.current - 1;
     this.step(Math.max(this.o.min, to), reason);
   }
 
   private step(to: number, reason: string): void {
     const now = this.clock.now();
-    if (to === this.current || now - this.lastStepAt < this.o.windowMs) return;
+    if (to === this.current || now - this.lastStepAt < this.spanMs()) return;
     const from = this.current;
     this.current = to;
     this.lastStepAt = now;

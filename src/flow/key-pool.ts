@@ -137,8 +137,9 @@ interface Entry {
   /** Bare 429s in a row with no success between them, and when the last one came. */
   strikes: number;
   lastStrikeAt: number;
-  /** Until when a 429 that contradicted the key's own headers (see {@link showsQuotaLeft}) counts as recent: a second one cools the key. */
-  contradictedUntil: number;
+  /** When the last 429 that its own headers contradicted came (see {@link showsQuotaLeft}), and whether a call succeeded since. */
+  lastContradictedAt: number;
+  okSinceContradicted: boolean;
   cancelRejoin?: () => void;
 }
 
@@ -157,8 +158,8 @@ const REQUESTS_LEFT = 2;
  * {@link REQUESTS_LEFT} requests left and, where tokens are reported, some tokens left. The server
  * counts a request at its start, so the remainder it reports already excludes the calls in flight.
  * Such a refusal did not come from the limits the headers describe (a stray or per-shard 429: Vertex's
- * shared capacity, a gateway in front, the demo's injected faults), so one alone does not stop the key;
- * the job still moves to another key or waits the server's time.
+ * shared capacity, a gateway in front, the demo's injected faults), so it does not stop the key while
+ * other calls on it succeed; the job still moves to another key or waits the server's time.
  */
 function showsQuotaLeft(s: RateLimitSnapshot | undefined): boolean {
   const requests = s?.requests?.remaining;
@@ -288,11 +289,18 @@ export class KeyPool {
     const c = classification;
     if (c.kind === 'rate_limited' || (c.kind === 'quota_exhausted' && c.quotaScope === 'minute')) {
       const wait = serverWait(c, now);
-      // One 429 that its own headers contradict leaves the key working; a second within the server's
-      // wait (a limit the headers do not show, e.g. concurrency) cools it as usual.
-      if (c.kind === 'rate_limited' && showsQuotaLeft(detail.rateLimit) && now >= entry.contradictedUntil) {
-        entry.contradictedUntil = wait ?? now + this.defaultCooldownMs;
-        return this.unchanged(keyName, now);
+      // A 429 that its own headers contradict leaves the key working while calls on it still succeed
+      // (random refusals; a concurrency cap, which adaptive concurrency meets). Calls already in flight
+      // when it came are the same event. A later call refused too, with no success since (a limit the
+      // headers do not show), cools the key as usual.
+      if (c.kind === 'rate_limited' && showsQuotaLeft(detail.rateLimit)) {
+        const sameEvent = detail.startedAt !== undefined && detail.startedAt <= entry.lastContradictedAt;
+        if (sameEvent) return this.unchanged(keyName, now);
+        if (entry.okSinceContradicted) {
+          entry.lastContradictedAt = now;
+          entry.okSinceContradicted = false;
+          return this.unchanged(keyName, now);
+        }
       }
       // A 429 whose headers announce the limit is handled by the limiter (it adopts the limit and the
       // remainder); any other 429 (bare, or naming only its wait) teaches the key its rate.
@@ -326,6 +334,7 @@ export class KeyPool {
   reportSuccess(keyName: string, response: Pick<ProviderResponse, 'usage' | 'rateLimit'> = {}): void {
     const entry = this.entry(keyName);
     entry.strikes = 0;
+    entry.okSinceContradicted = true;
     entry.limiter.onSuccess();
     if (response.rateLimit) {
       entry.limiter.observe(response.rateLimit);
@@ -407,6 +416,9 @@ export class KeyPool {
     const entry = this.entry(name);
     // Only a call started after the last 429 shows the key gets through again.
     if (startedAt === undefined || startedAt >= entry.lastStrikeAt) entry.strikes = 0;
+    // Any answer since counts (a call in flight then as well): with the key truly blocked, 429s soon follow
+    // one another with no success between them.
+    entry.okSinceContradicted = true;
     entry.limiter.onSuccess(startedAt);
   }
 
@@ -433,7 +445,7 @@ export class KeyPool {
     monitor.events.on('alert', (e) => this.events.emit('quotaAlert', e));
     monitor.events.on('pause', (e) => this.events.emit('quotaPause', e));
     monitor.events.on('resume', (e) => this.events.emit('quotaResume', e));
-    return { key, limiter, monitor, index, lastStart: 0, strikes: 0, lastStrikeAt: -Infinity, contradictedUntil: -Infinity };
+    return { key, limiter, monitor, index, lastStart: 0, strikes: 0, lastStrikeAt: -Infinity, lastContradictedAt: -Infinity, okSinceContradicted: true };
   }
 
   private entry(name: string): Entry {

@@ -127,7 +127,8 @@ export class FakeProvider implements ProviderAdapter<unknown, FakeResult> {
     const fault = this.options.fault?.(payload, ctx, s.calls);
     if (fault) {
       s.faulted++;
-      throw new SluiceError({ retryable: false, message: `fake ${fault.kind}`, ...fault });
+      // Like a real server's error answers, a fault carries the key's rate-limit headers when they are on.
+      throw new SluiceError({ retryable: false, message: `fake ${fault.kind}`, ...fault }, this.options.rateLimitHeaders ? { rateLimit: this.snapshot(key, now) } : {});
     }
     const counters = this.countersFor(key);
     const tokens = tokensOf(payload);

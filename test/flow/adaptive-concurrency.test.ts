@@ -20,14 +20,34 @@ describe('AdaptiveConcurrency', () => {
     }
   }
 
-  it('defaults: start 4; one 429 changes nothing by itself; clean windows step up by one, to the ceiling', async () => {
+  it('defaults: start 4; one 429 changes nothing by itself; slow start doubles each clean window to the ceiling', async () => {
     const { clock, ac, changes } = setup();
     expect(ac.limit).toBe(4);
     ac.recordFailure('rate_limited');
     expect(ac.limit).toBe(4);
-    for (let w = 0; w < 20; w++) await window(clock, ac, () => false);
+    for (let w = 0; w < 2; w++) await window(clock, ac, () => false);
+    expect(changes.map((c) => c.to)).toEqual([8, 16]);
+    for (let w = 0; w < 5; w++) await window(clock, ac, () => false);
     expect(ac.limit).toBe(16);
-    expect(changes.slice(0, 12).every((c) => c.to === c.from + 1)).toBe(true);
+  });
+
+  it('after the first sign of load, clean windows step up by one (slow start is over)', async () => {
+    const { clock, ac, changes } = setup({ initial: 8, max: 64 });
+    await window(clock, ac, () => false, 100);
+    expect(ac.limit).toBe(16);
+    await window(clock, ac, () => false, 350); // latency 3.5x the lowest: one step down, slow start ends
+    expect(ac.limit).toBe(15);
+    for (let w = 0; w < 4; w++) await window(clock, ac, () => false, 100);
+    expect(changes.slice(-4).map((c) => c.to)).toEqual([16, 17, 18, 19]);
+  });
+
+  it('slow start judges windows of a quarter of windowMs: from 4 to 64 in about a second of clean outcomes', async () => {
+    const { clock, ac } = setup({ max: 64 });
+    for (let step = 0; step < 4; step++) {
+      await clock.advance(250);
+      for (let i = 0; i < 20; i++) ac.recordSuccess(100);
+    }
+    expect(ac.limit).toBe(64);
   });
 
   it('a steady 10 % of random faults at every level is noise: the limit still climbs to the ceiling', async () => {
@@ -52,20 +72,20 @@ describe('AdaptiveConcurrency', () => {
   it('latency rising well above the lowest seen steps down; quota use above 90 % steps down; high quota blocks step-up; caller faults are not load', async () => {
     const { clock, ac, changes } = setup({ initial: 8 });
     await window(clock, ac, () => false, 100);
-    expect(ac.limit).toBe(9);
+    expect(ac.limit).toBe(16);
     await window(clock, ac, () => false, 350);
-    expect(ac.limit).toBe(8);
+    expect(ac.limit).toBe(15);
     expect(changes.at(-1)!.reason).toMatch(/latency 350 ms, 3.5x the lowest/);
     await clock.advance(1_000);
     ac.observeQuota(0.93);
-    expect(ac.limit).toBe(4);
+    expect(ac.limit).toBe(7);
     expect(changes.at(-1)!.reason).toMatch(/quota use 93% above 90%/);
     ac.observeQuota(0.7);
     await window(clock, ac, () => false, 100);
-    expect(ac.limit).toBe(4);
+    expect(ac.limit).toBe(7);
     ac.recordFailure('invalid_request');
     ac.recordFailure('content_filtered');
-    expect(ac.limit).toBe(4);
+    expect(ac.limit).toBe(7);
     expect(clock.pendingCount).toBe(0);
   });
 

@@ -15,7 +15,7 @@ async function pickName(pool: KeyPool): Promise<string | undefined> {
 }
 
 describe('KeyPool', () => {
-  it('one 429 that its own headers contradict (requests and tokens left to start more now) leaves the key working; a second within its wait cools it', async () => {
+  it('a 429 that its own headers contradict (requests and tokens left) leaves the key working while its calls succeed; a later call refused with no success between cools it', async () => {
     const clock = new VirtualClock();
     const pool = new KeyPool({ keys, clock });
     const at = clock.now();
@@ -23,9 +23,16 @@ describe('KeyPool', () => {
     const stray = { ...limited, retryAfterMs: 1_000 };
     expect(pool.reportFailure('p1', stray, { rateLimit: plenty })).toMatchObject({ state: 'active', changed: false });
     expect(pool.candidates()).toContain('p1');
-    expect(pool.reportFailure('p1', stray, { rateLimit: plenty })).toEqual({ state: 'cooling', until: clock.now() + 1_000, changed: true });
-    await clock.advance(1_000);
-    expect(pool.reportFailure('p1', stray, { rateLimit: plenty })).toMatchObject({ state: 'active', changed: false });
+    // A call succeeds: the next contradicted 429 is noise again.
+    await clock.advance(10);
+    pool.onSuccess('p1', clock.now(), clock.now() - 1);
+    expect(pool.reportFailure('p1', stray, { rateLimit: plenty, startedAt: clock.now() - 1 })).toMatchObject({ state: 'active', changed: false });
+    // Calls in flight when it came are the same event, with or without a success since.
+    const firstAt = clock.now();
+    await clock.advance(10);
+    expect(pool.reportFailure('p1', stray, { rateLimit: plenty, startedAt: firstAt - 5 })).toMatchObject({ state: 'active', changed: false });
+    // A call started after it, refused with no success since: the key cools.
+    expect(pool.reportFailure('p1', stray, { rateLimit: plenty, startedAt: firstAt + 5 })).toEqual({ state: 'cooling', until: clock.now() + 1_000, changed: true });
     // Headers that agree with the 429 (no tokens left, one request left) or no headers: the key cools.
     const spent = { ...plenty, tokens: { limit: 100_000, remaining: 0, windowMs: 60_000 } };
     expect(pool.reportFailure('p2', stray, { rateLimit: spent })).toMatchObject({ state: 'cooling', changed: true });
