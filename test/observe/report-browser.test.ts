@@ -6,7 +6,7 @@
  *
  * Skipped only when no Chromium is installed and this is not CI; in CI a missing Chromium fails.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -53,6 +53,17 @@ describe.skipIf(!chromiumPath && !inCI)('HTML report in headless Chromium', () =
     expect(r.code, r.stderr).toBe(0);
     report = r.stdout.trim();
   }, 120_000);
+
+  it('the page data keeps in flight at or below the limit line and counts 429s in integers', () => {
+    const html = readFileSync(report, 'utf8');
+    const json = /<script id="report-data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!;
+    const data = JSON.parse(json) as { s: { inFlight: (number | null)[]; limit: (number | null)[]; rateLimited: (number | null)[] } };
+    expect(data.s.inFlight.filter((v) => v !== null).length).toBeGreaterThan(1);
+    data.s.inFlight.forEach((v, i) => {
+      if (v !== null) expect(v, `point ${i}`).toBeLessThanOrEqual(data.s.limit[i]!);
+    });
+    for (const v of data.s.rateLimited) if (v !== null) expect(Number.isInteger(v)).toBe(true);
+  });
 
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });

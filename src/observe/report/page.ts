@@ -122,9 +122,11 @@ figure{margin:0}figcaption{font-weight:600;margin:14px 0 2px}
 .laneaxis span:first-child{transform:none}
 .legend span{display:inline-block;margin-right:14px;font-size:12px}
 .legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-2px}
-.failed{width:100%;table-layout:fixed}
+.failed{width:100%}
 .failed td{overflow-wrap:anywhere}
-.failed col.id{width:14%}.failed col.line{width:7%}.failed col.kind{width:14%}.failed col.att{width:8%}.failed col.key{width:10%}
+.failed td.num,.failed th,.failed td.kind,.failed td.key{white-space:nowrap}
+.failed td.id{white-space:nowrap;max-width:16em;overflow:hidden;text-overflow:ellipsis}
+.failed td.msg{width:60%}
 code{background:#f5f8fa;padding:1px 4px;overflow-wrap:anywhere}
 </style></head><body><main>
 <h1>${escapeHtml(d.title)}</h1>
@@ -196,13 +198,14 @@ function failedTable(d: ReportData): string {
   const rows = f.items
     .map(
       (i) =>
-        `<tr><td><code>${escapeHtml(i.id)}</code></td><td class="num">${i.line}</td><td>${escapeHtml(i.kind)}${i.status !== undefined ? ` (${i.status})` : ''}</td>` +
-        `<td class="num">${i.attempts}</td><td>${escapeHtml(i.key ?? '')}</td><td>${escapeHtml(i.message)}</td></tr>`,
+        `<tr><td class="id" title="${escapeHtml(i.id)}"><code>${escapeHtml(i.id)}</code></td><td class="num">${i.line}</td>` +
+        `<td class="kind">${escapeHtml(i.kind)}${i.status !== undefined ? ` (${i.status})` : ''}</td>` +
+        `<td class="num">${i.attempts}</td><td class="key">${escapeHtml(i.key ?? '')}</td><td class="msg">${escapeHtml(i.message)}</td></tr>`,
     )
     .join('');
   const more = f.total > f.items.length ? `<p class="hint">First ${f.items.length} of ${f.total} failed items, in line order; \`sluice export\` has them all.</p>` : '';
   return (
-    `<table class="failed" id="failed-items"><colgroup><col class="id"><col class="line"><col class="kind"><col class="att"><col class="key"><col></colgroup>` +
+    `<table class="failed" id="failed-items">` +
     `<tr><th>id</th><th class="num">line</th><th>kind</th><th class="num">attempts</th><th>last key</th><th>message</th></tr>${rows}</table>${more}`
   );
 }
@@ -335,7 +338,7 @@ const CHART_SCRIPT = String.raw`
     },
     concurrency: function () {
       var step = uPlot.paths.stepped({ align: 1 });
-      return { axes: [xAxis(), yAxis('requests', true)], series: [xSeries(), series('in flight', '#137cbd', { paths: step, fill: 'rgba(19,124,189,0.12)' }), series('limit', '#5c7080', { paths: step, dash: [5, 4], width: 2 })],
+      return { axes: [xAxis(), yAxis('requests', true)], series: [xSeries(), series('in flight', '#137cbd', { paths: step, fill: 'rgba(19,124,189,0.12)', points: { show: false } }), series('limit', '#5c7080', { paths: step, dash: [5, 4], width: 2, points: { show: false } })],
         data: [D.x, D.s.inFlight, D.s.limit], yMin: 0, integer: true };
     },
     keys: function () {
