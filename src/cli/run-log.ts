@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { createLogger } from '../observe/logger.js';
 import type { RunLogEventName } from '../observe/log-events.js';
-import type { RunEvent, RunObserver } from '../observe/report/run-events.js';
+import { answeredRateLimited, type RunEvent, type RunObserver } from '../observe/report/run-events.js';
 
 /** Levels of pino the run log uses. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -46,7 +46,7 @@ export class RunLog implements RunObserver {
         break;
       }
       case 'attempt_end':
-        if (!e.ok && e.key && (e.kind === 'rate_limited' || e.status === 429)) this.key(e.key).rateLimited++;
+        if (e.key && answeredRateLimited(e)) this.key(e.key).rateLimited++;
         if (!e.ok) {
           l.debug({ event: 'attempt_failed', id: e.id, attempt: e.attempt, keyName: e.key, kind: e.kind, status: e.status, latencyMs: e.latencyMs }, 'attempt failed');
         }

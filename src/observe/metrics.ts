@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ERROR_KINDS } from '../classify/kinds.js';
-import { KEY_STATE_NAMES, type RunEvent, type RunObserver } from './report/run-events.js';
+import { answeredRateLimited, KEY_STATE_NAMES, type RunEvent, type RunObserver } from './report/run-events.js';
 
 /** One exposed metric: the list the code registers and docs/MONITORING.md's table is checked against. */
 export interface MetricSpec {
@@ -54,11 +54,6 @@ export interface MetricsSample {
 }
 
 type Labels<S extends MetricSpec> = S['labels'][number];
-
-/** Whether an attempt's end was a rate limit: kind `rate_limited` or HTTP 429. */
-export function answeredRateLimited(e: { ok: boolean; kind?: string; status?: number }): boolean {
-  return !e.ok && (e.kind === 'rate_limited' || e.status === 429);
-}
 
 /**
  * Prometheus metrics of a run, in their own prom-client `Registry` (never the global one, so two runs

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock/clock.js';
 import type { CancelTimer } from '../clock/clock.js';
-import type { KeyStateName, RunEvent, RunObserver } from './report/run-events.js';
+import { answeredRateLimited, type KeyStateName, type RunEvent, type RunObserver } from './report/run-events.js';
 
 /** Counts of items by state, as the store reports them. */
 export interface ProgressCounts {
@@ -114,7 +114,7 @@ export class ProgressTracker implements RunObserver {
         break;
       case 'attempt_end':
         this.inFlight = Math.max(0, this.inFlight - 1);
-        if (!e.ok && (e.kind === 'rate_limited' || e.status === 429)) this.rateLimited++;
+        if (answeredRateLimited(e)) this.rateLimited++;
         break;
       case 'retry':
         this.retrying.add(e.id);

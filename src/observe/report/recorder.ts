@@ -1,5 +1,5 @@
 import type { ErrorKind } from '../../classify/kinds.js';
-import type { KeyStateName, RunEvent, RunObserver } from './run-events.js';
+import { answeredRateLimited, type KeyStateName, type RunEvent, type RunObserver } from './run-events.js';
 
 /** One time bucket of the recorded series. */
 export interface SeriesBucket {
@@ -193,7 +193,7 @@ export class RunRecorder implements RunObserver {
       b.failed++;
       const kind = e.kind ?? 'unknown';
       this.attemptFailures[kind] = (this.attemptFailures[kind] ?? 0) + 1;
-      if (kind === 'rate_limited' || e.status === 429) {
+      if (answeredRateLimited(e)) {
         b.rateLimited++;
         if (key) key.rateLimited++;
       }

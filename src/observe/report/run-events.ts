@@ -39,3 +39,8 @@ export const KEY_STATE_NAMES: readonly KeyStateName[] = ['active', 'cooling', 'p
 export interface RunObserver {
   observe(event: RunEvent): void;
 }
+
+/** Whether an attempt's end was a rate limit: kind `rate_limited` or HTTP 429 (the one rule behind every "429s" count). */
+export function answeredRateLimited(e: { ok: boolean; kind?: string | undefined; status?: number | undefined }): boolean {
+  return !e.ok && (e.kind === 'rate_limited' || e.status === 429);
+}

@@ -6,7 +6,7 @@
  * writes them in one transaction (see `src/batch/timeline-store.ts`), so the hot path does no I/O and
  * `sluice report` can read the series back at any time, during a run too.
  */
-import type { KeyStateName, RunEvent, RunObserver } from './run-events.js';
+import { answeredRateLimited, type KeyStateName, type RunEvent, type RunObserver } from './run-events.js';
 
 /** Key name of the rows that count the whole run (a key's rows carry its name). */
 export const RUN_ROW = '';
@@ -176,7 +176,7 @@ export class TimelineBuffer implements RunObserver {
         this.inFlight = Math.max(0, this.inFlight - 1);
         const rows = [this.bucket(e.at, RUN_ROW), ...(e.key ? [this.bucket(e.at, e.key)] : [])];
         rows[0]!.inFlightEnd = this.inFlight;
-        const limited = !e.ok && (e.kind === 'rate_limited' || e.status === 429);
+        const limited = answeredRateLimited(e);
         for (const b of rows) {
           if (e.ok) b.succeeded++;
           else b.failed++;
