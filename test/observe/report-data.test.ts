@@ -187,3 +187,21 @@ describe('report data', () => {
     expect(html).toContain('unknown: no response reported token usage');
   });
 });
+
+describe('a long run', () => {
+  it('builds from hundreds of thousands of buckets (ten hours, three keys and the run) into a bounded number of points', () => {
+    const buckets: StoredTimeline['buckets'] = [];
+    const hours = 10;
+    for (let s = 0; s < hours * 3600; s++) {
+      for (const key of [RUN_ROW, 'K1', 'K2', 'K3']) {
+        buckets.push({ session: 1, start: T0 + s * 1000, key, attempts: 3, succeeded: 3, failed: 0, rateLimited: 0, retries: 0, inFlightMax: 2, inFlightEnd: 1, limitMax: 4, latency: { 30: 3 }, tokensIn: 0, tokensOut: 0 });
+      }
+    }
+    const d = buildReportData(
+      source({ sessions: [{ id: 1, startedAt: T0, lastAt: T0 + hours * 3_600_000, finished: true, bucketMs: 1000, info: {} }], buckets, marks: [], tokens: [] }),
+    );
+    expect(d.x.length).toBeLessThanOrEqual(360);
+    expect(d.totals.attempts).toBe(hours * 3600 * 3);
+    expect(d.series.succeededPerSec[10]).toBe(3);
+  });
+});

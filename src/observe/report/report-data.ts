@@ -111,7 +111,9 @@ export function buildReportData(src: ReportSource): ReportData {
     finished: s.finished,
   }));
   const startedAt = sessions.length ? Math.min(...sessions.map((s) => s.from)) : src.generatedAt;
-  const endedAt = Math.max(startedAt + 1, ...sessions.map((s) => s.to), ...timeline.buckets.map((b) => b.start + 1));
+  // (A loop, not a spread: a long run has hundreds of thousands of buckets.)
+  let endedAt = Math.max(startedAt + 1, ...sessions.map((s) => s.to));
+  for (const b of timeline.buckets) if (b.start + 1 > endedAt) endedAt = b.start + 1;
   const span = endedAt - startedAt;
   const stepMs = STEPS.find((s) => span / s <= MAX_POINTS) ?? STEPS[STEPS.length - 1]!;
   const n = Math.max(1, Math.ceil(span / stepMs));
