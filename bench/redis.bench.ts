@@ -7,10 +7,14 @@
  * - aggregate throughput over the global limit, from the simulator's arrival log (first to last
  *   request, so process start-up does not count) — goal >= 0.97 with 4 workers;
  * - share of 429 answers — goal < 1 %;
- * - Redis round trips per request: all commands the server received (INFO stats total_commands_processed
- *   delta, BullMQ's included; other clients of the server count too; a script call counts once) and
- *   Sluice's own client calls to its flow state and store (counted by the worker, BullMQ's excluded).
- * Run alone: `BENCH=redis npm run bench` (needs Redis on 127.0.0.1:6379, or SLUICE_BENCH_REDIS).
+ * - Redis commands per completed request, from MONITOR on this bench's private key prefix: the
+ *   commands clients sent (round trips; a script call counts once) split into Sluice's own and
+ *   BullMQ's, and beside them the commands run inside those scripts (not round trips; reported apart);
+ * - idle: commands per second per worker while workers wait on a run that has nothing to do (MONITOR,
+ *   same split), at the same worker counts.
+ * Run alone: `BENCH=redis npx tsx bench/run.ts` (needs Redis on 127.0.0.1:6379, or SLUICE_BENCH_REDIS).
+ * MONITOR costs the server and this process CPU: SLUICE_BENCH_REDIS_MONITOR=off measures throughput
+ * without it (the command counts are then 0).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -49,15 +53,67 @@ interface Row {
   headers: boolean;
   ratio: number;
   share429: number;
-  tripsAll: number;
-  tripsSluice: number;
+  counts: Counts;
   seconds: number;
 }
 
-/** Commands the server received from clients (a script call counts once, whatever it does inside). */
-async function commandCalls(redis: Awaited<ReturnType<typeof connectRedis>>): Promise<number> {
-  const info = await redis.info('stats');
-  return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0);
+/** Commands seen on MONITOR for one prefix: sent by clients (round trips) and run inside their scripts, by owner. */
+interface Counts {
+  sluice: number;
+  bull: number;
+  sluiceInScripts: number;
+  bullInScripts: number;
+}
+
+/**
+ * Counts the commands of one key prefix on MONITOR. A client command is BullMQ's when one of its
+ * arguments is a key under `<prefix>:bull:`, else Sluice's; the commands a script runs (source `lua`)
+ * follow its call on MONITOR (scripts are atomic) and are counted for the same owner, apart.
+ */
+async function monitorPrefix(prefix: string): Promise<{ counts: Counts; stop(): Promise<void> }> {
+  const counts: Counts = { sluice: 0, bull: 0, sluiceInScripts: 0, bullInScripts: 0 };
+  if (process.env.SLUICE_BENCH_REDIS_MONITOR === 'off') return { counts, stop: async () => undefined };
+  const redis = await connectRedis(REDIS_URL);
+  const monitor = await redis.monitor();
+  monitor.on('error', () => undefined);
+  redis.on('error', () => undefined);
+  let owner: 'sluice' | 'bull' | undefined;
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source === 'lua') {
+      if (owner === 'sluice') counts.sluiceInScripts++;
+      else if (owner === 'bull') counts.bullInScripts++;
+      return;
+    }
+    owner = undefined;
+    if (!args.some((a) => a.startsWith(prefix))) return;
+    owner = args.some((a) => a.startsWith(`${prefix}:bull:`)) ? 'bull' : 'sluice';
+    counts[owner]++;
+  });
+  return {
+    counts,
+    async stop() {
+      monitor.disconnect();
+      redis.disconnect();
+    },
+  };
+}
+
+function spawnWorker(prefix: string, run: string, simUrl: string, extra: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', WORKER], {
+    env: {
+      ...process.env,
+      SLUICE_W_URL: REDIS_URL,
+      SLUICE_W_PREFIX: prefix,
+      SLUICE_W_RUN: run,
+      SLUICE_W_BASE_URL: simUrl,
+      SLUICE_W_KEYS: Array.from({ length: KEYS }, (_, i) => `k${i}=sk-bench-${i}`).join(','),
+      SLUICE_W_LIMITS: JSON.stringify({ requestsPerMinute: RPM_PER_KEY }),
+      SLUICE_W_CONCURRENCY: '16',
+      SLUICE_W_LOCK_MS: '15000',
+      ...extra,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
 }
 
 async function one(workers: number, dir: string, headers: boolean): Promise<Row> {
@@ -71,6 +127,7 @@ async function one(workers: number, dir: string, headers: boolean): Promise<Row>
   });
   const redis = await connectRedis(REDIS_URL);
   const children: ChildProcess[] = [];
+  let monitor: Awaited<ReturnType<typeof monitorPrefix>> | undefined;
   try {
     // The run is enqueued first: a worker refuses a run that does not exist (run-check.ts). Workers start
     // over a second or two; the throughput counts from the first request the simulator saw.
@@ -78,25 +135,12 @@ async function one(workers: number, dir: string, headers: boolean): Promise<Row>
     writeFileSync(input, Array.from({ length: ITEMS }, (_, i) => JSON.stringify({ id: `b${i}`, model: 'm', messages: [{ role: 'user', content: `hi ${i}` }] })).join('\n') + '\n');
     const store = new RedisJobStore(redis, { prefix, run });
     const queue = openRunQueue(redis, prefix, run);
-    const callsBefore = await commandCalls(redis);
     await enqueueBatch({ input, store, queue });
     await queue.close();
+    monitor = await monitorPrefix(prefix);
     const outputs: string[] = [];
     const exits = Array.from({ length: workers }, (_, w) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
-        env: {
-          ...process.env,
-          SLUICE_W_URL: REDIS_URL,
-          SLUICE_W_PREFIX: prefix,
-          SLUICE_W_RUN: run,
-          SLUICE_W_BASE_URL: sim.url,
-          SLUICE_W_KEYS: Array.from({ length: KEYS }, (_, i) => `k${i}=sk-bench-${i}`).join(','),
-          SLUICE_W_LIMITS: JSON.stringify({ requestsPerMinute: RPM_PER_KEY }),
-          SLUICE_W_CONCURRENCY: '16',
-          SLUICE_W_LOCK_MS: '15000',
-        },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const child = spawnWorker(prefix, run, sim.url);
       children.push(child);
       outputs[w] = '';
       let started: () => void = () => undefined;
@@ -111,7 +155,7 @@ async function one(workers: number, dir: string, headers: boolean): Promise<Row>
     });
     await Promise.all(exits.map((e) => e.ready));
     const codes = await Promise.all(exits.map((e) => e.done));
-    const callsAfter = await commandCalls(redis);
+    await monitor.stop();
     if (codes.some((c) => c !== 0)) throw new Error(`a worker exited with ${codes.join(', ')}`);
     const stats = sim.stats();
     const log = stats.log.filter((e) => e.endpoint !== 'stats');
@@ -121,8 +165,6 @@ async function one(workers: number, dir: string, headers: boolean): Promise<Row>
     // n requests at the limit need (n - 1) intervals: the ideal span is (n - 1) / rate.
     const ratio = (log.length - 1) / (last - first) / globalPerMs;
     const rateLimited = Object.values(stats.keys).reduce((n, k) => n + k.rateLimited, 0);
-    const summaries = outputs.map((o) => JSON.parse(o.trim().split('\n').at(-1)!) as { roundTrips: number; stats: { attempts: number } });
-    const sluiceTrips = summaries.reduce((n, s) => n + s.roundTrips, 0);
     const counts = await store.counts();
     if (counts.byState.succeeded !== ITEMS) throw new Error(`only ${counts.byState.succeeded}/${ITEMS} succeeded`);
     return {
@@ -130,11 +172,11 @@ async function one(workers: number, dir: string, headers: boolean): Promise<Row>
       headers,
       ratio,
       share429: rateLimited / stats.requests,
-      tripsAll: (callsAfter - callsBefore) / stats.requests,
-      tripsSluice: sluiceTrips / stats.requests,
+      counts: { ...monitor.counts },
       seconds: (last - first) / 1000,
     };
   } finally {
+    await monitor?.stop();
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await deleteByPattern(redis, `${prefix}:*`);
     await redis.quit();
@@ -142,17 +184,62 @@ async function one(workers: number, dir: string, headers: boolean): Promise<Row>
   }
 }
 
-/** Prints throughput over the global limit, 429 share and round trips for 1, 2 and 4 workers. */
+/** Idle: `workers` workers on a run that has nothing to do (its input not all ingested yet) for `ms`; commands per second per worker. */
+async function idle(workers: number, dir: string, ms: number): Promise<Counts & { perWorker: number }> {
+  const prefix = `sluice-bench-idle-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const run = 'idle';
+  const redis = await connectRedis(REDIS_URL);
+  const children: ChildProcess[] = [];
+  let monitor: Awaited<ReturnType<typeof monitorPrefix>> | undefined;
+  try {
+    const input = join(dir, `idle${workers}.jsonl`);
+    writeFileSync(input, JSON.stringify({ id: 'x', model: 'm', messages: [{ role: 'user', content: 'hi' }] }) + '\n');
+    const store = new RedisJobStore(redis, { prefix, run });
+    const queue = openRunQueue(redis, prefix, run);
+    await enqueueBatch({ input, store, queue });
+    await queue.close();
+    // The one item done, and the input marked as still being ingested: the workers wait for more.
+    await store.complete([{ id: 'x', state: 'cancelled' }]);
+    await store.setMeta({ ingestDone: false });
+    const ready = Array.from({ length: workers }, () => {
+      const child = spawnWorker(prefix, run, 'http://127.0.0.1:9');
+      children.push(child);
+      let out = '';
+      return new Promise<void>((r) => child.stdout!.on('data', (d: Buffer) => ((out += d.toString()), out.includes('"started"') && r())));
+    });
+    await Promise.all(ready);
+    // Start-up (connect, script loads, first checks) is not idling.
+    await new Promise((r) => setTimeout(r, 1500));
+    monitor = await monitorPrefix(prefix);
+    await new Promise((r) => setTimeout(r, ms));
+    const counts = { ...monitor.counts };
+    return { ...counts, perWorker: (counts.sluice + counts.bull) / workers / (ms / 1000) };
+  } finally {
+    await monitor?.stop();
+    for (const c of children) c.kill('SIGKILL');
+    await deleteByPattern(redis, `${prefix}:*`);
+    await redis.quit();
+  }
+}
+
+/** Prints throughput over the global limit, 429 share and Redis commands per request, then the idle cost. */
 export async function benchRedis(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-redis-'));
   try {
-    console.log(`${ITEMS} requests, ${KEYS} keys x ${RPM_PER_KEY}/min (global ${(KEYS * RPM_PER_KEY) / 60}/s), latency 10-40 ms, 16 jobs per worker`);
+    console.log(`${ITEMS} requests, ${KEYS} keys x ${RPM_PER_KEY}/min (global ${(KEYS * RPM_PER_KEY) / 60}/s), latency 10-40 ms, 16 calls in flight per worker`);
     for (const [workers, headers] of CONFIGS) {
       const r = await one(workers, dir, headers);
+      const per = (n: number): string => (n / ITEMS).toFixed(2);
       console.log(
         `${r.workers} worker(s), rate-limit headers ${r.headers ? 'on ' : 'off'}: throughput/limit ${r.ratio.toFixed(3)} (goal >= 0.97), 429s ${(r.share429 * 100).toFixed(2)} % (goal < 1 %), ` +
-          `Redis commands/request ${r.tripsAll.toFixed(1)} (Sluice's own client calls ${r.tripsSluice.toFixed(1)}), span ${r.seconds.toFixed(1)} s`,
+          `commands/request: Sluice ${per(r.counts.sluice)} (+${per(r.counts.sluiceInScripts)} inside its scripts), BullMQ ${per(r.counts.bull)} (+${per(r.counts.bullInScripts)}), span ${r.seconds.toFixed(1)} s`,
       );
+    }
+    const idleMs = Number(process.env.SLUICE_BENCH_REDIS_IDLE_MS ?? 10_000);
+    for (const workers of [...new Set(CONFIGS.map(([w]) => w))]) {
+      const r = await idle(workers, dir, idleMs);
+      const per = (n: number): string => (n / workers / (idleMs / 1000)).toFixed(2);
+      console.log(`idle, ${workers} worker(s): commands/s per worker: Sluice ${per(r.sluice)} (+${per(r.sluiceInScripts)} inside its scripts), BullMQ ${per(r.bull)} (+${per(r.bullInScripts)}) over ${idleMs / 1000} s`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

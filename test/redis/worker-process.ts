@@ -34,13 +34,14 @@ const summary = await runRedisWorker({
   concurrency: Number(process.env.SLUICE_W_CONCURRENCY ?? 8),
   lockDurationMs: Number(process.env.SLUICE_W_LOCK_MS ?? 2000),
   retry: { default: { attempts: 20, backoff: { type: 'constant', delayMs: 20 } } },
-  pollMs: 100,
+  // The run's end is pushed; the slow check (default 5 s) only notices a vanished run.
+  ...(process.env.SLUICE_W_POLL_MS ? { pollMs: Number(process.env.SLUICE_W_POLL_MS) } : {}),
   signal: controller.signal,
   onStart: (worker) => {
     worker.events.on('error', (e) => process.stderr.write(`worker error: ${e.message}\n`));
     process.stdout.write('{"started":true}\n');
   },
 });
-if (process.env.SLUICE_W_LAG) process.stderr.write(`event loop lag max ${Math.round(lag.max / 1e6)} ms p99 ${Math.round(lag.percentile(99) / 1e6)} ms\n`);
+if (process.env.SLUICE_W_LAG) process.stderr.write(`event loop lag max ${Math.round(lag.max / 1e6)} ms p99 ${Math.round(lag.percentile(99) / 1e6)} ms, cpu ${Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000)} ms, attempts ${summary.stats.attempts}, sluice round trips ${summary.roundTrips}\n`);
 process.stdout.write(JSON.stringify(summary) + '\n');
 process.exit(0);

@@ -21,8 +21,10 @@ import type { BucketSpec, ReserveResult, ServerCap } from '../../flow/bucket.js'
 import { readScript } from '../../flow/redis/scripts.js';
 import type { RedisKeyStateStore } from '../../flow/redis/redis-flow-backend.js';
 
-/** Leased starts not used within this long go back to the shared bucket, ms. */
-export const LEASE_TTL_MS = 500;
+/** Leased starts not used within this long go back to the shared bucket, ms (while held, no other worker can use them). */
+export const LEASE_TTL_MS = 150;
+/** A lease holds about this long's worth of this worker's recent starts on the key, ms. */
+const LEASE_HORIZON_MS = 50;
 /** Most starts one key's lease holds. */
 const MAX_LEASE = 16;
 /** How long a start waits for a lease call on the way, ms (the executor looks again then). */
@@ -50,8 +52,11 @@ interface Lease {
   tokens: number;
   /** When the held starts were granted (local clock); they go back after {@link LEASE_TTL_MS}. */
   grantedAt: number;
-  /** Starts to ask for at once (doubles while a worker runs out, halves when starts go back unused). */
+  /** Starts to ask for at once: {@link LEASE_HORIZON_MS} worth of this worker's recent rate on the key, at least 1. */
   size: number;
+  /** This worker's recent starts per ms on the key (moving average), and when it was last updated. */
+  rate: number;
+  rateAt: number;
   /** Tokens reserved with each start (the largest request seen). */
   tokensEach: number;
   /** The spec the limiter last asked with (the effective rate, learned or announced). */
@@ -63,8 +68,10 @@ interface Lease {
   giveBackTokens: number;
   /** Tokens charged (> 0) or refunded (< 0) since the last call. */
   settle: number;
-  /** The server's latest remainder, not yet sent. */
-  cap: { cap: ServerCap; at: number } | undefined;
+  /** The server's latest remainder, not yet sent, with the local start count when it came. */
+  cap: { cap: ServerCap; at: number; startsBefore: number } | undefined;
+  /** Starts taken from this lease so far. */
+  starts: number;
   /** When the shared bucket can grant the next start, as of the last call (local clock). */
   nextAt: number;
 }
@@ -90,7 +97,8 @@ export class LeaseEngine {
   private readonly remote = new Map<string, KeyState>();
   private readonly command: (...args: (string | number)[]) => Promise<unknown>;
   private inFlight = false;
-  private again = false;
+  /** A call was asked for (at this time) while one was on the way. */
+  private againAt = Infinity;
   private cancelTimer: (() => void) | undefined;
   private timerAt = Infinity;
   private lastCallAt = -Infinity;
@@ -117,6 +125,8 @@ export class LeaseEngine {
         tokens: 0,
         grantedAt: -Infinity,
         size: 1,
+        rate: 0,
+        rateAt: -Infinity,
         tokensEach: 0,
         spec: undefined,
         demand: false,
@@ -124,6 +134,7 @@ export class LeaseEngine {
         giveBackTokens: 0,
         settle: 0,
         cap: undefined,
+        starts: 0,
         nextAt: -Infinity,
       });
     }
@@ -184,9 +195,12 @@ export class LeaseEngine {
     this.expire(l, now, false);
     if (this.fits(l, tokens, spec)) {
       l.permits--;
+      l.starts++;
+      this.count(l, now);
       if (spec.tokens !== undefined) l.tokens -= tokens;
-      // Top up before it runs out: the next start should not wait for a round trip.
-      if (l.permits * 2 < l.size) this.soon(now, now);
+      // Top up before it runs out (a lease of more than one: a worker that starts one at a time asks
+      // when it needs one, so that no start sits idle here while another worker could use it).
+      if (this.topUp(l)) this.soon(now, now);
       return { ok: true, waitMs: 0 };
     }
     return { ok: false, waitMs: this.want(l, tokens, now) };
@@ -231,7 +245,7 @@ export class LeaseEngine {
 
   private cap(key: string, cap: ServerCap, now: number): void {
     const l = this.lease(key);
-    l.cap = { cap, at: now };
+    l.cap = { cap, at: now, startsBefore: l.starts };
     // Starts held beyond what the server says remains go back: nothing more than that may start.
     const r = cap.requests;
     if (r && r.remaining < l.permits && !r.spend) {
@@ -240,14 +254,30 @@ export class LeaseEngine {
       l.permits = keep;
     }
     if (r && r.remaining < 1 && r.resetAt > l.nextAt) l.nextAt = r.resetAt;
-    this.soon(now + FLUSH_MS, now);
+    // At once (folded into a call on the way): a remainder is only true for a moment.
+    this.soon(now, now);
+  }
+
+  /** Whether `l` should be topped up ahead of need: a lease of several starts, half used. */
+  private topUp(l: Lease): boolean {
+    return l.spec !== undefined && l.size > 1 && l.permits * 2 < l.size;
+  }
+
+  /** Counts a start on `l` into its moving rate and sizes its next lease from it (bounded by the bucket's burst; 1 with a spacing). */
+  private count(l: Lease, now: number): void {
+    const dt = Math.max(0, now - l.rateAt);
+    // A moving average over about 200 ms: one start adds 1/200 per ms, decaying with time.
+    const keep = Number.isFinite(dt) ? Math.exp(-dt / 200) : 0;
+    l.rate = l.rate * keep + 1 / 200;
+    l.rateAt = now;
+    const burst = l.spec ? Math.max(1, Math.floor(l.spec.requestBurst)) : 1;
+    l.size = l.spec?.minSpacingMs ? 1 : Math.max(1, Math.min(MAX_LEASE, burst, Math.ceil(l.rate * LEASE_HORIZON_MS)));
   }
 
   /** Held starts older than the lease's life go back (on the next call); `all` gives back everything. */
   private expire(l: Lease, now: number, all: boolean): void {
     if (l.permits <= 0 && l.tokens <= 0) return;
     if (!all && now - l.grantedAt < LEASE_TTL_MS) return;
-    if (l.permits > 0) l.size = Math.max(1, Math.ceil(l.size / 2));
     l.giveBack += Math.max(0, l.permits);
     l.giveBackTokens += Math.max(0, l.tokens);
     l.permits = 0;
@@ -275,8 +305,7 @@ export class LeaseEngine {
   private soon(at: number, now: number): void {
     if (this.closed) return;
     if (this.inFlight) {
-      if (at <= now) this.again = true;
-      else if (at < this.timerAt) this.arm(at, now);
+      this.againAt = Math.min(this.againAt, at);
       return;
     }
     if (at <= now) {
@@ -293,7 +322,7 @@ export class LeaseEngine {
     this.cancelTimer = this.clock.setTimer(Math.max(1, at - now), () => {
       this.cancelTimer = undefined;
       this.timerAt = Infinity;
-      if (this.inFlight) this.again = true;
+      if (this.inFlight) this.againAt = Math.min(this.againAt, this.clock.now());
       else void this.run();
     });
   }
@@ -314,14 +343,11 @@ export class LeaseEngine {
     } finally {
       this.inFlight = false;
     }
-    if (this.again && !this.closed) {
-      this.again = false;
-      // A start waits: ask when the bucket can grant it (back to back only if it can now); otherwise
-      // what is left to send waits at most FLUSH_MS.
+    if (this.againAt < Infinity && !this.closed) {
+      const at = this.againAt;
+      this.againAt = Infinity;
       const now = this.clock.now();
-      let at = Math.max(now, this.lastCallAt + FLUSH_MS);
-      for (const l of this.leases.values()) if (l.demand) at = Math.min(at, Math.max(now, l.nextAt));
-      this.soon(at, now);
+      this.soon(Math.max(at, now), now);
     }
   }
 
@@ -330,13 +356,13 @@ export class LeaseEngine {
     const now = this.clock.now();
     const busy: Lease[] = [];
     for (const l of this.leases.values()) {
-      const need = l.demand || (l.spec !== undefined && l.permits * 2 < l.size && now - l.grantedAt < LEASE_TTL_MS * 4);
+      const need = l.demand || (this.topUp(l) && now - l.grantedAt < LEASE_TTL_MS * 4);
       if (need || l.giveBack > 0 || l.giveBackTokens > 0 || l.settle !== 0 || l.cap) busy.push(l);
     }
     if (busy.length === 0) return;
     const sent = busy.map((l) => {
       const blocked = this.stateOf(l.name, now).state !== 'active';
-      const ask = l.spec && !this.closed && !blocked && (l.demand || l.permits * 2 < l.size) ? Math.max(0, l.size - l.permits) : 0;
+      const ask = l.spec && !this.closed && !blocked && (l.demand || this.topUp(l)) ? Math.max(1, l.size - l.permits) : 0;
       const item = { l, ask, tokensEach: l.tokensEach, giveBack: l.giveBack, giveBackTokens: l.giveBackTokens, settle: l.settle, cap: l.cap, demand: l.demand };
       l.giveBack = 0;
       l.giveBackTokens = 0;
@@ -350,17 +376,21 @@ export class LeaseEngine {
       const spec = s.l.spec ?? { windowMs: 60_000, requestBurst: 1, tokenBurst: 0 };
       const r = s.cap?.cap.requests;
       const t = s.cap?.cap.tokens;
-      const at = s.cap?.at ?? now;
+      // The remainder less the starts this worker took since it came (already taken from the bucket's
+      // remainder by their lease); resets as "ms from now", so a cap that has ended is not sent.
+      const since = s.cap ? s.l.starts - s.cap.startsBefore : 0;
+      const rOk = r && r.resetAt > now;
+      const tOk = t && t.resetAt > now;
       args.push(
         s.ask,
         s.tokensEach,
         s.giveBack,
         s.giveBackTokens,
         s.settle,
-        r ? r.remaining : '',
-        r ? r.resetAt - at : '',
-        t ? t.remaining : '',
-        t ? t.resetAt - at : '',
+        rOk ? Math.max(0, r.remaining - since) : '',
+        rOk ? r.resetAt - now : '',
+        tOk ? t.remaining : '',
+        tOk ? t.resetAt - now : '',
         r?.spend ? '1' : '',
         spec.windowMs,
         spec.requests ?? '',
@@ -402,11 +432,6 @@ export class LeaseEngine {
           if (l.spec?.tokens !== undefined) l.tokens += granted * s.tokensEach;
           l.grantedAt = back;
         }
-      }
-      // Ran out while asking: ask for more next time (bounded by the bucket's burst, 1 with a spacing).
-      if (s.demand && granted >= s.ask && s.ask > 0) {
-        const burst = l.spec ? Math.max(1, Math.floor(l.spec.requestBurst)) : 1;
-        l.size = l.spec?.minSpacingMs ? 1 : Math.min(MAX_LEASE, burst, l.size * 2);
       }
       l.nextAt = back + waitMs;
       this.adopt(l.name, raw, pttl, back);

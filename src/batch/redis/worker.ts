@@ -230,6 +230,8 @@ export class RedisBatchWorker {
       autorun: true,
     });
     this.worker.on('error', (e) => this.events.emit('error', { message: e.message }));
+    // A processing error that is not the item's (Redis lost mid-job): BullMQ tries the job again.
+    this.worker.on('failed', (job, e) => this.events.emit('error', { message: `job ${job?.data.id ?? '?'}: ${e.message} (tried again)` }));
   }
 
   /** Calls this worker sends at once now (the adaptive limit when adaptive). */
