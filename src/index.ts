@@ -23,6 +23,8 @@ export type { ErrorKind, ProviderName, Classification } from './classify/kinds.j
 export { SluiceError, isSluiceError } from './classify/sluice-error.js';
 export { classify, classifyResponse, classifyVeoOperation, parseDuration, parseRetryAfter, parseRetryAfterMs, parseResetTime, redactSecrets } from './classify/index.js';
 export type { ClassifyOptions, RawHttpFailure } from './classify/index.js';
+export { standardClassifier } from './classify/classify.js';
+export type { Classifier } from './classify/classify.js';
 
 // attempt
 export { retry } from './attempt/retry.js';

@@ -5,8 +5,7 @@ import type { ErrorKind } from '../classify/kinds.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
 import type { Listener } from '../observe/typed-emitter.js';
 import type { BreakerEvents, BreakerState, BreakerStateEvent } from './events.js';
-import { clockClassifier } from './failure.js';
-import type { Classifier } from './failure.js';
+import { standardClassifier, type Classifier } from '../classify/classify.js';
 import { checkInteger, checkKnownKeys, checkNumber, checkObject, show } from './validate.js';
 
 /** Opens after `failures` consecutive counted failures. */
@@ -112,7 +111,7 @@ export class CircuitBreaker {
     checkKnownKeys(checkObject(options, where), ['name', 'clock', 'strategy', 'breakDurationMs', 'openOnKinds', 'failureKinds', 'classify'], where);
     this.name = options.name;
     this.clock = options.clock ?? systemClock;
-    this.classify = options.classify ?? clockClassifier(this.clock);
+    this.classify = options.classify ?? standardClassifier;
     this.breakDurationMs = checkNumber(options.breakDurationMs ?? 30_000, `${where}: breakDurationMs`, 0);
     this.openOnKinds = new Set(checkKinds(options.openOnKinds ?? ['auth'], `${where}: openOnKinds`));
     this.failureKinds = new Set(checkKinds(options.failureKinds ?? DEFAULT_FAILURE_KINDS, `${where}: failureKinds`));
@@ -216,7 +215,7 @@ export class CircuitBreaker {
       this.recordSuccess();
       return value;
     } catch (err) {
-      this.recordFailure(this.classify(err).kind);
+      this.recordFailure(this.classify(err, this.clock.now()).kind);
       throw err;
     }
   }

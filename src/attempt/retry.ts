@@ -6,9 +6,8 @@ import { SluiceError } from '../classify/sluice-error.js';
 import type { TypedEmitter } from '../observe/typed-emitter.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { AttemptRecord, GiveUpEvent, RetryEvent, RetryEvents, SuccessEvent } from './events.js';
-import { clockClassifier } from './failure.js';
 import { subscribeAbort } from './abort-hub.js';
-import type { Classifier } from './failure.js';
+import { standardClassifier, type Classifier } from '../classify/classify.js';
 import type { Random } from './jitter.js';
 import type { GiveUpReason, RetryPolicy } from './policy.js';
 import { RetryError, defaultGiveUpMessage } from './retry-error.js';
@@ -44,7 +43,7 @@ export interface RetryOptions {
   events?: TypedEmitter<RetryEvents>;
   /** `throw` (default): reject with {@link RetryError} on give-up. `result`: resolve a {@link RetryResult}. */
   mode?: 'throw' | 'result';
-  /** Turns errors into classifications. Default: `classify()` from `src/classify`, with `now` from the clock. */
+  /** Turns errors into classifications, given the clock's time. Default: `classify()` from `src/classify` (`standardClassifier`). */
   classify?: Classifier;
   /** Random source for jitter. Default `Math.random`. */
   random?: Random;
@@ -143,7 +142,7 @@ function loop<T>(
   firstError: unknown,
 ): Promise<T | RetryResult<T>> {
   const clock = options.clock ?? systemClock;
-  const classify = options.classify ?? clockClassifier(clock);
+  const classify = options.classify ?? standardClassifier;
   const parent = options.signal;
   if (parent === undefined || parent.aborted) return run(fn, policy, options, clock, classify, parent, firstFailed, firstError);
   // The loop listens to its own signal, linked to the caller's through the shared hub, so the
@@ -200,7 +199,7 @@ async function run<T>(
     } else {
       if (signal?.aborted) {
         const err = abortError(signal);
-        return giveUp(attempt - 1, attempt - 1, err, classify(err), 'cancelled');
+        return giveUp(attempt - 1, attempt - 1, err, classify(err, clock.now()), 'cancelled');
       }
       if (breaker && !breaker.canExecute()) {
         const err = breaker.brokenError();
@@ -221,7 +220,7 @@ async function run<T>(
       }
     }
     // A caller's abort wins over whatever the attempt threw on its way out.
-    const classification: Classification = signal?.aborted ? classify(abortError(signal)) : classify(error);
+    const classification: Classification = signal?.aborted ? classify(abortError(signal), clock.now()) : classify(error, clock.now());
     breaker?.recordFailure(classification.kind);
     const decision = policy.decide({
       classification,
@@ -244,7 +243,7 @@ async function run<T>(
     try {
       await clock.sleep(delayMs, signal);
     } catch (err) {
-      return giveUp(attempt, maxAttempts, err, classify(abortError(signal)), 'cancelled');
+      return giveUp(attempt, maxAttempts, err, classify(abortError(signal), clock.now()), 'cancelled');
     }
     previousDelayMs = delayMs;
   }

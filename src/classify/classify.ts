@@ -37,6 +37,16 @@ export interface ClassifyOptions {
  * Total: never throws; anything unrecognised is `unknown` (not retryable). The message never contains a
  * secret and is at most ~500 characters.
  */
+/**
+ * Turns anything thrown into a {@link Classification}; `now` (ms since epoch, from the caller's clock)
+ * turns a Retry-After given as a date into a wait. The one classifier shape of the library: `retry()`,
+ * `CircuitBreaker` and `createSluice` take one as `classify` (a function of `failure` alone fits too).
+ */
+export type Classifier = (failure: unknown, now: number) => Classification;
+
+/** {@link classify} as a {@link Classifier}: the default of `retry()` and `CircuitBreaker`. */
+export const standardClassifier: Classifier = (failure, now) => classify(failure, { now });
+
 export function classify(failure: unknown, options: ClassifyOptions = {}): Classification {
   // The system clock is only the default; callers on a virtual clock pass `now`.
   const now = typeof options.now === 'number' && Number.isFinite(options.now) ? options.now : systemClock.now();

@@ -124,5 +124,5 @@ export interface SchedulerConcurrency {
   close?(): void;
 }
 
-/** Turns anything thrown by a call into a classification. */
-export type Classifier = (failure: unknown, now: number) => Classification;
+/** Turns anything thrown by a call into a classification (the classify layer's one shape). */
+export type { Classifier } from '../classify/classify.js';
