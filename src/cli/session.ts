@@ -24,7 +24,7 @@ import { settingsToStore } from './run-settings.js';
 import { RunLog, createFileLogger } from './run-log.js';
 import { Shutdown } from './shutdown.js';
 import { observeUsage, quotaUsageOf, startRunMetrics } from './run-metrics.js';
-import { loadPrices, reportPathFor, writeReportFromState } from './commands/report.js';
+import { loadPrices, reportPathFor, usageModel, writeReportFromState } from './commands/report.js';
 
 /** What a batch session needs: the validated config, the keys, the adapter and the input. */
 export interface SessionInput {
@@ -124,8 +124,7 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   const executor = createSluice<Record<string, unknown>, unknown>({
     // Tokens each response reports: per model into the report's timeline, per key into the metrics (set below).
     provider: observeUsage(s.provider, (usage, payload, keyName) => {
-      const model = typeof payload.model === 'string' && payload.model ? payload.model : (config.model ?? 'unknown');
-      timeline.addTokens(clock.now(), model, usage.inputTokens, usage.outputTokens, keyName);
+      timeline.addTokens(clock.now(), usageModel(payload, config.model), usage.inputTokens, usage.outputTokens, keyName);
       metrics?.recordUsage(keyName, usage);
     }),
     keys: s.keys,

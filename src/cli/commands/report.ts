@@ -15,6 +15,11 @@ import type { SluiceConfig } from '../options.js';
 import { statePathFor } from './state-path.js';
 import { addRedisOptions } from './worker.js';
 
+/** The model a response's tokens are counted under in the report: the payload's `model`, else `--model`, else `unknown`. */
+export function usageModel(payload: Record<string, unknown>, configured: string | undefined): string {
+  return typeof payload.model === 'string' && payload.model ? payload.model : (configured ?? 'unknown');
+}
+
 /** Most failed items listed in the report (the rest are counted; `sluice export` has them all). */
 export const REPORT_FAILED_ITEMS = 500;
 

@@ -17,6 +17,7 @@ import type { BatchCounts } from '../../batch/store.js';
 import { RedisConnectError, connectRedis, reconnectMessage, redactRedisUrl } from '../../flow/redis/connect.js';
 import type { KeyLimits } from '../../flow/limits.js';
 import { buildProvider } from '../build-provider.js';
+import type { ProviderAdapter } from '../../provider/types.js';
 import { configFor, type CliContext } from '../context.js';
 import { CliError, ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { addConfigOptions } from '../flags.js';
@@ -36,7 +37,8 @@ import { SluiceMetrics, startMetricsServer, type MetricsServer } from '../../obs
 import { writeReportPage } from '../../observe/report/page.js';
 import { buildReportData } from '../../observe/report/report-data.js';
 import { TimelineBuffer, timelineInMemory } from '../../observe/report/timeline.js';
-import { loadPrices } from './report.js';
+import { loadPrices, usageModel } from './report.js';
+import { observeUsage } from '../run-metrics.js';
 import type { RunObserver } from '../../observe/report/run-events.js';
 import type { RedisBatchWorker } from '../../batch/redis/worker.js';
 
@@ -107,6 +109,8 @@ function refuseWorkerOptions(sources: Partial<Record<OptionName, ConfigSource>>)
 
 /** Logs, metrics and the report of a worker, from its events (the same observers as an embedded run). */
 interface WorkerObservation {
+  /** The provider, counting each response's tokens into the report (per model). */
+  countTokens(provider: ProviderAdapter<Record<string, unknown>, unknown>): ProviderAdapter<Record<string, unknown>, unknown>;
   attach(worker: RedisBatchWorker): void;
   finish(summary: RedisWorkerSummary | undefined, where: { prefix: string; run: string }): void;
   close(): Promise<void>;
@@ -140,6 +144,10 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyNames: re
   let unbridge: (() => void) | undefined;
   const startedAt = clock.now();
   return {
+    countTokens: (provider) =>
+      observeUsage<Record<string, unknown>, unknown>(provider, (usage, payload, keyName) =>
+        timeline.addTokens(clock.now(), usageModel(payload, config.model), usage.inputTokens, usage.outputTokens, keyName),
+      ),
     attach(worker) {
       unbridge = bridgeRunEvents({ clock, batch: worker.batchEvents, executor: worker.executorEvents }, observers);
       runLog.event('info', 'run_start', { worker: true, keys: keyNames, concurrency: worker.concurrencyLimit });
@@ -186,8 +194,8 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyNames: re
 /** Runs a worker for the run with the configuration's provider, keys, limits and retry policy. */
 async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: string; run: string }): Promise<RedisWorkerSummary> {
   const keys = loadKeys({ keysEnv: config.keysEnv, keyFile: config.keyFile }, ctx.io.env);
-  const provider = shapingAdapter(buildProvider(config), config.provider, config);
   const observation = await observeWorker(ctx, config, keys.map((k) => k.name));
+  const provider = observation.countTokens(shapingAdapter(buildProvider(config), config.provider, config));
   const shutdown = new Shutdown((m) => println(ctx.io.stderr, m), config.gracePeriod);
   let summary: RedisWorkerSummary | undefined;
   try {
