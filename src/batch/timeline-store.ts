@@ -13,7 +13,7 @@
  */
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
-import type { FailedItemRow, StoredTimeline, TimelineBucket, TimelineBuffer, TimelineDrain, TimelineMark } from '../observe/report/timeline.js';
+import type { FailedItemRow, StoredTimeline, TimelineBucket, TimelineBuffer, TimelineDrain, TimelineMark, TimelineSession } from '../observe/report/timeline.js';
 import { mergeHistogram } from '../observe/report/timeline.js';
 
 export type { FailedItemRow, StoredTimeline, TimelineSession } from '../observe/report/timeline.js';
@@ -209,19 +209,33 @@ export function startTimelineFlush(
   };
 }
 
-/** Reads the timeline of a state file (empty when the run predates it). Safe while the run writes. */
-export function readTimeline(path: string): StoredTimeline {
+function readSessions(db: Database.Database): TimelineSession[] {
+  return (db.prepare('SELECT * FROM timeline_sessions ORDER BY id').all() as {
+    id: number;
+    started_at: number;
+    last_at: number;
+    finished: number;
+    bucket_ms: number;
+    info: string;
+  }[]).map((s) => ({ id: s.id, startedAt: s.started_at, lastAt: s.last_at, finished: s.finished === 1, bucketMs: s.bucket_ms, info: parseObject(s.info) }));
+}
+
+/** The sessions of a state file's timeline (none when the run predates it). */
+export function readTimelineSessions(path: string): TimelineSession[] {
+  return withReadDb(path, (db) => (hasTable(db, 'timeline_sessions') ? readSessions(db) : []));
+}
+
+/**
+ * Reads the timeline of a state file (empty when the run predates it). Safe while the run writes. With
+ * `grouping`, the one-second buckets are added up in SQL into buckets of `stepMs` from `origin` (counts
+ * summed, maxima kept, latency histograms merged), so a long run reads a few hundred rows per key.
+ */
+export function readTimeline(path: string, grouping?: { origin: number; stepMs: number }): StoredTimeline {
   return withReadDb(path, (db) => {
     if (!hasTable(db, 'timeline_sessions')) return { sessions: [], buckets: [], marks: [], tokens: [] };
-    const sessions = (db.prepare('SELECT * FROM timeline_sessions ORDER BY id').all() as {
-      id: number;
-      started_at: number;
-      last_at: number;
-      finished: number;
-      bucket_ms: number;
-      info: string;
-    }[]).map((s) => ({ id: s.id, startedAt: s.started_at, lastAt: s.last_at, finished: s.finished === 1, bucketMs: s.bucket_ms, info: parseObject(s.info) }));
-    const buckets = (db.prepare('SELECT * FROM timeline_buckets ORDER BY start, key').all() as BucketRow[]).map((r) => ({
+    const sessions = readSessions(db);
+    const rows = grouping ? groupedBuckets(db, grouping.origin, grouping.stepMs) : (db.prepare('SELECT * FROM timeline_buckets ORDER BY start, key').all() as BucketRow[]);
+    const buckets = rows.map((r) => ({
       session: r.session,
       start: r.start,
       key: r.key,
@@ -270,6 +284,38 @@ export function readFailedItems(path: string, limit = 500): { total: number; ite
       })),
     };
   });
+}
+
+/** Buckets added up per `stepMs` from `origin`, per session and key; latency bins merged with json_each. */
+function groupedBuckets(db: Database.Database, origin: number, stepMs: number): BucketRow[] {
+  // Parameters bind as reals: the slot is cast to an integer so that the division groups.
+  const slot = 'CAST((start - @origin) / @step AS INTEGER)';
+  const rows = db
+    .prepare(
+      `SELECT session, @origin + ${slot} * @step AS start, key, sum(attempts) AS attempts, sum(succeeded) AS succeeded, sum(failed) AS failed,
+       sum(rate_limited) AS rate_limited, sum(retries) AS retries, max(in_flight_max) AS in_flight_max, max(in_flight_end) AS in_flight_end,
+       max(limit_max) AS limit_max, '{}' AS latency, sum(tokens_in) AS tokens_in, sum(tokens_out) AS tokens_out
+       FROM timeline_buckets GROUP BY session, ${slot}, key ORDER BY start, key`,
+    )
+    .all({ origin, step: stepMs }) as BucketRow[];
+  const bins = db
+    .prepare(
+      `SELECT b.session AS session, @origin + CAST((b.start - @origin) / @step AS INTEGER) * @step AS start, b.key AS key, j.key AS bin, sum(j.value) AS n
+       FROM timeline_buckets AS b, json_each(b.latency) AS j GROUP BY b.session, CAST((b.start - @origin) / @step AS INTEGER), b.key, j.key`,
+    )
+    .all({ origin, step: stepMs }) as { session: number; start: number; key: string; bin: string; n: number }[];
+  const hist = new Map<string, Record<number, number>>();
+  for (const b of bins) {
+    const id = `${b.session}\u0000${b.start}\u0000${b.key}`;
+    const h = hist.get(id) ?? {};
+    h[Number(b.bin)] = b.n;
+    hist.set(id, h);
+  }
+  for (const r of rows) {
+    const h = hist.get(`${r.session}\u0000${r.start}\u0000${r.key}`);
+    if (h) r.latency = JSON.stringify(h);
+  }
+  return rows;
 }
 
 function withReadDb<T>(path: string, fn: (db: Database.Database) => T): T {

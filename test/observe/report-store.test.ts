@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteJobStore } from '../../src/batch/sqlite-store.js';
-import { SqliteTimelineWriter, readFailedItems, readTimeline, startTimelineFlush } from '../../src/batch/timeline-store.js';
+import { SqliteTimelineWriter, readFailedItems, readTimeline, readTimelineSessions, startTimelineFlush } from '../../src/batch/timeline-store.js';
+import { BUILTIN_PRICES } from '../../src/observe/report/prices.js';
+import { buildReportData, displayResolution } from '../../src/observe/report/report-data.js';
 import { RUN_ROW, TimelineBuffer } from '../../src/observe/report/timeline.js';
 
 const T0 = 1_700_000_000_000;
@@ -70,6 +72,39 @@ describe('timeline in the SQLite state', () => {
     const store = SqliteJobStore.open(path, { create: false });
     expect((await store.counts()).total).toBe(2);
     await store.close();
+  });
+
+  it('added up per display step in SQL, a stored run draws the same page data as from its one-second rows', async () => {
+    const path = await stateFile('g.db');
+    const buffer = new TimelineBuffer({ initialLimit: 4 });
+    const writer = SqliteTimelineWriter.open(path, { startedAt: T0, bucketMs: 1000 });
+    for (let s = 0; s < 1500; s++) {
+      const at = T0 + s * 1000;
+      buffer.observe({ type: 'attempt_start', at, id: String(s), attempt: 1, key: s % 3 ? 'K1' : 'K2' });
+      const limited = s % 11 === 0;
+      buffer.observe({ type: 'attempt_end', at: at + 5, id: String(s), attempt: 1, key: s % 3 ? 'K1' : 'K2', ok: !limited, ...(limited ? { kind: 'rate_limited' as const, status: 429 } : {}), latencyMs: 20 + (s % 97) * 7 });
+      if (s % 100 === 0) writer.write(buffer.drain(at + 500), at + 500);
+    }
+    writer.write(buffer.drain(T0 + 1_500_000, true), T0 + 1_500_000, true);
+    writer.close();
+    const source = (timeline: ReturnType<typeof readTimeline>, minStepMs?: number) =>
+      buildReportData({
+        title: 't',
+        timeline,
+        counts: { total: 1500, succeeded: 1363, failed: 137, cancelled: 0, pending: 0, running: 0 },
+        failed: { total: 0, items: [] },
+        prices: BUILTIN_PRICES,
+        generatedAt: T0 + 1_600_000,
+        ...(minStepMs ? { minStepMs } : {}),
+      });
+    const resolution = displayResolution(readTimelineSessions(path), T0 + 1_600_000)!;
+    expect(resolution.stepMs).toBe(5000);
+    const grouped = readTimeline(path, resolution);
+    expect(grouped.buckets.filter((b) => b.key === RUN_ROW)).toHaveLength(300);
+    const exact = source(readTimeline(path));
+    const fromGrouped = source(grouped, resolution.stepMs);
+    expect(fromGrouped.series).toEqual(exact.series);
+    expect(fromGrouped.totals).toEqual(exact.totals);
   });
 
   it('lists failed items in line order with kind, status and message; a state without a timeline reads as empty', async () => {

@@ -3,10 +3,10 @@ import { basename, resolve } from 'node:path';
 import { Command } from 'commander';
 import { StateInUseError, batchStatus, readRunMeta } from '../../batch/index.js';
 import { acquireRunLock } from '../../batch/run-lock.js';
-import { readFailedItems, readTimeline } from '../../batch/timeline-store.js';
+import { readFailedItems, readTimeline, readTimelineSessions } from '../../batch/timeline-store.js';
 import { BUILTIN_PRICES, PriceFileError, parsePriceFile, type PriceTable } from '../../observe/report/prices.js';
 import { renderReportPage } from '../../observe/report/page.js';
-import { buildReportData } from '../../observe/report/report-data.js';
+import { buildReportData, displayResolution } from '../../observe/report/report-data.js';
 import { configFor, type CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { addConfigOptions } from '../flags.js';
@@ -79,9 +79,13 @@ export async function writeReportFromState(o: StateReportOptions): Promise<strin
   const counts = await batchStatus({ state: o.state });
   const b = counts.byState;
   const input = meta.fingerprint?.path;
+  const running = o.running ?? isRunning(o.state);
+  // The one-second buckets are added up to the page's step as they are read (a long run has many).
+  const resolution = displayResolution(readTimelineSessions(o.state), o.now, running);
   const data = buildReportData({
     title: o.title ?? `Sluice run: ${input ? basename(input) : basename(o.state)}`,
-    timeline: readTimeline(o.state),
+    timeline: readTimeline(o.state, resolution),
+    ...(resolution ? { minStepMs: resolution.stepMs } : {}),
     counts: { total: counts.total, succeeded: b.succeeded, failed: b.failed, cancelled: b.cancelled, pending: b.pending, running: b.running },
     failed: readFailedItems(o.state, REPORT_FAILED_ITEMS),
     prices: o.prices,
@@ -93,7 +97,7 @@ export async function writeReportFromState(o: StateReportOptions): Promise<strin
       report: o.report,
     },
     generatedAt: o.now,
-    running: o.running ?? isRunning(o.state),
+    running,
   });
   const tmp = `${o.report}.${process.pid}.tmp`;
   writeFileSync(tmp, renderReportPage(data));

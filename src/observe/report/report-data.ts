@@ -7,7 +7,7 @@
 import { redactSecrets } from '../../classify/redact.js';
 import type { KeyStateName } from './run-events.js';
 import { estimateCost, type PriceTable } from './prices.js';
-import { RUN_ROW, histogramQuantile, mergeHistogram, type FailedItemRow, type StoredTimeline } from './timeline.js';
+import { RUN_ROW, histogramQuantile, mergeHistogram, type FailedItemRow, type StoredTimeline, type TimelineSession } from './timeline.js';
 
 /** Item counts of the run, from the state. */
 export interface ReportCounts {
@@ -34,6 +34,8 @@ export interface ReportSource {
   generatedAt: number;
   /** True when a process still holds the run (the report is a snapshot). */
   running?: boolean;
+  /** The step the buckets were already added up to when read (see {@link displayResolution}); the points are never finer. */
+  minStepMs?: number;
 }
 
 /** One interval of a key's state in a lane. */
@@ -102,20 +104,37 @@ export interface ReportData {
 const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14_400, 43_200, 86_400].map((s) => s * 1000);
 const MAX_POINTS = 360;
 
+/** The smallest display step that keeps a span at most {@link MAX_POINTS} points. */
+function stepFor(spanMs: number): number {
+  return STEPS.find((s) => spanMs / s <= MAX_POINTS) ?? STEPS[STEPS.length - 1]!;
+}
+
+function sessionWindows(sessions: readonly TimelineSession[], generatedAt: number, running: boolean): { from: number; to: number; finished: boolean }[] {
+  return sessions.map((s) => ({ from: s.startedAt, to: s.finished || !running ? s.lastAt : Math.max(s.lastAt, generatedAt), finished: s.finished }));
+}
+
+/**
+ * Where the points start and how wide they are, from the sessions alone: a store can add its one-second
+ * buckets up to this step as it reads them (a ten-hour run is 144,000 rows per key otherwise).
+ */
+export function displayResolution(sessions: readonly TimelineSession[], generatedAt: number, running = false): { origin: number; stepMs: number } | undefined {
+  if (sessions.length === 0) return undefined;
+  const w = sessionWindows(sessions, generatedAt, running);
+  const origin = Math.min(...w.map((s) => s.from));
+  const end = Math.max(origin + 1, ...w.map((s) => s.to));
+  return { origin, stepMs: stepFor(end - origin) };
+}
+
 /** Builds the page's data from a stored run. */
 export function buildReportData(src: ReportSource): ReportData {
   const { timeline } = src;
-  const sessions = timeline.sessions.map((s) => ({
-    from: s.startedAt,
-    to: s.finished || !src.running ? s.lastAt : Math.max(s.lastAt, src.generatedAt),
-    finished: s.finished,
-  }));
+  const sessions = sessionWindows(timeline.sessions, src.generatedAt, src.running ?? false);
   const startedAt = sessions.length ? Math.min(...sessions.map((s) => s.from)) : src.generatedAt;
   // (A loop, not a spread: a long run has hundreds of thousands of buckets.)
   let endedAt = Math.max(startedAt + 1, ...sessions.map((s) => s.to));
   for (const b of timeline.buckets) if (b.start + 1 > endedAt) endedAt = b.start + 1;
   const span = endedAt - startedAt;
-  const stepMs = STEPS.find((s) => span / s <= MAX_POINTS) ?? STEPS[STEPS.length - 1]!;
+  const stepMs = Math.max(stepFor(span), src.minStepMs ?? 0);
   const n = Math.max(1, Math.ceil(span / stepMs));
   const idx = (t: number): number => Math.min(n - 1, Math.max(0, Math.floor((t - startedAt) / stepMs)));
   const x = Array.from({ length: n }, (_, i) => (i * stepMs) / 1000);
