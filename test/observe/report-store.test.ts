@@ -111,5 +111,14 @@ describe('timeline in the SQLite state', () => {
     const path = await stateFile('f.db');
     expect(readFailedItems(path)).toEqual({ total: 1, items: [{ id: 'b', line: 2, attempts: 0, kind: 'invalid_request', message: 'bad prompt', status: 400 }] });
     expect(readTimeline(path)).toEqual({ sessions: [], buckets: [], marks: [], tokens: [] });
+    const d = buildReportData({
+      title: 'old',
+      timeline: readTimeline(path),
+      counts: { total: 2, succeeded: 1, failed: 1, cancelled: 0, pending: 0, running: 0 },
+      failed: readFailedItems(path),
+      prices: BUILTIN_PRICES,
+      generatedAt: T0,
+    });
+    expect(d.notes.join(' ')).toContain('holds no time series');
   });
 });

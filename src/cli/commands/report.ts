@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { Command } from 'commander';
 import { StateInUseError, batchStatus, readRunMeta } from '../../batch/index.js';
@@ -74,11 +74,12 @@ export interface StateReportOptions {
  * writes it atomically (temporary file, then rename): the page is the same at the end of a run and later.
  */
 export async function writeReportFromState(o: StateReportOptions): Promise<string> {
+  if (!existsSync(o.state)) throw new CliError(`state file ${o.state}: does not exist (run the batch first)`, ExitCode.badInput);
+  // A state without run metadata (a run that stopped before it wrote any) still has counts to show.
   const meta = await readRunMeta(o.state);
-  if (!meta) throw new CliError(`state file ${o.state}: does not exist (run the batch first)`, ExitCode.badInput);
   const counts = await batchStatus({ state: o.state });
   const b = counts.byState;
-  const input = meta.fingerprint?.path;
+  const input = meta?.fingerprint?.path;
   const running = o.running ?? isRunning(o.state);
   // The one-second buckets are added up to the page's step as they are read (a long run has many).
   const resolution = displayResolution(readTimelineSessions(o.state), o.now, running);
@@ -89,10 +90,10 @@ export async function writeReportFromState(o: StateReportOptions): Promise<strin
     counts: { total: counts.total, succeeded: b.succeeded, failed: b.failed, cancelled: b.cancelled, pending: b.pending, running: b.running },
     failed: readFailedItems(o.state, REPORT_FAILED_ITEMS),
     prices: o.prices,
-    settings: meta.options ?? {},
+    settings: meta?.options ?? {},
     files: o.files ?? {
       ...(input ? { input } : {}),
-      ...(meta.outputPath ? { output: meta.outputPath } : {}),
+      ...(meta?.outputPath ? { output: meta.outputPath } : {}),
       state: o.state,
       report: o.report,
     },

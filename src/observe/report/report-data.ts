@@ -336,6 +336,9 @@ function pauses(t: StoredTimeline): ReportData['pauses'] {
 
 function notes(src: ReportSource): string[] {
   const out: string[] = [];
+  if (src.timeline.sessions.length === 0) {
+    out.push('This state holds no time series (its run started before Sluice stored one, or has not started yet): the charts are empty; the counts, tokens and failed items below are from the state.');
+  }
   const windowMs = src.timeline.sessions.map((s) => s.info.limitsWindowMs).find((w): w is number => typeof w === 'number' && w !== 60_000);
   if (windowMs !== undefined) {
     const scale = 60_000 / windowMs;
