@@ -173,6 +173,7 @@ export class LeaseEngine {
 
   /** Gives back every held start and stops (one last call when something is held). */
   async close(): Promise<void> {
+
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     const now = this.clock.now();
@@ -254,8 +255,23 @@ export class LeaseEngine {
       l.permits = keep;
     }
     if (r && r.remaining < 1 && r.resetAt > l.nextAt) l.nextAt = r.resetAt;
-    // At once (folded into a call on the way): a remainder is only true for a moment.
-    this.soon(now, now);
+    // A remainder that can bind goes at once (folded into a call on the way): it is only true for a
+    // moment. One the shared bucket cannot reach before it ends anyway (more than its burst plus its
+    // refill until then) goes with the next call, if it still holds by then.
+    this.soon(this.binds(cap, l.spec, now) ? now : now + FLUSH_MS, now);
+  }
+
+  /** Whether a server cap may refuse a start the shared bucket (spec) would grant before the cap ends. */
+  private binds(cap: ServerCap, spec: BucketSpec | undefined, now: number): boolean {
+    if (!spec) return true;
+    const r = cap.requests;
+    const t = cap.tokens;
+    const reach = (burst: number, perMs: number, resetAt: number): number => burst + Math.max(0, resetAt - now) * perMs + 1;
+    const requestsPerMs = spec.requests === undefined ? Infinity : Math.max(0, spec.requests - spec.requestBurst + 1) / spec.windowMs;
+    const tokensPerMs = spec.tokens === undefined ? Infinity : spec.tokens / spec.windowMs;
+    if (r && (r.spend || r.remaining < reach(spec.requestBurst, requestsPerMs, r.resetAt))) return true;
+    if (t && (t.spend || t.remaining < reach(spec.tokenBurst, tokensPerMs, t.resetAt))) return true;
+    return false;
   }
 
   /** Whether `l` should be topped up ahead of need: a lease of several starts, half used. */
@@ -402,6 +418,7 @@ export class LeaseEngine {
     }
     this.calls++;
     this.lastCallAt = now;
+
     let answer: unknown[];
     try {
       answer = (await this.command(...args)) as unknown[];
