@@ -206,7 +206,8 @@ export class RedisBatchWorker {
     });
     for (const name of names) {
       const perDay = o.perKey?.[name]?.requestsPerDay ?? o.limits?.requestsPerDay;
-      if (perDay !== undefined || o.quota) {
+      // Only a key with a daily budget pays the take (one command per request); without one there is nothing to refuse.
+      if (perDay !== undefined) {
         this.daily.set(name, new SharedDailyQuota({ ...o.quota, quota: o.flow.quota, keys: this.leases.keys, clock: this.clock, ...(perDay !== undefined ? { requestsPerDay: perDay } : {}) }));
       }
     }

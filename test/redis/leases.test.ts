@@ -1,0 +1,113 @@
+/**
+ * Leases (src/batch/redis/leases.ts, scripts/lease.lua) against real Redis:
+ * - a lease of n starts grants exactly what n reserves of the same shared bucket grant (lease.lua runs
+ *   reserve.lua itself), and a start given back can be taken again by anyone;
+ * - a key cooled by another worker (its state in Redis) gets no lease, and the state reaches the
+ *   lease engine's mirror with the answer; the fleet pool then offers the key to no one;
+ * - the executor's synchronous ports: a refused start says how long to wait, and a lease answer makes
+ *   the next one succeed without a round trip of its own.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import type { BucketSpec } from '../../src/flow/bucket.js';
+import { KeyPool } from '../../src/flow/key-pool.js';
+import { RedisFlowBackend } from '../../src/flow/redis/redis-flow-backend.js';
+import { systemClock } from '../../src/clock/system-clock.js';
+import { LeaseEngine } from '../../src/batch/redis/leases.js';
+import { FleetKeyPool } from '../../src/batch/redis/shared-pool.js';
+import { cleanup, testClient, uniquePrefix } from './helpers.js';
+
+const prefix = uniquePrefix('leases');
+let admin: Redis;
+let flow: RedisFlowBackend;
+
+beforeAll(() => {
+  admin = testClient();
+  flow = new RedisFlowBackend(admin, { prefix });
+});
+
+afterAll(async () => {
+  await cleanup(admin, prefix);
+  await admin.quit();
+});
+
+/** 60 a minute, a burst of 5: nothing refills noticeably during a test. */
+const SPEC: BucketSpec = { windowMs: 60_000, requests: 60, requestBurst: 5, tokenBurst: 0 };
+
+/** Takes starts from the engine's synchronous store until it refuses, letting its lease calls land (bounded). */
+async function takeAll(engine: LeaseEngine, key: string, max: number): Promise<number> {
+  let taken = 0;
+  for (let i = 0; i < 200 && taken < max; i++) {
+    const r = engine.limiter.reserve(key, 0, SPEC, Date.now()) as { ok: boolean; waitMs: number };
+    if (r.ok) taken++;
+    else if (r.waitMs > 1_000) break; // the bucket is empty: the answer says so
+    else await new Promise((res) => setTimeout(res, 5));
+  }
+  return taken;
+}
+
+describe('leases of the shared bucket', () => {
+  it('grant exactly what the same number of reserves grants, and starts given back are taken again', async () => {
+    const byReserve: boolean[] = [];
+    for (let i = 0; i < 8; i++) byReserve.push((await flow.limiter.reserve('by-reserve', 0, SPEC)).ok);
+    expect(byReserve.filter(Boolean)).toHaveLength(5);
+
+    const engine = new LeaseEngine(admin, prefix, ['by-lease'], systemClock, flow.keys);
+    try {
+      expect(await takeAll(engine, 'by-lease', 8)).toBe(5);
+      // The bucket is empty for everyone: a reserve from another client is refused.
+      expect((await flow.limiter.reserve('by-lease', 0, SPEC)).ok).toBe(false);
+    } finally {
+      await engine.close();
+    }
+
+    // Starts leased and not used go back when the engine closes: another client can take them.
+    const holder = new LeaseEngine(admin, prefix, ['give-back'], systemClock, flow.keys);
+    expect(await takeAll(holder, 'give-back', 1)).toBe(1);
+    // Ask for more than was used (a lease sized by a quick run of starts), then stop using them.
+    for (let i = 0; i < 4; i++) holder.limiter.reserve('give-back', 0, SPEC, Date.now());
+    await new Promise((r) => setTimeout(r, 50));
+    await holder.close();
+    const after: boolean[] = [];
+    for (let i = 0; i < 6; i++) after.push((await flow.limiter.reserve('give-back', 0, SPEC)).ok);
+    // 5 in the bucket, 1 used: the starts leased on top of it and not used are back for anyone.
+    expect(after.filter(Boolean)).toHaveLength(4);
+  });
+
+  it("a key another worker cooled gets no lease; its state reaches this worker's pool with the answer", async () => {
+    await flow.keys.set('cooled', { state: 'cooling', until: Date.now() + 60_000, reason: 'rate_limited' }, Date.now());
+    const engine = new LeaseEngine(admin, prefix, ['cooled', 'free'], systemClock, flow.keys);
+    const pool = new KeyPool({ keys: [{ name: 'cooled', secret: 's1' }, { name: 'free', secret: 's2' }], backend: engine.backend(), limits: { requestsPerMinute: 60, burst: 5 } });
+    const fleet = new FleetKeyPool(pool, ['cooled', 'free'], engine);
+    try {
+      // Before any answer this worker knows nothing: both keys are candidates.
+      expect(fleet.candidates(Date.now())).toEqual(['cooled', 'free']);
+      expect(await takeAll(engine, 'cooled', 1)).toBe(0);
+      expect(engine.stateOf('cooled', Date.now()).state).toBe('cooling');
+      expect(fleet.candidates(Date.now())).toEqual(['free']);
+      expect(fleet.stateOf('cooled', Date.now())).toMatchObject({ state: 'cooling' });
+      expect(fleet.nextRejoinAt()).toBeGreaterThan(Date.now() + 50_000);
+      // Nothing was taken from the cooled key's bucket.
+      expect(await admin.exists(`${prefix}:flow:bucket:cooled`)).toBe(0);
+    } finally {
+      pool.close();
+      await engine.close();
+    }
+  });
+
+  it('a state this worker sets is written through to Redis for the others', async () => {
+    const engine = new LeaseEngine(admin, prefix, ['mine'], systemClock, flow.keys);
+    try {
+      engine.keys.set('mine', { state: 'parked', until: Date.now() + 30_000, reason: 'quota' }, Date.now());
+      expect(engine.stateOf('mine', Date.now()).state).toBe('parked');
+      let ttl = -2;
+      for (let i = 0; i < 100 && ttl < 0; i++) {
+        ttl = await admin.pttl(`${prefix}:flow:state:mine`);
+        if (ttl < 0) await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(ttl).toBeGreaterThan(20_000);
+    } finally {
+      await engine.close();
+    }
+  });
+});
