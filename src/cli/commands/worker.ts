@@ -223,6 +223,8 @@ async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: stri
       },
       ...(config.cooldown !== undefined ? { defaultCooldownMs: config.cooldown } : {}),
       ...(config.attemptTimeout ? { attemptTimeoutMs: config.attemptTimeout } : {}),
+      // On SIGINT/SIGTERM calls in flight get the grace period, as for `run`; the other items go back to the queue at once.
+      shutdownGraceMs: config.gracePeriod,
       signal: shutdown.signal,
       onReconnect: (info) => println(ctx.io.stderr, `sluice: ${reconnectMessage(info)}`),
       onReconnected: () => println(ctx.io.stderr, 'sluice: Redis connection re-established; work continues'),
