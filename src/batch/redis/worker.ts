@@ -190,7 +190,7 @@ export class RedisBatchWorker {
       ...(o.shutdownGraceMs !== undefined ? { shutdownGraceMs: o.shutdownGraceMs } : {}),
     });
     this.executorEvents = this.executor.events;
-    this.maxConcurrency = typeof o.concurrency === 'number' ? o.concurrency : (o.concurrency?.max ?? 64);
+    this.maxConcurrency = o.concurrency === undefined ? 16 : typeof o.concurrency === 'number' ? o.concurrency : (o.concurrency.max ?? 64);
     this.executorEvents.on('retryScheduled', (r) => {
       if (r.kind === 'rate_limited') this.stats.rateLimited++;
       if (r.delayMs > 0) this.events.emit('delayed', { id: String(r.jobId), untilMs: this.clock.now() + r.delayMs, reason: r.reason });
