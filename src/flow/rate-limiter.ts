@@ -93,6 +93,7 @@ export class RateLimiter {
   private impliedWindowMs = 0;
   /** Starts granted so far (permits carry their number). */
   private starts = 0;
+
   private readonly learned: LearnedRate | undefined;
   private inFlightCount = 0;
   private readonly waiters: Waiter[] = [];
@@ -228,10 +229,16 @@ export class RateLimiter {
     this.rearm();
   }
 
-  /** The window a legacy family implies: the longest time to reset seen (a fresh window shows all of it). */
+  /**
+   * The window a legacy family implies: the longest time to reset seen (a fresh window shows all of
+   * it), in whole seconds rounded down. Resets come in whole seconds, often as an epoch rounded up
+   * (express-rate-limit, rate-limiter-flexible's README), which puts the reset up to a second late: a
+   * rolling 1 s window shows resets of up to 1.99 s, which rounded up read as a 2 s window and halved
+   * the rate (bench sliding-window/headers: 1.8x of N/rate).
+   */
   private implyWindow(w: RateLimitWindow | undefined, at: number): number | undefined {
     if (w?.resetAt === undefined) return this.impliedWindowMs > 0 ? this.impliedWindowMs : undefined;
-    const left = Math.ceil((w.resetAt - at) / 1000) * 1000;
+    const left = Math.floor((w.resetAt - at) / 1000) * 1000;
     if (left > this.impliedWindowMs && left <= 86_400_000) this.impliedWindowMs = left;
     return this.impliedWindowMs > 0 ? this.impliedWindowMs : undefined;
   }

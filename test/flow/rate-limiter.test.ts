@@ -220,3 +220,16 @@ describe('RateLimiter', () => {
     expect(clock.pendingCount).toBe(0);
   });
 });
+
+describe('RateLimiter: the window legacy headers imply', () => {
+  it('is read from the longest reset, rounded down to whole seconds: epoch resets rounded up read a rolling 1 s window as 1 s, not 2 s', () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ clock, learn: false });
+    const at = clock.now() + 900; // 0.9 s into a second: an epoch reset rounded up lands 1.1 s to 2 s ahead
+    for (const [remaining, resetIn] of [[19, 1_100], [10, 1_600], [0, 1_999]] as const) {
+      limiter.observe({ at, source: 'legacy', requests: { limit: 20, remaining, resetAt: at + resetIn } });
+    }
+    // 20 per second, in the limiter's default one-minute window.
+    expect(limiter.effectiveRequestsPerWindow()).toBe(1_200);
+  });
+});
