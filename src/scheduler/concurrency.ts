@@ -14,7 +14,8 @@ export type ConcurrencyOption = number | ({ adaptive?: boolean } & Omit<Adaptive
 
 /** Builds the limit; `where` names the caller in validation errors (e.g. `createSluice`). */
 export function makeConcurrency(option: ConcurrencyOption | undefined, clock: Clock, events: TypedEmitter<ExecutorEvents>, where: string): SchedulerConcurrency {
-  const value = option ?? 16;
+  // The default is adaptive, as for `sluice run`: start at 4, slow start to 16, step down on load.
+  const value = option ?? { adaptive: true };
   if (typeof value === 'number') {
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`${where}: concurrency must be an integer >= 1, got ${String(value)}`);
     return { limit: value };

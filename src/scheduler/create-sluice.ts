@@ -52,7 +52,7 @@ export interface SluiceOptions<P, R> {
   quota?: Omit<QuotaMonitorOptions, 'key' | 'clock'>;
   /** Quota state saved by `executor.quotaState()` in an earlier run, per key name: restores the day's usage and pauses. */
   quotaState?: Record<string, unknown>;
-  /** Calls in flight at once. Default 16. */
+  /** Calls in flight at once: a fixed number, or adaptive options. Default adaptive, `{ initial: 4, min: 1, max: 16 }` (as `sluice run`). */
   concurrency?: ConcurrencyOption;
   /** Key selection (see {@link KeySelection}). Default `round-robin`. */
   selection?: KeySelection;
