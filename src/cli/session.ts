@@ -292,7 +292,9 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
     running: false,
     files: { input: s.input, output: summary.output, rejects: summary.rejects, state: summary.state, report: reportPath, ...(config.logFile ? { log: config.logFile } : {}) },
   });
-  println(io.stderr, formatSummary(totals, run));
+  // On a terminal the summary fits its width; in a file or pipe each line stays whole.
+  const columns = io.stderr.isTTY ? (io.stderr as { columns?: number }).columns : undefined;
+  println(io.stderr, formatSummary(totals, run, columns));
   println(io.stderr, `  output ${summary.output}\n  state  ${summary.state}${summary.rejected > 0 ? `\n  rejects ${summary.rejects}` : ''}`);
   println(io.stderr, `  report ${reportPath}`);
   runLog.event(summary.interrupted ? 'warn' : 'info', 'run_end', { ...totals, output: summary.output, report: reportPath });

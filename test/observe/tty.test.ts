@@ -97,11 +97,15 @@ describe.skipIf(!hasTmux)('live display in a pseudo-terminal', () => {
     tmux('send-keys', '-t', session, 'C-c');
     const end = await waitFor(session, (l) => l.some((x) => x.startsWith('EXITED')), false);
     expect(blockHeads(end), end.join('\n')).toHaveLength(1);
-    // The final block (the summary below it is plain text that the terminal may wrap).
+    // The final block.
     const block = end.slice(end.findIndex((l) => blockHeads([l]).length === 1), end.findIndex((l) => l.startsWith('Interrupted')));
     expect(block.length).toBeGreaterThanOrEqual(5);
     for (const l of block) expect(l.length, `wider than ${columns}: ${l}`).toBeLessThanOrEqual(columns);
     expect(end.some((l) => l.startsWith('Interrupted')), end.join('\n')).toBe(true);
+    // The summary below it is wrapped to the terminal too (the file paths after it are whole words).
+    const summary = end.slice(end.findIndex((l) => l.startsWith('Interrupted')), end.findIndex((l) => l.startsWith('  output ')));
+    expect(summary.length).toBeGreaterThanOrEqual(2);
+    for (const l of summary) expect(l.length, `summary wider than ${columns}: ${l}`).toBeLessThanOrEqual(columns);
     expect(end.find((l) => l.startsWith('EXITED'))).toBe('EXITED 130');
     tmux('kill-session', '-t', session);
   });

@@ -1,8 +1,11 @@
 import type { RunTotals } from './html.js';
 import type { RecordedRun } from './recorder.js';
 
-/** The end-of-run summary printed on the terminal (plain text, a few lines). */
-export function formatSummary(totals: RunTotals, run: RecordedRun): string {
+/**
+ * The end-of-run summary printed on the terminal (plain text, a few lines). Given `columns` (a
+ * terminal's width), each line is wrapped to it at its list separators, so nothing wraps mid-word.
+ */
+export function formatSummary(totals: RunTotals, run: RecordedRun, columns?: number): string {
   const attempts = run.buckets.reduce((s, b) => s + b.attempts, 0);
   const r429 = run.buckets.reduce((s, b) => s + b.rateLimited, 0);
   const secs = totals.durationMs / 1000;
@@ -21,5 +24,29 @@ export function formatSummary(totals: RunTotals, run: RecordedRun): string {
   if (keys.length > 0) {
     lines.push(`  keys: ${keys.map(([name, k]) => `${name} ${k.succeeded}/${k.attempts} ok, ${k.segments.length} cooldowns`).join('; ')}`);
   }
-  return lines.join('\n');
+  return (columns === undefined ? lines : lines.flatMap((l) => wrapLine(l, columns))).join('\n');
+}
+
+/** Continuation lines of a wrapped summary line start with this. */
+const CONTINUATION = '    ';
+
+/**
+ * Breaks `line` into lines of at most `width` characters: after a `, ` or `; ` where it can, else at a
+ * space; a word longer than the width stays whole (a path, say) rather than being cut.
+ */
+export function wrapLine(line: string, width: number): string[] {
+  if (line.length <= width || width < 20) return [line];
+  const words = line.split(/(?<=[,;:]) | (?=\()/).flatMap((part) => (part.length > width - CONTINUATION.length ? part.split(' ') : [part]));
+  const out: string[] = [];
+  let current = '';
+  for (const word of words) {
+    const joined = current === '' ? word : `${current} ${word}`;
+    if (joined.length <= width || current.trim() === '') current = joined;
+    else {
+      out.push(current);
+      current = `${CONTINUATION}${word}`;
+    }
+  }
+  if (current !== '') out.push(current);
+  return out;
 }
