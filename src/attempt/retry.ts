@@ -2,7 +2,7 @@ import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
 import { abortError } from '../clock/abort.js';
 import type { Classification } from '../classify/kinds.js';
-import { SluiceError } from '../classify/sluice-error.js';
+import { AttemptTimeoutError } from './attempt-timeout.js';
 import type { TypedEmitter } from '../observe/typed-emitter.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { AttemptRecord, GiveUpEvent, RetryEvent, RetryEvents, SuccessEvent } from './events.js';
@@ -299,7 +299,7 @@ function runAttempt<T>(
     signal.addEventListener('abort', onAbort, { once: true });
     if (controller) {
       parent?.addEventListener('abort', onParentAbort, { once: true });
-      cancelTimer = clock.setTimer(timeoutMs!, () => controller.abort(timeoutError(attempt, timeoutMs!)));
+      cancelTimer = clock.setTimer(timeoutMs!, () => controller.abort(new AttemptTimeoutError(attempt, timeoutMs!)));
     }
     let pending: Promise<T> | T;
     try {
@@ -322,11 +322,3 @@ function runAttempt<T>(
   });
 }
 
-function timeoutError(attempt: number, timeoutMs: number): SluiceError {
-  return new SluiceError({
-    kind: 'timeout',
-    retryable: true,
-    code: 'ATTEMPT_TIMEOUT',
-    message: `attempt ${attempt} timed out after ${timeoutMs}ms`,
-  });
-}

@@ -14,7 +14,8 @@ import { KeyRouter } from './key-router.js';
 import type { Classifier, SchedulerConcurrency, SchedulerKeyPool, SchedulerPermit, SchedulerPolicy } from './ports.js';
 import { ReadyQueue, RetryQueue } from './queues.js';
 import { decideAfterFailure } from './failure-decision.js';
-import { recordFailure, recordSuccess, timeoutClassification, timeoutErrorFor, type OutcomeSinks } from './outcome.js';
+import { recordFailure, recordSuccess, type OutcomeSinks } from './outcome.js';
+import { AttemptTimeoutError } from '../attempt/attempt-timeout.js';
 import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 
 /** Everything an {@link Executor} is built from (`createSluice` fills it from user options). */
@@ -412,7 +413,7 @@ export class Executor<P = unknown, R = unknown> {
     const attempt = job.attempt;
     const key = lane.key.name;
     const startedAt = this.clock.now();
-    let timedOut = false;
+    let timedOut: AttemptTimeoutError | undefined;
     let cancelTimeout: CancelTimer | undefined;
     let response: ProviderResponse<R> | undefined;
     let failure: unknown;
@@ -422,8 +423,8 @@ export class Executor<P = unknown, R = unknown> {
       const timeoutMs = this.config.attemptTimeoutMs;
       if (timeoutMs !== undefined && controller) {
         cancelTimeout = this.clock.setTimer(timeoutMs, () => {
-          timedOut = true;
-          controller.abort(timeoutErrorFor(timeoutMs));
+          timedOut = new AttemptTimeoutError(attempt, timeoutMs);
+          controller.abort(timedOut);
         });
       }
       response = await this.config.provider.call(job.payload, { key: lane.key, signal, attempt });
@@ -445,13 +446,13 @@ export class Executor<P = unknown, R = unknown> {
   private async onSuccess(job: Job<P, R>, lane: KeyLane, permit: SchedulerPermit, res: ProviderResponse<R>, startedAt: number, now: number): Promise<void> {
     if (job.cancelReason !== undefined) {
       // Cancelled while its call (on the shared signal) was running: the answer is not delivered.
-      await this.onFailure(job, lane, permit, abortError(signalLike(job.cancelReason)), false, now, now);
+      await this.onFailure(job, lane, permit, abortError(signalLike(job.cancelReason)), undefined, now, now);
       return;
     }
     const rejected = this.validate(res.result, job.attempt);
     if (rejected !== undefined) {
       // The policy's validator refused the result: the attempt is a failure of the thrown error's kind.
-      await this.onFailure(job, lane, permit, rejected.error, false, startedAt, now, res.rateLimit);
+      await this.onFailure(job, lane, permit, rejected.error, undefined, startedAt, now, res.rateLimit);
       return;
     }
     recordSuccess(this.sinks(lane), { key: lane.key.name, permit, tokens: job.tokens, startedAt, now }, res);
@@ -481,7 +482,7 @@ export class Executor<P = unknown, R = unknown> {
     return { limiter: lane.limiter, quota: lane.quota, pool: this.config.pool, concurrency: this.config.concurrency };
   }
 
-  private async onFailure(job: Job<P, R>, lane: KeyLane, permit: SchedulerPermit, failure: unknown, timedOut: boolean, startedAt: number, now: number, responseRateLimit?: RateLimitSnapshot): Promise<void> {
+  private async onFailure(job: Job<P, R>, lane: KeyLane, permit: SchedulerPermit, failure: unknown, timedOut: AttemptTimeoutError | undefined, startedAt: number, now: number, responseRateLimit?: RateLimitSnapshot): Promise<void> {
     const key = lane.key.name;
     const attempt = { key, permit, tokens: job.tokens, startedAt, now };
     if (job.cancelReason !== undefined) {
@@ -492,7 +493,7 @@ export class Executor<P = unknown, R = unknown> {
       this.finishCancelled(job, job.cancelReason);
       return;
     }
-    const classification = timedOut ? timeoutClassification(this.config.attemptTimeoutMs ?? 0) : this.config.classify(failure, now);
+    const classification = timedOut ? timedOut.classification : this.config.classify(failure, now);
     const rateLimit = (isSluiceError(failure) ? failure.rateLimit : undefined) ?? responseRateLimit;
     const effect = recordFailure(this.sinks(lane), attempt, classification, rateLimit);
     if (effect && effect.state !== 'active' && effect.changed !== false) {

@@ -64,15 +64,3 @@ export function recordFailure(sinks: OutcomeSinks, a: AttemptFacts, classificati
   sinks.concurrency?.onFailure?.(classification.kind, a.now, a.startedAt);
   return effect;
 }
-
-/** The error an attempt's signal aborts with when its per-attempt timeout fires. */
-export function timeoutErrorFor(ms: number): Error {
-  const err = new Error(`attempt timed out after ${ms} ms`);
-  err.name = 'TimeoutError';
-  return err;
-}
-
-/** The classification of an attempt stopped by its per-attempt timeout. */
-export function timeoutClassification(ms: number): Classification {
-  return { kind: 'timeout', retryable: true, code: 'ATTEMPT_TIMEOUT', message: `attempt timed out after ${ms} ms` };
-}
