@@ -18,7 +18,8 @@ export interface KeyLimits {
   /** Requests allowed per day (counted by the quota monitor). */
   requestsPerDay?: number;
   /**
-   * Requests the bucket may hold at once (default 1). The bucket refills at
+   * Requests the bucket may hold at once. Default: 2 from 100 requests per window (a timer firing late
+   * is made up by the next start; it costs one start per window), else 1; at least one ms worth. The bucket refills at
    * `(requestsPerMinute - burst + 1) / windowMs`, so that no window of `windowMs` ever sees more than
    * `requestsPerMinute` starts (see `bucket.ts`); burst 1 means perfectly even spacing at the full rate.
    */

@@ -45,13 +45,34 @@ describe('RateLimiter', () => {
 
   it('reaches the configured rate under saturation (burst 1: exactly one start per window/N)', async () => {
     const clock = new VirtualClock();
-    const limiter = new RateLimiter({ requestsPerMinute: 600, clock, learn: false });
+    const limiter = new RateLimiter({ requestsPerMinute: 600, burst: 1, clock, learn: false });
     const t0 = clock.now();
     const all = Array.from({ length: 1200 }, () => limiter.acquire().then((p) => p.release()));
     await clock.run(Promise.all(all));
     const elapsed = clock.now() - t0;
     // 1 200 starts at 600/min: the first is free, then 1 199 intervals of exactly 100 ms.
     expect(elapsed).toBe(119_900);
+  });
+
+  it('default burst from 100 per window is 2: a start made late is made up by the next, and no minute sees more than the limit', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ requestsPerMinute: 600, clock, learn: false });
+    const starts: number[] = [];
+    // A dispatcher that looks 1 ms late each time, as real timers fire.
+    let permit = limiter.tryAcquire();
+    while (starts.length < 1_200) {
+      if (permit) {
+        starts.push(clock.now());
+        permit.release();
+      } else await clock.advance(Math.max(1, Math.ceil(limiter.waitTimeMs())) + 1);
+      permit = limiter.tryAcquire();
+    }
+    // With burst 1 each late millisecond is lost (101 ms a start: 121 s); with 2 the rate holds.
+    expect(starts.at(-1)! - starts[0]!).toBeLessThanOrEqual(120_200);
+    for (let i = 0, j = 0; i < starts.length; i++) {
+      while (starts[i]! - starts[j]! >= 60_000) j++;
+      expect(i - j + 1).toBeLessThanOrEqual(600);
+    }
   });
 
   it('spaces starts exactly minSpacingMs apart (Veo: one submission every 5 s)', async () => {
