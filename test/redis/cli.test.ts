@@ -81,6 +81,22 @@ describe('sluice on --backend redis://', () => {
     expect(readFileSync(`${input}.results.jsonl`, 'utf8').trim().split('\n')).toHaveLength(8);
   }, 20_000);
 
+  it('a CSV run on Redis: results lines carry the row (--id-column), its fields and the answer text', async () => {
+    const input = join(dir, 'people.csv');
+    writeFileSync(input, 'sku,name\nA-1,Ada\nB-2,"Grace, H."\nC-3,Linus\n');
+    const common = ['--backend', REDIS_URL, '--redis-prefix', prefix, '--run-name', 'csv-rows'];
+    const res = await cli(['run', input, ...common, '--base-url', `${sim.url}/v1`, '--keys-env', 'KEY_ONE', '--model', 'gpt-4o-mini', '--template', 'Bio of {{name}}', '--id-column', 'sku']);
+    expect(res.code, res.stderr).toBe(0);
+    const rows = readFileSync(`${input}.results.jsonl`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; input?: Record<string, string>; text?: string });
+    expect(rows.map((r) => r.id).sort()).toEqual(['A-1', 'B-2', 'C-3']);
+    for (const r of rows) {
+      expect(r.input).toMatchObject({ sku: r.id });
+      expect(typeof r.text).toBe('string');
+      expect(r.text!.length).toBeGreaterThan(0);
+    }
+    expect(rows.find((r) => r.id === 'B-2')!.input).toEqual({ sku: 'B-2', name: 'Grace, H.' });
+  }, 20_000);
+
   it('a Redis that does not answer fails at start with a clear message', async () => {
     const input = writeInput('bad.jsonl', 1);
     const res = await cli(['run', input, '--backend', 'redis://:pw-secret@127.0.0.1:1', '--base-url', `${sim.url}/v1`, '--keys-env', 'KEY_ONE']);

@@ -144,7 +144,7 @@ export class RedisJobStore implements JobStore {
   }
 
   async ingest(items: readonly NewItem[], checkpoint: IngestCheckpoint): Promise<{ inserted: number; duplicates: string[] }> {
-    const rows = items.map((i) => ({ id: i.id, line: i.line, priority: i.priority, payload: JSON.stringify(i.payload ?? null) }));
+    const rows = items.map((i) => ({ id: i.id, line: i.line, priority: i.priority, payload: JSON.stringify(i.payload ?? null), input: i.input ? JSON.stringify(i.input) : '' }));
     const out = (await this.call('ingest', JSON.stringify(rows), JSON.stringify(checkpoint))) as string;
     const parsed = JSON.parse(out) as { inserted: number; duplicates: string[] | Record<string, never> };
     return { inserted: parsed.inserted, duplicates: Array.isArray(parsed.duplicates) ? parsed.duplicates : [] };
@@ -338,6 +338,7 @@ function toItem(h: Record<string, string>): StoredItem | undefined {
     state: (h.state ?? 'pending') as ItemState,
     attempts: Number(h.attempts ?? 0),
   };
+  if (h.input) item.input = JSON.parse(h.input) as Record<string, string>;
   if (h.kind !== undefined) {
     item.lastError = { kind: isErrorKind(h.kind) ? h.kind : 'unknown', message: h.msg ?? '' };
     if (h.status !== undefined) item.lastError.status = Number(h.status);

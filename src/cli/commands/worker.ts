@@ -292,6 +292,7 @@ export async function runOnRedis(ctx: CliContext, config: SluiceConfig, input: s
       queue,
       force: config.force,
       ...(config.template ? { template: config.template } : {}),
+      ...(config.idColumn ? { idColumn: config.idColumn } : {}),
       ...(config.rejects ? { rejects: resolve(ctx.io.cwd, config.rejects) } : {}),
       runOptions: { backend: redactRedisUrl(config.backend), provider: config.provider, rpm: config.rpm, tpm: config.tpm },
     });

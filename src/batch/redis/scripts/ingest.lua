@@ -9,6 +9,7 @@ for _, it in ipairs(items) do
     duplicates[#duplicates + 1] = it.id
   else
     redis.call('HSET', h, 'id', it.id, 'line', it.line, 'priority', it.priority, 'payload', it.payload, 'attempts', 0)
+    if it.input ~= nil and it.input ~= '' then redis.call('HSET', h, 'input', it.input) end
     redis.call('HINCRBY', R .. ':counts', 'total', 1)
     move(it.id, nil, 'pending', nil, nil)
     inserted = inserted + 1
