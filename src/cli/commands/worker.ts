@@ -33,12 +33,12 @@ import { RunLog, createFileLogger } from '../run-log.js';
 import { bridgeRunEvents } from '../observe-run.js';
 import { keyLimitsFor } from '../session.js';
 import { systemClock } from '../../clock/system-clock.js';
-import { SluiceMetrics, startMetricsServer, type MetricsServer } from '../../observe/metrics.js';
+import type { MetricsServer, SluiceMetrics } from '../../observe/metrics.js';
 import { writeReportPage } from '../../observe/report/page.js';
 import { buildReportData } from '../../observe/report/report-data.js';
 import { TimelineBuffer, timelineInMemory } from '../../observe/report/timeline.js';
 import { loadPrices, usageModel } from './report.js';
-import { observeUsage } from '../run-metrics.js';
+import { observeUsage, startRunMetrics } from '../run-metrics.js';
 import type { RunObserver } from '../../observe/report/run-events.js';
 import type { RedisBatchWorker } from '../../batch/redis/worker.js';
 
@@ -123,31 +123,25 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyNames: re
   const prices = loadPrices(ctx.io.cwd, config.prices);
   const timeline = new TimelineBuffer({ initialLimit: config.concurrency });
   const observers: RunObserver[] = [runLog, timeline];
+  let metrics: SluiceMetrics | undefined;
   let metricsServer: MetricsServer | undefined;
   if (config.metricsPort !== undefined) {
-    const metrics = new SluiceMetrics();
-    observers.push(metrics);
     try {
-      metricsServer = await startMetricsServer(metrics, config.metricsPort);
+      ({ metrics, server: metricsServer } = await startRunMetrics(config.metricsPort, keyNames, ctx.io.stderr));
     } catch (error) {
       log.close();
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new CliError(
-        code === 'EADDRINUSE'
-          ? `metrics port ${config.metricsPort} on 127.0.0.1 is in use (EADDRINUSE): give another --metrics-port, or 0 for any free port`
-          : `metrics port ${config.metricsPort}: cannot listen (${code ?? (error as Error).message})`,
-        ExitCode.badConfig,
-      );
+      throw error;
     }
-    println(ctx.io.stderr, `metrics: ${metricsServer.url}`);
+    observers.push(metrics);
   }
   let unbridge: (() => void) | undefined;
   const startedAt = clock.now();
   return {
     countTokens: (provider) =>
-      observeUsage<Record<string, unknown>, unknown>(provider, (usage, payload, keyName) =>
-        timeline.addTokens(clock.now(), usageModel(payload, config.model), usage.inputTokens, usage.outputTokens, keyName),
-      ),
+      observeUsage<Record<string, unknown>, unknown>(provider, (usage, payload, keyName) => {
+        timeline.addTokens(clock.now(), usageModel(payload, config.model), usage.inputTokens, usage.outputTokens, keyName);
+        metrics?.recordUsage(keyName, usage);
+      }),
     attach(worker) {
       unbridge = bridgeRunEvents({ clock, batch: worker.batchEvents, executor: worker.executorEvents }, observers);
       runLog.event('info', 'run_start', { worker: true, keys: keyNames, concurrency: worker.concurrencyLimit });
