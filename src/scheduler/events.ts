@@ -1,5 +1,5 @@
 import type { Classification, ErrorKind } from '../classify/kinds.js';
-import type { KeyState } from './ports.js';
+import type { KeyAvailability } from './ports.js';
 
 /** A job's identifier: the one given to `run`, else a sequence number. */
 export type JobId = string | number;
@@ -11,7 +11,7 @@ export interface ExecutorEvents {
   /** An attempt failed (whatever happens next). */
   attemptFailed: { jobId: JobId; attempt: number; key: string; classification: Classification };
   /** A key stopped taking work: cooling (rate limited), parked (quota exhausted) or disabled (auth). */
-  cooldownStart: { key: string; state: KeyState; until: number; waitMs: number; kind: ErrorKind };
+  cooldownStart: { key: string; state: KeyAvailability; until: number; waitMs: number; kind: ErrorKind };
   /** A cooling or parked key takes work again. */
   cooldownEnd: { key: string };
   /** Starts stopped: `manual` (pause()), `quota` (every key over its quota threshold), `shutdown`. */
@@ -30,7 +30,7 @@ export interface ExecutorEvents {
   jobFailed: { jobId: JobId; attempts: number; kind: ErrorKind; message: string; key?: string };
   jobCancelled: { jobId: JobId; attempts: number };
   /** No key can take work: which keys wait, in which state, for how long. */
-  allKeysUnavailable: { keys: { key: string; state: KeyState; waitMs: number }[]; waitMs: number };
+  allKeysUnavailable: { keys: { key: string; state: KeyAvailability; waitMs: number }[]; waitMs: number };
   /** Queue and in-flight both empty. */
   idle: Record<string, never>;
 }

@@ -1,7 +1,7 @@
 import type { ApiKey } from '../provider/types.js';
 import type { TypedEmitter } from '../observe/typed-emitter.js';
 import type { ExecutorEvents } from './events.js';
-import type { KeyState, SchedulerKeyPool, SchedulerLimiter, SchedulerPermit, SchedulerQuota } from './ports.js';
+import type { KeyAvailability, SchedulerKeyPool, SchedulerLimiter, SchedulerPermit, SchedulerQuota } from './ports.js';
 
 /** One key with its limiter and (optional) quota monitor. */
 export interface KeyLane {
@@ -103,8 +103,8 @@ export class KeyRouter {
   }
 
   /** What each key is doing now (for the `allKeysUnavailable` event). */
-  describe(now: number): { key: string; state: KeyState; waitMs: number }[] {
-    const out: { key: string; state: KeyState; waitMs: number }[] = [];
+  describe(now: number): { key: string; state: KeyAvailability; waitMs: number }[] {
+    const out: { key: string; state: KeyAvailability; waitMs: number }[] = [];
     for (const [name, s] of this.lanes) {
       const st = this.pool.stateOf(name, now);
       const pausedUntil = s.lane.quota?.pausedUntil(now);

@@ -29,11 +29,11 @@ export interface SchedulerLimiter {
 }
 
 /** Availability of a key as the pool sees it. */
-export type KeyState = 'active' | 'cooling' | 'parked' | 'disabled';
+export type KeyAvailability = 'active' | 'cooling' | 'parked' | 'disabled';
 
 /** What the pool did to a key after a failure. */
 export interface KeyFailureEffect {
-  state: KeyState;
+  state: KeyAvailability;
   /** Until when (ms since epoch) the key is unavailable; absent for active, Infinity for disabled. */
   until?: number;
   /** True when this failure started (or lengthened) the state; false when it was already so (announce `cooldownStart` only when true). Absent counts as true. */
@@ -56,7 +56,7 @@ export interface SchedulerKeyPool {
   /** Key names in the order to try them for the next start (selection strategy), available ones only. */
   candidates(now: number): string[];
   /** State of one key now (expired cooldowns count as active). */
-  stateOf(name: string, now: number): { state: KeyState; until?: number };
+  stateOf(name: string, now: number): { state: KeyAvailability; until?: number };
   /** Told that an attempt started on `name` (round robin, least recently used). */
   onStart?(name: string, now: number): void;
   /** Told about a success of a call started at `startedAt` (ends a run of 429s; a learned rate counts it). */

@@ -7,7 +7,7 @@
  */
 import type { Classification } from '../../classify/kinds.js';
 import type { KeyState } from '../../flow/backend.js';
-import type { KeyFailureEffect, SchedulerFailureDetail, SchedulerKeyPool, KeyState as PortKeyState } from '../../scheduler/ports.js';
+import type { KeyFailureEffect, SchedulerFailureDetail, SchedulerKeyPool, KeyAvailability } from '../../scheduler/ports.js';
 
 /** The fleet's view of one key (leases.ts). */
 export interface FleetStates {
@@ -24,7 +24,7 @@ export class FleetKeyPool implements SchedulerKeyPool {
     private readonly fleet: FleetStates,
   ) {}
 
-  private remote(name: string, now: number): { state: PortKeyState; until?: number } | undefined {
+  private remote(name: string, now: number): { state: KeyAvailability; until?: number } | undefined {
     const s = this.fleet.stateOf(name, now);
     if (s.state === 'active') return undefined;
     this.blocked.add(name);
@@ -35,7 +35,7 @@ export class FleetKeyPool implements SchedulerKeyPool {
     return this.local.candidates(now).filter((name) => this.remote(name, now) === undefined);
   }
 
-  stateOf(name: string, now: number): { state: PortKeyState; until?: number } {
+  stateOf(name: string, now: number): { state: KeyAvailability; until?: number } {
     const mine = this.local.stateOf(name, now);
     const theirs = this.remote(name, now);
     if (!theirs || mine.state === 'disabled') return mine;
