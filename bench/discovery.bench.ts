@@ -9,7 +9,7 @@
  *
  * Env: BENCH_DISCOVERY_N (requests, default 400), BENCH_DISCOVERY_RATE (requests/s per key, default 20),
  * BENCH_DISCOVERY_FILTER (regex on the scenario name), BENCH_DISCOVERY_FAULTS (share of random
- * 503/500/429 faults, default 0), BENCH_DISCOVERY_FAULT_STATUSES (which of them, e.g. `503,500`; default all).
+ * 503/500/429 faults, default 0), BENCH_DISCOVERY_CONCURRENCY (a fixed limit instead of the default adaptive one), BENCH_DISCOVERY_FAULT_STATUSES (which of them, e.g. `503,500`; default all).
  */
 import { createSluice } from '../src/scheduler/create-sluice.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
@@ -79,7 +79,7 @@ async function runScenario(s: Scenario): Promise<void> {
     ...(FAULTS > 0 ? { fault: () => (random() < FAULTS ? faultKinds[Math.floor(random() * faultKinds.length)] : undefined) } : {}),
   });
   const keys = Array.from({ length: s.keys }, (_, i) => ({ name: `k${i + 1}`, secret: `secret-${i + 1}` }));
-  const sluice = createSluice({ clock, provider, keys });
+  const sluice = createSluice({ clock, provider, keys, ...(process.env.BENCH_DISCOVERY_CONCURRENCY ? { concurrency: Number(process.env.BENCH_DISCOVERY_CONCURRENCY) } : {}) });
   const changes: string[] = [];
   sluice.events.on('concurrencyChange', (c) => changes.push(`${c.from}->${c.to} (${c.reason})`));
   const start = clock.now();
