@@ -19,7 +19,7 @@ import type { Clock } from '../../clock/clock.js';
 import { ACTIVE, MemoryQuotaStore, type FlowBackend, type KeyState, type KeyStateStore, type LimiterStore } from '../../flow/backend.js';
 import type { BucketSpec, ReserveResult, ServerCap } from '../../flow/bucket.js';
 import { readScript } from '../../flow/redis/scripts.js';
-import type { RedisKeyStateStore } from '../../flow/redis/redis-flow-backend.js';
+import { specArgs, type RedisKeyStateStore } from '../../flow/redis/redis-flow-backend.js';
 
 /** Leased starts not used within this long go back to the shared bucket, ms (while held, no other worker can use them). */
 export const LEASE_TTL_MS = 150;
@@ -408,12 +408,7 @@ export class LeaseEngine {
         tOk ? t.remaining : '',
         tOk ? t.resetAt - now : '',
         r?.spend ? '1' : '',
-        spec.windowMs,
-        spec.requests ?? '',
-        spec.requestBurst,
-        spec.tokens ?? '',
-        spec.tokenBurst,
-        spec.minSpacingMs ?? '',
+        ...specArgs(spec),
       );
     }
     this.calls++;

@@ -31,7 +31,8 @@ export class RoundTripCounter {
   count = 0;
 }
 
-const specArgs = (spec: BucketSpec): (string | number)[] => [
+/** A bucket spec as the arguments the bucket scripts read, in their order (reserve.lua, and the lease script that calls it). */
+export const specArgs = (spec: BucketSpec): (string | number)[] => [
   spec.windowMs,
   spec.requests ?? '',
   spec.requestBurst,
