@@ -97,6 +97,22 @@ describe('sluice on --backend redis://', () => {
     expect(rows.find((r) => r.id === 'B-2')!.input).toEqual({ sku: 'B-2', name: 'Grace, H.' });
   }, 20_000);
 
+  it("a worker's report lists the run's failed items (id, kind), read from the Redis store", async () => {
+    const path = join(dir, 'some-fail.jsonl');
+    const line = (id: string, content: string): string => JSON.stringify({ id, payload: { model: 'gpt-4o-mini', max_tokens: 8, messages: [{ role: 'user', content }] } });
+    writeFileSync(path, [line('fine-1', 'hello'), line('doomed-7', 'hello [[fault:400]]'), line('fine-2', 'hi')].join('\n') + '\n');
+    const common = ['--backend', REDIS_URL, '--redis-prefix', prefix, '--run-name', 'some-fail'];
+    expect((await cli(['run', path, ...common, '--enqueue-only'])).code).toBe(0);
+    const report = join(dir, 'some-fail.report.html');
+    const worker = await cli(['worker', path, ...common, '--base-url', `${sim.url}/v1`, '--keys-env', 'KEY_ONE', '--report', report]);
+    expect(worker.code, worker.stderr).toBe(3); // some items failed
+    const html = readFileSync(report, 'utf8');
+    expect(html).toContain('doomed-7');
+    expect(html).toContain('invalid_request');
+    expect(html).not.toContain('fine-1');
+    expect(html).not.toContain(SECRET);
+  }, 20_000);
+
   it('a Redis that does not answer fails at start with a clear message', async () => {
     const input = writeInput('bad.jsonl', 1);
     const res = await cli(['run', input, '--backend', 'redis://:pw-secret@127.0.0.1:1', '--base-url', `${sim.url}/v1`, '--keys-env', 'KEY_ONE']);

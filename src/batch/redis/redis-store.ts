@@ -273,6 +273,13 @@ export class RedisJobStore implements JobStore {
     }
   }
 
+  /** The first `limit` failed items by input line (the report's table), and how many failed in all. */
+  async failedItems(limit: number): Promise<{ total: number; items: StoredItem[] }> {
+    this.trips++;
+    const [total, ids] = await Promise.all([this.redis.zcard(`${this.base}:failed`), this.redis.zrange(`${this.base}:failed`, 0, Math.max(0, limit - 1))]);
+    return { total, items: await this.read(ids) };
+  }
+
   async get(id: string): Promise<StoredItem | undefined> {
     const [item] = await this.read([id]);
     return item;

@@ -36,8 +36,8 @@ import { systemClock } from '../../clock/system-clock.js';
 import type { MetricsServer, SluiceMetrics } from '../../observe/metrics.js';
 import { writeReportPage } from '../../observe/report/page.js';
 import { buildReportData } from '../../observe/report/report-data.js';
-import { TimelineBuffer, timelineInMemory } from '../../observe/report/timeline.js';
-import { loadPrices, usageModel } from './report.js';
+import { TimelineBuffer, timelineInMemory, type FailedItemRow } from '../../observe/report/timeline.js';
+import { REPORT_FAILED_ITEMS, loadPrices, usageModel } from './report.js';
 import { observeUsage, startRunMetrics } from '../run-metrics.js';
 import type { RunObserver } from '../../observe/report/run-events.js';
 import type { RedisBatchWorker } from '../../batch/redis/worker.js';
@@ -112,7 +112,7 @@ interface WorkerObservation {
   /** The provider, counting each response's tokens into the report (per model). */
   countTokens(provider: ProviderAdapter<Record<string, unknown>, unknown>): ProviderAdapter<Record<string, unknown>, unknown>;
   attach(worker: RedisBatchWorker): void;
-  finish(summary: RedisWorkerSummary | undefined, where: { prefix: string; run: string }): void;
+  finish(summary: RedisWorkerSummary | undefined, where: { prefix: string; run: string }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -146,7 +146,7 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyNames: re
       unbridge = bridgeRunEvents({ clock, batch: worker.batchEvents, executor: worker.executorEvents }, observers);
       runLog.event('info', 'run_start', { worker: true, keys: keyNames, concurrency: worker.concurrencyLimit });
     },
-    finish(summary, where) {
+    async finish(summary, where) {
       unbridge?.();
       if (!summary) return;
       const b = summary.counts.byState;
@@ -167,8 +167,7 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyNames: re
           title: `sluice worker: run ${where.prefix}:${where.run}`,
           timeline: timelineInMemory(timeline, startedAt, now),
           counts: { total: totals.total, succeeded: b.succeeded, failed: b.failed, cancelled: b.cancelled, pending: b.pending, running: b.running },
-          // The Redis store keeps no list of failed items for the report yet: `sluice export` has them.
-          failed: { total: b.failed, items: [] },
+          failed: await readFailedItems(config.backend, where),
           prices,
           generatedAt: now,
           settings: { backend: redactRedisUrl(config.backend), run: where.run, prefix: where.prefix, keys: [...keyNames], concurrency: config.adaptive ? `adaptive ${config.minConcurrency}..${config.maxConcurrency}` : config.concurrency },
@@ -183,6 +182,28 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyNames: re
       log.close();
     },
   };
+}
+
+/** The run's first failed items (the report's table) from the Redis store, with how many failed in all. */
+async function readFailedItems(url: string, where: { prefix: string; run: string }): Promise<{ total: number; items: FailedItemRow[] }> {
+  const store = await RedisJobStore.connect(url, { prefix: where.prefix, run: where.run });
+  try {
+    const { total, items } = await store.failedItems(REPORT_FAILED_ITEMS);
+    return {
+      total,
+      items: items.map((i) => ({
+        id: i.id,
+        line: i.line,
+        attempts: i.attempts,
+        kind: i.lastError?.kind ?? 'unknown',
+        message: i.lastError?.message ?? '',
+        ...(i.lastError?.status !== undefined ? { status: i.lastError.status } : {}),
+        ...(i.lastKey !== undefined ? { key: i.lastKey } : {}),
+      })),
+    };
+  } finally {
+    await store.close();
+  }
 }
 
 /** Runs a worker for the run with the configuration's provider, keys, limits and retry policy. */
@@ -233,7 +254,7 @@ async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: stri
     throw err;
   } finally {
     shutdown.dispose();
-    observation.finish(summary, where);
+    await observation.finish(summary, where);
     await observation.close();
   }
 }

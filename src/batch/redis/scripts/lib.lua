@@ -1,6 +1,7 @@
 -- Helpers of the job-store scripts (prepended to each). ARGV[1] is always the run's key prefix R.
 -- An item lives in the hash R:item:<id>; indexes: R:pending (zset by priority then line), R:running (set),
--- R:final (zset by line), R:unwritten (zset by line: final items not yet in the output file);
+-- R:final (zset by line), R:unwritten (zset by line: final items not yet in the output file),
+-- R:failed (zset by line: the failed items, for the report's table);
 -- counters in R:counts (one field per state, `kind:<kind>` for failed items, `total`).
 local R = ARGV[1]
 local FINAL = { succeeded = true, failed = true, cancelled = true }
@@ -19,14 +20,20 @@ local function move(id, old, new, old_kind, new_kind)
   redis.call('HINCRBY', R .. ':counts', new, 1)
   if old == 'pending' then redis.call('ZREM', R .. ':pending', id) end
   if old == 'running' then redis.call('SREM', R .. ':running', id) end
-  if old == 'failed' then redis.call('HINCRBY', R .. ':counts', 'kind:' .. (old_kind or 'unknown'), -1) end
+  if old == 'failed' then
+    redis.call('HINCRBY', R .. ':counts', 'kind:' .. (old_kind or 'unknown'), -1)
+    redis.call('ZREM', R .. ':failed', id)
+  end
   if old and FINAL[old] and not FINAL[new] then
     redis.call('ZREM', R .. ':final', id)
     redis.call('ZREM', R .. ':unwritten', id)
   end
   if new == 'pending' then redis.call('ZADD', R .. ':pending', pending_score(priority, line), id) end
   if new == 'running' then redis.call('SADD', R .. ':running', id) end
-  if new == 'failed' then redis.call('HINCRBY', R .. ':counts', 'kind:' .. (new_kind or 'unknown'), 1) end
+  if new == 'failed' then
+    redis.call('HINCRBY', R .. ':counts', 'kind:' .. (new_kind or 'unknown'), 1)
+    redis.call('ZADD', R .. ':failed', line, id)
+  end
   if FINAL[new] then
     redis.call('ZADD', R .. ':final', line, id)
     redis.call('ZADD', R .. ':unwritten', line, id)
