@@ -240,6 +240,16 @@ export class RedisBatchWorker {
     return this.limit;
   }
 
+  /** Items this worker holds waiting in its executor (for the metrics' `sluice_items_queued`). */
+  get queued(): number {
+    return this.executor.queued;
+  }
+
+  /** The executor's quota monitors' state per key (for the metrics' quota use). */
+  quotaState(): Record<string, unknown> {
+    return this.executor.quotaState();
+  }
+
   private limit: number;
 
   /**

@@ -38,7 +38,7 @@ import { writeReportPage } from '../../observe/report/page.js';
 import { buildReportData } from '../../observe/report/report-data.js';
 import { TimelineBuffer, timelineInMemory, type FailedItemRow } from '../../observe/report/timeline.js';
 import { REPORT_FAILED_ITEMS, loadPrices, usageModel } from './report.js';
-import { observeUsage, startRunMetrics } from '../run-metrics.js';
+import { observeUsage, quotaUsageOf, startRunMetrics } from '../run-metrics.js';
 import type { RunObserver } from '../../observe/report/run-events.js';
 import type { RedisBatchWorker } from '../../batch/redis/worker.js';
 
@@ -143,6 +143,11 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyNames: re
         metrics?.recordUsage(keyName, usage);
       }),
     attach(worker) {
+      // Read at each scrape, as for `run`: items queued in this worker's executor, quota use per key (the
+      // fleet's pending count lives in Redis and is `sluice status`'s).
+      const perDay = Object.fromEntries(Object.entries(keyLimitsFor(config, keyNames.map((name) => ({ name, secret: '' })))).map(([k, l]) => [k, l.requestsPerDay]));
+      metrics?.setSampler(() => ({ itemsQueued: worker.queued, quotaUsage: quotaUsageOf(worker.quotaState(), perDay, clock) }));
+      metrics?.observe({ type: 'concurrency', at: clock.now(), limit: worker.concurrencyLimit });
       unbridge = bridgeRunEvents({ clock, batch: worker.batchEvents, executor: worker.executorEvents }, observers);
       runLog.event('info', 'run_start', { worker: true, keys: keyNames, concurrency: worker.concurrencyLimit });
     },
