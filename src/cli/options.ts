@@ -367,7 +367,7 @@ export const OPTIONS = {
     schema: z.boolean(), default: true,
     range: 'true | false',
     description:
-      'Before the run, send one request (the first item) to check the URL, model and key; a refused connection, 404 or 401 stops the run with a clear message. `--no-probe` skips it.',
+      'Before the run, send one request (the first item) to check the URL, model and key; a refused connection, 404 or 401 stops the run with a clear message. Its answer becomes the result of the first item (not paid for twice). `--no-probe` skips it.',
   }),
 } as const;
 

@@ -15,6 +15,7 @@ import { readInput } from '../batch/ingest.js';
 import { readLines } from '../batch/input/lines.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../batch/input/record.js';
 import { templateFields } from '../batch/input/template.js';
+import type { ProbeAnswer } from './probe-answer.js';
 import type { NewItem } from '../batch/store.js';
 import { classify } from '../classify/classify.js';
 import type { ApiKey, ProviderAdapter } from '../provider/types.js';
@@ -47,15 +48,18 @@ export interface PreflightInput {
   adapter: ProviderAdapter<Payload, unknown>;
 }
 
-/** Runs every check; throws a {@link CliError} naming the file, line, field or option of the first problem. */
-export async function preflight(p: PreflightInput): Promise<void> {
+/**
+ * Runs every check; throws a {@link CliError} naming the file, line, field or option of the first problem.
+ * Returns the probe's answer when the probe succeeded (the run reuses it: probe-answer.ts).
+ */
+export async function preflight(p: PreflightInput): Promise<ProbeAnswer | undefined> {
   const { config, input } = p;
   checkBaseUrlShape(config.provider, config.baseUrl);
   const csv = input.toLowerCase().endsWith('.csv');
   if (csv) await checkCsvTemplate(input, config.template);
   else if (config.template !== undefined) await checkJsonlTemplate(input, config.template);
   const first = await checkItems(p);
-  if (first && config.probe) await probe(p, first);
+  return first && config.probe ? probe(p, first) : undefined;
 }
 
 /** The URL requests go to, for messages: the given base URL (without credentials or query) or the provider default. */
@@ -228,15 +232,16 @@ async function checkItems(p: PreflightInput): Promise<NewItem | undefined> {
 }
 
 /** One request with the first item: stops on a refused connection, a 404 or a rejected key. */
-async function probe(p: PreflightInput, item: NewItem): Promise<void> {
+async function probe(p: PreflightInput, item: NewItem): Promise<ProbeAnswer | undefined> {
   const { config, keys, adapter } = p;
   const key = keys[0];
-  if (!key) return;
+  if (!key) return undefined;
   const url = shownBaseUrl(config);
   const payload = shapePayload(config.provider, (item.payload ?? {}) as Payload, config);
   const timeout = AbortSignal.timeout(Math.min(config.attemptTimeout, PROBE_TIMEOUT_MS));
   try {
-    await adapter.call(payload, { key, signal: timeout, attempt: 1 });
+    const response = await adapter.call(payload, { key, signal: timeout, attempt: 1 });
+    return { payloadJson: JSON.stringify(item.payload ?? {}), key: key.name, response };
   } catch (error) {
     const c = classify(error);
     const skip = ' (or --no-probe to skip this check)';
@@ -263,5 +268,6 @@ async function probe(p: PreflightInput, item: NewItem): Promise<void> {
       );
     }
     // Anything else (a rate limit, an overload, a bad single item) is the run's business: it retries or fails that item.
+    return undefined;
   }
 }

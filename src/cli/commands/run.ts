@@ -10,6 +10,7 @@ import { println } from '../io.js';
 import { loadKeys } from '../keys.js';
 import type { SluiceConfig } from '../options.js';
 import { shapePayload, shapingAdapter } from '../payload.js';
+import { reuseProbeAnswer } from '../probe-answer.js';
 import { preflight } from '../preflight.js';
 import { describeChange, resumeConfig, storedSettings } from '../run-settings.js';
 import { keyLimitsFor, runSession } from '../session.js';
@@ -47,8 +48,9 @@ export function runCommand(ctx: CliContext): Command {
       const keys = loadKeys({ keysEnv: config.keysEnv, keyFile: config.keyFile }, ctx.io.env);
       const adapter = buildProvider(config);
       keyLimitsFor(config, keys);
-      await preflight({ config, input, keys, adapter });
-      const provider = shapingAdapter(adapter, config.provider, config);
+      const probed = await preflight({ config, input, keys, adapter });
+      // The probe's answer is the first item's: its first call takes it instead of paying again.
+      const provider = reuseProbeAnswer(shapingAdapter(adapter, config.provider, config), probed);
       const result = await runSession({
         io: ctx.io,
         config: { ...config, ...files },
