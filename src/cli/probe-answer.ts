@@ -15,18 +15,21 @@ export interface ProbeAnswer {
   response: ProviderResponse;
 }
 
-/** The adapter, answering the first call of the probed item on the probed key with the probe's answer (once). */
+/**
+ * The adapter, answering with the probe's answer the first call on the probed key when it is the probed
+ * item's first attempt (a fresh run starts there). The answer is offered to that one call only, so no
+ * later call pays for the comparison (a resumed run whose first item is done never matches).
+ */
 export function reuseProbeAnswer<P, R>(provider: ProviderAdapter<P, R>, answer: ProbeAnswer | undefined): ProviderAdapter<P, R> {
   if (!answer) return provider;
   let kept: ProbeAnswer | undefined = answer;
   return {
     name: provider.name,
     call: async (payload, ctx) => {
-      const hit = kept !== undefined && ctx.attempt === 1 && ctx.key.name === kept.key && !ctx.signal.aborted && JSON.stringify(payload) === kept.payloadJson;
-      if (hit) {
-        const response = kept!.response as ProviderResponse<R>;
+      if (kept !== undefined && ctx.key.name === kept.key) {
+        const offered = kept;
         kept = undefined;
-        return response;
+        if (ctx.attempt === 1 && !ctx.signal.aborted && JSON.stringify(payload) === offered.payloadJson) return offered.response as ProviderResponse<R>;
       }
       return provider.call(payload, ctx);
     },

@@ -6,6 +6,7 @@
 import type { Clock } from '../clock/clock.js';
 import { QuotaMonitor } from '../flow/quota/quota-monitor.js';
 import type { QuotaRecord } from '../flow/backend.js';
+import type { KeyLimits } from '../flow/limits.js';
 import { SluiceMetrics, startMetricsServer, type MetricsServer } from '../observe/metrics.js';
 import type { ProviderAdapter, Usage } from '../provider/types.js';
 import { CliError, ExitCode } from './exit-codes.js';
@@ -45,10 +46,10 @@ export async function startRunMetrics(port: number, keyNames: readonly string[],
  * the latest rate-limit snapshot and the day's requests), computed by the flow layer's `QuotaMonitor`
  * (the one place that knows how usage is read), without alerts or pauses.
  */
-export function quotaUsageOf(states: Record<string, unknown>, requestsPerDay: Record<string, number | undefined>, clock: Clock): Record<string, number> {
+export function quotaUsageOf(states: Record<string, unknown>, limits: Readonly<Record<string, KeyLimits>>, clock: Clock): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, state] of Object.entries(states)) {
-    const perDay = requestsPerDay[key];
+    const perDay = limits[key]?.requestsPerDay;
     const monitor = new QuotaMonitor({ key, clock, monitoring: false, ...(perDay !== undefined ? { requestsPerDay: perDay } : {}) });
     monitor.restore(state as QuotaRecord);
     out[key] = monitor.maxUsage();

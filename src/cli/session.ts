@@ -121,6 +121,7 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   const prices = loadPrices(io.cwd, config.prices);
   // The stored time series of the report: counted in memory, written to the state every 2 s (see timeline-store.ts).
   const timeline = new TimelineBuffer({ initialLimit: config.concurrency });
+  const keyLimits = keyLimitsFor(config, s.keys, s.limitsWindowMs);
   const executor = createSluice<Record<string, unknown>, unknown>({
     // Tokens each response reports: per model into the report's timeline, per key into the metrics (set below).
     provider: observeUsage(s.provider, (usage, payload, keyName) => {
@@ -128,7 +129,7 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
       metrics?.recordUsage(keyName, usage);
     }),
     keys: s.keys,
-    limits: keyLimitsFor(config, s.keys, s.limitsWindowMs),
+    limits: keyLimits,
     retry: retryFor(config),
     quota: {
       monitoring: config.quotaMonitoring,
@@ -169,8 +170,7 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
     // Read at each scrape: items pending in the state (from the runner's progress), queued in the executor, quota use.
     let pending = 0;
     batchEvents.on('progress', (p) => (pending = p.counts.byState.pending));
-    const perDay = Object.fromEntries(Object.entries(keyLimitsFor(config, s.keys, s.limitsWindowMs)).map(([k, l]) => [k, l.requestsPerDay]));
-    metrics.setSampler(() => ({ itemsPending: pending, itemsQueued: executor.queued, quotaUsage: quotaUsageOf(executor.quotaState(), perDay, clock) }));
+    metrics.setSampler(() => ({ itemsPending: pending, itemsQueued: executor.queued, quotaUsage: quotaUsageOf(executor.quotaState(), keyLimits, clock) }));
     metrics.observe({ type: 'concurrency', at: clock.now(), limit: config.concurrency });
     observers.push(metrics);
   }

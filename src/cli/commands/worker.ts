@@ -116,7 +116,8 @@ interface WorkerObservation {
   close(): Promise<void>;
 }
 
-async function observeWorker(ctx: CliContext, config: SluiceConfig, keyNames: readonly string[]): Promise<WorkerObservation> {
+async function observeWorker(ctx: CliContext, config: SluiceConfig, keyLimits: Readonly<Record<string, KeyLimits>>): Promise<WorkerObservation> {
+  const keyNames = Object.keys(keyLimits);
   const clock = systemClock;
   const log = createFileLogger(config.logFile, config.logLevel);
   const runLog = new RunLog(log.logger, { alertLevels: config.alertLevels, quotaLogInterval: config.quotaLogInterval });
@@ -145,8 +146,7 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyNames: re
     attach(worker) {
       // Read at each scrape, as for `run`: items queued in this worker's executor, quota use per key (the
       // fleet's pending count lives in Redis and is `sluice status`'s).
-      const perDay = Object.fromEntries(Object.entries(keyLimitsFor(config, keyNames.map((name) => ({ name, secret: '' })))).map(([k, l]) => [k, l.requestsPerDay]));
-      metrics?.setSampler(() => ({ itemsQueued: worker.queued, quotaUsage: quotaUsageOf(worker.quotaState(), perDay, clock) }));
+      metrics?.setSampler(() => ({ itemsQueued: worker.queued, quotaUsage: quotaUsageOf(worker.quotaState(), keyLimits, clock) }));
       metrics?.observe({ type: 'concurrency', at: clock.now(), limit: worker.concurrencyLimit });
       unbridge = bridgeRunEvents({ clock, batch: worker.batchEvents, executor: worker.executorEvents }, observers);
       runLog.event('info', 'run_start', { worker: true, keys: keyNames, concurrency: worker.concurrencyLimit });
@@ -172,7 +172,7 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyNames: re
           title: `sluice worker: run ${where.prefix}:${where.run}`,
           timeline: timelineInMemory(timeline, startedAt, now),
           counts: { total: totals.total, succeeded: b.succeeded, failed: b.failed, cancelled: b.cancelled, pending: b.pending, running: b.running },
-          failed: await readFailedItems(config.backend, where),
+          failed: await readFailedItems(config, where),
           prices,
           generatedAt: now,
           settings: { backend: redactRedisUrl(config.backend), run: where.run, prefix: where.prefix, keys: [...keyNames], concurrency: config.adaptive ? `adaptive ${config.minConcurrency}..${config.maxConcurrency}` : config.concurrency },
@@ -190,8 +190,8 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyNames: re
 }
 
 /** The run's first failed items (the report's table) from the Redis store, with how many failed in all. */
-async function readFailedItems(url: string, where: { prefix: string; run: string }): Promise<{ total: number; items: FailedItemRow[] }> {
-  const store = await RedisJobStore.connect(url, { prefix: where.prefix, run: where.run });
+async function readFailedItems(config: Pick<SluiceConfig, 'backend'>, where: { prefix: string; run: string }): Promise<{ total: number; items: FailedItemRow[] }> {
+  const store = await openRedisState(config, where);
   try {
     const { total, items } = await store.failedItems(REPORT_FAILED_ITEMS);
     return {
@@ -214,7 +214,9 @@ async function readFailedItems(url: string, where: { prefix: string; run: string
 /** Runs a worker for the run with the configuration's provider, keys, limits and retry policy. */
 async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: string; run: string }): Promise<RedisWorkerSummary> {
   const keys = loadKeys({ keysEnv: config.keysEnv, keyFile: config.keyFile }, ctx.io.env);
-  const observation = await observeWorker(ctx, config, keys.map((k) => k.name));
+  // keyLimits: each key's own limits over the common ones (its rpd is that key's fleet budget).
+  const perKey = keyLimitsFor(config, keys);
+  const observation = await observeWorker(ctx, config, perKey);
   const provider = observation.countTokens(shapingAdapter(buildProvider(config), config.provider, config));
   const shutdown = new Shutdown((m) => println(ctx.io.stderr, m), config.gracePeriod);
   let summary: RedisWorkerSummary | undefined;
@@ -225,8 +227,7 @@ async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: stri
       provider,
       keys,
       limits: limitsOf(config),
-      // keyLimits: each key's own limits over the common ones (its rpd is that key's fleet budget).
-      perKey: keyLimitsFor(config, keys),
+      perKey,
       selection: config.selection,
       // The canonical presets (with their validator and give-up message), as on the embedded path.
       retry: retryFor(config),
