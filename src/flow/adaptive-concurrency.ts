@@ -180,11 +180,11 @@ export class AdaptiveConcurrency {
       return { down: true, strong: false, reason: `latency ${Math.round(latency)} ms, ${(latency / this.lowestLatency).toFixed(1)}x the lowest seen` };
     }
     const lower = this.below(this.current);
-    const below = lower?.rate;
-    if (lower === undefined || below === undefined) {
+    if (lower === undefined) {
       if (rate > this.o.maxErrorRate) return { down: true, strong: true, reason: `error rate ${pct(rate)} above ${pct(this.o.maxErrorRate)}` };
       return { down: false, strong: false, reason: `error rate ${pct(rate)}, quota use ${pct(this.quota)}` };
     }
+    const below = lower.rate;
     // Beyond chance: a two-proportion test, since the lower levels' rate is a sample too (a baseline of
     // 40 outcomes at 5 % made 14 % of 80 at the next level look like load, under 10 % random faults).
     const pooled = (rate * n + below * lower.outcomes) / (n + lower.outcomes);

@@ -93,7 +93,6 @@ export class RateLimiter {
   private impliedWindowMs = 0;
   /** Starts granted so far (permits carry their number). */
   private starts = 0;
-
   private readonly learned: LearnedRate | undefined;
   private inFlightCount = 0;
   private readonly waiters: Waiter[] = [];
