@@ -427,6 +427,20 @@ export class KeyPool {
     return this.reportFailure(name, classification, detail, now);
   }
 
+  /** A key's bare-429 strikes in a row and when the last came, for processes that share the key (batch/redis). */
+  strikesOf(name: string): { strikes: number; at: number } {
+    const e = this.entry(name);
+    return { strikes: e.strikes, at: e.lastStrikeAt };
+  }
+
+  /** Adopts the strikes of a fleet that shares the key: a burst of 429s seen by several processes is one cooldown step. */
+  adoptStrikes(name: string, strikes: number, at: number): void {
+    const e = this.entry(name);
+    if (!(strikes >= 0) || !Number.isFinite(strikes)) return;
+    e.strikes = Math.floor(strikes);
+    e.lastStrikeAt = strikes > 0 ? at : -Infinity;
+  }
+
   /** Cancels every rejoin timer, resume timer and limiter waiter. */
   close(): void {
     for (const e of this.entries) {

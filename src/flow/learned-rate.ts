@@ -31,6 +31,21 @@ export interface LearnedRateOptions {
   measureMs?: number;
 }
 
+/**
+ * A congestion event, as processes that share one key's limit pass it to one another (batch/redis):
+ * one decrease for the fleet, adopted by every process, so that all use the same learned rate.
+ */
+export interface LearnedRateState {
+  /** Estimated capacity at the event (requests per window). */
+  max: number;
+  /** The rate set at the event (requests per window). */
+  base: number;
+  /** When the event was (this process's clock). */
+  at: number;
+  /** Whether the estimate was guessed before any answer (the climb back runs faster). */
+  guessed: boolean;
+}
+
 /** Resolution of the goodput record, ms. */
 const SLOT_MS = 100;
 /** The span the goodput is measured over after an ordinary 429, ms. */
@@ -110,10 +125,10 @@ export class LearnedRate {
     return this.lastMax !== undefined;
   }
 
-  /** Counts one granted start, for the sending rate that caps the probe. */
-  count(now: number): void {
+  /** Counts `n` (default 1) granted starts, for the sending rate that caps the probe. */
+  count(now: number, n = 1): void {
     this.firstStartAt ??= now;
-    this.grants++;
+    this.grants += n;
     if (this.sentSlotStart === undefined) this.sentSlotStart = now;
     else if (now - this.sentSlotStart >= 500) {
       const perMs = this.sentInSlot / (now - this.sentSlotStart);
@@ -121,7 +136,7 @@ export class LearnedRate {
       this.sentSlotStart = now;
       this.sentInSlot = 0;
     }
-    this.sentInSlot++;
+    this.sentInSlot += n;
   }
 
   /** The smoothed sending rate (requests per window), or `undefined` before half a second of sending. */
@@ -133,10 +148,32 @@ export class LearnedRate {
    * A call started at `startedAt` succeeded at `now`: it counts toward the goodput, and if it started
    * after the last decrease, the next 429 is a new congestion event.
    */
-  onSuccess(startedAt?: number, now?: number): void {
+  onSuccess(startedAt?: number, now?: number, n = 1): void {
     if (startedAt === undefined || startedAt >= this.lastDecreaseAt) this.succeededSince = true;
     const at = startedAt ?? now;
-    if (at !== undefined) this.record(at, now ?? at);
+    if (at !== undefined) this.record(at, now ?? at, n);
+  }
+
+  /** The congestion event in force (to share), or `undefined` before the first or once recovered. */
+  snapshot(): LearnedRateState | undefined {
+    if (this.lastMax === undefined) return undefined;
+    return { max: this.lastMax, base: this.base, at: this.lastDecreaseAt, guessed: this.guessed };
+  }
+
+  /**
+   * Adopts a congestion event another process sharing the key's limit decided (its decrease, in place
+   * of this one's own): the rate then climbs back from it here too, and 429s of calls started before it
+   * are that event's. `ceiling` is the configured/announced limit, as for {@link decrease}.
+   */
+  adopt(state: LearnedRateState, ceiling: number | undefined): void {
+    if (!(state.max > 0) || !(state.base > 0) || !Number.isFinite(state.at)) return;
+    this.lastMax = state.max;
+    this.base = Math.min(state.base, state.max);
+    this.lastDecreaseAt = state.at;
+    this.guessed = state.guessed;
+    this.ceiling = ceiling;
+    this.succeededSince = false;
+    this.refusals = 0;
   }
 
   /** Successful starts per window over the last `spanMs` (at most `measureMs`) at `now`, or `undefined` with none. */
@@ -200,14 +237,14 @@ export class LearnedRate {
     return accepted > 0 ? (accepted / Math.max(SLOT_MS, now - this.firstStartAt)) * this.windowMs : undefined;
   }
 
-  /** Adds a success started at `at` to the goodput record. */
-  private record(at: number, now: number): void {
+  /** Adds `n` successes started at `at` to the goodput record. */
+  private record(at: number, now: number, n: number): void {
     this.advance(now);
     if (this.firstStartAt === undefined || at < this.firstStartAt) this.firstStartAt = at;
     const head = Math.floor(now / SLOT_MS);
     const slot = Math.floor(at / SLOT_MS);
     if (slot > head || head - slot >= this.slots.length) return;
-    this.slots[slot % this.slots.length]! += 1;
+    this.slots[slot % this.slots.length]! += n;
   }
 
   /** Clears the slots that fell out of the record since it was last touched. */

@@ -10,7 +10,7 @@ import { refillOf, type RateLimitSnapshot, type RateLimitWindow } from '../class
 import { DEFAULT_WINDOW_MS, validateLimits, type KeyLimits } from './limits.js';
 import { MemoryLimiterStore, isPending, whenReady, type LimiterStore, type MaybePromise } from './backend.js';
 import { SAME_WINDOW_MS, type BucketSpec, type CapWindow, type ServerCap } from './bucket.js';
-import { LearnedRate, type LearnedRateOptions } from './learned-rate.js';
+import { LearnedRate, type LearnedRateOptions, type LearnedRateState } from './learned-rate.js';
 
 /** A granted start. Hold it while the call runs; `release()` when it ends, `settle()` when usage is known. */
 export interface Permit {
@@ -264,6 +264,29 @@ export class RateLimiter {
    */
   onSuccess(startedAt?: number): void {
     this.learned?.onSuccess(startedAt, this.clock.now());
+  }
+
+  /** The learned rate's congestion event in force, for processes that share this key's limit (batch/redis); else undefined. */
+  learnedState(): LearnedRateState | undefined {
+    return this.learned?.snapshot();
+  }
+
+  /** Adopts a congestion event another process sharing this key's limit decided: one decrease for the fleet, the same rate everywhere. */
+  adoptLearned(state: LearnedRateState): void {
+    if (!this.learned) return;
+    const before = this.effectiveRequestsPerWindow();
+    this.learned.adopt(state, minDefined(this.configured.requestsPerMinute, this.announced.requests));
+    this.cachedSpec = undefined;
+    this.emitRate(before, 'rate limited (429): the rate the fleet learned');
+    this.rearm();
+  }
+
+  /** Counts starts and successes other processes made on this key now: the fleet's goodput and sending rate, which its learned rate is cut from. */
+  countOthers(starts: number, successes: number): void {
+    if (!this.learned) return;
+    const now = this.clock.now();
+    if (starts > 0) this.learned.count(now, starts);
+    if (successes > 0) this.learned.onSuccess(now, now, successes);
   }
 
   /** Rejects every waiter with an `AbortError` and cancels the timer. Permits already granted stay valid. */

@@ -48,4 +48,41 @@ describe('LearnedRate', () => {
     expect(lr.rate(T0 + 440)!).toBeLessThan(31);
     expect(lr.rate(T0 + 440)!).toBeGreaterThan(12);
   });
+
+  it("a process that adopts another's congestion event has the same rate, and its own 429s of calls started before it are that event", () => {
+    const a = perSecond();
+    for (let t = 0; t < 1_000; t += 25) {
+      a.count(T0 + t);
+      a.onSuccess(T0 + t, T0 + t + 20);
+    }
+    expect(a.decrease(T0 + 1_000, undefined, undefined)).toBe(true);
+    const event = a.snapshot()!;
+    expect(event.at).toBe(T0 + 1_000);
+
+    const b = perSecond();
+    b.adopt(event, undefined);
+    for (const t of [1_000, 1_500, 2_500, 4_000]) expect(b.rate(T0 + t)).toBeCloseTo(a.rate(T0 + t)!, 6);
+    // A call started before the event, refused after it: no second decrease.
+    expect(b.decrease(T0 + 1_050, b.rate(T0 + 1_050), undefined, T0 + 990)).toBe(false);
+    // No success since the event: a refusal of a later call is still the same congestion.
+    expect(b.decrease(T0 + 1_100, b.rate(T0 + 1_100), undefined, T0 + 1_060)).toBe(false);
+    expect(b.rate(T0 + 1_100)).toBeCloseTo(a.rate(T0 + 1_100)!, 6);
+  });
+
+  it("successes counted for other processes enter the goodput a decrease is cut from", () => {
+    const alone = perSecond();
+    const fleet = perSecond();
+    for (let t = 0; t < 1_000; t += 40) {
+      for (const lr of [alone, fleet]) {
+        lr.count(T0 + t);
+        lr.onSuccess(T0 + t, T0 + t + 20);
+      }
+      // Three other processes did as much in the same time.
+      fleet.count(T0 + t + 20, 3);
+      fleet.onSuccess(T0 + t + 20, T0 + t + 20, 3);
+    }
+    expect(alone.decrease(T0 + 1_000, undefined, undefined)).toBe(true);
+    expect(fleet.decrease(T0 + 1_000, undefined, undefined)).toBe(true);
+    expect(fleet.rate(T0 + 1_000)!).toBeCloseTo(4 * alone.rate(T0 + 1_000)!, 0);
+  });
 });
