@@ -138,7 +138,11 @@ export interface RetryPolicy {
  */
 const BUILTIN: Record<ErrorKind, DefaultPolicyOptions & { retry: boolean }> = {
   rate_limited: { retry: true, attempts: 5, backoff: { type: 'exponential', initialMs: 1000, factor: 2, maxMs: 60_000 } },
-  overloaded: { retry: true, attempts: 4, backoff: { type: 'exponential', initialMs: 2000, factor: 2, maxMs: 60_000 } },
+  // Overload is the provider's shared capacity, not the key's: its own SDKs retry it after 0.375-0.5 s,
+  // then 0.75-1 s, 1.5-2 s (openai-node 6.x and @anthropic-ai/sdk 0.68 `calculateDefaultRetryTimeoutMillis`:
+  // 0.5 s x 2^n, up to 25 % less). 1 s with equal jitter (0.5-1 s, 1-2 s, 2-4 s) stays at or above them;
+  // 2 s made every late 503 of a batch its last two seconds (the demo ended 1.11-1.14 of its minimum).
+  overloaded: { retry: true, attempts: 4, backoff: { type: 'exponential', initialMs: 1000, factor: 2, maxMs: 60_000 } },
   server_error: { retry: true, attempts: 3, backoff: { type: 'exponential', initialMs: 500, factor: 2, maxMs: 10_000 } },
   timeout: { retry: true, attempts: 3 },
   network: { retry: true, attempts: 3 },

@@ -45,7 +45,7 @@ const table: [string, Omit<FailureInput, 'keys'> & { keys?: KeyFacts }, Expected
   ['auth, alone', { classification: c('auth', { status: 401 }), attempt: 1, keys: ALONE }, { action: 'fail' }],
   ['auth, failover off', { classification: c('auth', { status: 401 }), attempt: 1, keys: keys({ failover: false }) }, { action: 'fail' }],
   // item failures: the policy alone; another key does not help.
-  ['503, other key free', { classification: c('overloaded', { status: 503 }), attempt: 1 }, { action: 'later', delayMs: 2000 }],
+  ['503, other key free', { classification: c('overloaded', { status: 503 }), attempt: 1 }, { action: 'later', delayMs: 1000 }],
   ['400', { classification: c('invalid_request', { status: 400 }), attempt: 1 }, { action: 'fail' }],
   ['cancelled', { classification: c('cancelled'), attempt: 1 }, { action: 'fail' }],
   ['unknown', { classification: c('unknown'), attempt: 1 }, { action: 'fail' }],
