@@ -121,8 +121,12 @@ describe('four worker processes on one Redis quota', () => {
     sim.resetStats();
     const run = 'limit';
     const store = await enqueue(run, 160);
-    // 40 requests per second per key on the simulator; the four workers together are given 36.
-    const workers = Array.from({ length: 4 }, () => startWorker(run, { requestsPerMinute: 36, windowMs: 1000 }));
+    // 40 requests per second per key on the simulator; the four workers together are given 32. The
+    // fleet uses all it is given (starts granted ahead, in turn: leases.ts), so the margin covers what
+    // the shared bucket cannot see: each process's first requests reach the server up to ~0.2 s after
+    // their start (a cold HTTP client on a loaded 2-core machine), and arrive together with the starts
+    // granted after them (measured: 42 in the first second at 36, none refused after it).
+    const workers = Array.from({ length: 4 }, () => startWorker(run, { requestsPerMinute: 32, windowMs: 1000 }));
     const exits = await Promise.all(workers.map((w) => w.exit));
     for (const e of exits) expect(e.code, e.stderr).toBe(0);
     const stats = sim.stats({ log: false });

@@ -12,6 +12,18 @@
  * back each key's shared state (cooled, parked or disabled by any worker) and when the bucket can grant
  * its next start, so `waitTimeMs` stays synchronous too.
  *
+ * A start the bucket cannot grant now but can within {@link AHEAD_MS} is granted ahead: the bucket goes
+ * into debt by it and the worker may use it from the time the answer names. Workers waiting for the
+ * same refill are then served in the order they asked, each with one call, instead of all asking again
+ * when it comes and all but one getting nothing.
+ *
+ * The fleet learns as one through the same call: each worker's successes and starts on a key (the
+ * fleet's goodput, which a learned rate is cut from), a decrease of its learned rate after a bare 429
+ * and a bare 429's cooldown strike go to the key's `P:flow:learn:<key>` hash; the script takes a
+ * decrease or a strike only when the refused call started after the fleet's last one (one congestion
+ * event for the fleet, whichever workers saw its 429s), and every answer brings back the fleet's event,
+ * strikes and counts, which the worker's limiter and pool adopt (shared-pool.ts).
+ *
  * Cost: one command per lease for all keys, instead of one reserve per request; nothing when idle.
  */
 import type { Redis } from 'ioredis';
@@ -20,11 +32,15 @@ import { ACTIVE, MemoryQuotaStore, type FlowBackend, type KeyState, type KeyStat
 import type { BucketSpec, ReserveResult, ServerCap } from '../../flow/bucket.js';
 import { readScript } from '../../flow/redis/scripts.js';
 import { specArgs, type RedisKeyStateStore } from '../../flow/redis/redis-flow-backend.js';
+import type { LearnedRateState } from '../../flow/learned-rate.js';
+import type { FleetLearner } from './shared-pool.js';
 
 /** Leased starts not used within this long go back to the shared bucket, ms (while held, no other worker can use them). */
 export const LEASE_TTL_MS = 150;
 /** A lease holds about this long's worth of this worker's recent starts on the key, ms. */
-const LEASE_HORIZON_MS = 50;
+const LEASE_HORIZON_MS = 100;
+/** How far ahead the bucket may grant a start it cannot grant now, ms. */
+export const AHEAD_MS = 100;
 /** Most starts one key's lease holds. */
 const MAX_LEASE = 16;
 /** How long a start waits for a lease call on the way, ms (the executor looks again then). */
@@ -41,13 +57,20 @@ function leaseScript(): string {
   return [readScript(FLOW_BASE, 'bucket-lib'), wrap('sluice_reserve', 'reserve'), wrap('sluice_settle', 'settle'), wrap('sluice_cap', 'cap'), readScript(HERE, 'lease')].join('\n');
 }
 
+/** Entries of the lease answer per key (lease.lua). */
+const ANSWER = 15;
+
 /** One key's local side of its lease. */
 interface Lease {
   readonly name: string;
   readonly bucketKey: string;
   readonly stateKey: string;
-  /** Starts held and not used yet. */
+  readonly learnKey: string;
+  /** Starts held and not used yet (usable now). */
   permits: number;
+  /** Starts granted ahead, by the time each may be used (local clock, ascending), and the bucket's spacing between them, ms. */
+  ahead: number[];
+  aheadStep: number;
   /** Tokens held with them. */
   tokens: number;
   /** When the held starts were granted (local clock); they go back after {@link LEASE_TTL_MS}. */
@@ -74,6 +97,22 @@ interface Lease {
   starts: number;
   /** When the shared bucket can grant the next start, as of the last call (local clock). */
   nextAt: number;
+  /** Successes not reported yet, the latest one's start (local clock), and starts reported so far. */
+  successes: number;
+  lastSuccessStart: number | undefined;
+  startsReported: number;
+  /** A decrease of this worker's learned rate not sent yet, with the start of the refused call. */
+  decrease: { state: LearnedRateState; startedAt: number | undefined } | undefined;
+  /** A bare-429 strike not sent yet (the refused call's start; null when unknown). */
+  strike: { startedAt: number | undefined } | undefined;
+  /** Another worker published news of the key (a congestion event, a strike): ask for it now. */
+  poked: boolean;
+  /** The fleet's news as of the last answer: its congestion event, counts and strikes. */
+  seenSeq: number;
+  seenOk: number | undefined;
+  seenStarts: number | undefined;
+  seenStrikes: number;
+  seenStrikeAt: number;
 }
 
 /** Events of the lease engine that the worker reports. */
@@ -103,6 +142,7 @@ export class LeaseEngine {
   private timerAt = Infinity;
   private lastCallAt = -Infinity;
   private closed = false;
+  private learner: FleetLearner | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -121,7 +161,10 @@ export class LeaseEngine {
         name,
         bucketKey: `${prefix}:flow:bucket:${name}`,
         stateKey: `${prefix}:flow:state:${name}`,
+        learnKey: `${prefix}:flow:learn:${name}`,
         permits: 0,
+        ahead: [],
+        aheadStep: 0,
         tokens: 0,
         grantedAt: -Infinity,
         size: 1,
@@ -136,6 +179,17 @@ export class LeaseEngine {
         cap: undefined,
         starts: 0,
         nextAt: -Infinity,
+        successes: 0,
+        lastSuccessStart: undefined,
+        startsReported: 0,
+        decrease: undefined,
+        strike: undefined,
+        poked: false,
+        seenSeq: 0,
+        seenOk: undefined,
+        seenStarts: undefined,
+        seenStrikes: 0,
+        seenStrikeAt: -Infinity,
       });
     }
     this.limiter = {
@@ -163,6 +217,55 @@ export class LeaseEngine {
     return { limiter: this.limiter, keys: this.keys, quota: new MemoryQuotaStore() };
   }
 
+  /**
+   * The channel lease calls publish a key's name on when they record a new congestion event or strike
+   * for the fleet. A worker subscribed to it (run-worker.ts) hands each message to {@link pushed}: its
+   * next lease call goes at once and brings the event, the strikes and the key's cooldown, instead of
+   * when its lease runs low.
+   */
+  get channel(): string {
+    return `${this.prefix}:flow:events`;
+  }
+
+  /** A message of {@link channel}: the fleet learnt something of the key named. */
+  pushed(name: string): void {
+    const l = this.leases.get(name);
+    if (!l || this.closed) return;
+    l.poked = true;
+    const now = this.clock.now();
+    this.soon(now, now);
+  }
+
+  /** The pool that adopts what the fleet learnt (the worker's FleetKeyPool). */
+  attach(learner: FleetLearner): void {
+    this.learner = learner;
+  }
+
+  /** A call on `name` started at `startedAt` succeeded: it counts for the fleet's goodput (and ends the fleet's strikes). */
+  noteSuccess(name: string, startedAt: number): void {
+    const l = this.lease(name);
+    l.successes++;
+    if (l.lastSuccessStart === undefined || startedAt > l.lastSuccessStart) l.lastSuccessStart = startedAt;
+    const now = this.clock.now();
+    this.soon(now + FLUSH_MS, now);
+  }
+
+  /** This worker's learned rate on `name` just decreased after a bare 429 of a call started at `startedAt`: proposed to the fleet at once. */
+  proposeDecrease(name: string, state: LearnedRateState, startedAt: number | undefined): void {
+    const l = this.lease(name);
+    l.decrease = { state, startedAt };
+    const now = this.clock.now();
+    this.soon(now, now);
+  }
+
+  /** A bare 429 on `name` struck (a cooldown step): proposed to the fleet at once. */
+  proposeStrike(name: string, startedAt: number | undefined): void {
+    const l = this.lease(name);
+    l.strike = { startedAt };
+    const now = this.clock.now();
+    this.soon(now, now);
+  }
+
   /** The fleet's state of `name` as of the last answer (expired cooldowns count as active). */
   stateOf(name: string, now: number): KeyState {
     const s = this.remote.get(name);
@@ -179,7 +282,7 @@ export class LeaseEngine {
     const now = this.clock.now();
     for (const l of this.leases.values()) this.expire(l, now, true);
     this.closed = true;
-    if ([...this.leases.values()].some((l) => l.giveBack > 0 || l.settle !== 0 || l.cap)) await this.call().catch(() => undefined);
+    if ([...this.leases.values()].some((l) => l.giveBack > 0 || l.settle !== 0 || l.cap || l.successes > 0 || l.decrease || l.strike)) await this.call().catch(() => undefined);
   }
 
   // ------------------------------------------------------------------ LimiterStore (synchronous)
@@ -194,6 +297,7 @@ export class LeaseEngine {
     const l = this.lease(key);
     l.spec = spec;
     this.expire(l, now, false);
+    this.promote(l, now);
     if (this.fits(l, tokens, spec)) {
       l.permits--;
       l.starts++;
@@ -202,15 +306,37 @@ export class LeaseEngine {
       // Top up before it runs out (a lease of more than one: a worker that starts one at a time asks
       // when it needs one, so that no start sits idle here while another worker could use it).
       if (this.topUp(l)) this.soon(now, now);
+      else this.soon(now + FLUSH_MS, now); // the start is reported to the fleet with the next call
       return { ok: true, waitMs: 0 };
     }
     return { ok: false, waitMs: this.want(l, tokens, now) };
+  }
+
+  /**
+   * A start granted ahead whose time has come becomes usable, one at a time. One not used within the
+   * bucket's spacing of its time goes back instead: used later, it would go out together with the starts
+   * the bucket granted after it (to this worker or another), beyond the limit.
+   */
+  private promote(l: Lease, now: number): void {
+    const slack = Math.max(5, l.aheadStep);
+    let late = 0;
+    while (late < l.ahead.length && l.ahead[late]! + slack < now) late++;
+    if (late > 0) {
+      l.ahead.splice(0, late);
+      l.giveBack += late;
+      this.soon(now + FLUSH_MS, now);
+    }
+    if (l.permits >= 1 || l.ahead.length === 0 || l.ahead[0]! > now) return;
+    l.ahead.shift();
+    l.permits++;
+    l.grantedAt = now;
   }
 
   private waitMs(key: string, tokens: number, spec: BucketSpec, now: number): number {
     const l = this.lease(key);
     l.spec = spec;
     this.expire(l, now, false);
+    this.promote(l, now);
     return this.fits(l, tokens, spec) ? 0 : this.want(l, tokens, now);
   }
 
@@ -220,6 +346,8 @@ export class LeaseEngine {
 
   /** A start is wanted that the lease does not hold: ask for more (now, or when the bucket can grant), and say how long to wait. */
   private want(l: Lease, tokens: number, now: number): number {
+    // A start granted ahead is on its way: wait for it, no call.
+    if (l.permits < 1 && l.ahead.length > 0 && tokens <= l.tokensEach) return Math.max(1, Math.ceil(l.ahead[0]! - now));
     if (tokens > l.tokensEach) l.tokensEach = tokens;
     if (l.permits >= 1 && l.spec?.tokens !== undefined) {
       // Starts held, but too few tokens with them: give them back and lease with the larger reservation.
@@ -249,10 +377,13 @@ export class LeaseEngine {
     l.cap = { cap, at: now, startsBefore: l.starts };
     // Starts held beyond what the server says remains go back: nothing more than that may start.
     const r = cap.requests;
-    if (r && r.remaining < l.permits && !r.spend) {
+    if (r && r.remaining < l.permits + l.ahead.length && !r.spend) {
       const keep = Math.max(0, Math.floor(r.remaining));
-      l.giveBack += l.permits - keep;
-      l.permits = keep;
+      const dropAhead = Math.min(l.ahead.length, l.permits + l.ahead.length - keep);
+      l.ahead.length -= dropAhead;
+      const dropNow = Math.max(0, l.permits - keep);
+      l.giveBack += dropAhead + dropNow;
+      l.permits -= dropNow;
     }
     if (r && r.remaining < 1 && r.resetAt > l.nextAt) l.nextAt = r.resetAt;
     // A remainder that can bind goes at once (folded into a call on the way): it is only true for a
@@ -276,7 +407,7 @@ export class LeaseEngine {
 
   /** Whether `l` should be topped up ahead of need: a lease of several starts, half used. */
   private topUp(l: Lease): boolean {
-    return l.spec !== undefined && l.size > 1 && l.permits * 2 < l.size;
+    return l.spec !== undefined && l.size > 1 && (l.permits + l.ahead.length) * 2 < l.size;
   }
 
   /** Counts a start on `l` into its moving rate and sizes its next lease from it (bounded by the bucket's burst; 1 with a spacing). */
@@ -286,12 +417,16 @@ export class LeaseEngine {
     const keep = Number.isFinite(dt) ? Math.exp(-dt / 200) : 0;
     l.rate = l.rate * keep + 1 / 200;
     l.rateAt = now;
-    const burst = l.spec ? Math.max(1, Math.floor(l.spec.requestBurst)) : 1;
-    l.size = l.spec?.minSpacingMs ? 1 : Math.max(1, Math.min(MAX_LEASE, burst, Math.ceil(l.rate * LEASE_HORIZON_MS)));
+    // Beyond the bucket's burst the starts come ahead, in turn with the other workers' (see AHEAD_MS).
+    l.size = l.spec?.minSpacingMs ? 1 : Math.max(1, Math.min(MAX_LEASE, Math.ceil(l.rate * LEASE_HORIZON_MS)));
   }
 
   /** Held starts older than the lease's life go back (on the next call); `all` gives back everything. */
   private expire(l: Lease, now: number, all: boolean): void {
+    if (all && l.ahead.length > 0) {
+      l.giveBack += l.ahead.length;
+      l.ahead.length = 0;
+    }
     if (l.permits <= 0 && l.tokens <= 0) return;
     if (!all && now - l.grantedAt < LEASE_TTL_MS) return;
     l.giveBack += Math.max(0, l.permits);
@@ -373,21 +508,43 @@ export class LeaseEngine {
     const busy: Lease[] = [];
     for (const l of this.leases.values()) {
       const need = l.demand || (this.topUp(l) && now - l.grantedAt < LEASE_TTL_MS * 4);
-      if (need || l.giveBack > 0 || l.giveBackTokens > 0 || l.settle !== 0 || l.cap) busy.push(l);
+      const news = l.successes > 0 || l.starts > l.startsReported || l.decrease !== undefined || l.strike !== undefined || l.poked;
+      if (need || news || l.giveBack > 0 || l.giveBackTokens > 0 || l.settle !== 0 || l.cap) busy.push(l);
     }
     if (busy.length === 0) return;
     const sent = busy.map((l) => {
       const blocked = this.stateOf(l.name, now).state !== 'active';
-      const ask = l.spec && !this.closed && !blocked && (l.demand || this.topUp(l)) ? Math.max(1, l.size - l.permits) : 0;
-      const item = { l, ask, tokensEach: l.tokensEach, giveBack: l.giveBack, giveBackTokens: l.giveBackTokens, settle: l.settle, cap: l.cap, demand: l.demand };
+      const ask = l.spec && !this.closed && !blocked && (l.demand || this.topUp(l)) ? Math.max(1, l.size - l.permits - l.ahead.length) : 0;
+      const item = {
+        l,
+        ask,
+        tokensEach: l.tokensEach,
+        giveBack: l.giveBack,
+        giveBackTokens: l.giveBackTokens,
+        settle: l.settle,
+        cap: l.cap,
+        demand: l.demand,
+        successes: l.successes,
+        lastSuccessStart: l.lastSuccessStart,
+        starts: l.starts - l.startsReported,
+        decrease: l.decrease,
+        strike: l.strike,
+      };
       l.giveBack = 0;
       l.giveBackTokens = 0;
       l.settle = 0;
       l.cap = undefined;
       l.demand = false;
+      l.successes = 0;
+      l.lastSuccessStart = undefined;
+      l.startsReported = l.starts;
+      l.decrease = undefined;
+      l.strike = undefined;
+      l.poked = false;
       return item;
     });
-    const args: (string | number)[] = [busy.length * 2, ...busy.map((l) => l.bucketKey), ...busy.map((l) => l.stateKey), busy.length];
+    const ago = (at: number | undefined): number => (at === undefined ? -1 : Math.max(0, now - at));
+    const args: (string | number)[] = [busy.length * 3, ...busy.map((l) => l.bucketKey), ...busy.map((l) => l.stateKey), ...busy.map((l) => l.learnKey), busy.length, this.channel];
     for (const s of sent) {
       const spec = s.l.spec ?? { windowMs: 60_000, requestBurst: 1, tokenBurst: 0 };
       const r = s.cap?.cap.requests;
@@ -409,6 +566,16 @@ export class LeaseEngine {
         tOk ? t.resetAt - now : '',
         r?.spend ? '1' : '',
         ...specArgs(spec),
+        s.successes,
+        s.starts,
+        s.lastSuccessStart !== undefined ? ago(s.lastSuccessStart) : '',
+        s.decrease ? ago(s.decrease.startedAt) : -1,
+        s.decrease ? s.decrease.state.max : '',
+        s.decrease ? s.decrease.state.base : '',
+        s.decrease ? (s.decrease.state.guessed ? 1 : 0) : '',
+        s.strike ? ago(s.strike.startedAt) : '',
+        this.closed ? 0 : AHEAD_MS,
+        s.l.name,
       );
     }
     this.calls++;
@@ -425,20 +592,31 @@ export class LeaseEngine {
         s.l.settle += s.settle;
         s.l.cap ??= s.cap;
         s.l.demand ||= s.demand;
+        s.l.successes += s.successes;
+        if (s.lastSuccessStart !== undefined && (s.l.lastSuccessStart === undefined || s.lastSuccessStart > s.l.lastSuccessStart)) s.l.lastSuccessStart = s.lastSuccessStart;
+        s.l.startsReported -= s.starts;
+        s.l.decrease ??= s.decrease;
+        s.l.strike ??= s.strike;
       }
       throw e;
     }
     const back = this.clock.now();
     sent.forEach((s, i) => {
-      const granted = Number(answer[i * 4]);
-      const waitMs = Number(answer[i * 4 + 1]);
-      const raw = String(answer[i * 4 + 2] ?? '');
-      const pttl = Number(answer[i * 4 + 3]);
+      const a = answer.slice(i * ANSWER, (i + 1) * ANSWER);
+      const granted = Number(a[0]);
+      const waitMs = Number(a[1]);
+      const raw = String(a[2] ?? '');
+      const pttl = Number(a[3]);
+      const aheadMs = Number(a[4]);
+      const stepMs = Number(a[5]);
       const l = s.l;
       if (granted > 0) {
         if (this.closed) {
           l.giveBack += granted;
           l.giveBackTokens += granted * s.tokensEach;
+        } else if (aheadMs > 0) {
+          for (let k = 0; k < granted; k++) l.ahead.push(back + aheadMs + k * stepMs);
+          l.aheadStep = stepMs;
         } else {
           l.permits += granted;
           if (l.spec?.tokens !== undefined) l.tokens += granted * s.tokensEach;
@@ -447,11 +625,43 @@ export class LeaseEngine {
       }
       l.nextAt = back + waitMs;
       this.adopt(l.name, raw, pttl, back);
+      this.learn(s, a.slice(6), back);
     });
     // Something still waits for a start that the bucket could not grant: ask again when it can.
     let next = Infinity;
     for (const s of sent) if (s.demand && s.l.permits < 1 && s.ask > 0) next = Math.min(next, s.l.nextAt);
     if (Number.isFinite(next)) this.soon(Math.max(next, back + 1), back);
+  }
+
+  /** What the fleet learnt of a key, from an answer: its congestion event, its counts, its strikes. */
+  private learn(s: { l: Lease; successes: number; starts: number; decrease: { state: LearnedRateState } | undefined; strike: unknown }, a: unknown[], now: number): void {
+    const l = s.l;
+    const [seq, sinceEvent, max, base, guessed, ok, starts, strikes, sinceStrike] = a.map((x) => String(x ?? ''));
+    const learner = this.learner;
+    // The fleet's event: adopted when it is new, or when this worker proposed one that was refused as
+    // the same congestion (one it proposed and the fleet took is in force here already).
+    const n = Number(seq);
+    const mine = s.decrease !== undefined && Number(max) === s.decrease.state.max && Number(base) === s.decrease.state.base;
+    if (n > 0 && sinceEvent !== '' && (n !== l.seenSeq || s.decrease) && !mine) {
+      learner?.adoptRate(l.name, { max: Number(max), base: Number(base), at: now - Number(sinceEvent), guessed: guessed === '1' });
+    }
+    if (n > 0) l.seenSeq = n;
+    // Others' successes and starts since the last answer: the fleet's goodput and sending rate.
+    const okTotal = Number(ok);
+    const startsTotal = Number(starts);
+    if (l.seenOk !== undefined && l.seenStarts !== undefined) {
+      const others = { ok: okTotal - l.seenOk - s.successes, starts: startsTotal - l.seenStarts - s.starts };
+      if (others.ok > 0 || others.starts > 0) learner?.countOthers(l.name, Math.max(0, others.starts), Math.max(0, others.ok));
+    }
+    l.seenOk = okTotal;
+    l.seenStarts = startsTotal;
+    const k = Number(strikes);
+    const at = sinceStrike === '' ? -Infinity : now - Number(sinceStrike);
+    if (k !== l.seenStrikes || Math.abs(at - l.seenStrikeAt) > 20 || s.strike) {
+      l.seenStrikes = k;
+      l.seenStrikeAt = at;
+      learner?.adoptStrikes(l.name, k, at);
+    }
   }
 
   /** A key's shared state from an answer: another worker's cooldown, park or disable (or its end). */

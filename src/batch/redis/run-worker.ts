@@ -63,11 +63,15 @@ export async function runRedisWorker(options: RunRedisWorkerOptions): Promise<Re
   const clock = options.clock ?? systemClock;
   const subscriber = connection.duplicate();
   let wake: (() => void) | undefined;
-  subscriber.on('message', () => wake?.());
+  // The fleet's news of a key (a congestion event, a strike) goes to the worker's leases at once.
+  subscriber.on('message', (channel: string, message: string) => {
+    if (channel === worker.leases.channel) worker.leases.pushed(message);
+    else wake?.();
+  });
   subscriber.on('error', () => undefined);
   let state = { finished: false, counts: await store.counts() };
   try {
-    await subscriber.subscribe(store.eventsChannel);
+    await subscriber.subscribe(store.eventsChannel, worker.leases.channel);
     while (!options.signal?.aborted) {
       const stop = new AbortController();
       const onAbort = (): void => stop.abort();

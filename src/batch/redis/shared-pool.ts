@@ -4,25 +4,58 @@
  * another worker cooled, parked or disabled is not a candidate here either, until its state ends (then
  * the executor announces it back, as for its own cooldowns). The states come with every lease answer
  * (leases.ts), so reading them costs no command.
+ *
+ * The fleet also learns as one: a decrease of a key's learned rate after a bare 429 and a bare 429's
+ * cooldown strike are proposed to the fleet (leases.ts: taken only when the refused call started after
+ * the fleet's last one, so a burst of 429s seen by several workers is one event), successes are
+ * counted for the fleet's goodput, and what the fleet learnt (its event, its strikes, the others'
+ * successes and starts) is adopted by this process's limiter and pool from every lease answer.
  */
 import type { Classification } from '../../classify/kinds.js';
 import type { KeyState } from '../../flow/backend.js';
+import type { KeyPool } from '../../flow/key-pool.js';
+import type { LearnedRateState } from '../../flow/learned-rate.js';
 import type { KeyFailureEffect, SchedulerFailureDetail, SchedulerKeyPool, KeyAvailability } from '../../scheduler/ports.js';
 
-/** The fleet's view of one key (leases.ts). */
+/** The fleet's view of one key, and where this worker's news goes (leases.ts). */
 export interface FleetStates {
   stateOf(name: string, now: number): KeyState;
+  attach?(learner: FleetLearner): void;
+  noteSuccess?(name: string, startedAt: number): void;
+  proposeDecrease?(name: string, state: LearnedRateState, startedAt: number | undefined): void;
+  proposeStrike?(name: string, startedAt: number | undefined): void;
 }
 
-export class FleetKeyPool implements SchedulerKeyPool {
+/** What adopts the fleet's learning in this process (the pool's limiters and strikes). */
+export interface FleetLearner {
+  adoptRate(name: string, state: LearnedRateState): void;
+  adoptStrikes(name: string, strikes: number, at: number): void;
+  countOthers(name: string, starts: number, successes: number): void;
+}
+
+export class FleetKeyPool implements SchedulerKeyPool, FleetLearner {
   /** Keys blocked by another worker's state whose end was not announced yet. */
   private readonly blocked = new Set<string>();
 
   constructor(
-    private readonly local: SchedulerKeyPool,
+    private readonly local: KeyPool,
     private readonly names: readonly string[],
     private readonly fleet: FleetStates,
-  ) {}
+  ) {
+    fleet.attach?.(this);
+  }
+
+  adoptRate(name: string, state: LearnedRateState): void {
+    this.local.limiter(name).adoptLearned(state);
+  }
+
+  adoptStrikes(name: string, strikes: number, at: number): void {
+    this.local.adoptStrikes(name, strikes, at);
+  }
+
+  countOthers(name: string, starts: number, successes: number): void {
+    this.local.limiter(name).countOthers(starts, successes);
+  }
 
   private remote(name: string, now: number): { state: KeyAvailability; until?: number } | undefined {
     const s = this.fleet.stateOf(name, now);
@@ -49,6 +82,7 @@ export class FleetKeyPool implements SchedulerKeyPool {
 
   onSuccess(name: string, now: number, startedAt?: number): void {
     this.local.onSuccess(name, now, startedAt);
+    this.fleet.noteSuccess?.(name, startedAt ?? now);
   }
 
   nextRejoinAt(): number | undefined {
@@ -72,7 +106,15 @@ export class FleetKeyPool implements SchedulerKeyPool {
   }
 
   onFailure(name: string, classification: Classification, now: number, detail?: SchedulerFailureDetail): KeyFailureEffect {
-    return this.local.onFailure(name, classification, now, detail);
+    const limiter = this.local.limiter(name);
+    const eventBefore = limiter.learnedState()?.at;
+    const strikeBefore = this.local.strikesOf(name).at;
+    const effect = this.local.onFailure(name, classification, now, detail);
+    // What this 429 taught the key goes to the fleet, which keeps one event per congestion.
+    const event = limiter.learnedState();
+    if (event && event.at !== eventBefore) this.fleet.proposeDecrease?.(name, event, detail?.startedAt);
+    if (this.local.strikesOf(name).at !== strikeBefore) this.fleet.proposeStrike?.(name, detail?.startedAt);
+    return effect;
   }
 
   close(): void {

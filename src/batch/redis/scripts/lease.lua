@@ -2,25 +2,63 @@
 -- settle.lua and cap.lua of src/flow/redis/scripts, each wrapped as a function that reads the global
 -- KEYS and ARGV, which this script sets before each call: the bucket arithmetic stays in one place and
 -- a lease of n starts is exactly n reserves, so the parity with the in-process limiter holds).
--- KEYS[i] (i = 1..N): the bucket hash of key i; KEYS[N + i]: its state key (cooling/parked/disabled).
--- ARGV[1] N; then one block of 16 per key, from b = 2 + (i - 1) * 16:
+-- KEYS[i] (i = 1..N): the bucket hash of key i; KEYS[N + i]: its state key (cooling/parked/disabled);
+-- KEYS[2N + i]: what the fleet learned of it (hash: the last congestion event of the learned rate
+-- `seq`, `at` (server ms), `mx`, `bs`, `g`; bare-429 strikes `sk` and the last one's time `sat`;
+-- the fleet's successes `ok` and starts `st` so far).
+-- ARGV[1] N; ARGV[2] the channel a new congestion event or strike is published on (the key's name,
+-- so that every worker asks for it at once, not with its next lease); then one block of 26 per key,
+-- from b = 3 + (i - 1) * 26:
 --   want (starts to lease), tokensEach (tokens reserved with each), giveBack (unused leased starts),
 --   giveBackTokens, settleDelta (tokens charged (> 0) or refunded (< 0) since the last call),
---   capR, capRin, capT, capTin, capSpend (a server cap, as cap.lua takes it; '' = none), then the BucketSpec (6).
--- Returns, per key: granted, waitMs (until one more start could be granted), state JSON or '', its PTTL.
+--   capR, capRin, capT, capTin, capSpend (a server cap, as cap.lua takes it; '' = none), then the BucketSpec (6);
+--   then what the worker learnt: ok, st (its successes and starts since its last call), okAgo (ms since
+--   the start of its latest success, '' = none), a decrease of the learned rate: dAgo (ms since the
+--   refused call started, -1 = unknown), dMax, dBase, dGuessed ('' = none), sAgo (a bare 429 that
+--   struck: ms since its call started, -1 = unknown; '' = none), aheadMs (how far ahead a start may be
+--   granted, 0 = not at all), and the key's name (for the channel).
+-- Returns, per key (15): granted, waitMs (until one more start could be granted), state JSON or '', its
+-- PTTL, aheadMs (ms until the granted starts may be used, 0 = now) and stepMs (between them when ahead),
+-- seq, ms since the event, mx, bs, g, ok, st, strikes, ms since the last strike ('' where unknown).
 local A = {}
 for i = 1, #ARGV do A[i] = ARGV[i] end
 local K = {}
 for i = 1, #KEYS do K[i] = KEYS[i] end
 local n = tonumber(A[1])
+local channel = A[2]
 local out = {}
+-- What the fleet learnt of a key is forgotten after this long without news (ms).
+local LEARN_TTL_MS = 600000
 
 local function set_spec(b, at)
   for j = 0, 5 do ARGV[at + j] = A[b + 10 + j] end
 end
 
+-- Starts granted ahead: the bucket goes into debt by them, so that they come in the order they were
+-- asked for and no call is spent on a refill another worker takes first. Only where the smooth request
+-- bucket alone makes the wait (no spacing, no server cap, no token budget, no fixed window's spend).
+local function ahead(key, b, each, want, max_ms)
+  set_spec(b, 3)
+  local s = read_spec(3)
+  if s.spacing ~= nil or s.requests == nil or (s.tokens ~= nil and each > 0) then return 0, 0, 0 end
+  local now = server_now()
+  local st = load(key, s, now)
+  refill(st, s, now)
+  if st.rs ~= nil or (st.rr ~= nil and st.rra ~= nil and st.rr < 1) then return 0, 0, 0 end
+  local step = 1 / request_rate(s)
+  local first = math.max(0, (1 - st.rl) * step)
+  local k = 0
+  while k < want and first + k * step <= max_ms do k = k + 1 end
+  if st.rr ~= nil then k = math.min(k, math.floor(st.rr)) end
+  if k <= 0 then return 0, 0, 0 end
+  st.rl = st.rl - k
+  if st.rr ~= nil then st.rr = st.rr - k end
+  save(key, st, ttl_of(s, st, now))
+  return k, math.ceil(first), step
+end
+
 for i = 1, n do
-  local b = 2 + (i - 1) * 16
+  local b = 3 + (i - 1) * 26
   local want, each, back, backTokens, delta = tonumber(A[b]), tonumber(A[b + 1]), tonumber(A[b + 2]), tonumber(A[b + 3]), tonumber(A[b + 4])
   KEYS[1] = K[i]
   if A[b + 5] ~= '' or A[b + 7] ~= '' then
@@ -48,7 +86,7 @@ for i = 1, n do
   local state = redis.call('GET', K[n + i])
   local pttl = -2
   if state then pttl = redis.call('PTTL', K[n + i]) else state = '' end
-  local granted, wait = 0, 0
+  local granted, wait, ahead_ms, step_ms = 0, 0, 0, 0
   -- A key another worker cooled, parked or disabled gets no lease.
   if state == '' then
     ARGV[1], ARGV[2] = 'reserve', each
@@ -57,14 +95,79 @@ for i = 1, n do
       local r = sluice_reserve()
       if r[1] == 1 then granted = granted + 1 else wait = r[2]; break end
     end
-    if granted == want then
+    local max_ahead = tonumber(A[b + 24])
+    if granted == 0 and want > 0 and max_ahead > 0 and wait <= max_ahead then
+      granted, ahead_ms, step_ms = ahead(K[i], b, each, want, max_ahead)
+      ARGV[1], ARGV[2] = 'reserve', each
+      set_spec(b, 3)
+    end
+    if granted == want or ahead_ms > 0 then
       ARGV[1] = 'wait'
       wait = sluice_reserve()[2]
     end
+  end
+
+  -- What the fleet learnt of the key.
+  local L = K[2 * n + i]
+  local now = server_now()
+  local ok, st = tonumber(A[b + 16]), tonumber(A[b + 17])
+  local ok_ago, d_ago, d_max, s_ago = A[b + 18], tonumber(A[b + 19]), A[b + 20], A[b + 23]
+  local changed = false
+  local news = false
+  if ok > 0 then redis.call('HINCRBY', L, 'ok', ok); changed = true end
+  if st > 0 then redis.call('HINCRBY', L, 'st', st); changed = true end
+  local f = redis.call('HMGET', L, 'seq', 'at', 'mx', 'bs', 'g', 'sk', 'sat', 'ok', 'st')
+  local seq, at, sk, sat = num(f[1]) or 0, num(f[2]), num(f[6]) or 0, num(f[7])
+  -- A success of a call started after the fleet's last bare 429 ends its strikes.
+  if ok_ago ~= '' and sk > 0 and sat ~= nil and now - tonumber(ok_ago) >= sat then
+    sk = 0
+    redis.call('HSET', L, 'sk', 0)
+    changed = true
+  end
+  if s_ago ~= '' then
+    local ago = tonumber(s_ago)
+    -- A 429 of a call started before the fleet's last strike is that strike's congestion: no new step.
+    if not (sk > 0 and sat ~= nil and ago >= 0 and now - ago <= sat) then
+      sk = sk + 1
+      sat = now
+      redis.call('HSET', L, 'sk', sk, 'sat', fmt(now))
+      changed = true
+      news = true
+    end
+  end
+  if d_max ~= '' then
+    -- One decrease per congestion event for the fleet: a 429 of a call started before the last
+    -- decrease (start unknown: within a second of it) is that event's, whichever worker got it.
+    local same = at ~= nil and ((d_ago >= 0 and now - d_ago <= at) or (d_ago < 0 and now - at < 1000))
+    if not same then
+      seq = seq + 1
+      at = now
+      f[3], f[4], f[5] = d_max, A[b + 21], A[b + 22]
+      redis.call('HSET', L, 'seq', seq, 'at', fmt(now), 'mx', f[3], 'bs', f[4], 'g', f[5])
+      changed = true
+      news = true
+    end
+  end
+  if news and channel ~= '' then redis.call('PUBLISH', channel, A[b + 25]) end
+  if changed then
+    redis.call('PEXPIRE', L, LEARN_TTL_MS)
+    local t = redis.call('HMGET', L, 'ok', 'st')
+    f[8], f[9] = t[1], t[2]
   end
   out[#out + 1] = granted
   out[#out + 1] = wait
   out[#out + 1] = state
   out[#out + 1] = pttl
+  out[#out + 1] = ahead_ms
+  out[#out + 1] = fmt(step_ms)
+  out[#out + 1] = seq
+  out[#out + 1] = at and fmt(now - at) or ''
+  out[#out + 1] = f[3] or ''
+  out[#out + 1] = f[4] or ''
+  out[#out + 1] = f[5] or ''
+  out[#out + 1] = f[8] or '0'
+  out[#out + 1] = f[9] or '0'
+  out[#out + 1] = sk
+  out[#out + 1] = sat and fmt(now - sat) or ''
 end
 return out
