@@ -484,15 +484,28 @@ export class LeaseEngine {
     this.timerAt = Infinity;
   }
 
+  /** Sends what is waiting now (news, give-backs, settlements) and resolves when the calls on the way have landed. */
+  async flush(): Promise<void> {
+    for (let i = 0; i < 10 && this.running; i++) await this.running;
+    this.disarm();
+    await this.run();
+  }
+
+  private running: Promise<void> | undefined;
+
   private async run(): Promise<void> {
     if (this.inFlight) return;
     this.inFlight = true;
+    let done: () => void = () => undefined;
+    this.running = new Promise<void>((r) => (done = r));
     try {
       await this.call();
     } catch (e) {
       this.listener.onError?.(e);
     } finally {
       this.inFlight = false;
+      this.running = undefined;
+      done();
     }
     if (this.againAt < Infinity && !this.closed) {
       const at = this.againAt;
