@@ -5,16 +5,19 @@
  * - a key cooled by another worker (its state in Redis) gets no lease, and the state reaches the
  *   lease engine's mirror with the answer; the fleet pool then offers the key to no one;
  * - the executor's synchronous ports: a refused start says how long to wait, and a lease answer makes
- *   the next one succeed without a round trip of its own.
+ *   the next one succeed without a round trip of its own;
+ * - a start the bucket can grant within AHEAD_MS is granted ahead: workers waiting for the same refill
+ *   each get theirs with one call, in the order they asked (virtual clock on the workers' side).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import type { BucketSpec } from '../../src/flow/bucket.js';
+import type { BucketSpec, ReserveResult } from '../../src/flow/bucket.js';
 import { KeyPool } from '../../src/flow/key-pool.js';
 import { RedisFlowBackend } from '../../src/flow/redis/redis-flow-backend.js';
 import { systemClock } from '../../src/clock/system-clock.js';
 import { LeaseEngine } from '../../src/batch/redis/leases.js';
 import { FleetKeyPool } from '../../src/batch/redis/shared-pool.js';
+import { VirtualClock } from '../../src/testing/virtual-clock.js';
 import { cleanup, testClient, uniquePrefix } from './helpers.js';
 
 const prefix = uniquePrefix('leases');
@@ -108,6 +111,47 @@ describe('leases of the shared bucket', () => {
       expect(ttl).toBeGreaterThan(20_000);
     } finally {
       await engine.close();
+    }
+  });
+
+  it('a start the bucket can grant soon is granted ahead: workers waiting for one refill get theirs in turn, one call each', async () => {
+    // One start every 50 ms, burst 1.
+    const spec: BucketSpec = { windowMs: 1000, requests: 20, requestBurst: 1, tokenBurst: 0 };
+    const clock = new VirtualClock();
+    const a = new LeaseEngine(admin, prefix, ['ahead'], clock, flow.keys);
+    const b = new LeaseEngine(admin, prefix, ['ahead'], clock, flow.keys);
+    const reserve = (e: LeaseEngine): ReserveResult => e.limiter.reserve('ahead', 0, spec, clock.now()) as ReserveResult;
+    try {
+      // A asks, and the bucket's one start comes with the answer.
+      expect(reserve(a).ok).toBe(false);
+      await a.flush();
+      expect(reserve(a).ok).toBe(true);
+      // B, then A again, want the next start: each call is answered with one granted ahead.
+      expect(reserve(b).ok).toBe(false);
+      await b.flush();
+      expect(reserve(a).ok).toBe(false);
+      await a.flush();
+      const calls = [a.calls, b.calls];
+      const waitB = b.limiter.waitMs('ahead', 0, spec, clock.now()) as number;
+      const waitA = a.limiter.waitMs('ahead', 0, spec, clock.now()) as number;
+      // B first (it asked first), about one refill out; A one refill after it, within 100 ms.
+      expect(waitB).toBeGreaterThan(20);
+      expect(waitB).toBeLessThanOrEqual(50);
+      expect(waitA).toBeGreaterThan(waitB + 20);
+      expect(waitA).toBeLessThanOrEqual(100);
+      // Waiting for them costs no call.
+      expect(reserve(b).ok).toBe(false);
+      expect([a.calls, b.calls]).toEqual(calls);
+      await clock.advance(waitB);
+      expect(reserve(b).ok).toBe(true);
+      expect(reserve(a).ok).toBe(false);
+      await clock.advance(waitA - waitB);
+      expect(reserve(a).ok).toBe(true);
+      // Nothing more was granted than the bucket holds: a reserve of anyone else is refused now.
+      expect((await flow.limiter.reserve('ahead', 0, spec)).ok).toBe(false);
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });
