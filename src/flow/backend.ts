@@ -48,6 +48,12 @@ export interface LimiterStore {
   settle(key: string, delta: number, spec: BucketSpec, now: number): MaybePromise<void>;
   /** Adopts what the server said remains until its reset; no more is let through until then. */
   cap(key: string, cap: ServerCap, now: number): MaybePromise<void>;
+  /**
+   * Whether {@link cap} keeps a window's earliest end apart from the reset the server named
+   * (`CapWindow.lateResetAt`, bucket.ts). A store that does not is given the named reset only, so
+   * nothing starts before it.
+   */
+  readonly keepsEarliestEnds?: boolean;
 }
 
 /** A key's availability. `until` is ms since epoch. */
@@ -103,6 +109,7 @@ export interface FlowBackend {
 /** In-memory {@link LimiterStore}: plain objects, synchronous answers. */
 export class MemoryLimiterStore implements LimiterStore {
   private readonly buckets = new Map<string, BucketState>();
+  readonly keepsEarliestEnds = true;
 
   private bucket(key: string, spec: BucketSpec, now: number): BucketState {
     let state = this.buckets.get(key);

@@ -41,6 +41,12 @@ export interface BucketState {
   /** Server-announced cap: at most `requestsRemaining` more starts until `requestsResetAt`. */
   requestsRemaining?: number;
   requestsResetAt?: number;
+  /**
+   * The reset the server named, when `requestsResetAt` is only the earliest the window can have ended
+   * (see {@link CapWindow.lateResetAt}): from `requestsResetAt` until this, one start may go (a probe)
+   * besides what was left, and the answer to it says what the window really holds.
+   */
+  requestsLateResetAt?: number;
   /** The cap is a window's remainder that may be spent at once (see {@link CapWindow.spend}). */
   requestsSpend?: boolean;
   /** Start number of the call whose answer set the request cap (see {@link CapWindow.seq}). */
@@ -94,10 +100,17 @@ export function refill(state: BucketState, spec: BucketSpec, now: number): void 
   if (state.requestLevel > spec.requestBurst) state.requestLevel = spec.requestBurst;
   if (state.tokenLevel > spec.tokenBurst) state.tokenLevel = spec.tokenBurst;
   if (state.requestsResetAt !== undefined && now >= state.requestsResetAt) {
-    delete state.requestsRemaining;
-    delete state.requestsResetAt;
-    delete state.requestsSpend;
-    delete state.requestsSeq;
+    if (state.requestsLateResetAt !== undefined && now < state.requestsLateResetAt) {
+      state.requestsRemaining = Math.max(state.requestsRemaining ?? 0, 1);
+      state.requestsResetAt = state.requestsLateResetAt;
+      delete state.requestsLateResetAt;
+    } else {
+      delete state.requestsRemaining;
+      delete state.requestsResetAt;
+      delete state.requestsLateResetAt;
+      delete state.requestsSpend;
+      delete state.requestsSeq;
+    }
   }
   if (state.tokensResetAt !== undefined && now >= state.tokensResetAt) {
     delete state.tokensRemaining;
@@ -160,6 +173,14 @@ export interface CapWindow {
   /** Until when the cap holds, ms since epoch. */
   resetAt: number;
   /**
+   * The reset the server named, when it is later than `resetAt`: resets in whole seconds are rounded
+   * up, so a window can end up to a second before the one named, and a window of `w` that answered
+   * at `t` has ended by `t + w` (a fixed window began at or before that answer's arrival; a sliding log
+   * frees that request's slot then). `resetAt` is then that earliest end: from it one start may go
+   * as a probe, and nothing more before an answer or this reset.
+   */
+  lateResetAt?: number;
+  /**
    * The server counts a fixed window that ends at `resetAt` and said what remains of it (IETF
    * `RateLimit`, legacy `X-RateLimit-*`): the remainder may be spent at once, so the smooth refill does
    * not hold it back, and nothing more starts once it is spent. Without it the cap only bounds the
@@ -202,9 +223,12 @@ function spendsCap(state: BucketState, now: number): boolean {
 export function capBucket(state: BucketState, cap: ServerCap, now: number): void {
   if (cap.requests && cap.requests.resetAt > now) {
     const c = cap.requests;
+    // Windows are told apart by the resets the servers named; the earliest ends are merged beside them.
     const held = state.requestsResetAt;
-    const holding = c.spend === true && state.requestsSpend === true && held !== undefined && held > now;
-    if (holding && Math.abs(c.resetAt - held) < SAME_WINDOW_MS) {
+    const heldNamed = state.requestsLateResetAt ?? held;
+    const named = c.lateResetAt ?? c.resetAt;
+    const holding = c.spend === true && state.requestsSpend === true && held !== undefined && held > now && heldNamed !== undefined;
+    if (holding && Math.abs(named - heldNamed) < SAME_WINDOW_MS) {
       const fresher = c.seq === undefined || state.requestsSeq === undefined || c.seq >= state.requestsSeq;
       if (fresher) {
         state.requestsRemaining = c.remaining;
@@ -212,9 +236,11 @@ export function capBucket(state: BucketState, cap: ServerCap, now: number): void
         else delete state.requestsSeq;
       }
       state.requestsResetAt = Math.min(held, c.resetAt);
-    } else if (!(holding && c.resetAt < held)) {
+      setLateReset(state, Math.min(heldNamed, named));
+    } else if (!(holding && named < heldNamed)) {
       state.requestsRemaining = c.remaining;
       state.requestsResetAt = c.resetAt;
+      setLateReset(state, named);
       if (c.spend) state.requestsSpend = true;
       else delete state.requestsSpend;
       if (c.seq !== undefined) state.requestsSeq = c.seq;
@@ -225,4 +251,10 @@ export function capBucket(state: BucketState, cap: ServerCap, now: number): void
     state.tokensRemaining = cap.tokens.remaining;
     state.tokensResetAt = cap.tokens.resetAt;
   }
+}
+
+/** Keeps the named reset only while it is later than the cap's own (else the cap ends there anyway). */
+function setLateReset(state: BucketState, named: number): void {
+  if (state.requestsResetAt !== undefined && named > state.requestsResetAt) state.requestsLateResetAt = named;
+  else delete state.requestsLateResetAt;
 }

@@ -93,6 +93,22 @@ export class RateLimiter {
   private impliedWindowMs = 0;
   /** Starts granted so far (permits carry their number). */
   private starts = 0;
+  /** When the request window in force was first answered (its remainder last rose then, or a probe got through): it ends by then + its length. */
+  private windowAnsweredAt: number | undefined;
+  /** The remainder of the latest window answer (less the starts the server had not counted yet). */
+  private lastRemaining: number | undefined;
+  /** From when until when the next start probes what the window holds (see {@link Probe}). */
+  private probePhase: { from: number; until: number; kind: Probe } | undefined;
+  /** The probes not answered yet, by start number. */
+  private readonly probes = new Map<number, Probe>();
+  /** Off once a probe of a window whose length the server states was refused: its resets are then taken as named. */
+  private earliestEnds = true;
+  /**
+   * At 0 remaining with the reset within a second, hold one refill interval (a bucket refilled
+   * continuously, which shows 0 on almost every answer); off once such a probe was refused (a sliding
+   * log just filled frees nothing before its earliest end).
+   */
+  private unitHolds = true;
   private readonly learned: LearnedRate | undefined;
   private inFlightCount = 0;
   private readonly waiters: Waiter[] = [];
@@ -207,25 +223,69 @@ export class RateLimiter {
    * `from` is the permit of the call that brought the answer: starts made after it were not counted
    * in the remainder yet, so they are taken off it.
    */
-  observe(snapshot: RateLimitSnapshot, from?: { readonly seq?: number }): void {
+  observe(snapshot: RateLimitSnapshot, from?: { readonly seq?: number }, refused = false): void {
     const before = this.effectiveRequestsPerWindow();
     const windowMs = this.configured.windowMs ?? DEFAULT_WINDOW_MS;
     const r = snapshot.requests;
     const t = snapshot.tokens ?? snapshot.inputTokens;
+    const probe = this.answeredProbe(from?.seq, refused, r?.windowMs !== undefined);
     const requestWindow = r?.windowMs ?? this.implyWindow(r, snapshot.at);
     if (r?.limit !== undefined && r.limit > 0 && requestWindow !== undefined) this.announced.requests = (r.limit * windowMs) / requestWindow;
     if (t?.limit !== undefined && t.limit > 0) this.announced.tokens = (t.limit * windowMs) / (t.windowMs ?? DEFAULT_WINDOW_MS);
     const unseen = from?.seq !== undefined ? Math.max(0, this.starts - from.seq) : 0;
     const cap: ServerCap = {};
     const spend = refillOf(snapshot) === 'window';
-    const requestsCap = capOf(r, snapshot.at, unseen, spend, requestWindow);
-    if (requestsCap) cap.requests = from?.seq !== undefined ? { ...requestsCap, seq: from.seq } : requestsCap;
+    const end = spend && r?.remaining !== undefined ? this.windowEnd(remainderOf(r, unseen), snapshot.at, requestWindow, probe, refused) : undefined;
+    const requestsCap = capOf(r, snapshot.at, unseen, spend, requestWindow, { end, unitHolds: this.unitHolds });
+    if (requestsCap?.lateResetAt !== undefined) this.probeFrom(requestsCap.resetAt, requestsCap.lateResetAt, 'end', snapshot.at);
+    else if (requestsCap?.unitHold && r?.resetAt !== undefined) this.probeFrom(requestsCap.resetAt, r.resetAt, 'unit', snapshot.at);
+    if (requestsCap) {
+      const { unitHold: _, ...window } = requestsCap;
+      cap.requests = from?.seq !== undefined ? { ...window, seq: from.seq } : window;
+    }
     const tokensCap = capOf(t, snapshot.at, 0, false, t?.windowMs ?? DEFAULT_WINDOW_MS);
     if (tokensCap) cap.tokens = tokensCap;
     if (cap.requests || cap.tokens) void this.store.cap(this.key, cap, this.clock.now());
     this.cachedSpec = undefined;
     this.emitRate(before, 'announced by the server');
     this.rearm();
+  }
+
+  /**
+   * The earliest time the request window in force can end, for a family whose resets are whole seconds
+   * rounded up (up to a second late, as long as a 1 s window itself). A window of `windowMs` first
+   * answered at `t` has ended by `t + windowMs`: a fixed window began at or before that request arrived,
+   * a sliding log frees its slot then. A window opens when the remainder rises or a probe gets through.
+   * Undefined when not known.
+   */
+  private windowEnd(remaining: number, at: number, windowMs: number | undefined, probe: Probe | undefined, refused: boolean): number | undefined {
+    if (this.lastRemaining === undefined || remaining > this.lastRemaining || (probe !== undefined && !refused)) this.windowAnsweredAt = at;
+    this.lastRemaining = remaining;
+    if (!this.earliestEnds || !this.store.keepsEarliestEnds || windowMs === undefined || this.windowAnsweredAt === undefined) return undefined;
+    return this.windowAnsweredAt + windowMs;
+  }
+
+  /**
+   * The probe the answer to start `seq` was, if any, and what its refusal teaches: an early end was too
+   * early, so an implied window is a second longer than thought and a stated one (IETF `w`) keeps its
+   * named resets from then on; a refill interval was too short, so none is held at 0 any more.
+   */
+  private answeredProbe(seq: number | undefined, refused: boolean, stated: boolean): Probe | undefined {
+    if (seq === undefined) return undefined;
+    const probe = this.probes.get(seq);
+    this.probes.delete(seq);
+    if (probe === 'end' && refused) {
+      if (stated) this.earliestEnds = false;
+      else this.impliedWindowMs += 1000;
+    }
+    if (probe === 'unit' && refused) this.unitHolds = false;
+    return probe;
+  }
+
+  /** The first start from `from` until `until` is a probe of `kind` (the earliest such phase is kept). */
+  private probeFrom(from: number, until: number, kind: Probe, at: number): void {
+    const p = this.probePhase;
+    if (!p || p.until <= at || from < p.from) this.probePhase = { from, until, kind };
   }
 
   /**
@@ -334,6 +394,13 @@ export class RateLimiter {
   private grant(tokens: number): Permit {
     this.inFlightCount++;
     const seq = ++this.starts;
+    const p = this.probePhase;
+    if (p && this.clock.now() >= p.from && this.clock.now() < p.until) {
+      // Probes whose answers never came (cancelled calls) are forgotten beyond a few.
+      if (this.probes.size >= 8) this.probes.clear();
+      this.probes.set(seq, p.kind);
+      this.probePhase = undefined;
+    }
     this.learned?.count(this.clock.now());
     let released = false;
     let settled = false;
@@ -455,26 +522,53 @@ export class RateLimiter {
 
 /**
  * The cap an answer's window puts on the next starts. A fixed window (`spend`) holds its remainder
- * until its reset. A continuous refill holds it only until one more unit is back (`windowMs / limit`,
- * at most a second, at most the reset), since "reset" there is when the bucket is full again: at 0
- * remaining the next start waits one refill interval, not the whole reset.
+ * until its reset, or, where its earliest possible end (`end`, {@link RateLimiter.windowEnd}) comes
+ * first, until then and from then on one probe until the reset (`lateResetAt`). A continuous refill
+ * holds it only until one more unit is back (`windowMs / limit`, at most a second, at most the reset),
+ * since "reset" there is when the bucket is full again: at 0 remaining the next start waits one refill
+ * interval, not the whole reset.
  */
-function capOf(w: RateLimitWindow | undefined, at: number, unseen: number, spend: boolean, windowMs: number | undefined): CapWindow | undefined {
+function capOf(
+  w: RateLimitWindow | undefined,
+  at: number,
+  unseen: number,
+  spend: boolean,
+  windowMs: number | undefined,
+  window: { end?: number | undefined; unitHolds?: boolean } = {},
+): (CapWindow & { unitHold?: boolean }) | undefined {
   if (w?.remaining === undefined) return undefined;
-  const remaining = Math.max(0, w.remaining - unseen);
+  const remaining = remainderOf(w, unseen);
   const unitMs = w.limit !== undefined && w.limit > 0 && windowMs !== undefined ? Math.ceil(windowMs / w.limit) : 1_000;
   if (spend && w.resetAt !== undefined) {
     // Resets in whole seconds: "1" says only "within a second". A bucket that refills faster than that
     // (a leaky bucket behind IETF headers) says 0 remaining on almost every answer, so at 0 with a
     // reset that close, hold only one refill interval of the announced rate; a window in its last
-    // second answers that probe 429 with its wait.
-    if (remaining < 1 && w.resetAt - at <= SAME_WINDOW_MS) return { remaining, resetAt: Math.min(w.resetAt, at + unitMs) };
+    // second answers that probe 429 with its wait. Once such a probe was refused (a sliding log that
+    // was just filled), hold until the window's earliest end, else its reset.
+    const known = window.end !== undefined && window.end > at ? window.end : undefined;
+    if (remaining < 1 && w.resetAt - at <= SAME_WINDOW_MS) {
+      if (window.unitHolds !== false) return { remaining, resetAt: Math.min(w.resetAt, at + unitMs), unitHold: true };
+      return { remaining, resetAt: Math.min(w.resetAt, known ?? w.resetAt) };
+    }
+    if (known !== undefined && known < w.resetAt) return { remaining, resetAt: known, lateResetAt: w.resetAt, spend: true };
     return { remaining, resetAt: w.resetAt, spend: true };
   }
   if (spend) return undefined;
   const untilFull = w.resetAt !== undefined ? w.resetAt - at : Infinity;
   const holdMs = Math.min(unitMs, 1_000, untilFull);
   return holdMs > 0 && Number.isFinite(holdMs) ? { remaining, resetAt: at + holdMs } : undefined;
+}
+
+/**
+ * A start that tests what a window holds: at its earliest possible end (`end`, CapWindow.lateResetAt)
+ * or one refill interval after an answer of 0 remaining (`unit`). Its answer decides whether such
+ * starts are made again.
+ */
+type Probe = 'end' | 'unit';
+
+/** What an answer says remains, less the starts made after its call (the server had not counted them). */
+function remainderOf(w: RateLimitWindow, unseen: number): number {
+  return Math.max(0, (w.remaining ?? 0) - unseen);
 }
 
 /** Limits from which the default burst is 2: its cost, one start per window, is at most 1 % of the rate. */

@@ -57,7 +57,7 @@ export function recordFailure(sinks: OutcomeSinks, a: AttemptFacts, classificati
   a.permit.settle(REFUNDED_KINDS.has(classification.kind) ? 0 : a.tokens);
   a.permit.release();
   if (classification.kind === 'cancelled') return undefined;
-  if (rateLimit) sinks.limiter.observe?.(rateLimit, a.permit);
+  if (rateLimit) sinks.limiter.observe?.(rateLimit, a.permit, classification.kind === 'rate_limited');
   sinks.quota?.record({ ok: false, ...(rateLimit ? { rateLimit } : {}), now: a.now });
   // The pool decides what the key learns: only a 429 that names no wait lowers its rate.
   const effect = sinks.pool.onFailure(a.key, classification, a.now, rateLimit ? { startedAt: a.startedAt, rateLimit } : { startedAt: a.startedAt });

@@ -23,7 +23,7 @@ export interface SchedulerLimiter {
   /** ms until `tryAcquire(tokens)` could succeed; 0 = now; Infinity = never with the current limits. */
   waitTimeMs(tokens: number): number;
   /** Adopts what the server announced (never above the configured limits); `from` is the permit of the call that brought it. */
-  observe?(snapshot: RateLimitSnapshot, from?: SchedulerPermit): void;
+  observe?(snapshot: RateLimitSnapshot, from?: SchedulerPermit, refused?: boolean): void;
   /** Drops timers and listeners. */
   close?(): void;
 }

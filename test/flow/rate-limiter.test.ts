@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
 import { RateLimiter, type Permit } from '../../src/flow/rate-limiter.js';
+import { MemoryLimiterStore, type LimiterStore } from '../../src/flow/backend.js';
 
 describe('RateLimiter', () => {
   it('rejects invalid limits naming the field', () => {
@@ -252,5 +253,87 @@ describe('RateLimiter: the window legacy headers imply', () => {
     }
     // 20 per second, in the limiter's default one-minute window.
     expect(limiter.effectiveRequestsPerWindow()).toBe(1_200);
+  });
+});
+
+describe('RateLimiter: a window behind whole-second resets ends by its first answer plus its length', () => {
+  // express-rate-limit and rate-limiter-flexible's README round resets up to the next epoch second, so a
+  // window can end up to a second before the reset it names; one that answered at t has ended by t + w.
+  const ietf = (at: number, remaining: number, resetIn: number) =>
+    ({ at, source: 'ietf', requests: { limit: 100, remaining, resetAt: at + resetIn, windowMs: 5_000 } }) as const;
+
+  it('spends the remainder, then one probe at first answer + w; the rest waits for its answer', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ clock, learn: false, maxInFlight: 1_000 });
+    limiter.observe(ietf(clock.now(), 99, 6_000));
+    for (let i = 0; i < 99; i++) expect(limiter.tryAcquire()).toBeDefined();
+    expect(limiter.tryAcquire()).toBeUndefined();
+    expect(limiter.waitTimeMs()).toBe(5_000);
+    await clock.advance(5_000);
+    const probe = limiter.tryAcquire();
+    expect(probe).toBeDefined();
+    expect(limiter.tryAcquire()).toBeUndefined();
+    expect(limiter.waitTimeMs()).toBe(1_000);
+    // The probe got through into a new window: its remainder goes at once.
+    limiter.observe(ietf(clock.now(), 99, 6_000), probe);
+    expect(Array.from({ length: 99 }, () => limiter.tryAcquire()).every(Boolean)).toBe(true);
+  });
+
+  it('a store that keeps only the named reset is given that reset', () => {
+    const clock = new VirtualClock();
+    const inner = new MemoryLimiterStore();
+    const store: LimiterStore = {
+      reserve: (...a) => inner.reserve(...a),
+      waitMs: (...a) => inner.waitMs(...a),
+      settle: (...a) => inner.settle(...a),
+      cap: (...a) => inner.cap(...a),
+    };
+    const limiter = new RateLimiter({ clock, learn: false, maxInFlight: 1_000, store });
+    limiter.observe(ietf(clock.now(), 3, 6_000));
+    for (let i = 0; i < 3; i++) limiter.tryAcquire();
+    expect(limiter.waitTimeMs()).toBe(6_000);
+  });
+
+  it('a refused probe of a stated window (IETF w) keeps the named resets from then on', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ clock, learn: false, maxInFlight: 1_000 });
+    limiter.observe(ietf(clock.now(), 0, 6_000));
+    await clock.advance(5_000);
+    const probe = limiter.tryAcquire()!;
+    limiter.observe(ietf(clock.now(), 0, 1_000), probe, true);
+    expect(limiter.tryAcquire()).toBeUndefined();
+    await clock.advance(1_000);
+    limiter.observe(ietf(clock.now(), 99, 6_000));
+    for (let i = 0; i < 99; i++) limiter.tryAcquire();
+    expect(limiter.waitTimeMs()).toBe(6_000);
+  });
+
+  it('a refused probe of a window that legacy headers imply lengthens that window by a second', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ clock, learn: false, maxInFlight: 1_000 });
+    const legacy = (remaining: number, resetIn: number) => ({ at: clock.now(), source: 'legacy', requests: { limit: 10, remaining, resetAt: clock.now() + resetIn } }) as const;
+    // A reset 4.5 s ahead implies a window of 4 s (rounded down): 10 per 4 s is 150 per minute.
+    limiter.observe(legacy(9, 4_500));
+    expect(limiter.effectiveRequestsPerWindow()).toBe(150);
+    for (let i = 0; i < 9; i++) limiter.tryAcquire();
+    expect(limiter.waitTimeMs()).toBe(4_000);
+    await clock.advance(4_000);
+    const probe = limiter.tryAcquire()!;
+    limiter.observe(legacy(0, 500), probe, true);
+    expect(limiter.effectiveRequestsPerWindow()).toBe(120);
+    expect(limiter.tryAcquire()).toBeUndefined();
+  });
+
+  it('at 0 remaining within a second of the reset it holds one refill interval, until such a probe is refused', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ clock, learn: false, maxInFlight: 1_000 });
+    const second = (remaining: number, resetIn: number) => ({ at: clock.now(), source: 'ietf', requests: { limit: 20, remaining, resetAt: clock.now() + resetIn, windowMs: 1_000 } }) as const;
+    limiter.observe(second(0, 1_000));
+    expect(limiter.waitTimeMs()).toBe(50);
+    await clock.advance(50);
+    const probe = limiter.tryAcquire()!;
+    // A sliding log that was just filled refuses it: from now on nothing goes before the window's earliest end.
+    limiter.observe(second(0, 1_000), probe, true);
+    expect(limiter.waitTimeMs()).toBe(950);
   });
 });
