@@ -11,7 +11,7 @@ import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
 import type { Classification } from '../classify/kinds.js';
 import type { ApiKey, ProviderResponse } from '../provider/types.js';
-import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
+import { showsQuotaLeft, type RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 import type { LearnedRateOptions } from './learned-rate.js';
 import { TypedEmitter } from '../observe/typed-emitter.js';
 import { ACTIVE, MemoryFlowBackend, isPending, type FlowBackend, type KeyState } from './backend.js';
@@ -150,23 +150,6 @@ function announcesLimit(snapshot: RateLimitSnapshot | undefined): boolean {
   return snapshot?.requests?.limit !== undefined;
 }
 
-/** Requests a 429's headers must still report left for the refusal to contradict them (one more than a request in flight). */
-const REQUESTS_LEFT = 2;
-
-/**
- * Whether a 429's own rate-limit headers show the key able to start more now: at least
- * {@link REQUESTS_LEFT} requests left and, where tokens are reported, some tokens left. The server
- * counts a request at its start, so the remainder it reports already excludes the calls in flight.
- * Such a refusal did not come from the limits the headers describe (a stray or per-shard 429: Vertex's
- * shared capacity, a gateway in front, the demo's injected faults), so it does not stop the key while
- * other calls on it succeed; the job still moves to another key or waits the server's time.
- */
-function showsQuotaLeft(s: RateLimitSnapshot | undefined): boolean {
-  const requests = s?.requests?.remaining;
-  const tokens = s?.tokens ?? s?.inputTokens;
-  return requests !== undefined && requests >= REQUESTS_LEFT && (tokens?.remaining === undefined || tokens.remaining > 0);
-}
-
 /** The server's wait as an absolute time: `retryAfterMs`, else a `resetAt` still ahead. */
 function serverWait(c: Classification, now: number): number | undefined {
   if (c.retryAfterMs !== undefined && c.retryAfterMs >= 0) return now + c.retryAfterMs;
@@ -302,6 +285,9 @@ export class KeyPool {
           return this.unchanged(keyName, now);
         }
       }
+      // A 429 that came because more calls were in flight than the key's learned concurrency cap allows
+      // is explained by that cap, which now holds the next calls back.
+      if (c.kind === 'rate_limited' && wait === undefined && entry.limiter.refusalExplainedByInFlightCap(detail.startedAt)) return this.unchanged(keyName, now);
       // A 429 whose headers announce the limit is handled by the limiter (it adopts the limit and the
       // remainder); any other 429 (bare, or naming only its wait) teaches the key its rate.
       if (c.kind === 'rate_limited' && !announcesLimit(detail.rateLimit)) entry.limiter.onRateLimited(detail.startedAt);

@@ -10,6 +10,7 @@ import { refillOf, type RateLimitSnapshot, type RateLimitWindow } from '../class
 import { DEFAULT_WINDOW_MS, validateLimits, type KeyLimits } from './limits.js';
 import { MemoryLimiterStore, isPending, whenReady, type LimiterStore, type MaybePromise } from './backend.js';
 import { SAME_WINDOW_MS, type BucketSpec, type CapWindow, type ServerCap } from './bucket.js';
+import { LearnedInFlightCap } from './learned-in-flight-cap.js';
 import { LearnedRate, type LearnedRateOptions, type LearnedRateState } from './learned-rate.js';
 
 /** A granted start. Hold it while the call runs; `release()` when it ends, `settle()` when usage is known. */
@@ -24,9 +25,15 @@ export interface Permit {
   readonly seq: number;
   /** Charges or refunds the difference between `actualTokens` and the reservation. Only the first call counts. */
   settle(actualTokens: number): void;
-  /** Frees the in-flight slot. Idempotent. */
-  release(): void;
+  /**
+   * Frees the in-flight slot. Idempotent. `outcome` says whether the server served the call or refused
+   * it (429): the limiter learns a concurrency cap from which starts were refused.
+   */
+  release(outcome?: PermitOutcome): void;
 }
+
+/** What became of a permit's call, for the concurrency cap learned from 429s ({@link LearnedInFlightCap}). */
+export type PermitOutcome = 'served' | 'refused';
 
 /** Options of {@link RateLimiter}. */
 export interface RateLimiterOptions extends KeyLimits {
@@ -64,6 +71,8 @@ export interface ReserveOutcome {
 export interface RateLimiterEvents {
   /** The effective request rate changed (learned from 429s, or announced by the server). */
   rate: { key: string; from: number | undefined; to: number | undefined; reason: string };
+  /** The calls in flight allowed on the key changed (a concurrency cap learned from 429s, or lifted to probe it). */
+  inFlightCap: { key: string; from: number | undefined; to: number | undefined; reason: string };
 }
 
 interface Waiter {
@@ -110,6 +119,11 @@ export class RateLimiter {
    */
   private unitHolds = true;
   private readonly learned: LearnedRate | undefined;
+  private readonly learnedCap: LearnedInFlightCap | undefined;
+  /** The learned concurrency cap last announced (see the `inFlightCap` event). */
+  private announcedCap: number | undefined;
+  /** Start time of the latest refused call that started above the learned concurrency cap. */
+  private refusedAboveCapAt: number | undefined;
   private inFlightCount = 0;
   private readonly waiters: Waiter[] = [];
   private seq = 0;
@@ -125,6 +139,7 @@ export class RateLimiter {
     this.store = store ?? new MemoryLimiterStore();
     this.configured = { ...limits };
     this.learned = learn === false ? undefined : new LearnedRate({ windowMs: limits.windowMs ?? DEFAULT_WINDOW_MS, ...(learn === true ? {} : learn) });
+    this.learnedCap = learn === false ? undefined : new LearnedInFlightCap();
   }
 
   /** The limits as configured (after `setLimits`). */
@@ -307,6 +322,15 @@ export class RateLimiter {
    * multiplicatively. `startedAt` (the permit's) makes 429s of calls started before the last decrease
    * count once, not once each.
    */
+  /**
+   * Whether the refusal of the call started at `startedAt` is explained by the concurrency cap learned
+   * since: it started with more calls in flight than the cap allows. Such a 429 needs no lower rate
+   * and no cooldown; the cap already keeps the next calls from it.
+   */
+  refusalExplainedByInFlightCap(startedAt: number | undefined): boolean {
+    return startedAt !== undefined && startedAt === this.refusedAboveCapAt;
+  }
+
   onRateLimited(startedAt?: number): void {
     if (!this.learned) return;
     const now = this.clock.now();
@@ -387,12 +411,28 @@ export class RateLimiter {
   }
 
   private isFull(): boolean {
-    const max = this.configured.maxInFlight;
+    const max = minDefined(this.configured.maxInFlight, this.inFlightCapNow());
     return max !== undefined && this.inFlightCount >= max;
+  }
+
+  /** The learned concurrency cap in force now; announces each change. */
+  private inFlightCapNow(): number | undefined {
+    if (!this.learnedCap) return undefined;
+    const cap = this.learnedCap.cap(this.clock.now());
+    if (cap !== this.announcedCap) {
+      const from = this.announcedCap;
+      this.announcedCap = cap;
+      const reason = from === undefined || (cap ?? Infinity) < from
+        ? `429s come when more than ${String(cap)} calls are in flight`
+        : `probing: ${String(cap)} in flight allowed again`;
+      this.events.emit('inFlightCap', { key: this.key, from, to: cap, reason });
+    }
+    return cap;
   }
 
   private grant(tokens: number): Permit {
     this.inFlightCount++;
+    const inFlightAtStart = this.inFlightCount;
     const seq = ++this.starts;
     const p = this.probePhase;
     if (p && this.clock.now() >= p.from && this.clock.now() < p.until) {
@@ -416,10 +456,15 @@ export class RateLimiter {
         if (delta !== 0) void this.store.settle(this.key, delta, this.spec(), this.clock.now());
         if (delta < 0) this.rearm();
       },
-      release: () => {
+      release: (outcome?: PermitOutcome) => {
         if (released) return;
         released = true;
         this.inFlightCount--;
+        if (outcome) {
+          this.learnedCap?.record(inFlightAtStart, outcome === 'refused', this.clock.now());
+          const cap = this.inFlightCapNow();
+          if (outcome === 'refused' && cap !== undefined && inFlightAtStart > cap) this.refusedAboveCapAt = permit.startedAt;
+        }
         this.pump();
       },
     };

@@ -198,6 +198,7 @@ function buildKeys<P, R>(options: SluiceOptions<P, R>, keys: readonly ApiKey[], 
   const lanes = keys.map((key): KeyLane => {
     const limiter = pool.limiter(key.name);
     limiter.events.on('rate', (r) => events.emit('rateChange', r));
+    limiter.events.on('inFlightCap', (c) => events.emit('inFlightCapChange', c));
     // A key whose quota nobody watches needs no monitor on the executor's hot path.
     if (!options.quota && perKey[key.name]!.requestsPerDay === undefined && options.quotaState?.[key.name] === undefined) return { key, limiter };
     return { key, limiter, quota: wireMonitor(pool.monitor(key.name), options, events) };

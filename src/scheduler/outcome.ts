@@ -7,7 +7,7 @@
  * the pool.
  */
 import type { Classification, ErrorKind } from '../classify/kinds.js';
-import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
+import { showsQuotaLeft, type RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 import type { ProviderResponse } from '../provider/types.js';
 import type { KeyFailureEffect, SchedulerConcurrency, SchedulerKeyPool, SchedulerLimiter, SchedulerPermit, SchedulerQuota } from './ports.js';
 
@@ -40,7 +40,7 @@ export const REFUNDED_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['rate_
 export function recordSuccess(sinks: OutcomeSinks, a: AttemptFacts, response: Pick<ProviderResponse, 'usage' | 'rateLimit'>): number {
   const used = response.usage ? response.usage.inputTokens + response.usage.outputTokens : a.tokens;
   a.permit.settle(used);
-  a.permit.release();
+  a.permit.release('served');
   if (response.rateLimit) sinks.limiter.observe?.(response.rateLimit, a.permit);
   sinks.quota?.record({ ok: true, ...(response.rateLimit ? { rateLimit: response.rateLimit } : {}), tokens: used, now: a.now });
   sinks.pool.onSuccess(a.key, a.now, a.startedAt);
@@ -55,12 +55,26 @@ export function recordSuccess(sinks: OutcomeSinks, a: AttemptFacts, response: Pi
  */
 export function recordFailure(sinks: OutcomeSinks, a: AttemptFacts, classification: Classification, rateLimit?: RateLimitSnapshot): KeyFailureEffect | undefined {
   a.permit.settle(REFUNDED_KINDS.has(classification.kind) ? 0 : a.tokens);
-  a.permit.release();
-  if (classification.kind === 'cancelled') return undefined;
+  if (classification.kind === 'cancelled') {
+    a.permit.release();
+    return undefined;
+  }
+  a.permit.release(permitOutcome(classification.kind, rateLimit));
   if (rateLimit) sinks.limiter.observe?.(rateLimit, a.permit, classification.kind === 'rate_limited');
   sinks.quota?.record({ ok: false, ...(rateLimit ? { rateLimit } : {}), now: a.now });
   // The pool decides what the key learns: only a 429 that names no wait lowers its rate.
   const effect = sinks.pool.onFailure(a.key, classification, a.now, rateLimit ? { startedAt: a.startedAt, rateLimit } : { startedAt: a.startedAt });
   sinks.concurrency?.onFailure?.(classification.kind, a.now, a.startedAt);
   return effect;
+}
+
+/**
+ * What a failed call tells the key's learned concurrency cap: a 429 is a refusal unless its headers say
+ * the window ran out (that refusal is the window's, which the limiter follows from the headers); any
+ * other failure was served (the server took the call).
+ */
+function permitOutcome(kind: ErrorKind, rateLimit: RateLimitSnapshot | undefined): 'served' | 'refused' | undefined {
+  if (kind !== 'rate_limited') return 'served';
+  const left = rateLimit?.requests?.remaining;
+  return left === undefined || showsQuotaLeft(rateLimit) ? 'refused' : undefined;
 }

@@ -11,8 +11,8 @@ import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 export interface SchedulerPermit {
   /** Charges or refunds the difference between the reserved and the actual tokens. */
   settle(actualTokens: number): void;
-  /** Frees the in-flight slot. Idempotent. */
-  release(): void;
+  /** Frees the in-flight slot. Idempotent. `outcome`: whether the server served the call or refused it (429). */
+  release(outcome?: 'served' | 'refused'): void;
   /** The permit's place among its limiter's starts (the limiter takes later starts off an answer's remainder). */
   readonly seq?: number;
 }

@@ -49,3 +49,20 @@ export interface RateLimitSnapshot {
 export function refillOf(snapshot: Pick<RateLimitSnapshot, 'source'>): RefillMeaning {
   return snapshot.source === 'ietf' || snapshot.source === 'legacy' ? 'window' : 'continuous';
 }
+
+/** Requests a 429's headers must still report left for the refusal to contradict them (one more than a request in flight). */
+const REQUESTS_LEFT = 2;
+
+/**
+ * Whether a 429's own rate-limit headers show the key able to start more now: at least
+ * {@link REQUESTS_LEFT} requests left and, where tokens are reported, some tokens left. The server
+ * counts a request at its start, so the remainder it reports already excludes the calls in flight.
+ * Such a refusal did not come from the limits the headers describe (a stray or per-shard 429: Vertex's
+ * shared capacity, a gateway in front, the demo's injected faults), so it does not stop the key while
+ * other calls on it succeed; the job still moves to another key or waits the server's time.
+ */
+export function showsQuotaLeft(s: RateLimitSnapshot | undefined): boolean {
+  const requests = s?.requests?.remaining;
+  const tokens = s?.tokens ?? s?.inputTokens;
+  return requests !== undefined && requests >= REQUESTS_LEFT && (tokens?.remaining === undefined || tokens.remaining > 0);
+}
