@@ -67,9 +67,11 @@ interface Counts {
 }
 
 /**
- * Counts the commands of one key prefix on MONITOR. A client command is BullMQ's when one of its
- * arguments is a key under `<prefix>:bull:`, else Sluice's; the commands a script runs (source `lua`)
- * follow its call on MONITOR (scripts are atomic) and are counted for the same owner, apart.
+ * Counts the commands of one key prefix on MONITOR. A client command is Sluice's when one of its
+ * arguments is a key of Sluice's own (`<prefix>:run:`, `<prefix>:flow:`), else BullMQ's when one is
+ * under `<prefix>:bull:` (Sluice's `begin-attempt.lua` names the job's BullMQ lock too: it is Sluice's);
+ * the commands a script runs (source `lua`) follow its call on MONITOR (scripts are atomic) and are
+ * counted for the same owner, apart.
  */
 async function monitorPrefix(prefix: string): Promise<{ counts: Counts; stop(): Promise<void> }> {
   const counts: Counts = { sluice: 0, bull: 0, sluiceInScripts: 0, bullInScripts: 0 };
@@ -81,6 +83,7 @@ async function monitorPrefix(prefix: string): Promise<{ counts: Counts; stop(): 
   let rest = '';
   const mine = `"${prefix}`;
   const bull = `"${prefix}:bull:`;
+  const own = [`"${prefix}:run:`, `"${prefix}:flow:`];
   let lastData = Date.now();
   cli.stdout.on('data', (d: Buffer) => {
     lastData = Date.now();
@@ -94,7 +97,7 @@ async function monitorPrefix(prefix: string): Promise<{ counts: Counts; stop(): 
       }
       owner = undefined;
       if (!line.includes(mine)) continue;
-      owner = line.includes(bull) ? 'bull' : 'sluice';
+      owner = line.includes(bull) && !own.some((o) => line.includes(o)) ? 'bull' : 'sluice';
       counts[owner]++;
     }
   });

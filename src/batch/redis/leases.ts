@@ -12,8 +12,9 @@
  * back each key's shared state (cooled, parked or disabled by any worker) and when the bucket can grant
  * its next start, so `waitTimeMs` stays synchronous too.
  *
- * A start the bucket cannot grant now but can within {@link AHEAD_MS} is granted ahead: the bucket goes
- * into debt by it and the worker may use it from the time the answer names. Workers waiting for the
+ * A start the bucket cannot grant now but can within a second is granted ahead (with the next ones
+ * within {@link AHEAD_MS} of it, as many as asked): the bucket goes into debt by them and the worker may
+ * use each from the time the answer names. Workers waiting for the
  * same refill are then served in the order they asked, each with one call, instead of all asking again
  * when it comes and all but one getting nothing.
  *
@@ -39,7 +40,7 @@ import type { FleetLearner } from './shared-pool.js';
 export const LEASE_TTL_MS = 150;
 /** A lease holds about this long's worth of this worker's recent starts on the key, ms. */
 const LEASE_HORIZON_MS = 100;
-/** How far ahead the bucket may grant a start it cannot grant now, ms. */
+/** The starts granted ahead in one answer span at most this long, ms (the first may be up to 10 times as far out, behind other workers' starts). */
 export const AHEAD_MS = 100;
 /** Most starts one key's lease holds. */
 const MAX_LEASE = 16;

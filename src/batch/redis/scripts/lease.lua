@@ -35,8 +35,11 @@ local function set_spec(b, at)
 end
 
 -- Starts granted ahead: the bucket goes into debt by them, so that they come in the order they were
--- asked for and no call is spent on a refill another worker takes first. Only where the smooth request
--- bucket alone makes the wait (no spacing, no server cap, no token budget, no fixed window's spend).
+-- asked for and no call is spent on a refill another worker takes first. The first may be up to
+-- AHEAD_FAR times `max_ms` out (other workers hold the slots before it), the others within `max_ms`
+-- of it. Only where the smooth request bucket alone makes the wait (no spacing, no server cap, no
+-- token budget, no fixed window's spend).
+local AHEAD_FAR = 10
 local function ahead(key, b, each, want, max_ms)
   set_spec(b, 3)
   local s = read_spec(3)
@@ -47,8 +50,9 @@ local function ahead(key, b, each, want, max_ms)
   if st.rs ~= nil or (st.rr ~= nil and st.rra ~= nil and st.rr < 1) then return 0, 0, 0 end
   local step = 1 / request_rate(s)
   local first = math.max(0, (1 - st.rl) * step)
+  if first > AHEAD_FAR * max_ms then return 0, 0, 0 end
   local k = 0
-  while k < want and first + k * step <= max_ms do k = k + 1 end
+  while k < want and k * step <= max_ms do k = k + 1 end
   if st.rr ~= nil then k = math.min(k, math.floor(st.rr)) end
   if k <= 0 then return 0, 0, 0 end
   st.rl = st.rl - k
@@ -96,7 +100,7 @@ for i = 1, n do
       if r[1] == 1 then granted = granted + 1 else wait = r[2]; break end
     end
     local max_ahead = tonumber(A[b + 24])
-    if granted == 0 and want > 0 and max_ahead > 0 and wait <= max_ahead then
+    if granted == 0 and want > 0 and max_ahead > 0 and wait <= AHEAD_FAR * max_ahead then
       granted, ahead_ms, step_ms = ahead(K[i], b, each, want, max_ahead)
       ARGV[1], ARGV[2] = 'reserve', each
       set_spec(b, 3)
