@@ -14,9 +14,9 @@
  *
  * A start the bucket cannot grant now but can within a second is granted ahead (with the next ones
  * within {@link AHEAD_MS} of it, as many as asked): the bucket goes into debt by them and the worker may
- * use each from the time the answer names. Workers waiting for the
- * same refill are then served in the order they asked, each with one call, instead of all asking again
- * when it comes and all but one getting nothing.
+ * use each from the time the answer names. Workers waiting for the same refill are then served in the
+ * order they asked, each with one call, instead of all asking again when it comes and all but one
+ * getting nothing.
  *
  * The fleet learns as one through the same call: each worker's successes and starts on a key (the
  * fleet's goodput, which a learned rate is cut from), a decrease of its learned rate after a bare 429
@@ -104,7 +104,7 @@ interface Lease {
   startsReported: number;
   /** A decrease of this worker's learned rate not sent yet, with the start of the refused call. */
   decrease: { state: LearnedRateState; startedAt: number | undefined } | undefined;
-  /** A bare-429 strike not sent yet (the refused call's start; null when unknown). */
+  /** A bare-429 strike not sent yet (the refused call's start; undefined when unknown). */
   strike: { startedAt: number | undefined } | undefined;
   /** Another worker published news of the key (a congestion event, a strike): ask for it now. */
   poked: boolean;
