@@ -167,16 +167,19 @@ const KIND_KEYS = ['retry', 'attempts', 'backoff', 'jitter', 'honourRetryAfter',
 const TOP_KEYS = ['default', 'byKind', 'timeoutMs', 'deadlineMs', 'shouldRetry', 'validate', 'giveUpMessage'] as const;
 const PREFIX = 'retry policy: ';
 
-/** Validates one settings object; returns only the fields it sets. */
-function checkKindOptions(value: unknown, path: string, allowRetry: boolean): KindPolicyOptions {
-  const obj = checkObject(value, PREFIX + path);
+/**
+ * Validates one settings object; returns only the fields it sets. `field` is the object's path in
+ * messages (`retry policy: byKind.rate_limited`, or a config file's `retry.rate_limited`).
+ */
+function checkKindOptions(value: unknown, field: string, allowRetry: boolean): KindPolicyOptions {
+  const obj = checkObject(value, field);
   const allowed = allowRetry ? KIND_KEYS : KIND_KEYS.filter((k) => k !== 'retry');
   if (!allowRetry && 'retry' in obj) {
-    throw new TypeError(`${PREFIX}${path}.retry is not allowed: whether a kind is retried is set per kind in byKind`);
+    throw new TypeError(`${field}.retry is not allowed: whether a kind is retried is set per kind in byKind`);
   }
-  checkKnownKeys(obj, allowed, PREFIX + path);
+  checkKnownKeys(obj, allowed, field);
   const out: KindPolicyOptions = {};
-  const f = (name: string): string => `${PREFIX}${path}.${name}`;
+  const f = (name: string): string => `${field}.${name}`;
   if (obj.retry !== undefined) out.retry = checkBoolean(obj.retry, f('retry'));
   if (obj.attempts !== undefined) out.attempts = checkInteger(obj.attempts, f('attempts'), 1);
   if (obj.backoff !== undefined) out.backoff = toBackoff(obj.backoff as BackoffSpec, f('backoff'));
@@ -190,6 +193,24 @@ function checkKindOptions(value: unknown, path: string, allowRetry: boolean): Ki
     out.retryAfterAboveCap = obj.retryAfterAboveCap;
   }
   return out;
+}
+
+/**
+ * Validates per-kind settings, the `byKind` of {@link retryPolicy}: every key an error kind, every
+ * value a {@link KindPolicyOptions}. Throws a `TypeError`/`RangeError` naming the field with its path,
+ * `field` first (default `retry policy: byKind`; the CLI passes `retry` for its config file's key).
+ * Returns the validated settings, backoff specs built into {@link Backoff}s.
+ */
+export function checkByKind(value: unknown, field = `${PREFIX}byKind`): Partial<Record<ErrorKind, KindPolicyOptions>> {
+  const obj = checkObject(value, field);
+  const byKind: Partial<Record<ErrorKind, KindPolicyOptions>> = {};
+  for (const [kind, options] of Object.entries(obj)) {
+    if (!isErrorKind(kind)) {
+      throw new TypeError(`${field}.${kind} is not an error kind (known: ${ERROR_KINDS.join(', ')})`);
+    }
+    if (options !== undefined) byKind[kind] = checkKindOptions(options, `${field}.${kind}`, true);
+  }
+  return byKind;
 }
 
 /** Applies built-in, then `default`, then `byKind` settings for one kind. */
@@ -293,17 +314,8 @@ function serverWaitMs(c: Classification, now: number | undefined): number | unde
 export function retryPolicy(options: RetryPolicyOptions = {}): RetryPolicy {
   const top = checkObject(options, 'retry policy');
   checkKnownKeys(top, TOP_KEYS, 'retry policy');
-  const defaults = options.default === undefined ? {} : checkKindOptions(options.default, 'default', false);
-  const byKind: Partial<Record<ErrorKind, KindPolicyOptions>> = {};
-  if (options.byKind !== undefined) {
-    const obj = checkObject(options.byKind, `${PREFIX}byKind`);
-    for (const [kind, value] of Object.entries(obj)) {
-      if (!isErrorKind(kind)) {
-        throw new TypeError(`${PREFIX}byKind.${kind} is not an error kind (known: ${ERROR_KINDS.join(', ')})`);
-      }
-      if (value !== undefined) byKind[kind] = checkKindOptions(value, `byKind.${kind}`, true);
-    }
-  }
+  const defaults = options.default === undefined ? {} : checkKindOptions(options.default, `${PREFIX}default`, false);
+  const byKind = options.byKind === undefined ? {} : checkByKind(options.byKind);
   const timeoutMs = options.timeoutMs === undefined ? undefined : checkNumber(options.timeoutMs, `${PREFIX}timeoutMs`, 1);
   const deadlineMs = options.deadlineMs === undefined ? undefined : checkNumber(options.deadlineMs, `${PREFIX}deadlineMs`, 1);
   for (const name of ['shouldRetry', 'validate', 'giveUpMessage'] as const) {

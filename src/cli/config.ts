@@ -136,8 +136,16 @@ function validate(name: OptionName, spec: OptionSpec<unknown>, value: unknown, s
   const result = spec.schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
+  if (issue?.code === 'custom' && (issue.params as { library?: boolean } | undefined)?.library) {
+    // The library's own message names the field with its path and the value found there.
+    return fail(name, spec, source, issue.message);
+  }
   const where = issue && issue.path.length > 0 ? ` (at ${issue.path.join('.')}: ${issue.message})` : '';
   throw invalid(name, spec, source, raw, `must be ${spec.range}${where}`);
+}
+
+function fail(name: OptionName, spec: OptionSpec<unknown>, source: ConfigSource, problem: string): never {
+  throw new CliError(`invalid option ${name} from ${describeSource(name, spec, source)}: ${problem}`, ExitCode.badConfig);
 }
 
 function describeSource(name: OptionName, spec: OptionSpec<unknown>, source: ConfigSource): string {
@@ -168,11 +176,6 @@ function checkCrossFields(config: SluiceConfig, sources: Record<OptionName, Conf
   }
   if (config.concurrency < config.minConcurrency || config.concurrency > config.maxConcurrency) {
     fail('concurrency', `must be between minConcurrency (${config.minConcurrency}) and maxConcurrency (${config.maxConcurrency})`);
-  }
-  for (const [kind, o] of Object.entries(config.retry ?? {})) {
-    if (o?.initialDelayMs !== undefined && o.maxDelayMs !== undefined && o.maxDelayMs < o.initialDelayMs) {
-      fail('retry', `${kind}.maxDelayMs must be >= ${kind}.initialDelayMs (${o.initialDelayMs})`);
-    }
   }
 }
 

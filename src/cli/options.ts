@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ERROR_KINDS } from '../classify/kinds.js';
 import { KEY_SELECTIONS, type KeySelection } from '../flow/key-pool.js';
+import { checkKeyLimits, checkRetryOverrides, type KeyLimitOverride, type RetryOverrides } from './library-options.js';
 
 /**
  * The table of every configurable option: one entry gives its command-line flag, its `SLUICE_*`
@@ -43,37 +43,21 @@ const KEY_SELECTIONS_CLI = KEY_SELECTIONS as unknown as readonly [KeySelection, 
 const duration = z.number().finite().min(0);
 const fraction = z.number().gt(0).lte(1);
 
-/** Per-kind retry overrides (config file `retry` or `SLUICE_RETRY` as JSON). */
-export const retryOverrideSchema = z
-  .object({
-    retry: z.boolean().optional(),
-    maxAttempts: z.number().int().min(1).max(1000).optional(),
-    initialDelayMs: duration.optional(),
-    maxDelayMs: duration.optional(),
-    factor: z.number().min(1).max(100).optional(),
-    schedule: z.array(duration).optional(),
-    jitter: z.enum(['none', 'full', 'equal', 'decorrelated', 'proportional']).optional(),
-  })
-  .strict();
-
-/** Shape of the per-kind retry overrides. */
-export type RetryOverride = z.infer<typeof retryOverrideSchema>;
-
-const retryOverrides = z.partialRecord(z.enum(ERROR_KINDS), retryOverrideSchema);
-
-/** One key's own limits (config file `keyLimits`). */
-export const keyLimitSchema = z
-  .object({
-    rpm: positiveInt.optional(),
-    tpm: positiveInt.optional(),
-    rpd: positiveInt.optional(),
-    minSpacingMs: duration.max(3_600_000).optional(),
-    maxInFlight: positiveInt.max(10_000).optional(),
-  })
-  .strict();
-
-/** Shape of one key's limit overrides. */
-export type KeyLimitOverride = z.infer<typeof keyLimitSchema>;
+/**
+ * An option whose value the library validates itself (per-kind retry settings, per-key limits): the
+ * library's message, which names the field with its path, becomes the option's error.
+ */
+function libraryChecked<T>(check: (value: unknown) => T): z.ZodType<T | undefined> {
+  return z.unknown().transform((value, ctx) => {
+    if (value === undefined) return undefined;
+    try {
+      return check(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message, params: { library: true } });
+      return z.NEVER;
+    }
+  });
+}
 
 /** The names of the retry presets the CLI offers (see src/attempt/presets.ts). */
 export const RETRY_PRESETS = ['default', 'veo', 'clip-download', 'genai-processing', 'quota-plan'] as const;
@@ -176,8 +160,8 @@ export const OPTIONS = {
   }),
   keyLimits: opt<Record<string, KeyLimitOverride> | undefined>({
     flag: undefined, env: 'SLUICE_KEY_LIMITS', kind: 'json', group: 'limits',
-    schema: z.record(z.string().min(1), keyLimitSchema).optional(), default: undefined,
-    range: 'object {keyName: {rpm, tpm, rpd, minSpacingMs, maxInFlight}}',
+    schema: libraryChecked((v) => checkKeyLimits(v)), default: undefined,
+    range: "object {keyName: {requestsPerMinute, tokensPerMinute, requestsPerDay, minSpacingMs, maxInFlight}} (the library's KeyLimits)",
     description: 'Per-key overrides of the limits above, by key name (config file, or JSON in the variable).',
   }),
   // retry
@@ -203,10 +187,10 @@ export const OPTIONS = {
     description:
       'Pause the run after this many identical failures in a row of a kind that is not retried (auth, invalid_request, not_found, content_filtered, quota_exhausted, unknown): one message says what repeats and how to resume.',
   }),
-  retry: opt<Partial<Record<(typeof ERROR_KINDS)[number], RetryOverride>> | undefined>({
+  retry: opt<RetryOverrides | undefined>({
     flag: undefined, env: 'SLUICE_RETRY', kind: 'json', group: 'retry',
-    schema: retryOverrides.optional(), default: undefined,
-    range: 'object {kind: {retry, maxAttempts, initialDelayMs, maxDelayMs, factor, schedule, jitter}}',
+    schema: libraryChecked((v) => checkRetryOverrides(v)), default: undefined,
+    range: "object {kind: {retry, attempts, backoff, jitter, honourRetryAfter, maxRetryAfterMs, retryAfterAboveCap}} (the library's byKind)",
     description: 'Per-kind overrides of the retry policy (config file, or JSON in the variable).',
   }),
   // concurrency

@@ -1,7 +1,7 @@
 import type { ErrorKind } from '../classify/kinds.js';
 import { retryPolicy, type KindPolicyOptions, type RetryPolicy, type RetryPolicyOptions } from '../attempt/policy.js';
 import { presetOptions } from '../attempt/presets.js';
-import type { RetryOverride, SluiceConfig } from './options.js';
+import type { SluiceConfig } from './options.js';
 
 /**
  * The retry presets the CLI offers by name. Each is the library's preset in its one form, the options
@@ -30,21 +30,9 @@ export function retryOptionsFor(config: Pick<SluiceConfig, 'retryPreset' | 'maxA
     options.default = { ...preset.default, attempts: config.maxAttempts };
     for (const k of Object.keys(byKind) as ErrorKind[]) byKind[k] = { ...byKind[k], attempts: config.maxAttempts };
   }
-  for (const [kind, o] of Object.entries(config.retry ?? {}) as [ErrorKind, RetryOverride][]) {
-    byKind[kind] = { ...byKind[kind], ...kindOverride(o) };
+  // The overrides are the library's per-kind settings, validated as such when the config was loaded.
+  for (const [kind, o] of Object.entries(config.retry ?? {}) as [ErrorKind, KindPolicyOptions][]) {
+    byKind[kind] = { ...byKind[kind], ...o };
   }
   return options;
-}
-
-function kindOverride(o: RetryOverride): KindPolicyOptions {
-  const out: KindPolicyOptions = {};
-  if (o.retry !== undefined) out.retry = o.retry;
-  if (o.maxAttempts !== undefined) out.attempts = o.maxAttempts;
-  if (o.schedule) out.backoff = { type: 'schedule', delaysMs: o.schedule };
-  else if (o.initialDelayMs !== undefined || o.maxDelayMs !== undefined || o.factor !== undefined) {
-    const initialMs = o.initialDelayMs ?? 1000;
-    out.backoff = { type: 'exponential', initialMs, factor: o.factor ?? 2, maxMs: o.maxDelayMs ?? Math.max(initialMs, 60_000) };
-  }
-  if (o.jitter) out.jitter = o.jitter === 'proportional' ? { type: 'proportional', ratio: 0.1 } : o.jitter;
-  return out;
 }

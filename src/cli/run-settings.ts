@@ -10,6 +10,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { LoadedConfig } from './config.js';
 import { CliError, ExitCode } from './exit-codes.js';
+import { withLibraryNames } from './library-options.js';
 import { OPTIONS, type OptionName, type OptionSpec, type SluiceConfig } from './options.js';
 
 /** Options stored with a run and used again by a resume that does not give them. */
@@ -48,11 +49,11 @@ const LEGACY_OPTIONS = [
  */
 export function storedSettings(meta: { settings?: Record<string, unknown>; options?: Record<string, unknown> } | undefined): Record<string, unknown> | undefined {
   if (!meta) return undefined;
-  if (meta.settings) return meta.settings;
+  if (meta.settings) return withLibraryNames(meta.settings);
   if (!meta.options) return undefined;
   const out: Record<string, unknown> = {};
   for (const name of LEGACY_OPTIONS) if (meta.options[name] !== undefined) out[name] = meta.options[name];
-  return out;
+  return withLibraryNames(out);
 }
 
 /** One guarded option whose value differs from the stored run's. */

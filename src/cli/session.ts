@@ -67,11 +67,11 @@ export function keyLimitsFor(config: SluiceConfig, keys: readonly ApiKey[], wind
   const out: Record<string, KeyLimits> = {};
   for (const { name } of keys) {
     const o = config.keyLimits?.[name] ?? {};
-    const rpm = o.rpm ?? config.rpm;
-    const tpm = o.tpm ?? config.tpm;
+    const rpm = o.requestsPerMinute ?? config.rpm;
+    const tpm = o.tokensPerMinute ?? config.tpm;
     const spacing = o.minSpacingMs ?? config.minSpacing;
     const inFlight = o.maxInFlight ?? config.maxInFlight;
-    const perDay = o.rpd ?? config.dailyLimit ?? config.rpd;
+    const perDay = o.requestsPerDay ?? config.dailyLimit ?? config.rpd;
     out[name] = {
       ...(windowMs !== undefined ? { windowMs } : {}),
       ...(rpm !== undefined ? { requestsPerMinute: rpm } : {}),

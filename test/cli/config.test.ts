@@ -6,6 +6,10 @@ import fc from 'fast-check';
 import { loadConfig, parseDurationText } from '../../src/cli/config.js';
 import { CliError, ExitCode } from '../../src/cli/exit-codes.js';
 import { loadKeys, readKeyFile } from '../../src/cli/keys.js';
+import { OPTIONS } from '../../src/cli/options.js';
+import { retryFor } from '../../src/cli/retry-presets.js';
+import { retryPolicy } from '../../src/attempt/policy.js';
+import { ERROR_KINDS } from '../../src/classify/kinds.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
 function file(name: string, content: string): string {
@@ -115,13 +119,85 @@ describe('loadConfig validation errors name the option, its source and the range
     expect(fail(() => loadConfig({ env: { SLUICE_CONCURRENCY: '40' } })).message).toContain('between minConcurrency');
     expect(fail(() => loadConfig({ env: { SLUICE_ALERT_LEVELS: '0.9,0.5' } })).message).toContain('ascending');
   });
-  it('per-kind retry overrides are checked by kind and field', () => {
-    const f = file('r.json', JSON.stringify({ retry: { rate_limited: { maxAttempts: 0 } } }));
-    expect(fail(() => loadConfig({ env: {}, configPath: f })).message).toContain('rate_limited.maxAttempts');
-    const g = file('g.json', JSON.stringify({ retry: { sometimes: { maxAttempts: 2 } } }));
-    expect(fail(() => loadConfig({ env: {}, configPath: g })).message).toContain('retry');
-    const ok = loadConfig({ env: { SLUICE_RETRY: '{"server_error":{"maxAttempts":5,"initialDelayMs":500}}' } });
-    expect(ok.config.retry?.server_error?.maxAttempts).toBe(5);
+  it('per-kind retry overrides take the library\'s byKind shape, checked by the library, naming source and path', () => {
+    const f = file('r.json', JSON.stringify({ retry: { rate_limited: { attempts: 0 } } }));
+    expect(fail(() => loadConfig({ env: {}, configPath: f })).message).toBe(
+      'invalid option retry from config file key "retry": retry.rate_limited.attempts must be an integer >= 1, got 0',
+    );
+    const cap = file('cap.json', JSON.stringify({ retry: { rate_limited: { backoff: { type: 'exponential', initialMs: 2000, maxMs: 1000 } } } }));
+    expect(fail(() => loadConfig({ env: {}, configPath: cap })).message).toContain(
+      'from config file key "retry": retry.rate_limited.backoff.maxMs must be >= initialMs (2000), got 1000',
+    );
+    const g = file('g.json', JSON.stringify({ retry: { sometimes: { attempts: 2 } } }));
+    expect(fail(() => loadConfig({ env: {}, configPath: g })).message).toContain('retry.sometimes is not an error kind');
+    const env = fail(() => loadConfig({ env: { SLUICE_RETRY: '{"overloaded":{"jitter":"some"}}' } })).message;
+    expect(env).toContain('from environment variable SLUICE_RETRY: retry.overloaded.jitter must be');
+    const ok = loadConfig({
+      env: { SLUICE_RETRY: JSON.stringify({ server_error: { attempts: 5, backoff: { type: 'schedule', delaysMs: [500, 1000] }, jitter: 'none' }, rate_limited: { maxRetryAfterMs: 9000, retryAfterAboveCap: 'give-up' } }) },
+    });
+    const policy = retryFor(ok.config);
+    const s = policy.settingsFor('server_error');
+    expect(s.attempts).toBe(5);
+    expect(s.jitter).toBe('none');
+    expect([s.backoff.delayMs(1), s.backoff.delayMs(2), s.backoff.delayMs(3)]).toEqual([500, 1000, 1000]);
+    expect(policy.settingsFor('rate_limited')).toMatchObject({ maxRetryAfterMs: 9000, retryAfterAboveCap: 'give-up' });
+  });
+  it('the old per-kind retry names are refused with the name that replaced them', () => {
+    const msg = (retry: unknown): string => fail(() => loadConfig({ env: {}, configPath: file('old.json', JSON.stringify({ retry })) })).message;
+    expect(msg({ rate_limited: { maxAttempts: 8 } })).toContain("retry.rate_limited.maxAttempts: renamed to attempts, the library's name");
+    expect(msg({ rate_limited: { initialDelayMs: 2000, maxDelayMs: 60000 } })).toContain(
+      'retry.rate_limited.initialDelayMs: initialDelayMs/maxDelayMs/factor/schedule are now one backoff, the library\'s: "backoff": {"type":"exponential","initialMs":2000,"factor":2,"maxMs":60000}',
+    );
+    expect(msg({ server_error: { schedule: [500, 1000] } })).toContain('"backoff": {"type":"schedule","delaysMs":[500,1000]}');
+    expect(msg({ server_error: { factor: 3 } })).toContain('retry.server_error.factor:');
+    expect(msg({ overloaded: { jitter: 'proportional' } })).toContain('retry.overloaded.jitter: "proportional" is now the library\'s {"type":"proportional","ratio":0.1}');
+  });
+  it('fuzz: any retry override is accepted exactly when the library accepts it as byKind, else refused with a message naming retry', () => {
+    const kind = fc.constantFrom(...ERROR_KINDS, 'sometimes');
+    const num = fc.oneof(fc.integer({ min: -5, max: 100_000 }), fc.double({ noNaN: false }), fc.constant('5'));
+    const backoff = fc.oneof(
+      fc.record({ type: fc.constant('exponential'), initialMs: num, factor: num, maxMs: num }, { requiredKeys: ['type'] }),
+      fc.record({ type: fc.constant('constant'), delayMs: num }),
+      fc.record({ type: fc.constant('schedule'), delaysMs: fc.array(num, { maxLength: 4 }) }),
+      fc.record({ type: fc.constantFrom('linear', 'exponential'), initalMs: num }),
+    );
+    const field = fc.record(
+      {
+        retry: fc.oneof(fc.boolean(), fc.constant('yes')),
+        attempts: num,
+        backoff,
+        jitter: fc.constantFrom('none', 'full', 'equal', 'decorrelated', 'proportional', 'some', { type: 'proportional', ratio: 0.2 }),
+        honourRetryAfter: fc.boolean(),
+        maxRetryAfterMs: num,
+        retryAfterAboveCap: fc.constantFrom('clamp', 'give-up', 'wait'),
+        maxAttempts: num,
+        initialDelayMs: num,
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.dictionary(kind, field, { maxKeys: 3 }), (generated) => {
+        // As read from JSON (a file or SLUICE_RETRY): NaN and Infinity become null.
+        const retry = JSON.parse(JSON.stringify(generated)) as Record<string, Record<string, unknown>>;
+        let library: unknown;
+        try {
+          retryPolicy({ byKind: retry as never });
+        } catch (err) {
+          library = err;
+        }
+        const old = Object.values(retry).some((o) => 'maxAttempts' in o || 'initialDelayMs' in o || o.jitter === 'proportional');
+        const r = OPTIONS.retry.schema.safeParse(retry);
+        if (r.success) {
+          expect(library).toBeUndefined();
+          expect(old).toBe(false);
+          expect(r.data).toEqual(retry);
+        } else {
+          expect(library !== undefined || old).toBe(true);
+          expect(() => loadConfig({ env: { SLUICE_RETRY: JSON.stringify(retry) } })).toThrow(/^invalid option retry from environment variable SLUICE_RETRY: retry\./);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
   it('durations', () => {
     expect(parseDurationText('1m30s')).toBe(90_000);
@@ -172,7 +248,7 @@ describe('loadKeys', () => {
 describe('per-key limits', () => {
   it('override the shared per-key limits by key name, and refuse unknown keys', async () => {
     const { keyLimitsFor } = await import('../../src/cli/session.js');
-    const f = file('kl.json', JSON.stringify({ rpm: 600, tpm: 100_000, keyLimits: { K_B: { rpm: 60, maxInFlight: 2 } } }));
+    const f = file('kl.json', JSON.stringify({ rpm: 600, tpm: 100_000, keyLimits: { K_B: { requestsPerMinute: 60, requestsPerDay: 500, maxInFlight: 2 } } }));
     const { config } = loadConfig({ env: {}, configPath: f });
     const keys = [
       { name: 'K_A', secret: 'a' },
@@ -180,11 +256,22 @@ describe('per-key limits', () => {
     ];
     expect(keyLimitsFor(config, keys)).toEqual({
       K_A: { requestsPerMinute: 600, tokensPerMinute: 100_000 },
-      K_B: { requestsPerMinute: 60, tokensPerMinute: 100_000, maxInFlight: 2 },
+      K_B: { requestsPerMinute: 60, tokensPerMinute: 100_000, maxInFlight: 2, requestsPerDay: 500 },
     });
     expect(fail(() => keyLimitsFor(config, [{ name: 'K_A', secret: 'a' }])).message).toContain('key "K_B" is not one of the configured keys');
-    const bad = file('kl2.json', JSON.stringify({ keyLimits: { K_A: { rpm: -1 } } }));
-    expect(fail(() => loadConfig({ env: {}, configPath: bad })).message).toContain('K_A.rpm');
+    const msg = (keyLimits: unknown): string => fail(() => loadConfig({ env: {}, configPath: file('kl2.json', JSON.stringify({ keyLimits })) })).message;
+    // The library's validateLimits decides, and the message names the source and the key's field.
+    expect(msg({ K_A: { requestsPerMinute: -1 } })).toBe(
+      'invalid option keyLimits from config file key "keyLimits": keyLimits.K_A: requestsPerMinute must be a finite number > 0, got -1',
+    );
+    expect(msg({ K_A: { maxInFlight: 1.5 } })).toContain('keyLimits.K_A: maxInFlight must be an integer >= 1, got 1.5');
+    // The old short names are refused with the library's name; other unknown fields by name.
+    expect(msg({ K_A: { rpm: 60 } })).toContain("keyLimits.K_A.rpm: renamed to requestsPerMinute, the library's name");
+    expect(msg({ K_A: { tpm: 60 } })).toContain("keyLimits.K_A.tpm: renamed to tokensPerMinute, the library's name");
+    expect(msg({ K_A: { rpd: 60 } })).toContain("keyLimits.K_A.rpd: renamed to requestsPerDay, the library's name");
+    expect(msg({ K_A: { burst: 2 } })).toContain('keyLimits.K_A.burst is not a known option (known: requestsPerMinute,');
+    const env = fail(() => loadConfig({ env: { SLUICE_KEY_LIMITS: '{"K_A":{"minSpacingMs":-5}}' } })).message;
+    expect(env).toContain('from environment variable SLUICE_KEY_LIMITS: keyLimits.K_A: minSpacingMs must be a finite number >= 0, got -5');
   });
 });
 

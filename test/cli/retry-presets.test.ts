@@ -10,7 +10,7 @@ describe('CLI retry presets', () => {
   it('every preset, with and without overrides, builds a valid retry policy', () => {
     for (const retryPreset of RETRY_PRESETS) {
       expect(() => retryPolicy(retryOptionsFor({ ...base, retryPreset }))).not.toThrow();
-      const merged = retryOptionsFor({ ...base, retryPreset, maxAttempts: 7, retry: { server_error: { maxAttempts: 2, initialDelayMs: 100, maxDelayMs: 800 } } });
+      const merged = retryOptionsFor({ ...base, retryPreset, maxAttempts: 7, retry: { server_error: { attempts: 2, backoff: { type: 'exponential', initialMs: 100, maxMs: 800 } } } });
       expect(() => retryPolicy(merged)).not.toThrow();
       expect(merged.byKind?.server_error?.attempts).toBe(2);
     }
