@@ -133,7 +133,7 @@ describe('sluice on --backend redis://', () => {
     const report = join(dir, 'worker.report.html');
     const worker = await cli(
       ['worker', input, ...common, '--base-url', `${sim.url}/v1`, '--keys-env', 'KEY_ONE', '--adaptive', '--concurrency', '2', '--max-concurrency', '4', '--log-file', log, '--log-level', 'debug', '--metrics-port', '0', '--report', report, '--selection', 'fixed-order'],
-      { SLUICE_KEY_LIMITS: JSON.stringify({ KEY_ONE: { rpm: 6000 } }) },
+      { SLUICE_KEY_LIMITS: JSON.stringify({ KEY_ONE: { requestsPerMinute: 6000 } }) },
     );
     expect(worker.code, worker.stderr).toBe(0);
     expect(worker.stdout).toContain('succeeded 10');
@@ -148,7 +148,7 @@ describe('sluice on --backend redis://', () => {
     expect(html).toContain('<html');
     for (const text of [worker.stdout, worker.stderr, readFileSync(log, 'utf8'), html]) expect(text).not.toContain(SECRET);
     // A keyLimits entry for a key that is not configured is refused, naming it.
-    const unknownKey = await cli(['worker', input, ...common, '--keys-env', 'KEY_ONE'], { SLUICE_KEY_LIMITS: JSON.stringify({ nope: { rpm: 1 } }) });
+    const unknownKey = await cli(['worker', input, ...common, '--keys-env', 'KEY_ONE'], { SLUICE_KEY_LIMITS: JSON.stringify({ nope: { requestsPerMinute: 1 } }) });
     expect(unknownKey.code).toBe(2);
     expect(unknownKey.stderr).toContain('key "nope"');
   }, 30_000);
