@@ -47,4 +47,19 @@ describe('remembered settings', () => {
     expect(config.model).toBe('old');
     expect(config.concurrency).toBe(4);
   });
+  it('a state stored with the old retry and keyLimits names resumes with the same settings, in the library\'s names', () => {
+    const old = storedSettings({
+      settings: {
+        model: 'm1',
+        keyLimits: { K1: { rpm: 60, tpm: 4000, rpd: 100, maxInFlight: 2 } },
+        retry: { rate_limited: { maxAttempts: 8, initialDelayMs: 2000, jitter: 'proportional' }, server_error: { schedule: [500, 1000] } },
+      },
+    });
+    const { config } = resumeConfig(loadConfig({ env: {} }), old);
+    expect(config.keyLimits).toEqual({ K1: { requestsPerMinute: 60, tokensPerMinute: 4000, requestsPerDay: 100, maxInFlight: 2 } });
+    expect(config.retry).toEqual({
+      rate_limited: { attempts: 8, backoff: { type: 'exponential', initialMs: 2000, factor: 2, maxMs: 60_000 }, jitter: { type: 'proportional', ratio: 0.1 } },
+      server_error: { backoff: { type: 'schedule', delaysMs: [500, 1000] } },
+    });
+  });
 });
