@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, writeFileSync, mkdtempSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await sim.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('sluice CLI (spawned)', () => {

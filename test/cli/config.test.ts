@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { loadConfig, parseDurationText } from '../../src/cli/config.js';
 import { CliError, ExitCode } from '../../src/cli/exit-codes.js';
@@ -12,6 +12,7 @@ import { retryPolicy } from '../../src/attempt/policy.js';
 import { ERROR_KINDS } from '../../src/classify/kinds.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function file(name: string, content: string): string {
   const p = join(dir, name);
   writeFileSync(p, content);

@@ -5,7 +5,7 @@
  * forced resume of a changed input, the run-level stop, and daily budgets that persist across runs.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, symlinkSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +46,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await sim.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('preflight: checked before the first request, and no state file when it fails', () => {
