@@ -167,13 +167,7 @@ export class LearnedRate {
    */
   adopt(state: LearnedRateState, ceiling: number | undefined): void {
     if (!(state.max > 0) || !(state.base > 0) || !Number.isFinite(state.at)) return;
-    this.lastMax = state.max;
-    this.base = Math.min(state.base, state.max);
-    this.lastDecreaseAt = state.at;
-    this.guessed = state.guessed;
-    this.ceiling = ceiling;
-    this.succeededSince = false;
-    this.refusals = 0;
+    this.begin(state, ceiling);
   }
 
   /** Successful starts per window over the last `spanMs` (at most `measureMs`) at `now`, or `undefined` with none. */
@@ -213,8 +207,6 @@ export class LearnedRate {
     const measured = this.goodput(now, span);
     const goodput = measured ?? this.provisional(now);
     if (goodput === undefined) return false;
-    this.guessed = measured === undefined;
-    this.refusals = 0;
     // A server that refuses the first start above its rate (a leaky bucket) answers 429 while the last
     // second was still spent climbing toward it, so the goodput reads low; the rate in force was just
     // above the limit. Take 0.95 of it, but at most 1.5 times the goodput (a probe that ran far ahead, or
@@ -222,12 +214,19 @@ export class LearnedRate {
     // burst.
     const capacity = refused || inForce === undefined ? goodput : Math.max(goodput, Math.min(0.95 * inForce, 1.5 * goodput));
     const target = Math.max(this.minRate, Math.min(inForce ?? Infinity, this.beta * capacity));
-    this.succeededSince = false;
-    this.ceiling = ceiling;
-    this.lastMax = Math.max(target, capacity);
-    this.base = target;
-    this.lastDecreaseAt = now;
+    this.begin({ max: Math.max(target, capacity), base: target, at: now, guessed: measured === undefined }, ceiling);
     return true;
+  }
+
+  /** Puts a congestion event in force (this process's decrease, or the fleet's): the rate climbs back from it, and 429s of calls started before it are its own. */
+  private begin(event: LearnedRateState, ceiling: number | undefined): void {
+    this.lastMax = event.max;
+    this.base = Math.min(event.base, event.max);
+    this.lastDecreaseAt = event.at;
+    this.guessed = event.guessed;
+    this.ceiling = ceiling;
+    this.succeededSince = false;
+    this.refusals = 0;
   }
 
   /** Starts not refused per window since the first start (at least one slot), or undefined with none. */
