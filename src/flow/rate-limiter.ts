@@ -318,11 +318,6 @@ export class RateLimiter {
   }
 
   /**
-   * Tells the limiter a call on this key was answered 429: the learned request rate drops
-   * multiplicatively. `startedAt` (the permit's) makes 429s of calls started before the last decrease
-   * count once, not once each.
-   */
-  /**
    * Whether the refusal of the call started at `startedAt` is explained by the concurrency cap learned
    * since: it started with more calls in flight than the cap allows. Such a 429 needs no lower rate
    * and no cooldown; the cap already keeps the next calls from it.
@@ -331,6 +326,11 @@ export class RateLimiter {
     return startedAt !== undefined && startedAt === this.refusedAboveCapAt;
   }
 
+  /**
+   * Tells the limiter a call on this key was answered 429: the learned request rate drops
+   * multiplicatively. `startedAt` (the permit's) makes 429s of calls started before the last decrease
+   * count once, not once each.
+   */
   onRateLimited(startedAt?: number): void {
     if (!this.learned) return;
     const now = this.clock.now();

@@ -9,7 +9,7 @@
 import type { Classification, ErrorKind } from '../classify/kinds.js';
 import { showsQuotaLeft, type RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 import type { ProviderResponse } from '../provider/types.js';
-import type { KeyFailureEffect, SchedulerConcurrency, SchedulerKeyPool, SchedulerLimiter, SchedulerPermit, SchedulerQuota } from './ports.js';
+import type { KeyFailureEffect, PermitOutcome, SchedulerConcurrency, SchedulerKeyPool, SchedulerLimiter, SchedulerPermit, SchedulerQuota } from './ports.js';
 
 /** Where an outcome is written: the key's limiter and quota port, the pool, the concurrency limit. */
 export interface OutcomeSinks {
@@ -55,11 +55,8 @@ export function recordSuccess(sinks: OutcomeSinks, a: AttemptFacts, response: Pi
  */
 export function recordFailure(sinks: OutcomeSinks, a: AttemptFacts, classification: Classification, rateLimit?: RateLimitSnapshot): KeyFailureEffect | undefined {
   a.permit.settle(REFUNDED_KINDS.has(classification.kind) ? 0 : a.tokens);
-  if (classification.kind === 'cancelled') {
-    a.permit.release();
-    return undefined;
-  }
   a.permit.release(permitOutcome(classification.kind, rateLimit));
+  if (classification.kind === 'cancelled') return undefined;
   if (rateLimit) sinks.limiter.observe?.(rateLimit, a.permit, classification.kind === 'rate_limited');
   sinks.quota?.record({ ok: false, ...(rateLimit ? { rateLimit } : {}), now: a.now });
   // The pool decides what the key learns: only a 429 that names no wait lowers its rate.
@@ -70,10 +67,11 @@ export function recordFailure(sinks: OutcomeSinks, a: AttemptFacts, classificati
 
 /**
  * What a failed call tells the key's learned concurrency cap: a 429 is a refusal unless its headers say
- * the window ran out (that refusal is the window's, which the limiter follows from the headers); any
- * other failure was served (the server took the call).
+ * the window ran out (that refusal is the window's, which the limiter follows from the headers); a
+ * cancelled call tells nothing; any other failure was served (the server took the call).
  */
-function permitOutcome(kind: ErrorKind, rateLimit: RateLimitSnapshot | undefined): 'served' | 'refused' | undefined {
+function permitOutcome(kind: ErrorKind, rateLimit: RateLimitSnapshot | undefined): PermitOutcome | undefined {
+  if (kind === 'cancelled') return undefined;
   if (kind !== 'rate_limited') return 'served';
   const left = rateLimit?.requests?.remaining;
   return left === undefined || showsQuotaLeft(rateLimit) ? 'refused' : undefined;

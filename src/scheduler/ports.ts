@@ -7,12 +7,15 @@ import type { GiveUpReason } from '../attempt/policy.js';
 import type { Classification, ErrorKind } from '../classify/kinds.js';
 import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
 
+/** What became of a permit's call: the server served it or refused it (429); the limiter learns a concurrency cap from it. */
+export type PermitOutcome = 'served' | 'refused';
+
 /** A granted start on one key's limiter. */
 export interface SchedulerPermit {
   /** Charges or refunds the difference between the reserved and the actual tokens. */
   settle(actualTokens: number): void;
   /** Frees the in-flight slot. Idempotent. `outcome`: whether the server served the call or refused it (429). */
-  release(outcome?: 'served' | 'refused'): void;
+  release(outcome?: PermitOutcome): void;
   /** The permit's place among its limiter's starts (the limiter takes later starts off an answer's remainder). */
   readonly seq?: number;
 }
