@@ -98,7 +98,7 @@ const sluiceCli: Contender = async (url, secrets, n) => {
       process.execPath,
       [
         ...args, 'run', input, '--base-url', `${url}/v1`, '--keys-env', secrets.map((_, i) => `BENCH_KEY_${i + 1}`).join(','),
-        '--rpm', String(RPM), '--tpm', String(TPM), '--max-concurrency', '64', '--concurrency', '16', '--progress', 'off',
+        '--requests-per-minute', String(RPM), '--tokens-per-minute', String(TPM), '--max-concurrency', '64', '--concurrency', '16', '--progress', 'off',
       ],
       { env, stdio: ['ignore', 'ignore', 'pipe'] },
     );

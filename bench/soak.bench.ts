@@ -70,7 +70,7 @@ export async function benchSoak(): Promise<void> {
     const args = [
       'run', input,
       '--base-url', `${sim.url}/v1`, '--model', 'gpt-4o-mini', '--keys-env', 'SOAK_A,SOAK_B,SOAK_C',
-      '--max-attempts', '50', '--concurrency', '16', '--max-concurrency', '32', '--progress', 'off', '--grace-period', '0', '--no-probe',
+      '--attempts', '50', '--concurrency', '16', '--max-concurrency', '32', '--progress', 'off', '--grace-period', '0', '--no-probe',
     ];
     const started = performance.now();
     let killed = 0;

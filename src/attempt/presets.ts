@@ -153,7 +153,7 @@ export const presets = { veoSubmission, clipDownload, genaiProcessing, quotaPlan
  * The one form of each preset: its retry-policy options (giveUpMessage and validate included), from
  * which the policy of {@link presets} is built. Use it to change a preset before building it, e.g.
  * `retryPolicy({ ...presetOptions.veoSubmission(), timeoutMs: 5000 })`; the CLI merges its
- * `--max-attempts` and per-kind settings into it this way.
+ * `--attempts` and per-kind settings into it this way.
  */
 export const presetOptions = {
   veoSubmission: veoSubmissionOptions,

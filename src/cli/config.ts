@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CliError, ExitCode } from './exit-codes.js';
-import { OPTIONS, flagAttribute, type OptionName, type OptionSpec, type SluiceConfig } from './options.js';
+import { RENAMED_OPTIONS, renamedTo } from './library-options.js';
+import { OPTIONS, envOf, flagAttribute, flagOf, type OptionName, type OptionSpec, type SluiceConfig } from './options.js';
 import { parseDuration } from '../classify/duration.js';
 
 /**
@@ -41,6 +42,7 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
   const flags = input.flags ?? {};
   const configPath = (flags.config as string | undefined) ?? input.configPath ?? env.SLUICE_CONFIG;
   const file = configPath ? readConfigFile(resolve(input.cwd ?? process.cwd(), configPath)) : undefined;
+  refuseRenamedOptions(flags, env, file?.values);
 
   const config = {} as Record<OptionName, unknown>;
   const sources = {} as Record<OptionName, ConfigSource>;
@@ -148,7 +150,30 @@ function fail(name: OptionName, spec: OptionSpec<unknown>, source: ConfigSource,
   throw new CliError(`invalid option ${name} from ${describeSource(name, spec, source)}: ${problem}`, ExitCode.badConfig);
 }
 
-function describeSource(name: OptionName, spec: OptionSpec<unknown>, source: ConfigSource): string {
+/** Old option names, each with the option that replaced it (checked against the table here). */
+const RENAMED: Readonly<Record<string, OptionName>> = RENAMED_OPTIONS;
+
+/**
+ * Refuses an option given under the name it had before it took the library's ({@link RENAMED_OPTIONS}),
+ * from a flag, an environment variable or the config file, naming the new one as that source gives it:
+ * `invalid option rpm from flag --rpm: renamed to requestsPerMinute, the library's name; use flag --requests-per-minute`.
+ * `flags` are commander attributes: the old flags are declared (hidden) so that they get here.
+ */
+export function refuseRenamedOptions(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, file?: Record<string, unknown>): void {
+  for (const [old, now] of Object.entries(RENAMED)) {
+    const was = { flag: flagOf(old), env: envOf(old) };
+    const given = env[was.env];
+    const source: ConfigSource | undefined =
+      flags[flagAttribute(was.flag)] !== undefined ? 'flag' : given !== undefined && given !== '' ? 'env' : file && old in file ? 'file' : undefined;
+    if (source === undefined) continue;
+    throw new CliError(
+      `invalid option ${old} from ${describeSource(old, was, source)}: ${renamedTo(now)}; use ${describeSource(now, OPTIONS[now], source)}`,
+      ExitCode.badConfig,
+    );
+  }
+}
+
+function describeSource(name: string, spec: Pick<OptionSpec<unknown>, 'flag' | 'env'>, source: ConfigSource): string {
   switch (source) {
     case 'flag':
       return `flag ${spec.flag?.split(' ')[0] ?? name}`;
@@ -203,7 +228,7 @@ function readConfigFile(path: string): ConfigFile {
   }
   const values = parsed as Record<string, unknown>;
   for (const key of Object.keys(values)) {
-    if (key === '$schema') continue;
+    if (key === '$schema' || key in RENAMED) continue; // an old name is refused with its new one by loadConfig
     if (!(key in OPTIONS)) {
       throw new CliError(`config file ${path}: unknown option "${key}" (see docs/CONFIGURATION.md)`, ExitCode.badConfig);
     }

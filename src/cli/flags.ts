@@ -1,10 +1,13 @@
 import { Option, type Command } from 'commander';
-import { OPTIONS, flagAttribute, type OptionGroup, type OptionSpec } from './options.js';
+import { RENAMED_OPTIONS } from './library-options.js';
+import { OPTIONS, flagAttribute, flagOf, type OptionGroup, type OptionSpec } from './options.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
 /**
  * Declares the option table's flags on a command. No commander defaults are set on purpose: a flag
  * that was not typed must stay undefined so that env, config file and defaults can rank below it.
+ * The flags of renamed options are declared too, hidden, so that loadConfig can refuse them with their
+ * new name (commander would only say "unknown option").
  */
 export function addConfigOptions(cmd: Command, groups?: readonly OptionGroup[]): Command {
   cmd.option('--config <path>', 'JSON config file (env SLUICE_CONFIG); flags > env > file > defaults');
@@ -18,7 +21,18 @@ export function addConfigOptions(cmd: Command, groups?: readonly OptionGroup[]):
       cmd.addOption(new Option(spec.flag, help));
     }
   }
+  for (const old of Object.keys(RENAMED_OPTIONS) as (keyof typeof RENAMED_OPTIONS)[]) {
+    if (!groups || groups.includes(OPTIONS[RENAMED_OPTIONS[old]].group)) addRenamedFlag(cmd, old);
+  }
   return cmd;
+}
+
+/**
+ * Declares the flag an option had before it was renamed (`rpm` -> `--rpm`), hidden and with an optional
+ * value, so that a command line using it reaches `refuseRenamedOptions` (config.ts), which names the new flag.
+ */
+export function addRenamedFlag(cmd: Command, old: keyof typeof RENAMED_OPTIONS): Command {
+  return cmd.addOption(new Option(`${flagOf(old)} [value]`).hideHelp());
 }
 
 /** The flags the user actually typed, as `{ attribute: value }` (commander only sets those, since there are no defaults). */

@@ -5,10 +5,12 @@ import type { ErrorKind } from '../classify/kinds.js';
 import { validateLimits, type KeyLimits } from '../flow/limits.js';
 
 /**
- * The config file's per-kind retry overrides and per-key limits take the library's own shapes
- * (`retryPolicy({ byKind })` and `KeyLimits`) and are validated by the library's own checks. The
- * names the config file used before are refused here with the name that replaced them, and read back
- * in their new form from the settings stored by older runs.
+ * The CLI's options take the library's names: the top-level limits and attempts (`requestsPerMinute`,
+ * `tokensPerMinute`, `requestsPerDay`, `attempts`), and the config file's per-kind retry overrides and
+ * per-key limits take the library's own shapes (`retryPolicy({ byKind })` and `KeyLimits`), validated by
+ * the library's own checks. The names used before are refused with the name that replaced them
+ * ({@link renamedTo}), and read back in their new form from the settings stored by older runs
+ * ({@link withLibraryNames}).
  */
 
 /** One kind's retry settings as a config file writes them: the library's, with the backoff as data. */
@@ -23,8 +25,20 @@ export const KEY_LIMIT_FIELDS = ['requestsPerMinute', 'tokensPerMinute', 'reques
 /** One key's limits in `keyLimits`. */
 export type KeyLimitOverride = Pick<KeyLimits, (typeof KEY_LIMIT_FIELDS)[number]>;
 
-/** Names of per-key limits in `keyLimits` before it took the library's. */
+/** Names of per-key limits in `keyLimits` and of the CLI's limit options before they took the library's. */
 export const RENAMED_LIMITS = { rpm: 'requestsPerMinute', tpm: 'tokensPerMinute', rpd: 'requestsPerDay' } as const;
+
+/**
+ * The CLI's top-level options renamed to the library's names: old config key -> new. Their flags and
+ * environment variables follow the option table's convention (`flagOf`, `envOf` in options.ts):
+ * `--rpm`/`SLUICE_RPM` became `--requests-per-minute`/`SLUICE_REQUESTS_PER_MINUTE`, `--max-attempts` `--attempts`.
+ */
+export const RENAMED_OPTIONS = { ...RENAMED_LIMITS, maxAttempts: 'attempts' } as const;
+
+/** What an old name is told: `renamed to requestsPerMinute, the library's name`. */
+export function renamedTo(now: string): string {
+  return `renamed to ${now}, the library's name`;
+}
 
 /** Names of per-kind retry fields that became the library's one `backoff`. */
 const RENAMED_BACKOFF_FIELDS = ['initialDelayMs', 'maxDelayMs', 'factor', 'schedule'] as const;
@@ -68,7 +82,7 @@ export function checkRetryOverrides(value: unknown, field = 'retry'): RetryOverr
 }
 
 function refuseRenamedRetryFields(o: Record<string, unknown>, path: string): void {
-  if ('maxAttempts' in o) throw new TypeError(`${path}.maxAttempts: renamed to attempts, the library's name`);
+  if ('maxAttempts' in o) throw new TypeError(`${path}.maxAttempts: ${renamedTo(RENAMED_OPTIONS.maxAttempts)}`);
   for (const name of RENAMED_BACKOFF_FIELDS) {
     if (name in o) {
       throw new TypeError(
@@ -92,7 +106,7 @@ export function checkKeyLimits(value: unknown, field = 'keyLimits'): Record<stri
     const path = `${field}.${name}`;
     const obj = checkObject(limits, path);
     for (const [old, now] of Object.entries(RENAMED_LIMITS)) {
-      if (old in obj) throw new TypeError(`${path}.${old}: renamed to ${now}, the library's name`);
+      if (old in obj) throw new TypeError(`${path}.${old}: ${renamedTo(now)}`);
     }
     checkKnownKeys(obj, KEY_LIMIT_FIELDS, path);
     validateLimits(obj as KeyLimits, path);
@@ -101,11 +115,12 @@ export function checkKeyLimits(value: unknown, field = 'keyLimits'): Record<stri
 }
 
 /**
- * Settings stored by a run made before the config took the library's names, in the new names:
- * `rpm`/`tpm`/`rpd` per key and the old per-kind retry fields. Anything else is kept.
+ * Settings stored by a run made before the options took the library's names (a resume's remembered
+ * settings, the report's display settings), in the new names: the top-level options of
+ * {@link RENAMED_OPTIONS}, `rpm`/`tpm`/`rpd` per key and the old per-kind retry fields. Anything else is kept.
  */
 export function withLibraryNames(settings: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...settings };
+  const out = renameKeys(settings, RENAMED_OPTIONS);
   if (isObject(out.keyLimits)) {
     const perKey: Record<string, unknown> = {};
     for (const [name, limits] of Object.entries(out.keyLimits)) {

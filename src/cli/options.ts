@@ -14,9 +14,9 @@ export type OptionKind = 'int' | 'number' | 'string' | 'boolean' | 'list' | 'num
 
 /** One option's description. `T` is the validated type (including `undefined` when there is no default). */
 export interface OptionSpec<T> {
-  /** Flag as commander declares it, e.g. `--rpm <n>`. Booleans get a `--no-…` twin automatically. */
+  /** Flag as commander declares it, e.g. `--requests-per-minute <n>`. Booleans get a `--no-…` twin automatically. */
   readonly flag: string | undefined;
-  /** Environment variable, e.g. `SLUICE_RPM`. */
+  /** Environment variable, e.g. `SLUICE_REQUESTS_PER_MINUTE`. */
   readonly env: string;
   readonly kind: OptionKind;
   readonly schema: z.ZodType<T>;
@@ -114,19 +114,19 @@ export const OPTIONS = {
     schema: z.string().min(1).optional(), default: undefined,
     range: 'a file path', description: 'File with `name=secret` lines or a JSON object {name: secret}.',
   }),
-  // limits, per key
-  rpm: opt<number | undefined>({
-    flag: '--rpm <n>', env: 'SLUICE_RPM', kind: 'int', group: 'limits',
+  // limits, per key: the library's KeyLimits names
+  requestsPerMinute: opt<number | undefined>({
+    flag: '--requests-per-minute <n>', env: 'SLUICE_REQUESTS_PER_MINUTE', kind: 'int', group: 'limits',
     schema: positiveInt.optional(), default: undefined,
     range: 'integer >= 1', description: 'Requests per minute, per key.',
   }),
-  tpm: opt<number | undefined>({
-    flag: '--tpm <n>', env: 'SLUICE_TPM', kind: 'int', group: 'limits',
+  tokensPerMinute: opt<number | undefined>({
+    flag: '--tokens-per-minute <n>', env: 'SLUICE_TOKENS_PER_MINUTE', kind: 'int', group: 'limits',
     schema: positiveInt.optional(), default: undefined,
     range: 'integer >= 1', description: 'Tokens per minute, per key (input estimate + max output tokens are reserved).',
   }),
-  rpd: opt<number | undefined>({
-    flag: '--rpd <n>', env: 'SLUICE_RPD', kind: 'int', group: 'limits',
+  requestsPerDay: opt<number | undefined>({
+    flag: '--requests-per-day <n>', env: 'SLUICE_REQUESTS_PER_DAY', kind: 'int', group: 'limits',
     schema: positiveInt.optional(), default: undefined,
     range: 'integer >= 1', description: 'Requests per day, per key.',
   }),
@@ -170,8 +170,8 @@ export const OPTIONS = {
     schema: z.enum(RETRY_PRESETS), default: 'default' as (typeof RETRY_PRESETS)[number], choices: RETRY_PRESETS,
     range: RETRY_PRESETS.join(' | '), description: 'Named retry policy (see README, "Presets").',
   }),
-  maxAttempts: opt<number | undefined>({
-    flag: '--max-attempts <n>', env: 'SLUICE_MAX_ATTEMPTS', kind: 'int', group: 'retry',
+  attempts: opt<number | undefined>({
+    flag: '--attempts <n>', env: 'SLUICE_ATTEMPTS', kind: 'int', group: 'retry',
     schema: positiveInt.max(1000).optional(), default: undefined,
     range: 'integer 1..1000', description: 'Attempts per item for every retryable kind (overrides the preset).',
   }),
@@ -362,6 +362,19 @@ export type OptionName = keyof typeof OPTIONS;
 export type SluiceConfig = {
   -readonly [K in OptionName]: (typeof OPTIONS)[K] extends OptionSpec<infer T> ? T : never;
 };
+
+/** The flag of an option name by the table's convention: `requestsPerMinute` -> `--requests-per-minute`. */
+export function flagOf(name: string): string {
+  return `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/**
+ * The environment variable of an option name by the table's convention: `requestsPerMinute` ->
+ * `SLUICE_REQUESTS_PER_MINUTE` (every option follows it but `keysEnv`, whose variable is `SLUICE_KEYS`).
+ */
+export function envOf(name: string): string {
+  return `SLUICE_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
 
 /** The commander attribute name of a flag (`--base-url <url>` -> `baseUrl`). */
 export function flagAttribute(flag: string): string {

@@ -17,8 +17,8 @@ import { OPTIONS, type OptionName, type OptionSpec, type SluiceConfig } from './
 export const REMEMBERED_OPTIONS = [
   'provider', 'baseUrl', 'model', 'apiVersion', 'maxOutputTokens', 'template', 'idColumn',
   'keysEnv', 'keyFile',
-  'rpm', 'tpm', 'rpd', 'minSpacing', 'maxInFlight', 'learnRate', 'cooldown', 'selection', 'keyLimits',
-  'retryPreset', 'maxAttempts', 'attemptTimeout', 'retry', 'maxConsecutiveFailures',
+  'requestsPerMinute', 'tokensPerMinute', 'requestsPerDay', 'minSpacing', 'maxInFlight', 'learnRate', 'cooldown', 'selection', 'keyLimits',
+  'retryPreset', 'attempts', 'attemptTimeout', 'retry', 'maxConsecutiveFailures',
   'concurrency', 'minConcurrency', 'maxConcurrency', 'adaptive',
   'quotaMonitoring', 'quotaThreshold', 'dailyLimit', 'pauseDuration', 'alertLevels',
 ] as const satisfies readonly OptionName[];
@@ -38,8 +38,8 @@ export function settingsToStore(config: SluiceConfig): Record<string, unknown> {
 
 /** Options whose value (same name, same type) is in the display settings (`RunMeta.options`) of states made before settings were stored. */
 const LEGACY_OPTIONS = [
-  'provider', 'baseUrl', 'model', 'rpm', 'tpm', 'maxInFlight', 'learnRate', 'selection', 'keyLimits',
-  'retryPreset', 'maxAttempts', 'quotaMonitoring', 'quotaThreshold', 'alertLevels',
+  'provider', 'baseUrl', 'model', 'requestsPerMinute', 'tokensPerMinute', 'maxInFlight', 'learnRate', 'selection', 'keyLimits',
+  'retryPreset', 'attempts', 'quotaMonitoring', 'quotaThreshold', 'alertLevels',
 ] as const satisfies readonly OptionName[];
 
 /**
@@ -49,11 +49,13 @@ const LEGACY_OPTIONS = [
  */
 export function storedSettings(meta: { settings?: Record<string, unknown>; options?: Record<string, unknown> } | undefined): Record<string, unknown> | undefined {
   if (!meta) return undefined;
+  // Settings written before the options took the library's names are read in the new names.
   if (meta.settings) return withLibraryNames(meta.settings);
   if (!meta.options) return undefined;
+  const options = withLibraryNames(meta.options);
   const out: Record<string, unknown> = {};
-  for (const name of LEGACY_OPTIONS) if (meta.options[name] !== undefined) out[name] = meta.options[name];
-  return withLibraryNames(out);
+  for (const name of LEGACY_OPTIONS) if (options[name] !== undefined) out[name] = options[name];
+  return out;
 }
 
 /** One guarded option whose value differs from the stored run's. */

@@ -38,7 +38,7 @@ export interface SessionInput {
   clock?: Clock;
   /** Most items claimed at once (`runBatch` `window`). */
   window?: number;
-  /** Length of the window `rpm`/`tpm` refer to (default one minute; the demo scales time with it). */
+  /** Length of the window `requestsPerMinute`/`tokensPerMinute` refer to (default one minute; the demo scales time with it). */
   limitsWindowMs?: number;
   /** Locks the caller holds on the run's files (`sluice run` takes them before reading the state). */
   lock?: RunLock;
@@ -67,11 +67,11 @@ export function keyLimitsFor(config: SluiceConfig, keys: readonly ApiKey[], wind
   const out: Record<string, KeyLimits> = {};
   for (const { name } of keys) {
     const o = config.keyLimits?.[name] ?? {};
-    const rpm = o.requestsPerMinute ?? config.rpm;
-    const tpm = o.tokensPerMinute ?? config.tpm;
+    const rpm = o.requestsPerMinute ?? config.requestsPerMinute;
+    const tpm = o.tokensPerMinute ?? config.tokensPerMinute;
     const spacing = o.minSpacingMs ?? config.minSpacing;
     const inFlight = o.maxInFlight ?? config.maxInFlight;
-    const perDay = o.requestsPerDay ?? config.dailyLimit ?? config.rpd;
+    const perDay = o.requestsPerDay ?? config.dailyLimit ?? config.requestsPerDay;
     out[name] = {
       ...(windowMs !== undefined ? { windowMs } : {}),
       ...(rpm !== undefined ? { requestsPerMinute: rpm } : {}),
@@ -91,9 +91,9 @@ export function publicSettings(config: SluiceConfig, keys: readonly ApiKey[]): R
     baseUrl: config.baseUrl,
     model: config.model,
     keys: keys.map((k) => k.name),
-    rpm: config.rpm,
-    tpm: config.tpm,
-    rpd: config.dailyLimit ?? config.rpd,
+    requestsPerMinute: config.requestsPerMinute,
+    tokensPerMinute: config.tokensPerMinute,
+    requestsPerDay: config.dailyLimit ?? config.requestsPerDay,
     keyLimits: config.keyLimits,
     minSpacingMs: config.minSpacing || undefined,
     maxInFlight: config.maxInFlight,
@@ -101,7 +101,7 @@ export function publicSettings(config: SluiceConfig, keys: readonly ApiKey[]): R
     cooldownMs: config.cooldown,
     selection: config.selection,
     retryPreset: config.retryPreset,
-    maxAttempts: config.maxAttempts,
+    attempts: config.attempts,
     concurrency: config.adaptive ? `${config.concurrency} (adaptive ${config.minConcurrency}..${config.maxConcurrency})` : config.concurrency,
     quotaMonitoring: config.quotaMonitoring,
     quotaThreshold: config.quotaThreshold,

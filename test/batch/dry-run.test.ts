@@ -63,7 +63,7 @@ describe('sluice run --dry-run', () => {
         cb();
       },
     });
-    const code = await runCli(['node', 'sluice', 'run', input, '--dry-run', '--tpm', '1100', '--max-output-tokens', '100'], {
+    const code = await runCli(['node', 'sluice', 'run', input, '--dry-run', '--tokens-per-minute', '1100', '--max-output-tokens', '100'], {
       stdout: sink,
       stderr: sink,
       env: {},

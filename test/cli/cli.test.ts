@@ -177,7 +177,7 @@ describe('sluice CLI (spawned)', () => {
     let url = '';
     let secret = '';
     let asked = false;
-    const run = await spawnCli(['simulate', '--keys', '2', '--rpm', '100'], {
+    const run = await spawnCli(['simulate', '--keys', '2', '--requests-per-minute', '100'], {
       onStdout: (text, child) => {
         const u = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
         const k = /SIM_KEY_1=(\S+)/.exec(text);

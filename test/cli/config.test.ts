@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import { loadConfig, parseDurationText } from '../../src/cli/config.js';
 import { CliError, ExitCode } from '../../src/cli/exit-codes.js';
 import { loadKeys, readKeyFile } from '../../src/cli/keys.js';
-import { OPTIONS } from '../../src/cli/options.js';
+import { RENAMED_OPTIONS } from '../../src/cli/library-options.js';
+import { OPTIONS, envOf, flagOf } from '../../src/cli/options.js';
 import { retryFor } from '../../src/cli/retry-presets.js';
 import { retryPolicy } from '../../src/attempt/policy.js';
 import { ERROR_KINDS } from '../../src/classify/kinds.js';
@@ -29,7 +30,7 @@ function fail(fn: () => unknown): CliError {
 }
 
 describe('loadConfig precedence', () => {
-  const cfg = file('a.json', JSON.stringify({ rpm: 100, tpm: 5000, concurrency: 6, gracePeriod: '45s', alertLevels: [0.5, 0.9] }));
+  const cfg = file('a.json', JSON.stringify({ requestsPerMinute: 100, tokensPerMinute: 5000, concurrency: 6, gracePeriod: '45s', alertLevels: [0.5, 0.9] }));
 
   it('uses defaults when nothing is given', () => {
     const { config, sources } = loadConfig({ env: {} });
@@ -39,19 +40,19 @@ describe('loadConfig precedence', () => {
     expect(config.maxConcurrency).toBe(16);
     expect(config.pauseDuration).toBeUndefined(); // until the quota day ends
     expect(config.quotaMonitoring).toBe(true);
-    expect(sources.rpm).toBe('default');
+    expect(sources.requestsPerMinute).toBe('default');
   });
 
   it('flags > env > file > defaults', () => {
     const { config, sources } = loadConfig({
-      flags: { rpm: '300' },
-      env: { SLUICE_RPM: '200', SLUICE_TPM: '9000' },
+      flags: { requestsPerMinute: '300' },
+      env: { SLUICE_REQUESTS_PER_MINUTE: '200', SLUICE_TOKENS_PER_MINUTE: '9000' },
       configPath: cfg,
     });
-    expect(config.rpm).toBe(300);
-    expect(sources.rpm).toBe('flag');
-    expect(config.tpm).toBe(9000);
-    expect(sources.tpm).toBe('env');
+    expect(config.requestsPerMinute).toBe(300);
+    expect(sources.requestsPerMinute).toBe('flag');
+    expect(config.tokensPerMinute).toBe(9000);
+    expect(sources.tokensPerMinute).toBe('env');
     expect(config.concurrency).toBe(6);
     expect(sources.concurrency).toBe('file');
     expect(config.gracePeriod).toBe(45_000);
@@ -78,16 +79,16 @@ describe('loadConfig precedence', () => {
     const { config } = loadConfig({
       env: { SLUICE_CONFIG: cfg, SLUICE_QUOTA_MONITORING: 'off', SLUICE_KEYS: 'K_1, K_2', SLUICE_ALERT_LEVELS: '0.7,0.9' },
     });
-    expect(config.rpm).toBe(100);
+    expect(config.requestsPerMinute).toBe(100);
     expect(config.quotaMonitoring).toBe(false);
     expect(config.keysEnv).toEqual(['K_1', 'K_2']);
     expect(config.alertLevels).toEqual([0.7, 0.9]);
   });
 
   it('a command may give its own defaults, still below every source', () => {
-    const { config } = loadConfig({ env: { SLUICE_RPM: '50' }, defaults: { rpm: 600, tpm: 100_000 } });
-    expect(config.rpm).toBe(50);
-    expect(config.tpm).toBe(100_000);
+    const { config } = loadConfig({ env: { SLUICE_REQUESTS_PER_MINUTE: '50' }, defaults: { requestsPerMinute: 600, tokensPerMinute: 100_000 } });
+    expect(config.requestsPerMinute).toBe(50);
+    expect(config.tokensPerMinute).toBe(100_000);
   });
 });
 
@@ -101,16 +102,16 @@ describe('loadConfig validation errors name the option, its source and the range
     expect(err.message).toContain('"1.5"');
   });
   it('environment variable', () => {
-    const err = fail(() => loadConfig({ env: { SLUICE_RPM: 'fast' } }));
-    expect(err.message).toMatch(/rpm from environment variable SLUICE_RPM: must be integer >= 1, got "fast"/);
+    const err = fail(() => loadConfig({ env: { SLUICE_REQUESTS_PER_MINUTE: 'fast' } }));
+    expect(err.message).toMatch(/requestsPerMinute from environment variable SLUICE_REQUESTS_PER_MINUTE: must be integer >= 1, got "fast"/);
   });
   it('config file key, and unknown keys', () => {
     const bad = file('b.json', JSON.stringify({ maxConcurrency: 0 }));
     expect(fail(() => loadConfig({ env: {}, configPath: bad })).message).toContain('config file key "maxConcurrency"');
-    const typo = file('c.json', JSON.stringify({ rpmm: 3 }));
-    expect(fail(() => loadConfig({ env: {}, configPath: typo })).message).toContain('unknown option "rpmm"');
+    const typo = file('c.json', JSON.stringify({ requestsPerMinutes: 3 }));
+    expect(fail(() => loadConfig({ env: {}, configPath: typo })).message).toContain('unknown option "requestsPerMinutes"');
     expect(fail(() => loadConfig({ env: {}, configPath: join(dir, 'missing.json') })).message).toContain('cannot read config file');
-    const notJson = file('d.json', '{ rpm: ');
+    const notJson = file('d.json', '{ requestsPerMinute: ');
     expect(fail(() => loadConfig({ env: {}, configPath: notJson })).exitCode).toBe(ExitCode.badConfig);
   });
   it('cross-field rules', () => {
@@ -249,7 +250,7 @@ describe('loadKeys', () => {
 describe('per-key limits', () => {
   it('override the shared per-key limits by key name, and refuse unknown keys', async () => {
     const { keyLimitsFor } = await import('../../src/cli/session.js');
-    const f = file('kl.json', JSON.stringify({ rpm: 600, tpm: 100_000, keyLimits: { K_B: { requestsPerMinute: 60, requestsPerDay: 500, maxInFlight: 2 } } }));
+    const f = file('kl.json', JSON.stringify({ requestsPerMinute: 600, tokensPerMinute: 100_000, keyLimits: { K_B: { requestsPerMinute: 60, requestsPerDay: 500, maxInFlight: 2 } } }));
     const { config } = loadConfig({ env: {}, configPath: f });
     const keys = [
       { name: 'K_A', secret: 'a' },
@@ -273,6 +274,81 @@ describe('per-key limits', () => {
     expect(msg({ K_A: { burst: 2 } })).toContain('keyLimits.K_A.burst is not a known option (known: requestsPerMinute,');
     const env = fail(() => loadConfig({ env: { SLUICE_KEY_LIMITS: '{"K_A":{"minSpacingMs":-5}}' } })).message;
     expect(env).toContain('from environment variable SLUICE_KEY_LIMITS: keyLimits.K_A: minSpacingMs must be a finite number >= 0, got -5');
+  });
+});
+
+describe('top-level options in the library\'s names', () => {
+  it('limits and attempts are named as createSluice names them: requestsPerMinute, tokensPerMinute, requestsPerDay, attempts', () => {
+    const { config } = loadConfig({
+      flags: { attempts: '6' },
+      env: { SLUICE_REQUESTS_PER_MINUTE: '500', SLUICE_TOKENS_PER_MINUTE: '200000', SLUICE_REQUESTS_PER_DAY: '9000' },
+    });
+    expect(config).toMatchObject({ requestsPerMinute: 500, tokensPerMinute: 200_000, requestsPerDay: 9000, attempts: 6 });
+    expect(retryFor(config).settingsFor('server_error').attempts).toBe(6);
+    expect(OPTIONS.requestsPerMinute.flag).toBe('--requests-per-minute <n>');
+    expect(OPTIONS.attempts.flag).toBe('--attempts <n>');
+  });
+
+  it('every flag and variable follows the table\'s convention, so an old name\'s flag and variable are known from its name', () => {
+    const off = Object.entries(OPTIONS).filter(([name, spec]) => (spec.flag !== undefined && spec.flag.split(' ')[0] !== flagOf(name)) || spec.env !== envOf(name));
+    expect(off.map(([name]) => name)).toEqual(['keysEnv']); // SLUICE_KEYS
+    expect([flagOf('rpm'), envOf('rpm'), flagOf('maxAttempts'), envOf('maxAttempts')]).toEqual(['--rpm', 'SLUICE_RPM', '--max-attempts', 'SLUICE_MAX_ATTEMPTS']);
+    for (const now of Object.values(RENAMED_OPTIONS)) expect(OPTIONS).toHaveProperty(now);
+  });
+
+  it('the old names are refused from every source, naming the old name, its source and the new name there', () => {
+    const refused = (input: Parameters<typeof loadConfig>[0]): string => {
+      const err = fail(() => loadConfig(input));
+      expect(err.exitCode).toBe(ExitCode.badConfig);
+      return err.message;
+    };
+    expect(refused({ env: {}, flags: { rpm: '500' } })).toBe(
+      "invalid option rpm from flag --rpm: renamed to requestsPerMinute, the library's name; use flag --requests-per-minute",
+    );
+    expect(refused({ env: {}, flags: { maxAttempts: '6' } })).toBe(
+      "invalid option maxAttempts from flag --max-attempts: renamed to attempts, the library's name; use flag --attempts",
+    );
+    expect(refused({ env: { SLUICE_TPM: '9000' } })).toBe(
+      "invalid option tpm from environment variable SLUICE_TPM: renamed to tokensPerMinute, the library's name; use environment variable SLUICE_TOKENS_PER_MINUTE",
+    );
+    expect(refused({ env: { SLUICE_MAX_ATTEMPTS: '3' } })).toContain('use environment variable SLUICE_ATTEMPTS');
+    expect(refused({ env: {}, configPath: file('old-top.json', JSON.stringify({ rpd: 100 })) })).toBe(
+      'invalid option rpd from config file key "rpd": renamed to requestsPerDay, the library\'s name; use config file key "requestsPerDay"',
+    );
+    expect(refused({ env: {}, configPath: file('old-att.json', JSON.stringify({ maxAttempts: 4 })) })).toContain('use config file key "attempts"');
+    // An empty variable is no value, as for every option.
+    expect(loadConfig({ env: { SLUICE_RPM: '' } }).config.requestsPerMinute).toBeUndefined();
+  });
+
+  it('on the command line, the old flags of run, demo and simulate end with exit 2 and the new flag (not commander\'s "unknown option")', async () => {
+    const { runCli } = await import('../../src/cli/program.js');
+    const { Writable } = await import('node:stream');
+    const input = file('in.jsonl', '{"id":"a","prompt":"hi"}\n');
+    const cli = async (args: string[]): Promise<{ code: number; err: string }> => {
+      let err = '';
+      const sink = new Writable({ write: (c: Buffer, _e, cb) => ((err += c.toString()), cb()) });
+      const code = await runCli(['node', 'sluice', ...args], { stdout: sink, stderr: sink, env: {}, cwd: dir });
+      return { code, err };
+    };
+    const cases: [string[], string][] = [
+      [['run', input, '--dry-run', '--rpm', '500'], 'invalid option rpm from flag --rpm: renamed to requestsPerMinute, the library\'s name; use flag --requests-per-minute'],
+      [['run', input, '--dry-run', '--max-attempts', '3'], 'use flag --attempts'],
+      [['run', input, '--dry-run', '--rpd'], 'invalid option rpd from flag --rpd: renamed to requestsPerDay'],
+      [['demo', '--tpm', '1000'], 'invalid option tpm from flag --tpm: renamed to tokensPerMinute, the library\'s name; use flag --tokens-per-minute'],
+      [['simulate', '--rpm', '100'], 'use flag --requests-per-minute'],
+    ];
+    for (const [args, message] of cases) {
+      const { code, err } = await cli(args);
+      expect(code, args.join(' ')).toBe(ExitCode.badConfig);
+      expect(err).toContain(message);
+      expect(err).not.toContain('unknown option');
+    }
+    // The new flags are taken, and the old ones stay out of --help.
+    const ok = await cli(['run', input, '--dry-run', '--requests-per-minute', '60', '--attempts', '3']);
+    expect(ok.code).toBe(ExitCode.ok);
+    const help = await cli(['run', '--help']);
+    expect(help.err).toContain('--requests-per-minute');
+    expect(help.err).not.toMatch(/--rpm\b|--max-attempts/);
   });
 });
 

@@ -2,20 +2,21 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/cli/config.js';
 import { CliError, ExitCode } from '../../src/cli/exit-codes.js';
+import { RENAMED_OPTIONS } from '../../src/cli/library-options.js';
 import { resumeConfig, settingsToStore, storedSettings } from '../../src/cli/run-settings.js';
 
-const first = loadConfig({ env: {}, flags: { baseUrl: 'http://127.0.0.1:8080/v1', model: 'm1', keysEnv: 'K1,K2', rpm: '500', template: 'Hi {{name}}' } }).config;
+const first = loadConfig({ env: {}, flags: { baseUrl: 'http://127.0.0.1:8080/v1', model: 'm1', keysEnv: 'K1,K2', requestsPerMinute: '500', template: 'Hi {{name}}' } }).config;
 const stored = settingsToStore(first);
 
 describe('remembered settings', () => {
   it('stores the resolved settings by option name, never a secret nor the run-only options', () => {
-    expect(stored).toMatchObject({ baseUrl: 'http://127.0.0.1:8080/v1', model: 'm1', keysEnv: ['K1', 'K2'], rpm: 500, template: 'Hi {{name}}', provider: 'openai' });
+    expect(stored).toMatchObject({ baseUrl: 'http://127.0.0.1:8080/v1', model: 'm1', keysEnv: ['K1', 'K2'], requestsPerMinute: 500, template: 'Hi {{name}}', provider: 'openai' });
     for (const runOnly of ['force', 'state', 'output', 'logFile', 'metricsPort', 'progress']) expect(stored).not.toHaveProperty(runOnly);
   });
 
   it('a resume with fewer options takes the others from the state; options given now win', () => {
-    const { config, changes } = resumeConfig(loadConfig({ env: {}, flags: { rpm: '50' } }), stored);
-    expect(config).toMatchObject({ baseUrl: 'http://127.0.0.1:8080/v1', model: 'm1', keysEnv: ['K1', 'K2'], template: 'Hi {{name}}', rpm: 50 });
+    const { config, changes } = resumeConfig(loadConfig({ env: {}, flags: { requestsPerMinute: '50' } }), stored);
+    expect(config).toMatchObject({ baseUrl: 'http://127.0.0.1:8080/v1', model: 'm1', keysEnv: ['K1', 'K2'], template: 'Hi {{name}}', requestsPerMinute: 50 });
     expect(changes).toEqual([]);
   });
 
@@ -61,5 +62,49 @@ describe('remembered settings', () => {
       rate_limited: { attempts: 8, backoff: { type: 'exponential', initialMs: 2000, factor: 2, maxMs: 60_000 }, jitter: { type: 'proportional', ratio: 0.1 } },
       server_error: { backoff: { type: 'schedule', delaysMs: [500, 1000] } },
     });
+  });
+
+  it('a state stored with the old top-level names (rpm, tpm, rpd, maxAttempts) resumes with the same limits and attempts', async () => {
+    const { keyLimitsFor } = await import('../../src/cli/session.js');
+    const { retryFor } = await import('../../src/cli/retry-presets.js');
+    const keys = [{ name: 'K1', secret: 'a' }, { name: 'K2', secret: 'b' }];
+    // As a run of the version before wrote them: its settings, and (older still) its display settings.
+    const oldSettings = { baseUrl: 'http://127.0.0.1:8080/v1', keysEnv: ['K1', 'K2'], rpm: 500, tpm: 200_000, rpd: 9000, maxAttempts: 6 };
+    const today = loadConfig({ env: {}, flags: { baseUrl: 'http://127.0.0.1:8080/v1', keysEnv: 'K1,K2', requestsPerMinute: '500', tokensPerMinute: '200000', requestsPerDay: '9000', attempts: '6' } }).config;
+    const old = storedSettings({ settings: oldSettings });
+    expect(Object.keys(old!).filter((k) => k in RENAMED_OPTIONS)).toEqual([]);
+    const { config } = resumeConfig(loadConfig({ env: {} }), old);
+    expect(config).toMatchObject({ requestsPerMinute: 500, tokensPerMinute: 200_000, requestsPerDay: 9000, attempts: 6 });
+    expect(keyLimitsFor(config, keys)).toEqual(keyLimitsFor(today, keys));
+    expect(keyLimitsFor(config, keys).K1).toEqual({ requestsPerMinute: 500, tokensPerMinute: 200_000, requestsPerDay: 9000 });
+    expect(retryFor(config).settingsFor('rate_limited').attempts).toBe(6);
+    // Older still: only display settings (their rpd also counted --daily-limit, so it is not read back).
+    const display = resumeConfig(loadConfig({ env: {} }), storedSettings({ options: { ...oldSettings, concurrency: '4 (adaptive 1..16)' } })).config;
+    expect(display).toMatchObject({ requestsPerMinute: 500, tokensPerMinute: 200_000, attempts: 6 });
+    expect(display.requestsPerDay).toBeUndefined();
+    // What this version stores is read back as it is.
+    expect(storedSettings({ settings: settingsToStore(today) })).toEqual(settingsToStore(today));
+  });
+
+  it('the report of a state written by an older version shows its settings in the new names', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { runBatch } = await import('../../src/batch/runner.js');
+    const { BUILTIN_PRICES } = await import('../../src/observe/report/prices.js');
+    const { writeReportFromState } = await import('../../src/cli/commands/report.js');
+    const { fakeExecutor, tempDir, writeJsonl } = await import('../batch/helpers.js');
+    const t = tempDir();
+    try {
+      const input = t.file('old.jsonl');
+      writeJsonl(input, 2);
+      // The display settings as the version before wrote them.
+      await runBatch({ input, executor: fakeExecutor(() => 'ok'), runOptions: { keys: ['K1'], rpm: 600, tpm: 100_000, maxAttempts: 4, keyLimits: { K1: { rpm: 60 } } } });
+      const report = await writeReportFromState({ state: `${input}.sluice.db`, report: t.file('old.report.html'), prices: BUILTIN_PRICES, now: Date.now() });
+      const html = readFileSync(report, 'utf8');
+      for (const now of ['requestsPerMinute', 'tokensPerMinute', 'attempts']) expect(html).toContain(`<tr><th>${now}</th>`);
+      expect(html).toContain('{&#34;K1&#34;:{&#34;requestsPerMinute&#34;:60}}');
+      for (const old of ['rpm', 'tpm', 'maxAttempts']) expect(html).not.toContain(`<tr><th>${old}</th>`);
+    } finally {
+      t.cleanup();
+    }
   });
 });

@@ -85,7 +85,7 @@ describe('kill -9 at random moments, then resume', () => {
     const args = [
       input,
       ...['--provider', 'openai-compatible', '--base-url', `${sim.url}/v1`, '--keys-env', 'E2E_KEY_A,E2E_KEY_B'],
-      ...['--state', join(dir, 'state.db'), '--output', output, '--max-attempts', '20', '--concurrency', '8'],
+      ...['--state', join(dir, 'state.db'), '--output', output, '--attempts', '20', '--concurrency', '8'],
     ];
     // Kill points spread over the run, at random offsets (logged so a failure can be replayed).
     const seed = Math.floor(Math.random() * 1000);

@@ -22,7 +22,7 @@ function source(timeline: StoredTimeline, extra: Partial<ReportSource> = {}): Re
     counts: { total: 3, succeeded: 2, failed: 1, cancelled: 0, pending: 0, running: 0 },
     failed: { total: 1, items: [{ id: 'row-7', line: 7, attempts: 1, kind: 'invalid_request', status: 400, message: 'bad: api_key=sk-abcdef1234567890 refused', key: 'K1' }] },
     prices: BUILTIN_PRICES,
-    settings: { keys: ['K1', 'K2'], rpm: 600 },
+    settings: { keys: ['K1', 'K2'], requestsPerMinute: 600 },
     generatedAt: T0 + 10_000,
     ...extra,
   };
@@ -149,7 +149,7 @@ describe('report data', () => {
 
   it('says the demo minute is shortened, prices known models and leaves the unknown one unknown', () => {
     const d = buildReportData(source(demoTimeline()));
-    expect(d.notes.join(' ')).toMatch(/"minute" is 15 s .*rpm 600 counts per 15 s, i\.e\. 2,400 per real minute/);
+    expect(d.notes.join(' ')).toMatch(/"minute" is 15 s .*requestsPerMinute 600 counts per 15 s, i\.e\. 2,400 per real minute/);
     const mini = d.tokens.models.find((m) => m.model === 'gpt-4o-mini')!;
     expect(mini.cost).toBeCloseTo((1000 * 0.15 + 500 * 0.6) / 1e6, 12);
     expect(d.tokens.models.find((m) => m.model === 'my-model')!.cost).toBeUndefined();

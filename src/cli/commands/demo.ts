@@ -39,7 +39,7 @@ export async function writeDemoInput(path: string, items: number): Promise<void>
 
 /** Numbers of the demo: 3 keys, each 600 requests and 100,000 tokens per (scaled) minute, some faults. */
 function demoDefaults(): Partial<SluiceConfig> {
-  return { rpm: 600, tpm: 100_000, concurrency: 24, minConcurrency: 16, maxConcurrency: 64, gracePeriod: 5000, progressInterval: 2000 };
+  return { requestsPerMinute: 600, tokensPerMinute: 100_000, concurrency: 24, minConcurrency: 16, maxConcurrency: 64, gracePeriod: 5000, progressInterval: 2000 };
 }
 
 /**

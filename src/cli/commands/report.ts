@@ -11,6 +11,7 @@ import { configFor, type CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { addConfigOptions } from '../flags.js';
 import { println } from '../io.js';
+import { withLibraryNames } from '../library-options.js';
 import type { SluiceConfig } from '../options.js';
 import { statePathFor } from './state-path.js';
 import { addRedisOptions } from './worker.js';
@@ -90,7 +91,8 @@ export async function writeReportFromState(o: StateReportOptions): Promise<strin
     counts: { total: counts.total, succeeded: b.succeeded, failed: b.failed, cancelled: b.cancelled, pending: b.pending, running: b.running },
     failed: readFailedItems(o.state, REPORT_FAILED_ITEMS),
     prices: o.prices,
-    settings: meta?.options ?? {},
+    // A state written before the options took the library's names shows them in the new names.
+    settings: withLibraryNames(meta?.options ?? {}),
     files: o.files ?? {
       ...(input ? { input } : {}),
       ...(meta?.outputPath ? { output: meta.outputPath } : {}),

@@ -99,8 +99,8 @@ async function dryRunAction(ctx: CliContext, input: string, config: SluiceConfig
     input,
     ...(config.template ? { template: config.template } : {}),
     ...(config.idColumn ? { idColumn: config.idColumn } : {}),
-    ...(config.rpm ? { requestsPerMinute: config.rpm * keyCount } : {}),
-    ...(config.tpm ? { tokensPerMinute: config.tpm * keyCount } : {}),
+    ...(config.requestsPerMinute ? { requestsPerMinute: config.requestsPerMinute * keyCount } : {}),
+    ...(config.tokensPerMinute ? { tokensPerMinute: config.tokensPerMinute * keyCount } : {}),
     defaultMaxOutputTokens: config.maxOutputTokens,
     shapePayload: (p: unknown) => shapePayload(config.provider, p as Record<string, unknown>, config),
     ...(adapter.estimateTokens ? { estimateTokens: (p: unknown) => adapter.estimateTokens!(p as Record<string, unknown>) } : {}),
@@ -113,6 +113,6 @@ async function dryRunAction(ctx: CliContext, input: string, config: SluiceConfig
   if (report.estimatedMs !== undefined) {
     println(out, `time at the limits  ${(report.estimatedMs / 60_000).toFixed(1)} min with ${keyCount} key(s); binding limit: ${report.bindingLimit}`);
   } else {
-    println(out, 'time                unknown: give --rpm and/or --tpm (per key) to estimate it');
+    println(out, 'time                unknown: give --requests-per-minute and/or --tokens-per-minute (per key) to estimate it');
   }
 }

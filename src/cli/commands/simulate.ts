@@ -2,18 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { startSimulator } from '../../simulator/index.js';
 import type { SimulatorOptions } from '../../simulator/index.js';
-import { parseDurationText } from '../config.js';
+import { parseDurationText, refuseRenamedOptions } from '../config.js';
 import type { CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { println } from '../io.js';
-import { intFlag } from '../flags.js';
+import { addRenamedFlag, intFlag } from '../flags.js';
 
 /** Options of `sluice simulate` (and the numbers `sluice demo` reuses). */
 export interface SimulateFlags {
   port?: string;
   keys?: string;
-  rpm?: string;
-  tpm?: string;
+  requestsPerMinute?: string;
+  tokensPerMinute?: string;
   window?: string;
   seed?: string;
   faultRate?: string;
@@ -43,6 +43,8 @@ export function simulatorSecret(): string {
 
 /** Turns the flags into simulator options with `keyCount` keys named `sim-key-<n>`. */
 export function simulatorOptionsFromFlags(f: SimulateFlags): SimulatorOptions {
+  // `--rpm`/`--tpm` are the names `sluice run` used before the library's: refused with the new flag.
+  refuseRenamedOptions(f as Record<string, unknown>);
   const keyCount = intFlag('keys', f.keys, 3, 1, 100);
   const faultRate = fraction('fault-rate', f.faultRate, 0);
   const latency = ms('latency', f.latency, 0, 0);
@@ -52,7 +54,10 @@ export function simulatorOptionsFromFlags(f: SimulateFlags): SimulatorOptions {
     windowMs: ms('window', f.window, 60_000, 100),
     rateLimitHeaders: f.rateHeaders !== false,
     keys: Array.from({ length: keyCount }, (_, i) => ({ name: `sim-key-${i + 1}`, secret: simulatorSecret() })),
-    limits: { requestsPerMinute: intFlag('rpm', f.rpm, 600, 1, 10_000_000), tokensPerMinute: intFlag('tpm', f.tpm, 100_000, 1, 1_000_000_000) },
+    limits: {
+      requestsPerMinute: intFlag('requests-per-minute', f.requestsPerMinute, 600, 1, 10_000_000),
+      tokensPerMinute: intFlag('tokens-per-minute', f.tokensPerMinute, 100_000, 1, 1_000_000_000),
+    },
     ...(latency > 0 ? { latency: { type: 'lognormal' as const, mean: latency, p99: latency * 4 } } : {}),
     ...(faultRate > 0
       ? { faults: { probabilities: { '429': faultRate * 0.3, '503': faultRate * 0.3, '500': faultRate * 0.2, reset: faultRate * 0.2 } } }
@@ -66,13 +71,15 @@ export function simulateCommand(ctx: CliContext): Command {
     .description('Serve the provider simulator (OpenAI, Anthropic, Gemini, Azure endpoints) on 127.0.0.1 until Ctrl-C')
     .option('--port <n>', 'port (0 = any free port)', undefined)
     .option('--keys <n>', 'number of keys (sim-key-1..n), default 3')
-    .option('--rpm <n>', 'requests per minute per key, default 600')
-    .option('--tpm <n>', 'tokens per minute per key, default 100000')
+    .option('--requests-per-minute <n>', 'requests per minute per key, default 600')
+    .option('--tokens-per-minute <n>', 'tokens per minute per key, default 100000')
     .option('--window <duration>', 'length of the rate window, default 60s (shrink it to speed time up)')
     .option('--seed <n>', 'seed of faults and latency, default 1')
     .option('--fault-rate <p>', 'share of requests answered with 429/503/500/reset faults, 0..0.5, default 0')
     .option('--latency <duration>', 'mean latency (lognormal), default none')
     .addOption(new Option('--no-rate-headers', 'send no rate-limit headers (clients must learn limits from 429s)'));
+  addRenamedFlag(cmd, 'rpm');
+  addRenamedFlag(cmd, 'tpm');
   cmd.action(async (flags: SimulateFlags) => {
     const options = simulatorOptionsFromFlags(flags);
     const sim = await startSimulator(options);

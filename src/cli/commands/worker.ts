@@ -80,11 +80,11 @@ export async function openRedisState(config: Pick<SluiceConfig, 'backend'>, wher
 
 function limitsOf(config: SluiceConfig): KeyLimits {
   return {
-    ...(config.rpm !== undefined ? { requestsPerMinute: config.rpm } : {}),
-    ...(config.tpm !== undefined ? { tokensPerMinute: config.tpm } : {}),
+    ...(config.requestsPerMinute !== undefined ? { requestsPerMinute: config.requestsPerMinute } : {}),
+    ...(config.tokensPerMinute !== undefined ? { tokensPerMinute: config.tokensPerMinute } : {}),
     ...(config.minSpacing > 0 ? { minSpacingMs: config.minSpacing } : {}),
     ...(config.maxInFlight !== undefined ? { maxInFlight: config.maxInFlight } : {}),
-    ...((config.dailyLimit ?? config.rpd) !== undefined ? { requestsPerDay: config.dailyLimit ?? config.rpd } : {}),
+    ...((config.dailyLimit ?? config.requestsPerDay) !== undefined ? { requestsPerDay: config.dailyLimit ?? config.requestsPerDay } : {}),
   };
 }
 
@@ -214,7 +214,7 @@ async function readFailedItems(config: Pick<SluiceConfig, 'backend'>, where: { p
 /** Runs a worker for the run with the configuration's provider, keys, limits and retry policy. */
 async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: string; run: string }): Promise<RedisWorkerSummary> {
   const keys = loadKeys({ keysEnv: config.keysEnv, keyFile: config.keyFile }, ctx.io.env);
-  // keyLimits: each key's own limits over the common ones (its rpd is that key's fleet budget).
+  // keyLimits: each key's own limits over the common ones (its requestsPerDay is that key's fleet budget).
   const perKey = keyLimitsFor(config, keys);
   const observation = await observeWorker(ctx, config, perKey);
   const provider = observation.countTokens(shapingAdapter(buildProvider(config), config.provider, config));
@@ -315,7 +315,7 @@ export async function runOnRedis(ctx: CliContext, config: SluiceConfig, input: s
       ...(config.template ? { template: config.template } : {}),
       ...(config.idColumn ? { idColumn: config.idColumn } : {}),
       ...(config.rejects ? { rejects: resolve(ctx.io.cwd, config.rejects) } : {}),
-      runOptions: { backend: redactRedisUrl(config.backend), provider: config.provider, rpm: config.rpm, tpm: config.tpm },
+      runOptions: { backend: redactRedisUrl(config.backend), provider: config.provider, requestsPerMinute: config.requestsPerMinute, tokensPerMinute: config.tokensPerMinute },
     });
     println(ctx.io.stdout, `run ${where.prefix}:${where.run}: ${enq.resumed ? 'resumed' : 'created'}; ${enq.total} items, ${enq.enqueued} enqueued, ${enq.rejected} rejected lines`);
     if (opts.enqueueOnly) {

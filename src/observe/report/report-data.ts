@@ -26,7 +26,7 @@ export interface ReportSource {
   counts: ReportCounts;
   failed: { total: number; items: FailedItemRow[] };
   prices: PriceTable;
-  /** Non-secret settings of the run (limits, concurrency, model). */
+  /** Non-secret settings of the run (limits, concurrency, model), by the CLI's option names (`requestsPerMinute`, ...). */
   settings?: Record<string, unknown>;
   /** Input, output, state paths. */
   files?: Record<string, string>;
@@ -342,12 +342,12 @@ function notes(src: ReportSource): string[] {
   const windowMs = src.timeline.sessions.map((s) => s.info.limitsWindowMs).find((w): w is number => typeof w === 'number' && w !== 60_000);
   if (windowMs !== undefined) {
     const scale = 60_000 / windowMs;
-    const rpm = typeof src.settings?.rpm === 'number' ? src.settings.rpm : undefined;
-    const tpm = typeof src.settings?.tpm === 'number' ? src.settings.tpm : undefined;
+    const rpm = typeof src.settings?.requestsPerMinute === 'number' ? src.settings.requestsPerMinute : undefined;
+    const tpm = typeof src.settings?.tokensPerMinute === 'number' ? src.settings.tokensPerMinute : undefined;
     const per = (v: number, unit: string): string => `${unit} ${v} counts per ${windowMs / 1000} s, i.e. ${Math.round(v * scale).toLocaleString('en')} per real minute`;
     out.push(
       `This run used a shortened limit window: its "minute" is ${windowMs / 1000} s (the simulator's demo scales time by ${scale}). ` +
-        [rpm !== undefined ? per(rpm, 'rpm') : '', tpm !== undefined ? per(tpm, 'tpm') : ''].filter(Boolean).join('; ') +
+        [rpm !== undefined ? per(rpm, 'requestsPerMinute') : '', tpm !== undefined ? per(tpm, 'tokensPerMinute') : ''].filter(Boolean).join('; ') +
         (rpm !== undefined || tpm !== undefined ? '.' : ''),
     );
   }
