@@ -7,13 +7,13 @@
  * - `timeline_marks`: key states, concurrency changes, pauses and quota alerts, as JSON;
  * - `timeline_tokens`: tokens in and out per model, added up over the run.
  *
- * A {@link TimelineBuffer} collects in memory; {@link startTimelineFlush} drains it every few seconds
- * into one transaction on its own connection (WAL), off the hot path. A crash loses at most the last
+ * A `TimelineBuffer` collects in memory; `startTimelineFlush` (observe/report/timeline.ts) drains it every
+ * few seconds into one transaction on its own connection (WAL), off the hot path. A crash loses at most the last
  * interval of the chart, never an item.
  */
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
-import type { FailedItemRow, StoredTimeline, TimelineBucket, TimelineBuffer, TimelineDrain, TimelineMark, TimelineSession } from '../observe/report/timeline.js';
+import type { FailedItemRow, StoredTimeline, TimelineBucket, TimelineDrain, TimelineMark, TimelineSession, TimelineWriter } from '../observe/report/timeline.js';
 import { mergeHistogram } from '../observe/report/timeline.js';
 
 export type { FailedItemRow, StoredTimeline, TimelineSession } from '../observe/report/timeline.js';
@@ -66,7 +66,7 @@ interface BucketRow {
 }
 
 /** Writes one process's timeline into a state file. Open it once the state exists (the run's `start` event). */
-export class SqliteTimelineWriter {
+export class SqliteTimelineWriter implements TimelineWriter {
   private closed = false;
   private readonly insertBucket: Database.Statement;
   private readonly getBucket: Database.Statement;
@@ -173,39 +173,6 @@ function toRow(session: number, b: TimelineBucket): BucketRow {
     latency: JSON.stringify(b.latency),
     tokens_in: b.tokensIn,
     tokens_out: b.tokensOut,
-  };
-}
-
-/**
- * Drains `buffer` into `writer` every `intervalMs` (default 2,000 ms, a real-time timer that does not keep
- * the process alive). `stop(at)` writes everything left, marks the session finished and closes the writer.
- */
-export function startTimelineFlush(
-  buffer: TimelineBuffer,
-  writer: SqliteTimelineWriter,
-  now: () => number,
-  intervalMs = 2000,
-): { flush: () => void; stop: (at: number, finished: boolean) => void } {
-  const flush = (): void => {
-    try {
-      const at = now();
-      writer.write(buffer.drain(at), at);
-    } catch {
-      // The chart is not worth failing a run for (disk full is reported by the job store itself).
-    }
-  };
-  const timer = setInterval(flush, intervalMs);
-  timer.unref();
-  return {
-    flush,
-    stop: (at, finished) => {
-      clearInterval(timer);
-      try {
-        writer.write(buffer.drain(at, true), at, finished);
-      } finally {
-        writer.close();
-      }
-    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { defaultStatePath, describeChanges, runBatch, type RunLock } from '../batch/index.js';
-import { SqliteTimelineWriter, startTimelineFlush } from '../batch/timeline-store.js';
+import { SqliteTimelineWriter } from '../batch/timeline-store.js';
 import type { BatchEvents, BatchExecutor, BatchSummary } from '../batch/types.js';
 import { classify } from '../classify/classify.js';
 import { systemClock } from '../clock/system-clock.js';
@@ -7,7 +7,7 @@ import type { Clock } from '../clock/clock.js';
 import type { MetricsServer, SluiceMetrics } from '../observe/metrics.js';
 import { ProgressDisplay, ProgressTracker } from '../observe/progress.js';
 import type { RunTotals } from '../observe/report/html.js';
-import { TimelineBuffer } from '../observe/report/timeline.js';
+import { TimelineBuffer, startTimelineFlush } from '../observe/report/timeline.js';
 import { RunRecorder } from '../observe/report/recorder.js';
 import type { RunObserver } from '../observe/report/run-events.js';
 import { formatSummary } from '../observe/report/summary.js';
@@ -263,7 +263,7 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
     shutdown.dispose();
     unbridge();
     try {
-      timelineFlush?.stop(clock.now(), true);
+      await timelineFlush?.stop(clock.now(), true);
     } catch (error) {
       println(io.stderr, `sluice: warning: the report's time series cannot be stored (${(error as Error).message}); the run goes on`);
     }

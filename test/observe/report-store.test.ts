@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteJobStore } from '../../src/batch/sqlite-store.js';
-import { SqliteTimelineWriter, readFailedItems, readTimeline, readTimelineSessions, startTimelineFlush } from '../../src/batch/timeline-store.js';
+import { SqliteTimelineWriter, readFailedItems, readTimeline, readTimelineSessions } from '../../src/batch/timeline-store.js';
 import { BUILTIN_PRICES } from '../../src/observe/report/prices.js';
 import { buildReportData, displayResolution } from '../../src/observe/report/report-data.js';
-import { RUN_ROW, TimelineBuffer } from '../../src/observe/report/timeline.js';
+import { RUN_ROW, TimelineBuffer, startTimelineFlush } from '../../src/observe/report/timeline.js';
 
 const T0 = 1_700_000_000_000;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-timeline-'));
@@ -36,7 +36,7 @@ describe('timeline in the SQLite state', () => {
     const buffer = new TimelineBuffer({ initialLimit: 2 });
     const writer = SqliteTimelineWriter.open(path, { startedAt: T0, bucketMs: 1000, info: { limitsWindowMs: 15_000 } });
     let now = T0;
-    const flush = startTimelineFlush(buffer, writer, () => now, 60_000);
+    const flush = startTimelineFlush(buffer, writer, () => now, { intervalMs: 60_000 });
     buffer.observe({ type: 'attempt_start', at: T0 + 10, id: 'a', attempt: 1, key: 'K' });
     buffer.observe({ type: 'attempt_end', at: T0 + 20, id: 'a', attempt: 1, key: 'K', ok: true, latencyMs: 10 });
     buffer.addTokens(T0 + 20, 'gpt-4o-mini', 7, 3);
@@ -51,7 +51,7 @@ describe('timeline in the SQLite state', () => {
     writer.write({ buckets: [{ ...mid.buckets.find((b) => b.key === RUN_ROW)!, attempts: 2, succeeded: 1, latency: { 5: 1 } }], marks: [], tokens: [] }, T0 + 1600);
     buffer.observe({ type: 'key_state', at: T0 + 1700, key: 'K', state: 'cooling', until: T0 + 2700, reason: 'rate_limited' });
     buffer.addTokens(T0 + 1800, 'gpt-4o-mini', 1, 1);
-    flush.stop(T0 + 3000, true);
+    await flush.stop(T0 + 3000, true);
     const second = SqliteTimelineWriter.open(path, { startedAt: T0 + 10_000, bucketMs: 1000 });
     second.write({ buckets: [], marks: [{ at: T0 + 10_500, type: 'resume' }], tokens: [] }, T0 + 11_000, true);
     second.close();

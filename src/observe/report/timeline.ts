@@ -2,9 +2,10 @@
  * The time series of a run in the form it is stored in (fixed one-second buckets, per key and for the
  * whole run, plus state marks and token counts), collected from {@link RunEvent}s by {@link TimelineBuffer}.
  *
- * `observe` only adds to counters in memory; a writer drains the closed buckets every few seconds and
- * writes them in one transaction (see `src/batch/timeline-store.ts`), so the hot path does no I/O and
- * `sluice report` can read the series back at any time, during a run too.
+ * `observe` only adds to counters in memory; {@link startTimelineFlush} drains the closed buckets every few
+ * seconds into a {@link TimelineWriter} (one transaction in the SQLite state, `src/batch/timeline-store.ts`;
+ * one script call into the run's keys on Redis, `src/batch/redis/timeline.ts`), so the hot path does no I/O
+ * and `sluice report` can read the series back at any time, during a run too.
  */
 import { answeredRateLimited, type KeyStateName, type RunEvent, type RunObserver } from './run-events.js';
 
@@ -289,8 +290,117 @@ export class TimelineBuffer implements RunObserver {
   }
 }
 
+/** Where a {@link TimelineBuffer}'s drains go (the SQLite state, the run's keys on Redis). */
+export interface TimelineWriter {
+  /** Stores a drain and records `at` as the session's last write (`finished`: its end). */
+  write(drain: TimelineDrain, at: number, finished?: boolean): void | Promise<void>;
+  /** Releases the writer (after a last {@link write}). */
+  close(): void | Promise<void>;
+}
+
+/** Options of {@link startTimelineFlush}. */
+export interface TimelineFlushOptions {
+  /** How often the buffer is drained, ms (default 2,000; a real-time timer that does not keep the process alive). */
+  intervalMs?: number;
+  /**
+   * With nothing to write, the session's last time is still written this often, ms (default 0: at every
+   * interval). A store that costs a command per write (Redis) keeps an idle process cheap with it.
+   */
+  heartbeatMs?: number;
+  /** A failed write (the chart is not worth failing a run for); default: ignored. */
+  onError?: (error: unknown) => void;
+}
+
+/** Whether a drain holds nothing to store. */
+function emptyDrain(d: TimelineDrain): boolean {
+  return d.buckets.length === 0 && d.marks.length === 0 && d.tokens.length === 0;
+}
+
 /**
- * A whole timeline kept in memory as one session (a Redis worker's report, tests): everything the buffer
+ * Drains `buffer` into `writer` every interval, off the hot path: one write at a time (a slow write makes
+ * the next tick wait for the one after it; what it would have written stays in the buffer). `stop(at)`
+ * waits for a write on the way, writes everything left, marks the session finished and closes the writer;
+ * with a synchronous writer (SQLite) the last write is done before `stop` returns.
+ */
+export function startTimelineFlush(
+  buffer: TimelineBuffer,
+  writer: TimelineWriter,
+  now: () => number,
+  options: TimelineFlushOptions = {},
+): { flush: () => void; stop: (at: number, finished: boolean) => Promise<void> } {
+  const intervalMs = options.intervalMs ?? 2000;
+  const heartbeatMs = options.heartbeatMs ?? 0;
+  const onError = options.onError ?? (() => undefined);
+  let busy: Promise<void> | undefined;
+  let lastWrite = -Infinity;
+  const flush = (): void => {
+    if (busy) return;
+    try {
+      const at = now();
+      const drain = buffer.drain(at);
+      if (emptyDrain(drain) && at - lastWrite < heartbeatMs) return;
+      lastWrite = at;
+      const pending = writer.write(drain, at);
+      if (pending) busy = pending.catch(onError).finally(() => (busy = undefined));
+    } catch (error) {
+      onError(error);
+    }
+  };
+  const timer = setInterval(flush, intervalMs);
+  timer.unref();
+  const last = (at: number, finished: boolean): void | Promise<void> => {
+    let pending: void | Promise<void>;
+    try {
+      pending = writer.write(buffer.drain(at, true), at, finished);
+    } catch (error) {
+      void writer.close();
+      throw error;
+    }
+    if (!pending) return writer.close();
+    return pending.finally(() => writer.close());
+  };
+  return {
+    flush,
+    stop: async (at, finished) => {
+      clearInterval(timer);
+      if (busy) await busy;
+      await last(at, finished);
+    },
+  };
+}
+
+/**
+ * Buckets added up per `stepMs` from `origin`, per session and key (counts summed, the in-flight and limit
+ * maxima kept, latency histograms merged): a store that cannot group as it reads (Redis) groups with this,
+ * as the SQLite store does in SQL.
+ */
+export function groupBuckets<B extends TimelineBucket & { session: number }>(buckets: readonly B[], origin: number, stepMs: number): (TimelineBucket & { session: number })[] {
+  const out = new Map<string, TimelineBucket & { session: number }>();
+  for (const b of buckets) {
+    const start = origin + Math.floor((b.start - origin) / stepMs) * stepMs;
+    const id = `${b.session}\u0000${start}\u0000${b.key}`;
+    const g = out.get(id);
+    if (!g) {
+      out.set(id, { ...b, start, latency: { ...b.latency } });
+      continue;
+    }
+    g.attempts += b.attempts;
+    g.succeeded += b.succeeded;
+    g.failed += b.failed;
+    g.rateLimited += b.rateLimited;
+    g.retries += b.retries;
+    g.inFlightMax = Math.max(g.inFlightMax, b.inFlightMax);
+    g.inFlightEnd = Math.max(g.inFlightEnd, b.inFlightEnd);
+    g.limitMax = Math.max(g.limitMax, b.limitMax);
+    mergeHistogram(g.latency, b.latency);
+    g.tokensIn += b.tokensIn;
+    g.tokensOut += b.tokensOut;
+  }
+  return [...out.values()].sort((a, b) => a.start - b.start || a.key.localeCompare(b.key));
+}
+
+/**
+ * A whole timeline kept in memory as one session (a run that stores none, tests): everything the buffer
  * holds, drained at `endedAt`.
  */
 export function timelineInMemory(buffer: TimelineBuffer, startedAt: number, endedAt: number, info: Record<string, unknown> = {}): StoredTimeline {
