@@ -71,9 +71,9 @@ async function work(options: Omit<RunRedisWorkerOptions, 'url' | 'prefix'>, atte
     prefix,
     pollMs: 50,
     ...options,
-    onStart: (w) => {
+    onStart: (w, store) => {
       w.events.on('attempt', (a) => attempts.push(a));
-      options.onStart?.(w);
+      options.onStart?.(w, store);
     },
   });
   return { summary, attempts };

@@ -6,9 +6,11 @@
 import { systemClock } from '../../clock/system-clock.js';
 import { connectRedis, type ConnectRedisOptions } from '../../flow/redis/connect.js';
 import { RedisFlowBackend } from '../../flow/redis/redis-flow-backend.js';
+import { startTimelineFlush, type TimelineBuffer } from '../../observe/report/timeline.js';
 import type { BatchCounts } from '../store.js';
 import { RedisJobStore } from './redis-store.js';
 import { checkRun, requireRun } from './run-check.js';
+import { RedisTimelineWriter, TIMELINE_HEARTBEAT_MS } from './timeline.js';
 import { RedisBatchWorker, type RedisBatchWorkerOptions, type RedisWorkerStats } from './worker.js';
 
 /** Options of {@link runRedisWorker}. */
@@ -21,8 +23,14 @@ export interface RunRedisWorkerOptions extends Omit<RedisBatchWorkerOptions, 'st
   pollMs?: number;
   /** Stops the worker: active jobs finish, then it returns. */
   signal?: AbortSignal;
-  /** Called with the worker as soon as it runs (events, stats). */
-  onStart?: (worker: RedisBatchWorker) => void;
+  /** Called with the worker as soon as it runs (events, stats), and the run's store on the worker's connection (reads at a scrape). */
+  onStart?: (worker: RedisBatchWorker, store: RedisJobStore) => void;
+  /**
+   * The run's time series (what `sluice report` draws): the caller feeds `buffer` with the worker's events
+   * (the CLI bridges them, as for an embedded run); its drains are added to the run's timeline on Redis
+   * every `intervalMs` (default 2,000) in one call, and a last time when the worker stops.
+   */
+  timeline?: { buffer: TimelineBuffer; info?: Record<string, unknown>; intervalMs?: number };
 }
 
 /** What {@link runRedisWorker} returns. */
@@ -31,7 +39,7 @@ export interface RedisWorkerSummary {
   counts: BatchCounts;
   /** True when the run had nothing pending or running when the worker stopped. */
   finished: boolean;
-  /** Redis round trips of the flow state and the store made by this worker (BullMQ's own not included). */
+  /** Redis round trips of the flow state, the store and the timeline made by this worker (BullMQ's own not included). */
   roundTrips: number;
 }
 
@@ -56,7 +64,7 @@ export async function runRedisWorker(options: RunRedisWorkerOptions): Promise<Re
   }
   const flow = new RedisFlowBackend(connection, { prefix });
   const worker = new RedisBatchWorker({ ...options, prefix, store, flow, connection });
-  options.onStart?.(worker);
+  options.onStart?.(worker, store);
   // The run's end is pushed (the store publishes when nothing is pending or running); a slow check
   // also notices a run whose data vanished. Idle, a worker costs one command per pollMs.
   const pollMs = options.pollMs ?? 5_000;
@@ -70,7 +78,17 @@ export async function runRedisWorker(options: RunRedisWorkerOptions): Promise<Re
   });
   subscriber.on('error', () => undefined);
   let state = { finished: false, counts: await store.counts() };
+  let timeline: { writer: RedisTimelineWriter; flush: ReturnType<typeof startTimelineFlush> } | undefined;
+  const timelineError = (e: unknown): void => worker.events.emit('error', { message: `the report's time series: ${e instanceof Error ? e.message : String(e)}` });
   try {
+    if (options.timeline) {
+      const { buffer, info, intervalMs } = options.timeline;
+      const writer = await RedisTimelineWriter.open(connection, store.base, { startedAt: clock.now(), bucketMs: buffer.bucketMs, ...(info ? { info } : {}) }).catch((e: unknown) => {
+        timelineError(e);
+        return undefined;
+      });
+      if (writer) timeline = { writer, flush: startTimelineFlush(buffer, writer, () => clock.now(), { ...(intervalMs ? { intervalMs } : {}), heartbeatMs: TIMELINE_HEARTBEAT_MS, onError: timelineError }) };
+    }
     await subscriber.subscribe(store.eventsChannel, worker.leases.channel);
     while (!options.signal?.aborted) {
       const stop = new AbortController();
@@ -87,8 +105,10 @@ export async function runRedisWorker(options: RunRedisWorkerOptions): Promise<Re
   } finally {
     subscriber.disconnect();
     await worker.close();
+    // The last events of the worker's calls are in the buffer now: the session's last write ends it.
+    await timeline?.flush.stop(clock.now(), true).catch(timelineError);
     state = await runFinished(store).catch(() => state);
     await connection.quit().catch(() => connection.disconnect());
   }
-  return { stats: { ...worker.stats }, counts: state.counts, finished: state.finished, roundTrips: store.trips + flow.trips.count + worker.leases.calls };
+  return { stats: { ...worker.stats }, counts: state.counts, finished: state.finished, roundTrips: store.trips + flow.trips.count + worker.leases.calls + (timeline?.writer.calls ?? 0) };
 }
