@@ -1,6 +1,7 @@
 /**
  * The Prometheus endpoint of a CLI run (`--metrics-port`): started in one place, with one message for a
- * port that cannot be used, and wired to what a scrape reads (items pending and queued, quota use per key)
+ * port that cannot be used, and wired to what a scrape reads (items pending and queued, quota use per key;
+ * {@link readWithin} for a count read from Redis)
  * and to the tokens each response reports.
  */
 import type { Clock } from '../clock/clock.js';
@@ -72,5 +73,25 @@ export function observeUsage<P, R>(provider: ProviderAdapter<P, R>, onUsage: (us
       return res;
     },
     ...(provider.estimateTokens ? { estimateTokens: provider.estimateTokens.bind(provider) } : {}),
+  };
+}
+
+/**
+ * A reader, for a scrape, of a count that lives elsewhere (a Redis worker's fleet pending count): each call
+ * reads it afresh; when the read fails or takes longer than `timeoutMs` (Redis away), the last value read
+ * (0 before any) is given, so a scrape always answers.
+ */
+export function readWithin(read: () => Promise<number>, timeoutMs: number, clock: Clock): () => Promise<number> {
+  let last = 0;
+  return async () => {
+    let cancel: (() => void) | undefined;
+    const late = new Promise<number>((resolve) => (cancel = clock.setTimer(timeoutMs, () => resolve(last))));
+    try {
+      return await Promise.race([read().then((v) => (last = v)), late]);
+    } catch {
+      return last;
+    } finally {
+      cancel?.();
+    }
   };
 }

@@ -26,7 +26,7 @@ export const METRICS = {
   tokens: { name: 'tokens_total', type: 'counter', labels: ['key', 'type'], help: 'Tokens the responses reported as used, per key; type is input or output.' },
   cooldowns: { name: 'key_cooldowns_total', type: 'counter', labels: ['key', 'state'], help: 'Times a key stopped taking work: cooling, paused, parked or disabled.' },
   quotaAlerts: { name: 'quota_alerts_total', type: 'counter', labels: ['key', 'alert_level'], help: 'Quota alert levels crossed, per key.' },
-  pending: { name: 'items_pending', type: 'gauge', labels: [], help: 'Items not started yet: pending in the state, not handed to the executor.' },
+  pending: { name: 'items_pending', type: 'gauge', labels: [], help: "Items not started yet: pending in the state (on Redis, the whole fleet's run), not handed to an executor; read at each scrape." },
   queued: { name: 'items_queued', type: 'gauge', labels: [], help: 'Items handed to the executor that wait to start (ready, or waiting for a retry time).' },
   inFlight: { name: 'attempts_in_flight', type: 'gauge', labels: [], help: 'Attempts in flight.' },
   concurrency: { name: 'concurrency_limit', type: 'gauge', labels: [], help: 'Current concurrency limit (adaptive or fixed).' },
@@ -45,7 +45,7 @@ const ITEM_OUTCOMES = ['succeeded', 'failed', 'cancelled'] as const;
 
 /** What is read at each scrape from the run (the CLI wires it to the batch counts and the executor). */
 export interface MetricsSample {
-  /** Items pending in the state. */
+  /** Items pending in the state (a Redis worker: the fleet's run's). */
   itemsPending?: number;
   /** Items waiting in the executor. */
   itemsQueued?: number;
@@ -78,7 +78,9 @@ export class SluiceMetrics implements RunObserver {
   private readonly paused: Gauge;
   private readonly latency: Histogram<Labels<typeof METRICS.latency>>;
   private inFlightCount = 0;
-  private sampler: (() => MetricsSample) | undefined;
+  private sampler: (() => MetricsSample | Promise<MetricsSample>) | undefined;
+  /** The sample of the scrape under way: every gauge of one scrape reads the same one (the sampler is called once). */
+  private sampling: Promise<MetricsSample | undefined> | undefined;
 
   constructor(options: { prefix?: string } = {}) {
     const p = options.prefix ?? 'sluice_';
@@ -91,16 +93,17 @@ export class SluiceMetrics implements RunObserver {
     this.tokens = new Counter(config(METRICS.tokens));
     this.cooldowns = new Counter(config(METRICS.cooldowns));
     this.quotaAlerts = new Counter(config(METRICS.quotaAlerts));
-    const sample = (): MetricsSample => this.sampler?.() ?? {};
-    new Gauge({ ...config(METRICS.pending), collect() { this.set(sample().itemsPending ?? 0); } });
-    new Gauge({ ...config(METRICS.queued), collect() { this.set(sample().itemsQueued ?? 0); } });
+    // (undefined: the sampler failed; the gauge keeps its last value)
+    const sample = (): Promise<MetricsSample | undefined> => this.sample();
+    new Gauge({ ...config(METRICS.pending), async collect() { const s = await sample(); if (s) this.set(s.itemsPending ?? 0); } });
+    new Gauge({ ...config(METRICS.queued), async collect() { const s = await sample(); if (s) this.set(s.itemsQueued ?? 0); } });
     this.inFlight = new Gauge(config(METRICS.inFlight));
     this.concurrency = new Gauge(config(METRICS.concurrency));
     this.keyState = new Gauge(config(METRICS.keyState));
     this.quotaUsage = new Gauge({
       ...config(METRICS.quotaUsage),
-      collect() {
-        for (const [key, usage] of Object.entries(sample().quotaUsage ?? {})) this.set({ key }, usage);
+      async collect() {
+        for (const [key, usage] of Object.entries((await sample())?.quotaUsage ?? {})) this.set({ key }, usage);
       },
     });
     this.paused = new Gauge(config(METRICS.paused));
@@ -128,9 +131,27 @@ export class SluiceMetrics implements RunObserver {
     }
   }
 
-  /** What to read at each scrape: items pending and queued, quota use per key. */
-  setSampler(sampler: () => MetricsSample): void {
+  /**
+   * What to read at each scrape: items pending and queued, quota use per key. It may read elsewhere
+   * (a Redis worker asks the fleet's pending count): it is called once per scrape, and a sampler that
+   * fails leaves the gauges at their last values.
+   */
+  setSampler(sampler: () => MetricsSample | Promise<MetricsSample>): void {
     this.sampler = sampler;
+  }
+
+  private sample(): Promise<MetricsSample | undefined> {
+    // The gauges of one scrape are collected in the same turn: the first asks, the others share its answer.
+    this.sampling ??= (async () => {
+      try {
+        return (await this.sampler?.()) ?? {};
+      } catch {
+        return undefined;
+      } finally {
+        this.sampling = undefined;
+      }
+    })();
+    return this.sampling;
   }
 
   /** Counts the tokens one response reported, on its key. */

@@ -129,10 +129,11 @@ describe('sluice run / sluice report', () => {
     expect(missing.stderr).toContain('nope.json: cannot read it (no such file)');
   });
 
-  it('refuses a Redis run as not supported yet, and a state that does not exist', async () => {
-    const redis = await runInProcess(['report', '--backend', 'redis://127.0.0.1:6379', '--run-name', 'r1']);
-    expect(redis.code).toBe(ExitCode.badConfig);
-    expect(redis.stderr).toMatch(/Redis run .*not supported/);
+  it('refuses a Redis run that does not exist (test/redis/report.test.ts draws one that does), and a state that does not exist', async () => {
+    const prefix = `sluice-test-e2e-report-${process.pid}`;
+    const redis = await runInProcess(['report', '--backend', process.env.SLUICE_TEST_REDIS ?? 'redis://127.0.0.1:6379', '--redis-prefix', prefix, '--run-name', 'r1']);
+    expect(redis.code).toBe(ExitCode.badState);
+    expect(redis.stderr).toContain(`no run ${prefix}:r1 on Redis`);
     const none = await runInProcess(['report', join(dir, 'never-ran.jsonl')]);
     expect(none.code).not.toBe(ExitCode.ok);
     expect(none.stderr).toMatch(/never-ran\.jsonl\.sluice\.db: does not exist/);

@@ -97,6 +97,31 @@ describe('SluiceMetrics', () => {
     expect(second).toContain('sluice_quota_usage_ratio{key="k1"} 0.5');
   });
 
+  it('an asynchronous sampler (a Redis worker asks the fleet) is asked once per scrape; when it fails the gauges keep their values', async () => {
+    const m = new SluiceMetrics();
+    m.setKeys(['k1']);
+    let calls = 0;
+    let fail = false;
+    m.setSampler(async () => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 5));
+      if (fail) throw new Error('redis away');
+      return { itemsPending: 12 * calls, itemsQueued: 3, quotaUsage: { k1: 0.75 } };
+    });
+    const first = await m.text();
+    expect(calls).toBe(1);
+    expect(first).toContain('sluice_items_pending 12');
+    expect(first).toContain('sluice_items_queued 3');
+    expect(first).toContain('sluice_quota_usage_ratio{key="k1"} 0.75');
+    expect(await m.text()).toContain('sluice_items_pending 24');
+    expect(calls).toBe(2);
+    fail = true;
+    const stale = await m.text();
+    expect(calls).toBe(3);
+    expect(stale).toContain('sluice_items_pending 24');
+    expect(stale).toContain('sluice_items_queued 3');
+  });
+
   it('exposes exactly METRICS, which is docs/MONITORING.md\'s table (name, type, labels, meaning)', async () => {
     const text = await new SluiceMetrics().text();
     const exposed = [...text.matchAll(/^# TYPE (\S+) (\S+)/gm)].map((m) => `${m[1]} ${m[2]}`).sort();

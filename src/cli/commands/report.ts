@@ -1,12 +1,17 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { Command } from 'commander';
 import { StateInUseError, batchStatus, readRunMeta } from '../../batch/index.js';
+import { checkRun } from '../../batch/redis/run-check.js';
+import type { RedisJobStore } from '../../batch/redis/redis-store.js';
+import { readRedisFailedItems, readRedisTimeline, readRedisTimelineSessions, redisTimelineRunning } from '../../batch/redis/timeline.js';
 import { acquireRunLock } from '../../batch/run-lock.js';
+import type { BatchCounts } from '../../batch/store.js';
 import { readFailedItems, readTimeline, readTimelineSessions } from '../../batch/timeline-store.js';
 import { BUILTIN_PRICES, PriceFileError, parsePriceFile, type PriceTable } from '../../observe/report/prices.js';
-import { renderReportPage } from '../../observe/report/page.js';
+import { writeReportPage } from '../../observe/report/page.js';
 import { buildReportData, displayResolution } from '../../observe/report/report-data.js';
+import type { FailedItemRow, StoredTimeline, TimelineSession } from '../../observe/report/timeline.js';
 import { configFor, type CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { addConfigOptions } from '../flags.js';
@@ -14,7 +19,7 @@ import { println } from '../io.js';
 import { withLibraryNames } from '../library-options.js';
 import type { SluiceConfig } from '../options.js';
 import { statePathFor } from './state-path.js';
-import { addRedisOptions } from './worker.js';
+import { addRedisOptions, openRedisState, redisRunOf, type RedisCliOptions } from './worker.js';
 
 /** The model a response's tokens are counted under in the report: the payload's `model`, else `--model`, else `unknown`. */
 export function usageModel(payload: Record<string, unknown>, configured: string | undefined): string {
@@ -78,19 +83,17 @@ export async function writeReportFromState(o: StateReportOptions): Promise<strin
   if (!existsSync(o.state)) throw new CliError(`state file ${o.state}: does not exist (run the batch first)`, ExitCode.badInput);
   // A state without run metadata (a run that stopped before it wrote any) still has counts to show.
   const meta = await readRunMeta(o.state);
-  const counts = await batchStatus({ state: o.state });
-  const b = counts.byState;
   const input = meta?.fingerprint?.path;
-  const running = o.running ?? isRunning(o.state);
-  // The one-second buckets are added up to the page's step as they are read (a long run has many).
-  const resolution = displayResolution(readTimelineSessions(o.state), o.now, running);
-  const data = buildReportData({
-    title: o.title ?? `Sluice run: ${input ? basename(input) : basename(o.state)}`,
-    timeline: readTimeline(o.state, resolution),
-    ...(resolution ? { minStepMs: resolution.stepMs } : {}),
-    counts: { total: counts.total, succeeded: b.succeeded, failed: b.failed, cancelled: b.cancelled, pending: b.pending, running: b.running },
-    failed: readFailedItems(o.state, REPORT_FAILED_ITEMS),
+  return drawReport({
+    report: o.report,
     prices: o.prices,
+    now: o.now,
+    title: o.title ?? `Sluice run: ${input ? basename(input) : basename(o.state)}`,
+    running: o.running ?? isRunning(o.state),
+    sessions: readTimelineSessions(o.state),
+    readTimeline: (resolution) => readTimeline(o.state, resolution),
+    counts: await batchStatus({ state: o.state }),
+    failed: readFailedItems(o.state, REPORT_FAILED_ITEMS),
     // A state written before the options took the library's names shows them in the new names.
     settings: withLibraryNames(meta?.options ?? {}),
     files: o.files ?? {
@@ -99,13 +102,82 @@ export async function writeReportFromState(o: StateReportOptions): Promise<strin
       state: o.state,
       report: o.report,
     },
-    generatedAt: o.now,
-    running,
   });
-  const tmp = `${o.report}.${process.pid}.tmp`;
-  writeFileSync(tmp, renderReportPage(data));
-  renameSync(tmp, o.report);
-  return o.report;
+}
+
+/** What {@link writeReportFromRedis} needs. */
+export interface RedisReportOptions {
+  /** The run's store (the caller opens and closes it). */
+  store: RedisJobStore;
+  where: { prefix: string; run: string };
+  report: string;
+  prices: PriceTable;
+  now: number;
+  title?: string;
+  /** Whether a worker still runs the batch; default: a session of the timeline not finished and written lately. */
+  running?: boolean;
+  /** Paths shown in the report (default: the input as stored, and the report). */
+  files?: Record<string, string>;
+}
+
+/**
+ * Draws the report of a distributed run from Redis (counts and failed items from its store, the fleet's
+ * time series from its timeline keys, see batch/redis/timeline.ts), as {@link writeReportFromState} does
+ * from a state file. A run that is not on Redis is refused ({@link RunNotFoundError}, exit 6).
+ */
+export async function writeReportFromRedis(o: RedisReportOptions): Promise<string> {
+  const meta = await checkRun(o.store);
+  const { redis, base } = o.store;
+  const input = meta.fingerprint?.path;
+  return drawReport({
+    report: o.report,
+    prices: o.prices,
+    now: o.now,
+    title: o.title ?? `Sluice run: ${o.where.prefix}:${o.where.run}`,
+    running: o.running ?? (await redisTimelineRunning(redis, base, o.now)),
+    sessions: await readRedisTimelineSessions(redis, base),
+    readTimeline: (resolution) => readRedisTimeline(redis, base, resolution),
+    counts: await o.store.counts(),
+    failed: await readRedisFailedItems(o.store, REPORT_FAILED_ITEMS),
+    settings: { ...withLibraryNames(meta.options ?? {}), run: o.where.run, prefix: o.where.prefix },
+    files: o.files ?? { ...(input ? { input } : {}), report: o.report },
+  });
+}
+
+/** A run's parts, read from whichever store holds it: what {@link drawReport} draws. */
+interface ReportParts {
+  report: string;
+  prices: PriceTable;
+  now: number;
+  title: string;
+  running: boolean;
+  sessions: readonly TimelineSession[];
+  /** The stored time series, its one-second buckets added up to `resolution`'s step as they are read. */
+  readTimeline: (resolution: { origin: number; stepMs: number } | undefined) => StoredTimeline | Promise<StoredTimeline>;
+  counts: BatchCounts;
+  failed: { total: number; items: FailedItemRow[] };
+  settings: Record<string, unknown>;
+  files: Record<string, string>;
+}
+
+/** Builds the page's data from a run's parts and writes the page atomically; returns its path. */
+async function drawReport(o: ReportParts): Promise<string> {
+  // The one-second buckets are added up to the page's step as they are read (a long run has many).
+  const resolution = displayResolution(o.sessions, o.now, o.running);
+  const b = o.counts.byState;
+  const data = buildReportData({
+    title: o.title,
+    timeline: await o.readTimeline(resolution),
+    ...(resolution ? { minStepMs: resolution.stepMs } : {}),
+    counts: { total: o.counts.total, succeeded: b.succeeded, failed: b.failed, cancelled: b.cancelled, pending: b.pending, running: b.running },
+    failed: o.failed,
+    prices: o.prices,
+    settings: o.settings,
+    files: o.files,
+    generatedAt: o.now,
+    running: o.running,
+  });
+  return writeReportPage(o.report, data);
 }
 
 /** Whether a live process holds the state's lock (the lock is taken and released at once when free). */
@@ -119,24 +191,30 @@ function isRunning(state: string): boolean {
   }
 }
 
-/** `sluice report [input]`: draws the HTML report from the state file, at any time (during a run too). */
+/** `sluice report [input]`: draws the HTML report from the state file or the Redis run, at any time (during a run too). */
 export function reportCommand(ctx: CliContext): Command {
   const cmd = new Command('report')
-    .description('Write the HTML report of a run from its state file (any time, also while it runs)')
-    .argument('[input]', 'input file of the run (its state file is beside it)');
+    .description('Write the HTML report of a run from its state file, or from Redis with --backend redis:// (any time, also while it runs)')
+    .argument('[input]', 'input file of the run (its state file is beside it; on Redis it names the run)');
   addConfigOptions(cmd, ['files', 'report']);
   addRedisOptions(cmd);
-  cmd.action(async (input: string | undefined) => {
+  cmd.action(async (input: string | undefined, opts: RedisCliOptions) => {
     const { config } = configFor(ctx, cmd);
+    const prices = loadPrices(ctx.io.cwd, config.prices);
     if (config.backend !== 'sqlite') {
-      throw new CliError(
-        'sluice report reads the SQLite state file; a Redis run has no stored time series yet (not supported): give `sluice worker --report <path>` for each worker',
-        ExitCode.badConfig,
-      );
+      // A distributed run: named by --run-name (default: the input's name) under --redis-prefix.
+      const where = redisRunOf(ctx, opts, input);
+      const report = input || config.report || config.output ? reportPathFor(ctx.io.cwd, input, config) : resolve(ctx.io.cwd, `${where.run}.report.html`);
+      const store = await openRedisState(config, where);
+      try {
+        println(ctx.io.stdout, await writeReportFromRedis({ store, where, report, prices, now: Date.now() }));
+      } finally {
+        await store.close();
+      }
+      return;
     }
     const state = statePathFor(ctx.io.cwd, input, config);
     const report = reportPathFor(ctx.io.cwd, input, config);
-    const prices = loadPrices(ctx.io.cwd, config.prices);
     const path = await writeReportFromState({ state, report, prices, now: Date.now() });
     println(ctx.io.stdout, path);
   });

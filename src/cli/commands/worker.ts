@@ -34,11 +34,9 @@ import { bridgeRunEvents } from '../observe-run.js';
 import { keyLimitsFor } from '../session.js';
 import { systemClock } from '../../clock/system-clock.js';
 import type { MetricsServer, SluiceMetrics } from '../../observe/metrics.js';
-import { writeReportPage } from '../../observe/report/page.js';
-import { buildReportData } from '../../observe/report/report-data.js';
-import { TimelineBuffer, timelineInMemory, type FailedItemRow } from '../../observe/report/timeline.js';
-import { REPORT_FAILED_ITEMS, loadPrices, usageModel } from './report.js';
-import { observeUsage, quotaUsageOf, startRunMetrics } from '../run-metrics.js';
+import { TimelineBuffer } from '../../observe/report/timeline.js';
+import { loadPrices, usageModel, writeReportFromRedis } from './report.js';
+import { observeUsage, quotaUsageOf, readWithin, startRunMetrics } from '../run-metrics.js';
 import type { RunObserver } from '../../observe/report/run-events.js';
 import type { RedisBatchWorker } from '../../batch/redis/worker.js';
 
@@ -109,9 +107,11 @@ function refuseWorkerOptions(sources: Partial<Record<OptionName, ConfigSource>>)
 
 /** Logs, metrics and the report of a worker, from its events (the same observers as an embedded run). */
 interface WorkerObservation {
+  /** The worker's share of the run's time series (runRedisWorker adds it to the run's timeline on Redis). */
+  timeline: TimelineBuffer;
   /** The provider, counting each response's tokens into the report (per model). */
   countTokens(provider: ProviderAdapter<Record<string, unknown>, unknown>): ProviderAdapter<Record<string, unknown>, unknown>;
-  attach(worker: RedisBatchWorker): void;
+  attach(worker: RedisBatchWorker, store: RedisJobStore): void;
   finish(summary: RedisWorkerSummary | undefined, where: { prefix: string; run: string }): Promise<void>;
   close(): Promise<void>;
 }
@@ -138,15 +138,17 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyLimits: R
   let unbridge: (() => void) | undefined;
   const startedAt = clock.now();
   return {
+    timeline,
     countTokens: (provider) =>
       observeUsage<Record<string, unknown>, unknown>(provider, (usage, payload, keyName) => {
         timeline.addTokens(clock.now(), usageModel(payload, config.model), usage.inputTokens, usage.outputTokens, keyName);
         metrics?.recordUsage(keyName, usage);
       }),
-    attach(worker) {
-      // Read at each scrape, as for `run`: items queued in this worker's executor, quota use per key (the
-      // fleet's pending count lives in Redis and is `sluice status`'s).
-      metrics?.setSampler(() => ({ itemsQueued: worker.queued, quotaUsage: quotaUsageOf(worker.quotaState(), keyLimits, clock) }));
+    attach(worker, store) {
+      // Read at each scrape, as for `run`: the fleet's items pending (one call to Redis; the last value read
+      // when it does not answer within a second), queued in this worker's executor, quota use per key.
+      const pending = readWithin(async () => (await store.runState()).pending, 1000, clock);
+      metrics?.setSampler(async () => ({ itemsPending: await pending(), itemsQueued: worker.queued, quotaUsage: quotaUsageOf(worker.quotaState(), keyLimits, clock) }));
       metrics?.observe({ type: 'concurrency', at: clock.now(), limit: worker.concurrencyLimit });
       unbridge = bridgeRunEvents({ clock, batch: worker.batchEvents, executor: worker.executorEvents }, observers);
       runLog.event('info', 'run_start', { worker: true, keys: keyNames, concurrency: worker.concurrencyLimit });
@@ -167,18 +169,14 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyLimits: R
       };
       runLog.event(summary.finished ? 'info' : 'warn', 'run_end', { ...totals, worker: true, attempts: summary.stats.attempts });
       if (config.report) {
-        const now = clock.now();
-        writeReportPage(config.report, buildReportData({
-          title: `sluice worker: run ${where.prefix}:${where.run}`,
-          timeline: timelineInMemory(timeline, startedAt, now),
-          counts: { total: totals.total, succeeded: b.succeeded, failed: b.failed, cancelled: b.cancelled, pending: b.pending, running: b.running },
-          failed: await readFailedItems(config, where),
-          prices,
-          generatedAt: now,
-          settings: { backend: redactRedisUrl(config.backend), run: where.run, prefix: where.prefix, keys: [...keyNames], concurrency: config.adaptive ? `adaptive ${config.minConcurrency}..${config.maxConcurrency}` : config.concurrency },
-          ...(config.logFile ? { files: { log: config.logFile } } : {}),
-        }));
-        println(ctx.io.stderr, `  report ${config.report} (this worker's attempts; the run's counts are the fleet's)`);
+        // The fleet's report: the run's counts and failed items, and the time series every worker stored in Redis.
+        const store = await openRedisState(config, where);
+        try {
+          await writeReportFromRedis({ store, where, report: config.report, prices, now: clock.now(), running: !summary.finished, files: { report: config.report, ...(config.logFile ? { log: config.logFile } : {}) } });
+        } finally {
+          await store.close();
+        }
+        println(ctx.io.stderr, `  report ${config.report} (the fleet's run so far; \`sluice report\` draws it again at any time)`);
       }
     },
     async close() {
@@ -187,28 +185,6 @@ async function observeWorker(ctx: CliContext, config: SluiceConfig, keyLimits: R
       log.close();
     },
   };
-}
-
-/** The run's first failed items (the report's table) from the Redis store, with how many failed in all. */
-async function readFailedItems(config: Pick<SluiceConfig, 'backend'>, where: { prefix: string; run: string }): Promise<{ total: number; items: FailedItemRow[] }> {
-  const store = await openRedisState(config, where);
-  try {
-    const { total, items } = await store.failedItems(REPORT_FAILED_ITEMS);
-    return {
-      total,
-      items: items.map((i) => ({
-        id: i.id,
-        line: i.line,
-        attempts: i.attempts,
-        kind: i.lastError?.kind ?? 'unknown',
-        message: i.lastError?.message ?? '',
-        ...(i.lastError?.status !== undefined ? { status: i.lastError.status } : {}),
-        ...(i.lastKey !== undefined ? { key: i.lastKey } : {}),
-      })),
-    };
-  } finally {
-    await store.close();
-  }
 }
 
 /** Runs a worker for the run with the configuration's provider, keys, limits and retry policy. */
@@ -249,10 +225,11 @@ async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: stri
       signal: shutdown.signal,
       onReconnect: (info) => println(ctx.io.stderr, `sluice: ${reconnectMessage(info)}`),
       onReconnected: () => println(ctx.io.stderr, 'sluice: Redis connection re-established; work continues'),
-      onStart: (w) => {
+      onStart: (w, store) => {
         w.events.on('error', (e) => println(ctx.io.stderr, `sluice: worker: ${e.message}`));
-        observation.attach(w);
+        observation.attach(w, store);
       },
+      timeline: { buffer: observation.timeline },
     });
     return summary;
   } catch (err) {

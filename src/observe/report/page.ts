@@ -7,7 +7,7 @@
  * labelled tick every 60 px or so; axis titles sit beside the ticks, not on them; per-key lanes show
  * each key's state over time as positioned blocks on the same time scale.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { ReportData } from './report-data.js';
 import { escapeHtml } from './html.js';
@@ -161,9 +161,14 @@ ${kvTable('Files', d.files)}
 `;
 }
 
-/** Writes the report page; returns the path. */
+/**
+ * Writes the report page atomically (a temporary file beside it, then a rename: a reader never sees half a
+ * page, during a run either); returns the path.
+ */
 export function writeReportPage(path: string, data: ReportData): string {
-  writeFileSync(path, renderReportPage(data));
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, renderReportPage(data));
+  renameSync(tmp, path);
   return path;
 }
 
