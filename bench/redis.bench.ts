@@ -54,6 +54,9 @@ interface Row {
   headers: boolean;
   ratio: number;
   share429: number;
+  /** 429 answers, and how many of them came in the first second of the run (before anything was learned). */
+  refused: number;
+  refusedFirstSecond: number;
   counts: Counts;
   seconds: number;
 }
@@ -181,6 +184,20 @@ async function one(workers: number, dir: string, headers: boolean): Promise<Row>
     // n requests at the limit need (n - 1) intervals: the ideal span is (n - 1) / rate.
     const ratio = (log.length - 1) / (last - first) / globalPerMs;
     const rateLimited = Object.values(stats.keys).reduce((n, k) => n + k.rateLimited, 0);
+    const refusedFirstSecond = log.filter((e) => e.status === 429 && e.at - first < 1000).length;
+    if (process.env.SLUICE_BENCH_REDIS_TIMELINE) {
+      // Arrivals and 429s per slot of the run (SLUICE_BENCH_REDIS_TIMELINE=<slot ms>), to see where time and 429s go.
+      const slot = Number(process.env.SLUICE_BENCH_REDIS_TIMELINE) || 250;
+      const rows = new Map<number, [number, number]>();
+      for (const e of log) {
+        const k = Math.floor((e.at - first) / slot);
+        const r = rows.get(k) ?? [0, 0];
+        r[0]++;
+        if (e.status === 429) r[1]++;
+        rows.set(k, r);
+      }
+      console.log([...rows.entries()].sort((x, y) => x[0] - y[0]).map(([k, [n, r]]) => `${(k * slot) / 1000}s ${n}${r ? `/${r}` : ''}`).join('  '));
+    }
     const counts = await store.counts();
     if (counts.byState.succeeded !== ITEMS) throw new Error(`only ${counts.byState.succeeded}/${ITEMS} succeeded`);
     return {
@@ -188,6 +205,8 @@ async function one(workers: number, dir: string, headers: boolean): Promise<Row>
       headers,
       ratio,
       share429: rateLimited / stats.requests,
+      refused: rateLimited,
+      refusedFirstSecond,
       counts: { ...monitor.counts },
       seconds: (last - first) / 1000,
     };
@@ -247,7 +266,7 @@ export async function benchRedis(): Promise<void> {
       const r = await one(workers, dir, headers);
       const per = (n: number): string => (n / ITEMS).toFixed(2);
       console.log(
-        `${r.workers} worker(s), rate-limit headers ${r.headers ? 'on ' : 'off'}: throughput/limit ${r.ratio.toFixed(3)} (goal >= 0.97), 429s ${(r.share429 * 100).toFixed(2)} % (goal < 1 %), ` +
+        `${r.workers} worker(s), rate-limit headers ${r.headers ? 'on ' : 'off'}: throughput/limit ${r.ratio.toFixed(3)} (goal >= 0.97), 429s ${(r.share429 * 100).toFixed(2)} % (goal < 1 %; ${r.refused}, ${r.refusedFirstSecond} in the first second), ` +
           `commands/request: Sluice ${per(r.counts.sluice)} (+${per(r.counts.sluiceInScripts)} inside its scripts), BullMQ ${per(r.counts.bull)} (+${per(r.counts.bullInScripts)}), span ${r.seconds.toFixed(1)} s`,
       );
     }

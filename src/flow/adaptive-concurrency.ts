@@ -65,6 +65,21 @@ export interface AdaptiveConcurrencyEvents {
 /** Kinds that can grow with load (the others are the caller's, the content's or the key's business). */
 const LOAD_ERRORS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['rate_limited', 'overloaded', 'server_error', 'timeout']);
 
+/**
+ * Slow start, as TCP's: the limit doubles each good window of a quarter of `windowMs` until the first
+ * sign of load. Climbing from 4 to 64 one step a second took a minute. {@link AdaptiveConcurrency}
+ * takes one step per judged window; a fleet of processes that shares one key (batch/redis) steps its
+ * cap on calls in flight by the same rule.
+ */
+export function slowStartStep(limit: number): number {
+  return limit * 2;
+}
+
+/** The length of a slow-start window: a quarter of `windowMs` (its windows fill fast). */
+function slowStartSpanMs(windowMs: number): number {
+  return windowMs / 4;
+}
+
 /** Error counts seen at one limit, decayed so that old windows weigh less. */
 interface LevelStats {
   outcomes: number;
@@ -167,9 +182,8 @@ export class AdaptiveConcurrency {
     this.resetWindow(now);
     if (verdict.down) this.stepDown(verdict.strong, verdict.reason);
     else if (this.quota < this.o.quotaLow) {
-      // Slow start, as TCP's: the limit doubles each good window (of a quarter second) until the first
-      // sign of load, then climbs by one a window. Climbing from 4 to 64 one step a second took a minute.
-      const up = this.slowStart ? this.current * 2 : this.current + 1;
+      // Slow start (slowStartStep) until the first sign of load, then one more a window.
+      const up = this.slowStart ? slowStartStep(this.current) : this.current + 1;
       this.step(Math.min(this.o.max, up), verdict.reason);
     }
   }
@@ -221,7 +235,7 @@ export class AdaptiveConcurrency {
 
   /** Length of a judged window: a quarter of `windowMs` in slow start (its windows fill fast), else `windowMs`. */
   private spanMs(): number {
-    return this.slowStart ? this.o.windowMs / 4 : this.o.windowMs;
+    return this.slowStart ? slowStartSpanMs(this.o.windowMs) : this.o.windowMs;
   }
 
   private resetWindow(now: number): void {

@@ -25,10 +25,21 @@
  * event for the fleet, whichever workers saw its 429s), and every answer brings back the fleet's event,
  * strikes and counts, which the worker's limiter and pool adopt (shared-pool.ts).
  *
+ * Until something limits a key (no rate configured, announced by the server or learned from a 429),
+ * the fleet starts on it as one worker would: at most {@link LeaseOptions.fleetStart} of the fleet's
+ * calls in flight on the key, doubled as a slow start does (flow/adaptive-concurrency.ts) after each
+ * second in which the fleet filled it. Each worker reserves an equal share in Redis with its lease
+ * calls and starts calls within it without a call (its own calls ending free it; the shared bucket has
+ * nothing to limit then). Before, every call in flight when the server first refused was refused, 16
+ * per worker: 4 workers sent 2 to 3 times the 429s of one. The fleet's first congestion event lifts
+ * the cap (lease.lua checks it atomically).
+ *
  * Cost: one command per lease for all keys, instead of one reserve per request; nothing when idle.
  */
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../clock/clock.js';
+import { slowStartStep } from '../../flow/adaptive-concurrency.js';
 import { ACTIVE, MemoryQuotaStore, type FlowBackend, type KeyState, type KeyStateStore, type LimiterStore } from '../../flow/backend.js';
 import type { BucketSpec, ReserveResult, ServerCap } from '../../flow/bucket.js';
 import { readScript } from '../../flow/redis/scripts.js';
@@ -48,6 +59,26 @@ const MAX_LEASE = 16;
 const LEASE_WAIT_MS = 2;
 /** Settlements and server caps reach the shared bucket within this long when no lease call takes them earlier, ms. */
 const FLUSH_MS = 250;
+/** A start refused by the fleet's start cap asks again after this long, ms (about a call's latency: by then some of the fleet's calls have ended). */
+export const FLEET_POLL_MS = 25;
+/** The fleet's start ends when its cap reaches this many calls in flight on a key (it then binds no fleet of 16 workers of 16). */
+export const FLEET_START_MAX = 256;
+/**
+ * The fleet's slow start takes one step per this long, ms: a whole judged window of adaptive
+ * concurrency, not the quarter a single process steps by, because the fleet hears its workers' counts
+ * up to {@link FLUSH_MS} late (a quarter second).
+ */
+const FLEET_STEP_MS = 1_000;
+
+/** Options of a {@link LeaseEngine}. */
+export interface LeaseOptions {
+  /**
+   * The fleet's cap on calls in flight on a key before anything limits it (the calls one worker sends
+   * at once on it), doubled after each second in which the fleet filled it, until the fleet's first
+   * congestion event or {@link FLEET_START_MAX}. Absent: no cap.
+   */
+  fleetStart?: number;
+}
 
 const FLOW_BASE = new URL('../../flow/redis/redis-flow-backend.js', import.meta.url).href;
 const HERE = import.meta.url;
@@ -59,7 +90,7 @@ function leaseScript(): string {
 }
 
 /** Entries of the lease answer per key (lease.lua). */
-const ANSWER = 15;
+const ANSWER = 18;
 
 /** One key's local side of its lease. */
 interface Lease {
@@ -67,6 +98,8 @@ interface Lease {
   readonly bucketKey: string;
   readonly stateKey: string;
   readonly learnKey: string;
+  /** The workers' reservations of the fleet's start cap on the key (lease.lua). */
+  readonly startKey: string;
   /** Starts held and not used yet (usable now). */
   permits: number;
   /** Starts granted ahead, by the time each may be used (local clock, ascending), and the bucket's spacing between them, ms. */
@@ -114,6 +147,14 @@ interface Lease {
   seenStarts: number | undefined;
   seenStrikes: number;
   seenStrikeAt: number;
+  /** The fleet's start cap on the key as of the last answer (undefined: none seen yet). */
+  fleetCapSeen: number | undefined;
+  /** The fleet's calls in flight on the key as its workers last reported them, as of the last answer while capped (undefined: no cap). */
+  fleetInFlight: number | undefined;
+  /** The fleet's start on the key is over here (its cap reached {@link FLEET_START_MAX}). */
+  startOver: boolean;
+  /** How many calls this worker may hold of the fleet's start cap (its share, less what the others reserve), as of the last answer (undefined: no cap). */
+  share: number | undefined;
 }
 
 /** Events of the lease engine that the worker reports. */
@@ -144,6 +185,8 @@ export class LeaseEngine {
   private lastCallAt = -Infinity;
   private closed = false;
   private learner: FleetLearner | undefined;
+  /** This engine's name among the reservations of the fleet's start cap. */
+  private readonly id = randomBytes(6).toString('hex');
 
   constructor(
     private readonly redis: Redis,
@@ -152,7 +195,10 @@ export class LeaseEngine {
     private readonly clock: Clock,
     private readonly stateStore: RedisKeyStateStore,
     private readonly listener: LeaseListener = {},
+    private readonly options: LeaseOptions = {},
   ) {
+    const start = options.fleetStart;
+    if (start !== undefined && !(Number.isInteger(start) && start >= 1)) throw new RangeError(`lease: fleetStart must be an integer >= 1, got ${String(start)}`);
     const commands = redis as unknown as Record<string, ((...a: (string | number)[]) => Promise<unknown>) | undefined>;
     if (typeof commands.sluiceLease !== 'function') redis.defineCommand('sluiceLease', { lua: leaseScript() });
     const command = commands.sluiceLease!;
@@ -163,6 +209,7 @@ export class LeaseEngine {
         bucketKey: `${prefix}:flow:bucket:${name}`,
         stateKey: `${prefix}:flow:state:${name}`,
         learnKey: `${prefix}:flow:learn:${name}`,
+        startKey: `${prefix}:flow:start:${name}`,
         permits: 0,
         ahead: [],
         aheadStep: 0,
@@ -191,6 +238,10 @@ export class LeaseEngine {
         seenStarts: undefined,
         seenStrikes: 0,
         seenStrikeAt: -Infinity,
+        fleetCapSeen: undefined,
+        fleetInFlight: undefined,
+        startOver: false,
+        share: undefined,
       });
     }
     this.limiter = {
@@ -299,14 +350,21 @@ export class LeaseEngine {
     l.spec = spec;
     this.expire(l, now, false);
     this.promote(l, now);
+    if (l.permits < 1 && this.withinShare(l, spec, now)) {
+      // Nothing in the shared bucket limits the key: a start within this worker's share of the fleet's
+      // start cap needs no call (it is reported with the next one).
+      l.permits++;
+      l.grantedAt = now;
+    }
     if (this.fits(l, tokens, spec)) {
       l.permits--;
       l.starts++;
       this.count(l, now);
       if (spec.tokens !== undefined) l.tokens -= tokens;
       // Top up before it runs out (a lease of more than one: a worker that starts one at a time asks
-      // when it needs one, so that no start sits idle here while another worker could use it).
-      if (this.topUp(l)) this.soon(now, now);
+      // when it needs one, so that no start sits idle here while another worker could use it). After
+      // this turn: the limiter counts the start in flight once this returns, and the call reports it.
+      if (this.topUp(l)) queueMicrotask(() => this.soon(this.clock.now(), this.clock.now()));
       else this.soon(now + FLUSH_MS, now); // the start is reported to the fleet with the next call
       return { ok: true, waitMs: 0 };
     }
@@ -338,7 +396,14 @@ export class LeaseEngine {
     l.spec = spec;
     this.expire(l, now, false);
     this.promote(l, now);
-    return this.fits(l, tokens, spec) ? 0 : this.want(l, tokens, now);
+    return this.fits(l, tokens, spec) || (l.permits < 1 && this.withinShare(l, spec, now)) ? 0 : this.want(l, tokens, now);
+  }
+
+  /** Whether a start on `l` is within this worker's share of the fleet's start cap while the shared bucket has nothing to limit (no request rate, token budget or spacing). */
+  private withinShare(l: Lease, spec: BucketSpec, now: number): boolean {
+    if (l.share === undefined || spec.requests !== undefined || spec.tokens !== undefined || spec.minSpacingMs || this.fleetCap(l) === undefined) return false;
+    if (this.stateOf(l.name, now).state !== 'active') return false;
+    return (this.learner?.inFlight?.(l.name) ?? 0) + Math.max(0, l.permits) + l.ahead.length < l.share;
   }
 
   private fits(l: Lease, tokens: number, spec: BucketSpec): boolean {
@@ -349,6 +414,19 @@ export class LeaseEngine {
   private want(l: Lease, tokens: number, now: number): number {
     // A start granted ahead is on its way: wait for it, no call.
     if (l.permits < 1 && l.ahead.length > 0 && tokens <= l.tokensEach) return Math.max(1, Math.ceil(l.ahead[0]! - now));
+    // This worker's share of the fleet's start cap is in flight: one of its own calls ending frees it
+    // (the executor looks again then; the share comes anew with each answer, its successes' too).
+    // With none of its own in flight, the others hold the cap: ask again in a while.
+    if (l.share !== undefined && this.fleetCap(l) !== undefined) {
+      const used = (this.learner?.inFlight?.(l.name) ?? 0) + Math.max(0, l.permits);
+      if (used >= l.share && used > 0) return Infinity;
+      if (used >= l.share) {
+        l.demand = true;
+        const at = Math.max(l.nextAt, now + FLEET_POLL_MS);
+        this.soon(at, now);
+        return Math.ceil(at - now);
+      }
+    }
     if (tokens > l.tokensEach) l.tokensEach = tokens;
     if (l.permits >= 1 && l.spec?.tokens !== undefined) {
       // Starts held, but too few tokens with them: give them back and lease with the larger reservation.
@@ -404,6 +482,25 @@ export class LeaseEngine {
     if (r && (r.spend || r.remaining < reach(spec.requestBurst, requestsPerMs, r.resetAt))) return true;
     if (t && (t.spend || t.remaining < reach(spec.tokenBurst, tokensPerMs, t.resetAt))) return true;
     return false;
+  }
+
+  /**
+   * The fleet's cap on calls in flight on `l`'s key as this worker knows it, while nothing limits the
+   * key (no request rate in the spec, no congestion event of the fleet's): the fleet's slow start.
+   * Undefined: no cap.
+   */
+  private fleetCap(l: Lease): number | undefined {
+    const start = this.options.fleetStart;
+    if (start === undefined || l.startOver || l.seenSeq > 0 || !l.spec || l.spec.requests !== undefined) return undefined;
+    const cap = l.fleetCapSeen ?? start;
+    if (cap < FLEET_START_MAX) return cap;
+    l.startOver = true;
+    return undefined;
+  }
+
+  /** The fleet's calls in flight on `name` as of the last answer while its start is capped, else undefined (for tests and logs). */
+  fleetInFlight(name: string): number | undefined {
+    return this.lease(name).fleetInFlight;
   }
 
   /** Whether `l` should be topped up ahead of need: a lease of several starts, half used. */
@@ -543,6 +640,9 @@ export class LeaseEngine {
         starts: l.starts - l.startsReported,
         decrease: l.decrease,
         strike: l.strike,
+        fleetCap: this.closed ? undefined : this.fleetCap(l),
+        // Its calls in flight and the starts it holds: what this worker takes of the fleet's cap.
+        held: (this.learner?.inFlight?.(l.name) ?? 0) + Math.max(0, l.permits) + l.ahead.length,
       };
       l.giveBack = 0;
       l.giveBackTokens = 0;
@@ -558,7 +658,8 @@ export class LeaseEngine {
       return item;
     });
     const ago = (at: number | undefined): number => (at === undefined ? -1 : Math.max(0, now - at));
-    const args: (string | number)[] = [busy.length * 3, ...busy.map((l) => l.bucketKey), ...busy.map((l) => l.stateKey), ...busy.map((l) => l.learnKey), busy.length, this.channel];
+    const keys = [...busy.map((l) => l.bucketKey), ...busy.map((l) => l.stateKey), ...busy.map((l) => l.learnKey), ...busy.map((l) => l.startKey)];
+    const args: (string | number)[] = [keys.length, ...keys, busy.length, this.channel, this.id];
     for (const s of sent) {
       const spec = s.l.spec ?? { windowMs: 60_000, requestBurst: 1, tokenBurst: 0 };
       const r = s.cap?.cap.requests;
@@ -590,6 +691,10 @@ export class LeaseEngine {
         s.strike ? ago(s.strike.startedAt) : '',
         this.closed ? 0 : AHEAD_MS,
         s.l.name,
+        s.fleetCap ?? '',
+        s.held,
+        s.fleetCap !== undefined ? slowStartStep(s.fleetCap) : '',
+        FLEET_STEP_MS,
       );
     }
     this.calls++;
@@ -638,6 +743,15 @@ export class LeaseEngine {
         }
       }
       l.nextAt = back + waitMs;
+      const fleetIn = String(a[15] ?? '');
+      const share = String(a[16] ?? '');
+      const cap = String(a[17] ?? '');
+      l.fleetInFlight = fleetIn === '' ? undefined : Number(fleetIn);
+      l.share = share === '' ? undefined : Number(share);
+      if (cap !== '') l.fleetCapSeen = Number(cap);
+      // The others reserve the fleet's start cap and this worker has no call of its own whose end would
+      // free a start: ask again when some of theirs will have ended.
+      if (l.share !== undefined && granted < s.ask && s.held + granted === 0) l.nextAt = Math.max(l.nextAt, back + FLEET_POLL_MS);
       this.adopt(l.name, raw, pttl, back);
       this.learn(s, a.slice(6), back);
     });

@@ -31,6 +31,8 @@ export interface FleetLearner {
   adoptRate(name: string, state: LearnedRateState): void;
   adoptStrikes(name: string, strikes: number, at: number): void;
   countOthers(name: string, starts: number, successes: number): void;
+  /** This worker's calls in flight on `name` (its share of the fleet's start cap, leases.ts). */
+  inFlight?(name: string): number;
 }
 
 export class FleetKeyPool implements SchedulerKeyPool, FleetLearner {
@@ -55,6 +57,10 @@ export class FleetKeyPool implements SchedulerKeyPool, FleetLearner {
 
   countOthers(name: string, starts: number, successes: number): void {
     this.local.limiter(name).countOthers(starts, successes);
+  }
+
+  inFlight(name: string): number {
+    return this.local.limiter(name).inFlight;
   }
 
   private remote(name: string, now: number): { state: KeyAvailability; until?: number } | undefined {

@@ -165,9 +165,12 @@ export class RedisBatchWorker {
     this.lockDuration = lockDuration;
     const policy = o.retry && typeof (o.retry as RetryPolicy).decide === 'function' ? (o.retry as RetryPolicy) : retryPolicy((o.retry ?? {}) as RetryPolicyOptions);
     const names = o.keys.map((k) => k.name);
+    this.limit = typeof o.concurrency === 'number' ? o.concurrency : (o.concurrency?.initial ?? o.concurrency?.max ?? 16);
+    // Until something limits a key, the fleet starts on it as this worker alone would: its calls at once, spread over its keys.
+    const fleetStart = Math.max(1, Math.ceil(this.limit / names.length));
     this.leases = new LeaseEngine(o.flow.redis, o.flow.prefix, names, this.clock, o.flow.keys, {
       onError: (e) => this.events.emit('error', { message: `shared limiter: ${e instanceof Error ? e.message : String(e)}` }),
-    });
+    }, { fleetStart });
     const limits = Object.fromEntries(names.map((name) => [name, withSharedBurst({ ...o.limits, ...o.perKey?.[name] })]));
     this.executor = createSluice<unknown, unknown>({
       provider: this.observed(o.provider),
@@ -195,7 +198,6 @@ export class RedisBatchWorker {
       if (r.kind === 'rate_limited') this.stats.rateLimited++;
       if (r.delayMs > 0) this.events.emit('delayed', { id: String(r.jobId), untilMs: this.clock.now() + r.delayMs, reason: r.reason });
     });
-    this.limit = typeof o.concurrency === 'number' ? o.concurrency : (o.concurrency?.initial ?? o.concurrency?.max ?? 16);
     this.executorEvents.on('concurrencyChange', (c) => (this.limit = c.to));
     // No key can take work (cooling, parked, disabled, paused): every item held here waits for one.
     this.executorEvents.on('allKeysUnavailable', (u) => {

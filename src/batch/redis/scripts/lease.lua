@@ -5,10 +5,12 @@
 -- KEYS[i] (i = 1..N): the bucket hash of key i; KEYS[N + i]: its state key (cooling/parked/disabled);
 -- KEYS[2N + i]: what the fleet learned of it (hash: the last congestion event of the learned rate
 -- `seq`, `at` (server ms), `mx`, `bs`, `g`; bare-429 strikes `sk` and the last one's time `sat`;
--- the fleet's successes `ok` and starts `st` so far).
+-- the fleet's successes `ok` and starts `st` so far; while nothing limits it, the fleet's start cap
+-- `fc`, when it last stepped `fat` and the peak of calls in flight since `fp`); KEYS[3N + i]: the
+-- fleet's reservations of that cap (hash: worker id -> 'reserved:held:server ms' of its last report).
 -- ARGV[1] N; ARGV[2] the channel a new congestion event or strike is published on (the key's name,
--- so that every worker asks for it at once, not with its next lease); then one block of 26 per key,
--- from b = 3 + (i - 1) * 26:
+-- so that every worker asks for it at once, not with its next lease); ARGV[3] this worker's id; then
+-- one block of 30 per key, from b = 4 + (i - 1) * 30:
 --   want (starts to lease), tokensEach (tokens reserved with each), giveBack (unused leased starts),
 --   giveBackTokens, settleDelta (tokens charged (> 0) or refunded (< 0) since the last call),
 --   capR, capRin, capT, capTin, capSpend (a server cap, as cap.lua takes it; '' = none), then the BucketSpec (6);
@@ -16,22 +18,77 @@
 --   the start of its latest success, '' = none), a decrease of the learned rate: dAgo (ms since the
 --   refused call started, -1 = unknown), dMax, dBase, dGuessed ('' = none), sAgo (a bare 429 that
 --   struck: ms since its call started, -1 = unknown; '' = none), aheadMs (how far ahead a start may be
---   granted, 0 = not at all), and the key's name (for the channel).
--- Returns, per key (15): granted, waitMs (until one more start could be granted), state JSON or '', its
+--   granted, 0 = not at all), the key's name (for the channel), then the fleet's start: seen (the
+--   fleet's cap on calls in flight on the key as this worker last saw it, or its initial: '' = no cap),
+--   held (this worker's calls in flight on the key and starts it holds, before this grant), next (the
+--   cap's next slow-start step from `seen`) and stepMs (how long a step lasts at least).
+-- Returns, per key (18): granted, waitMs (until one more start could be granted), state JSON or '', its
 -- PTTL, aheadMs (ms until the granted starts may be used, 0 = now) and stepMs (between them when ahead),
--- seq, ms since the event, mx, bs, g, ok, st, strikes, ms since the last strike ('' where unknown).
+-- seq, ms since the event, mx, bs, g, ok, st, strikes, ms since the last strike, then the fleet's calls
+-- in flight on the key after this grant (as reported), how many this worker may hold (its share, less
+-- what the others reserve) and the cap ('' where not capped).
 local A = {}
 for i = 1, #ARGV do A[i] = ARGV[i] end
 local K = {}
 for i = 1, #KEYS do K[i] = KEYS[i] end
 local n = tonumber(A[1])
 local channel = A[2]
+local me = A[3]
 local out = {}
 -- What the fleet learnt of a key is forgotten after this long without news (ms).
 local LEARN_TTL_MS = 600000
+-- A worker's report of its calls in flight counts this long (ms): one that stopped reporting (crashed,
+-- or its calls outlast this) no longer holds the fleet's starts.
+local FLEET_FRESH_MS = 2000
 
 local function set_spec(b, at)
   for j = 0, 5 do ARGV[at + j] = A[b + 10 + j] end
+end
+
+-- The fleet's start on a key nothing limits yet (no rate configured, announced or learned; leases.ts
+-- asks for it only then): at most the fleet's cap `fc` of calls in flight, so that N workers probe the
+-- server together as one does until the first 429 teaches the fleet a rate (its event, `seq`, lifts
+-- the cap here at once). Each worker that reported within FLEET_FRESH_MS (hash F: worker id ->
+-- 'reserved:held:server ms') reserves an equal share of the cap, less what the others reserve: it
+-- starts calls within it without asking (its own calls ending free it) until its next call, so the
+-- reservations, not the calls, are what add up to at most the cap. With more workers than the cap,
+-- each may reserve one. Every `step_ms` the cap takes a slow-start step (to `nextc`, which the worker
+-- computed from the cap it saw, `seen`: the step is taken once) if the fleet had as many calls in
+-- flight as the shares allow during it (`fp`, the step's peak): a cap the fleet does not fill proves
+-- nothing about the server. Returns what this worker may reserve (nil: no cap), the calls the others
+-- hold, and the cap.
+local function fleet_share(L, F, seen, nextc, step_ms)
+  if seen == '' then return nil, 0, '' end
+  local f = redis.call('HMGET', L, 'seq', 'fc', 'fat', 'fp')
+  if (num(f[1]) or 0) > 0 then return nil, 0, '' end
+  local now = server_now()
+  local reserved, holding, workers = 0, 0, 1
+  local all = redis.call('HGETALL', F)
+  for j = 1, #all, 2 do
+    if all[j] ~= me then
+      local r, h, at = string.match(all[j + 1], '^([^:]*):([^:]*):(.*)$')
+      if r and now - tonumber(at) <= FLEET_FRESH_MS then
+        reserved = reserved + tonumber(r)
+        holding = holding + tonumber(h)
+        workers = workers + 1
+      else
+        redis.call('HDEL', F, all[j])
+      end
+    end
+  end
+  local cap, at, peak = num(f[2]), num(f[3]), num(f[4]) or 0
+  if cap == nil then
+    cap, at, peak = tonumber(seen), now, 0
+    redis.call('HSET', L, 'fc', cap, 'fat', fmt(now), 'fp', 0)
+    redis.call('PEXPIRE', L, LEARN_TTL_MS)
+  end
+  local function share_of(c) return math.floor(math.max(c, workers) / workers) end
+  if now - at >= tonumber(step_ms) then
+    -- A step ends: the cap steps up if the fleet filled its shares; either way the next step starts now.
+    if cap == tonumber(seen) and peak >= workers * share_of(cap) then cap = tonumber(nextc) end
+    redis.call('HSET', L, 'fc', cap, 'fat', fmt(now), 'fp', 0)
+  end
+  return math.max(0, math.min(share_of(cap), math.max(cap, workers) - reserved)), holding, cap
 end
 
 -- Starts granted ahead: the bucket goes into debt by them, so that they come in the order they were
@@ -62,7 +119,7 @@ local function ahead(key, b, each, want, max_ms)
 end
 
 for i = 1, n do
-  local b = 3 + (i - 1) * 26
+  local b = 4 + (i - 1) * 30
   local want, each, back, backTokens, delta = tonumber(A[b]), tonumber(A[b + 1]), tonumber(A[b + 2]), tonumber(A[b + 3]), tonumber(A[b + 4])
   KEYS[1] = K[i]
   if A[b + 5] ~= '' or A[b + 7] ~= '' then
@@ -91,6 +148,9 @@ for i = 1, n do
   local pttl = -2
   if state then pttl = redis.call('PTTL', K[n + i]) else state = '' end
   local granted, wait, ahead_ms, step_ms = 0, 0, 0, 0
+  local F, held = K[3 * n + i], tonumber(A[b + 27])
+  local share, others, fleet_cap = fleet_share(K[2 * n + i], F, A[b + 26], A[b + 28], A[b + 29])
+  if share ~= nil then want = math.min(want, math.max(0, share - held)) end
   -- A key another worker cooled, parked or disabled gets no lease.
   if state == '' then
     ARGV[1], ARGV[2] = 'reserve', each
@@ -109,6 +169,19 @@ for i = 1, n do
       ARGV[1] = 'wait'
       wait = sluice_reserve()[2]
     end
+  end
+
+  local fleet_in = ''
+  if share ~= nil then
+    -- This worker's reservation is at least what it holds (a share that shrank is given back as its
+    -- calls end: it starts no more than the share, which the answer says).
+    fleet_in = others + held + granted
+    local peak = num(redis.call('HGET', K[2 * n + i], 'fp')) or 0
+    if fleet_in > peak then redis.call('HSET', K[2 * n + i], 'fp', fleet_in) end
+    redis.call('HSET', F, me, fmt(math.max(share, held + granted)) .. ':' .. fmt(held + granted) .. ':' .. fmt(server_now()))
+    redis.call('PEXPIRE', F, FLEET_FRESH_MS * 2)
+  else
+    share = ''
   end
 
   -- What the fleet learnt of the key.
@@ -173,5 +246,8 @@ for i = 1, n do
   out[#out + 1] = f[9] or '0'
   out[#out + 1] = sk
   out[#out + 1] = sat and fmt(now - sat) or ''
+  out[#out + 1] = fleet_in
+  out[#out + 1] = share
+  out[#out + 1] = fleet_cap
 end
 return out
