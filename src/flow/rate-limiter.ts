@@ -12,6 +12,7 @@ import { MemoryLimiterStore, isPending, whenReady, type LimiterStore, type Maybe
 import { SAME_WINDOW_MS, type BucketSpec, type CapWindow, type ServerCap } from './bucket.js';
 import { LearnedInFlightCap } from './learned-in-flight-cap.js';
 import { LearnedRate, type LearnedRateOptions, type LearnedRateState } from './learned-rate.js';
+import { SlidingLogWatch } from './sliding-log.js';
 
 /** A granted start. Hold it while the call runs; `release()` when it ends, `settle()` when usage is known. */
 export interface Permit {
@@ -106,6 +107,10 @@ export class RateLimiter {
   private windowAnsweredAt: number | undefined;
   /** The remainder of the latest window answer (less the starts the server had not counted yet). */
   private lastRemaining: number | undefined;
+  /** The reset the last window answer named, to tell a remainder that rose within one window. */
+  private lastNamedReset: number | undefined;
+  /** Own starts, weighed against the answers to tell a sliding log from a fixed window (memory stores only). */
+  private readonly slidingLog = new SlidingLogWatch();
   /** From when until when the next start probes what the window holds (see {@link Probe}). */
   private probePhase: { from: number; until: number; kind: Probe } | undefined;
   /** The probes not answered yet, by start number. */
@@ -186,9 +191,10 @@ export class RateLimiter {
   /** ms until `tryAcquire(tokens)` could succeed (0 = now; `Infinity` = only a release can help). Needs a synchronous store. */
   waitTimeMs(tokens = 0): number {
     if (this.isFull()) return Infinity;
-    const wait = this.store.waitMs(this.key, tokens, this.spec(), this.clock.now());
+    const now = this.clock.now();
+    const wait = this.store.waitMs(this.key, tokens, this.spec(), now);
     if (isPending(wait)) throw new TypeError(`rate limiter "${this.key}": waitTimeMs needs a synchronous store`);
-    return wait;
+    return Math.max(wait, this.ownLogWaitMs(now));
   }
 
   /** Non-blocking reserve that works with any store: a permit now, or the wait. Queued waiters go first. */
@@ -199,8 +205,10 @@ export class RateLimiter {
     const now = this.clock.now();
     // Queued waiters go first: report the wait, at least 1 ms, so a dispatcher does not spin.
     if (this.waiters.length > 0) {
-      return whenReady(this.store.waitMs(this.key, tokens, this.spec(), now), (w) => ({ waitMs: Math.max(1, w) }));
+      return whenReady(this.store.waitMs(this.key, tokens, this.spec(), now), (w) => ({ waitMs: Math.max(1, w, this.ownLogWaitMs(now)) }));
     }
+    const own = this.ownLogWaitMs(now);
+    if (own > 0) return { waitMs: own };
     return whenReady(this.store.reserve(this.key, tokens, this.spec(), now), (r) =>
       r.ok ? { permit: this.grant(tokens), waitMs: 0 } : { waitMs: r.waitMs },
     );
@@ -249,8 +257,11 @@ export class RateLimiter {
     if (t?.limit !== undefined && t.limit > 0) this.announced.tokens = (t.limit * windowMs) / (t.windowMs ?? DEFAULT_WINDOW_MS);
     const unseen = from?.seq !== undefined ? Math.max(0, this.starts - from.seq) : 0;
     const cap: ServerCap = {};
-    const spend = refillOf(snapshot) === 'window';
+    const window = refillOf(snapshot) === 'window';
+    if (window) this.weighSlidingLog(r, requestWindow, unseen, from?.seq, refused);
+    const spend = window && !this.slidingLog.active();
     const end = spend && r?.remaining !== undefined ? this.windowEnd(remainderOf(r, unseen), snapshot.at, requestWindow, probe, refused) : undefined;
+    if (window && !spend && r?.remaining !== undefined) this.lastRemaining = remainderOf(r, unseen);
     const requestsCap = capOf(r, snapshot.at, unseen, spend, requestWindow, { end, unitHolds: this.unitHolds });
     if (requestsCap?.lateResetAt !== undefined) this.probeFrom(requestsCap.resetAt, requestsCap.lateResetAt, 'end', snapshot.at);
     else if (requestsCap?.unitHold && r?.resetAt !== undefined) this.probeFrom(requestsCap.resetAt, r.resetAt, 'unit', snapshot.at);
@@ -264,6 +275,26 @@ export class RateLimiter {
     this.cachedSpec = undefined;
     this.emitRate(before, 'announced by the server');
     this.rearm();
+  }
+
+  /**
+   * Weighs a window answer against the key's own starts ({@link SlidingLogWatch}): a remainder that
+   * rose while the named reset stayed the same, and that equals the limit less our own starts of the
+   * last window, is a sliding log's; then our own starts are spent, not the named reset.
+   */
+  private weighSlidingLog(r: RateLimitWindow | undefined, windowMs: number | undefined, unseen: number, seq: number | undefined, refused: boolean): void {
+    if (!this.store.keepsEarliestEnds || r?.remaining === undefined || r.limit === undefined || r.limit <= 0) return;
+    const adjusted = Math.max(0, r.remaining - unseen);
+    const sameWindow = r.resetAt !== undefined && this.lastNamedReset !== undefined && Math.abs(r.resetAt - this.lastNamedReset) < SAME_WINDOW_MS;
+    const rose = sameWindow && this.lastRemaining !== undefined && adjusted > this.lastRemaining;
+    if (r.resetAt !== undefined) this.lastNamedReset = r.resetAt;
+    if (seq === undefined || windowMs === undefined) return;
+    if (this.slidingLog.answer(seq, this.clock.now(), r.limit, windowMs, r.remaining, rose, refused)) this.cachedSpec = undefined;
+  }
+
+  /** ms until the key's own starts of the last window leave room, where a sliding log was seen (else 0). */
+  private ownLogWaitMs(now: number): number {
+    return this.slidingLog.waitMs(now);
   }
 
   /**
@@ -397,7 +428,10 @@ export class RateLimiter {
 
   private computeSpec(): BucketSpec {
     const windowMs = this.configured.windowMs ?? DEFAULT_WINDOW_MS;
-    const requests = this.effectiveRequestsPerWindow();
+    // Where a sliding log was seen, its announced limit is held by our own starts (ownLogWaitMs), not paced.
+    const requests = this.slidingLog.active()
+      ? minDefined(this.configured.requestsPerMinute, this.learned?.rate(this.clock.now()))
+      : this.effectiveRequestsPerWindow();
     const tokens = this.effectiveTokensPerWindow();
     const spec: BucketSpec = {
       windowMs,
@@ -434,6 +468,7 @@ export class RateLimiter {
     this.inFlightCount++;
     const inFlightAtStart = this.inFlightCount;
     const seq = ++this.starts;
+    if (this.store.keepsEarliestEnds) this.slidingLog.start(seq, this.clock.now());
     const p = this.probePhase;
     if (p && this.clock.now() >= p.from && this.clock.now() < p.until) {
       // Probes whose answers never came (cancelled calls) are forgotten beyond a few.
@@ -505,6 +540,8 @@ export class RateLimiter {
     while (this.waiters.length > 0) {
       if (this.isFull()) return; // a release() pumps again
       const head = this.waiters[0]!;
+      const own = this.ownLogWaitMs(this.clock.now());
+      if (own > 0) return void this.afterReserveSync(head, false, own);
       const answer = this.store.reserve(this.key, head.tokens, this.spec(), this.clock.now());
       if (isPending(answer)) {
         this.busy = true;
