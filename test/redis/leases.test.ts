@@ -98,8 +98,9 @@ describe('leases of the shared bucket', () => {
     }
   });
 
-  it('a state this worker sets is written through to Redis for the others', async () => {
+  it('a state this worker sets is written through to Redis for the others, with a lease call (no command of its own)', async () => {
     const engine = new LeaseEngine(admin, prefix, ['mine'], systemClock, flow.keys);
+    const trips = flow.trips.count;
     try {
       engine.keys.set('mine', { state: 'parked', until: Date.now() + 30_000, reason: 'quota' }, Date.now());
       expect(engine.stateOf('mine', Date.now()).state).toBe('parked');
@@ -109,6 +110,19 @@ describe('leases of the shared bucket', () => {
         if (ttl < 0) await new Promise((r) => setTimeout(r, 5));
       }
       expect(ttl).toBeGreaterThan(20_000);
+      expect(await admin.sismember(`${prefix}:flow:states`, 'mine')).toBe(1);
+      // A disable and then a cooldown set before the call that takes them: the key stays disabled, as
+      // key-set.lua leaves it when they come one after the other.
+      engine.keys.set('mine', { state: 'disabled', reason: 'auth' }, Date.now());
+      engine.keys.set('mine', { state: 'cooling', until: Date.now() + 60_000, reason: 'rate_limited' }, Date.now());
+      await engine.flush();
+      expect(JSON.parse((await admin.get(`${prefix}:flow:state:mine`))!)).toMatchObject({ state: 'disabled' });
+      // Its end, too.
+      engine.keys.set('mine', { state: 'active' }, Date.now());
+      await engine.flush();
+      expect(await admin.exists(`${prefix}:flow:state:mine`)).toBe(0);
+      expect(flow.trips.count).toBe(trips);
+      expect(engine.calls).toBeGreaterThanOrEqual(3);
     } finally {
       await engine.close();
     }

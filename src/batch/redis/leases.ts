@@ -86,7 +86,7 @@ const HERE = import.meta.url;
 /** The lease script: the bucket library, the three bucket scripts as functions, then lease.lua. */
 function leaseScript(): string {
   const wrap = (name: string, file: string): string => `local function ${name}()\n${readScript(FLOW_BASE, file)}\nend\n`;
-  return [readScript(FLOW_BASE, 'bucket-lib'), wrap('sluice_reserve', 'reserve'), wrap('sluice_settle', 'settle'), wrap('sluice_cap', 'cap'), readScript(HERE, 'lease')].join('\n');
+  return [readScript(FLOW_BASE, 'bucket-lib'), wrap('sluice_reserve', 'reserve'), wrap('sluice_settle', 'settle'), wrap('sluice_cap', 'cap'), wrap('sluice_key_set', 'key-set'), readScript(HERE, 'lease')].join('\n');
 }
 
 /** Entries of the lease answer per key (lease.lua). */
@@ -137,6 +137,8 @@ interface Lease {
   startsReported: number;
   /** A decrease of this worker's learned rate not sent yet, with the start of the refused call. */
   decrease: { state: LearnedRateState; startedAt: number | undefined } | undefined;
+  /** A state this worker set on the key (a cooldown, park, disable or its end), not written yet: it goes with the next call, at once. */
+  stateWrite: KeyState | undefined;
   /** A bare-429 strike not sent yet (the refused call's start; undefined when unknown). */
   strike: { startedAt: number | undefined } | undefined;
   /** Another worker published news of the key (a congestion event, a strike): ask for it now. */
@@ -232,6 +234,7 @@ export class LeaseEngine {
         startsReported: 0,
         decrease: undefined,
         strike: undefined,
+        stateWrite: undefined,
         poked: false,
         seenSeq: 0,
         seenOk: undefined,
@@ -334,7 +337,7 @@ export class LeaseEngine {
     const now = this.clock.now();
     for (const l of this.leases.values()) this.expire(l, now, true);
     this.closed = true;
-    if ([...this.leases.values()].some((l) => l.giveBack > 0 || l.settle !== 0 || l.cap || l.successes > 0 || l.decrease || l.strike)) await this.call().catch(() => undefined);
+    if ([...this.leases.values()].some((l) => l.giveBack > 0 || l.settle !== 0 || l.cap || l.successes > 0 || l.decrease || l.strike || l.stateWrite)) await this.call().catch(() => undefined);
   }
 
   // ------------------------------------------------------------------ LimiterStore (synchronous)
@@ -540,12 +543,16 @@ export class LeaseEngine {
     const current = this.stateOf(key, now);
     if (state.state === 'active') this.remote.delete(key);
     else if (current.state !== 'disabled' && (state.state === 'disabled' || current.state === 'active' || current.until < state.until)) this.remote.set(key, state);
-    // Through to Redis: every worker sees it with its next lease answer.
-    this.stateStore.set(key, state, now).catch((e: unknown) => this.listener.onError?.(e));
-    if (state.state !== 'active') {
-      const l = this.leases.get(key);
-      if (l) this.expire(l, now, true);
+    // Through to Redis with a lease call made at once (no command of its own): every worker sees it
+    // with its next lease answer.
+    const l = this.leases.get(key);
+    if (!l) {
+      this.stateStore.set(key, state, now).catch((e: unknown) => this.listener.onError?.(e));
+      return;
     }
+    l.stateWrite = mergeWrites(l.stateWrite, state);
+    if (state.state !== 'active') this.expire(l, now, true);
+    this.soon(now, now);
   }
 
   // ------------------------------------------------------------------ the lease call
@@ -619,7 +626,7 @@ export class LeaseEngine {
     const busy: Lease[] = [];
     for (const l of this.leases.values()) {
       const need = l.demand || (this.topUp(l) && now - l.grantedAt < LEASE_TTL_MS * 4);
-      const news = l.successes > 0 || l.starts > l.startsReported || l.decrease !== undefined || l.strike !== undefined || l.poked;
+      const news = l.successes > 0 || l.starts > l.startsReported || l.decrease !== undefined || l.strike !== undefined || l.stateWrite !== undefined || l.poked;
       if (need || news || l.giveBack > 0 || l.giveBackTokens > 0 || l.settle !== 0 || l.cap) busy.push(l);
     }
     if (busy.length === 0) return;
@@ -640,6 +647,7 @@ export class LeaseEngine {
         starts: l.starts - l.startsReported,
         decrease: l.decrease,
         strike: l.strike,
+        stateWrite: l.stateWrite,
         fleetCap: this.closed ? undefined : this.fleetCap(l),
         // Its calls in flight and the starts it holds: what this worker takes of the fleet's cap.
         held: (this.learner?.inFlight?.(l.name) ?? 0) + Math.max(0, l.permits) + l.ahead.length,
@@ -654,11 +662,12 @@ export class LeaseEngine {
       l.startsReported = l.starts;
       l.decrease = undefined;
       l.strike = undefined;
+      l.stateWrite = undefined;
       l.poked = false;
       return item;
     });
     const ago = (at: number | undefined): number => (at === undefined ? -1 : Math.max(0, now - at));
-    const keys = [...busy.map((l) => l.bucketKey), ...busy.map((l) => l.stateKey), ...busy.map((l) => l.learnKey), ...busy.map((l) => l.startKey)];
+    const keys = [...busy.map((l) => l.bucketKey), ...busy.map((l) => l.stateKey), ...busy.map((l) => l.learnKey), ...busy.map((l) => l.startKey), this.stateStore.namesKey];
     const args: (string | number)[] = [keys.length, ...keys, busy.length, this.channel, this.id];
     for (const s of sent) {
       const spec = s.l.spec ?? { windowMs: 60_000, requestBurst: 1, tokenBurst: 0 };
@@ -695,6 +704,7 @@ export class LeaseEngine {
         s.held,
         s.fleetCap !== undefined ? slowStartStep(s.fleetCap) : '',
         FLEET_STEP_MS,
+        ...stateArgs(s.stateWrite, now),
       );
     }
     this.calls++;
@@ -716,6 +726,7 @@ export class LeaseEngine {
         s.l.startsReported -= s.starts;
         s.l.decrease ??= s.decrease;
         s.l.strike ??= s.strike;
+        if (s.stateWrite) s.l.stateWrite = s.l.stateWrite ? mergeWrites(s.stateWrite, s.l.stateWrite) : s.stateWrite;
       }
       throw e;
     }
@@ -815,4 +826,23 @@ export class LeaseEngine {
     this.remote.set(name, state);
     this.listener.onState?.(name, state);
   }
+}
+
+/**
+ * Two writes of a key's state as one, as key-set.lua would leave them applied in turn: an end
+ * ('active') or a disable replaces what came before; a disable is not undone by a cooldown; of two
+ * cooldowns or parks the one that ends later stays (the first, when they end together).
+ */
+function mergeWrites(before: KeyState | undefined, next: KeyState): KeyState {
+  if (!before || next.state === 'active' || next.state === 'disabled' || before.state === 'active') return next;
+  if (before.state === 'disabled') return before;
+  return next.until > before.until ? next : before;
+}
+
+/** A state write as lease.lua takes it (key-set.lua's arguments): state, ms from now until it ends, reason; '' = none. */
+function stateArgs(state: KeyState | undefined, now: number): [string, number, string] {
+  if (!state) return ['', 0, ''];
+  if (state.state === 'active') return ['active', 0, ''];
+  if (state.state === 'disabled') return ['disabled', 0, state.reason];
+  return [state.state, Math.max(0, state.until - now), state.reason];
 }

@@ -113,7 +113,8 @@ export class RedisKeyStateStore implements KeyStateStore {
     return `${this.prefix}:flow:state:${key}`;
   }
 
-  private get namesKey(): string {
+  /** The set of key names with a state (lease calls that write a state name it too). */
+  get namesKey(): string {
     return `${this.prefix}:flow:states`;
   }
 

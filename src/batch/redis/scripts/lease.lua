@@ -1,16 +1,17 @@
 -- Leases of every key a worker uses, in ONE call (appended to bucket-lib.lua and to reserve.lua,
--- settle.lua and cap.lua of src/flow/redis/scripts, each wrapped as a function that reads the global
--- KEYS and ARGV, which this script sets before each call: the bucket arithmetic stays in one place and
+-- settle.lua, cap.lua and key-set.lua of src/flow/redis/scripts, each wrapped as a function that reads
+-- the global KEYS and ARGV, which this script sets before each call: the bucket arithmetic stays in one place and
 -- a lease of n starts is exactly n reserves, so the parity with the in-process limiter holds).
 -- KEYS[i] (i = 1..N): the bucket hash of key i; KEYS[N + i]: its state key (cooling/parked/disabled);
 -- KEYS[2N + i]: what the fleet learned of it (hash: the last congestion event of the learned rate
 -- `seq`, `at` (server ms), `mx`, `bs`, `g`; bare-429 strikes `sk` and the last one's time `sat`;
 -- the fleet's successes `ok` and starts `st` so far; while nothing limits it, the fleet's start cap
 -- `fc`, when it last stepped `fat` and the peak of calls in flight since `fp`); KEYS[3N + i]: the
--- fleet's reservations of that cap (hash: worker id -> 'reserved:held:server ms' of its last report).
+-- fleet's reservations of that cap (hash: worker id -> 'reserved:held:server ms' of its last report);
+-- KEYS[4N + 1]: the set of key names with a state (key-set.lua's).
 -- ARGV[1] N; ARGV[2] the channel a new congestion event or strike is published on (the key's name,
 -- so that every worker asks for it at once, not with its next lease); ARGV[3] this worker's id; then
--- one block of 30 per key, from b = 4 + (i - 1) * 30:
+-- one block of 33 per key, from b = 4 + (i - 1) * 33:
 --   want (starts to lease), tokensEach (tokens reserved with each), giveBack (unused leased starts),
 --   giveBackTokens, settleDelta (tokens charged (> 0) or refunded (< 0) since the last call),
 --   capR, capRin, capT, capTin, capSpend (a server cap, as cap.lua takes it; '' = none), then the BucketSpec (6);
@@ -21,7 +22,8 @@
 --   granted, 0 = not at all), the key's name (for the channel), then the fleet's start: seen (the
 --   fleet's cap on calls in flight on the key as this worker last saw it, or its initial: '' = no cap),
 --   held (this worker's calls in flight on the key and starts it holds, before this grant), next (the
---   cap's next slow-start step from `seen`) and stepMs (how long a step lasts at least).
+--   cap's next slow-start step from `seen`) and stepMs (how long a step lasts at least); then a state
+--   this worker set on the key, as key-set.lua takes it: state ('' = none), ms until it ends, reason.
 -- Returns, per key (18): granted, waitMs (until one more start could be granted), state JSON or '', its
 -- PTTL, aheadMs (ms until the granted starts may be used, 0 = now) and stepMs (between them when ahead),
 -- seq, ms since the event, mx, bs, g, ok, st, strikes, ms since the last strike, then the fleet's calls
@@ -119,7 +121,7 @@ local function ahead(key, b, each, want, max_ms)
 end
 
 for i = 1, n do
-  local b = 4 + (i - 1) * 30
+  local b = 4 + (i - 1) * 33
   local want, each, back, backTokens, delta = tonumber(A[b]), tonumber(A[b + 1]), tonumber(A[b + 2]), tonumber(A[b + 3]), tonumber(A[b + 4])
   KEYS[1] = K[i]
   if A[b + 5] ~= '' or A[b + 7] ~= '' then
@@ -143,6 +145,13 @@ for i = 1, n do
     ARGV[1] = delta
     set_spec(b, 2)
     sluice_settle()
+  end
+  if A[b + 30] ~= '' then
+    -- A state this worker set (a cooldown, park, disable or its end): key-set.lua, in this call.
+    KEYS[1], KEYS[2] = K[n + i], K[4 * n + 1]
+    ARGV[1], ARGV[2], ARGV[3], ARGV[4] = A[b + 25], A[b + 30], A[b + 31], A[b + 32]
+    sluice_key_set()
+    KEYS[1] = K[i]
   end
   local state = redis.call('GET', K[n + i])
   local pttl = -2
