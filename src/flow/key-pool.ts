@@ -42,10 +42,19 @@ export const LEARNING_COOLDOWN_MS = 100;
 /**
  * With learning on, each further bare 429 of a call started after the previous one (a probe that
  * failed too, with no success between) doubles the cooldown up to this (ms): a window that refuses
- * everything until it ends is probed at 0.1, 0.2, 0.4, … 6.4, 8 s, not every 100 ms. 429s of calls that
+ * everything until it ends is probed at 0.1, 0.2, 0.4, … 8 s, not every 100 ms. 429s of calls that
  * were already in flight at the first one are the same congestion event and do not double it.
  */
 export const LEARNING_MAX_COOLDOWN_MS = 8_000;
+
+/**
+ * A refusal that has lasted `t` is probed again within `max(PROBE_FLOOR_MS, t / PROBE_SHARE)`: the
+ * wait past the window's end is then at most a second, or a quarter of how long it refused. Plain
+ * doubling probed a 5 s fixed window at 0.1, 0.3, 0.7, 1.5, 3.1, 6.3 s and so idled up to 3 s past its
+ * reset (bench fixed-window-ietf/blind); a one-minute window is still probed about 20 times, not 600.
+ */
+const PROBE_FLOOR_MS = 1_000;
+const PROBE_SHARE = 4;
 
 /** Options of {@link KeyPool}. */
 export interface KeyPoolOptions {
@@ -57,7 +66,7 @@ export interface KeyPoolOptions {
   selection?: KeySelection;
   /**
    * Cooldown after a 429 that named no wait and no reset, ms. Default {@link LEARNING_COOLDOWN_MS}
-   * (1 s, doubled for each further bare 429 in a row up to {@link LEARNING_MAX_COOLDOWN_MS}) when the
+   * (0.1 s, doubled for each further bare 429 in a row up to {@link LEARNING_MAX_COOLDOWN_MS}) when the
    * keys learn their rate, else {@link DEFAULT_COOLDOWN_MS} (30 s, fixed).
    */
   defaultCooldownMs?: number;
@@ -111,6 +120,11 @@ export interface KeyFailureEffect {
   until?: number;
   /** True when this failure started (or lengthened) the cooldown, park or disable; false when the state it reports was already there. */
   changed: boolean;
+  /**
+   * The refused call was the key's probe: it started after the key's last bare 429, with no success
+   * since, so its refusal says the key still refuses and nothing about the item (see `decideAfterFailure`).
+   */
+  probe?: boolean;
 }
 
 /** Events of a {@link KeyPool}. */
@@ -137,6 +151,8 @@ interface Entry {
   /** Bare 429s in a row with no success between them, and when the last one came. */
   strikes: number;
   lastStrikeAt: number;
+  /** When the strikes in a row began (the first bare 429 after a success). */
+  firstStrikeAt: number;
   /** When the last 429 that its own headers contradicted came (see {@link showsQuotaLeft}), and whether a call succeeded since. */
   lastContradictedAt: number;
   okSinceContradicted: boolean;
@@ -291,7 +307,10 @@ export class KeyPool {
       // A 429 whose headers announce the limit is handled by the limiter (it adopts the limit and the
       // remainder); any other 429 (bare, or naming only its wait) teaches the key its rate.
       if (c.kind === 'rate_limited' && !announcesLimit(detail.rateLimit)) entry.limiter.onRateLimited(detail.startedAt);
-      return this.cool(entry, 'cooling', wait ?? now + this.bareCooldownMs(entry, detail.startedAt), c.code ?? c.kind, now);
+      if (wait !== undefined) return this.cool(entry, 'cooling', wait, c.code ?? c.kind, now);
+      const probe = this.isProbe(entry, detail.startedAt);
+      const effect = this.cool(entry, 'cooling', now + this.bareCooldownMs(entry, detail.startedAt), c.code ?? c.kind, now);
+      return probe ? { ...effect, probe } : effect;
     }
     if (c.kind === 'quota_exhausted') {
       // The classifier's resume time (a regain date, a daily reset) wins over a short RetryInfo on the same answer.
@@ -425,6 +444,8 @@ export class KeyPool {
     if (!(strikes >= 0) || !Number.isFinite(strikes)) return;
     e.strikes = Math.floor(strikes);
     e.lastStrikeAt = strikes > 0 ? at : -Infinity;
+    if (strikes === 0) e.firstStrikeAt = -Infinity;
+    else if (!Number.isFinite(e.firstStrikeAt)) e.firstStrikeAt = at;
   }
 
   /** Cancels every rejoin timer, resume timer and limiter waiter. */
@@ -445,7 +466,7 @@ export class KeyPool {
     monitor.events.on('alert', (e) => this.events.emit('quotaAlert', e));
     monitor.events.on('pause', (e) => this.events.emit('quotaPause', e));
     monitor.events.on('resume', (e) => this.events.emit('quotaResume', e));
-    return { key, limiter, monitor, index, lastStart: 0, strikes: 0, lastStrikeAt: -Infinity, lastContradictedAt: -Infinity, okSinceContradicted: true };
+    return { key, limiter, monitor, index, lastStart: 0, strikes: 0, lastStrikeAt: -Infinity, firstStrikeAt: -Infinity, lastContradictedAt: -Infinity, okSinceContradicted: true };
   }
 
   private entry(name: string): Entry {
@@ -503,6 +524,11 @@ export class KeyPool {
     return { state, until, changed: true };
   }
 
+  /** Whether a call started at `startedAt` was a probe of a key that refuses: started after its last bare 429, none succeeded since. */
+  private isProbe(entry: Entry, startedAt: number | undefined): boolean {
+    return this.learnRate !== false && entry.strikes > 0 && startedAt !== undefined && startedAt > entry.lastStrikeAt;
+  }
+
   /**
    * Cooldown after a 429 that names no wait: `defaultCooldownMs`; with learning on, doubled for each
    * further one in a row without a success, up to {@link LEARNING_MAX_COOLDOWN_MS} (or the default, if longer).
@@ -512,12 +538,16 @@ export class KeyPool {
     // A call started before the last strike was in flight when it came: the same event, no new strike.
     const sameEvent = entry.strikes > 0 && startedAt !== undefined && startedAt <= entry.lastStrikeAt;
     const strikes = sameEvent ? entry.strikes - 1 : entry.strikes;
+    const now = this.clock.now();
     const ms = this.defaultCooldownMs * 2 ** Math.min(strikes, 30);
     if (!sameEvent) {
+      if (entry.strikes === 0) entry.firstStrikeAt = now;
       entry.strikes++;
-      entry.lastStrikeAt = this.clock.now();
+      entry.lastStrikeAt = now;
     }
-    return Math.min(ms, Math.max(this.defaultCooldownMs, LEARNING_MAX_COOLDOWN_MS));
+    const refusingFor = Number.isFinite(entry.firstStrikeAt) ? now - entry.firstStrikeAt : 0;
+    const probeWithin = Math.max(PROBE_FLOOR_MS, refusingFor / PROBE_SHARE);
+    return Math.max(this.defaultCooldownMs, Math.min(ms, probeWithin, LEARNING_MAX_COOLDOWN_MS));
   }
 
   /** With rejoin timers, one timer lets the key back in when its cooldown ends; else the owner calls {@link rejoin}. */

@@ -515,6 +515,7 @@ export class Executor<P = unknown, R = unknown> {
           keyCount: this.router.size,
           otherAvailableNow: this.router.hasOtherAvailable(key, now),
           otherMayReturn: this.router.hasOtherUsable(key, now),
+          ...(effect?.probe === true ? { probe: true } : {}),
           ...(this.config.failover !== undefined ? { failover: this.config.failover } : {}),
         },
       },

@@ -30,6 +30,11 @@
  * fixed windows close together (bench `BENCH=limiters`, fixed-window blind with 3 keys: one item of
  * 1,200 lost its 5 attempts in 6 s, moving between two exhausted keys). The policy is asked first, so a
  * policy that does not retry 429s is obeyed.
+ *
+ * A refused probe is free too, up to {@link FREE_PROBE_REFUSALS} per item: while a key refuses
+ * everything (a blind fixed window until its end), one call at a time tests it, and whichever item that
+ * is says nothing about itself. Charging it lost the item that happened to be ready at each probe (bench
+ * fixed-window-ietf/blind: one of 400 given up after 5 refusals in 7 s, three of them probes).
  */
 import type { Classification } from '../classify/kinds.js';
 import type { GiveUpReason } from '../attempt/policy.js';
@@ -50,6 +55,8 @@ export interface KeyFacts {
   otherMayReturn: boolean;
   /** Move jobs to another key after key-scoped failures. Default true (`failover` option). */
   failover?: boolean;
+  /** The refused attempt was the key's probe (`KeyFailureEffect.probe`): a key that refuses everything was tested with it. */
+  probe?: boolean;
 }
 
 /** Input of {@link decideAfterFailure}. */
@@ -76,6 +83,12 @@ export type FailureDecision =
   | { action: 'other-key'; waitForKey: boolean; charged: boolean; reason: string; maxAttempts: number; keyMoves: number }
   | { action: 'fail'; reason: string; maxAttempts: number; giveUp: GiveUpReason; keyMoves: number; /** The give-up message (the policy's `giveUpMessage`, else the failure's). */ message: string };
 
+/**
+ * Probe refusals an item may take without charge, beyond the `keyCount` free moves. Bounded, so a key
+ * that refuses for ever still ends its items (after `attempts` + this many refusals).
+ */
+export const FREE_PROBE_REFUSALS = 2;
+
 /** Kinds that condemn the key, not the item: moved to another key for free. */
 const KEY_FAILURES = new Set(['auth', 'quota_exhausted']);
 
@@ -91,8 +104,10 @@ export function decideAfterFailure(input: FailureInput, policy: FailurePolicy): 
   const c = input.classification;
   const keys = input.keys;
   const keyMoves = input.keyMoves ?? 0;
-  // The policy counts only the attempts charged to the item (free key moves excluded).
-  const charged = Math.max(1, input.attempt - keyMoves);
+  // A refused probe (see above) is not charged, so the policy decides as if it had not been made.
+  const freeProbe = c.kind === 'rate_limited' && keys.probe === true && keyMoves < keys.keyCount + FREE_PROBE_REFUSALS;
+  // The policy counts only the attempts charged to the item (free key moves and probes excluded).
+  const charged = Math.max(1, input.attempt - keyMoves - (freeProbe ? 1 : 0));
   const d = policy.decide({
     classification: c,
     attempt: charged,
@@ -130,6 +145,9 @@ export function decideAfterFailure(input: FailureInput, policy: FailurePolicy): 
       return { action: 'other-key', waitForKey: false, charged: false, reason: `rate_limited on ${keys.key}: at once on another key (not counted against the retry budget)`, maxAttempts: d.maxAttempts, keyMoves: keyMoves + 1 };
     }
     return { action: 'other-key', waitForKey: false, charged: true, reason: `rate_limited on ${keys.key}: at once on another key`, maxAttempts: d.maxAttempts, keyMoves };
+  }
+  if (freeProbe) {
+    return { action: 'later', delayMs: d.delayMs, reason: `rate_limited on ${keys.key}: the key's probe was refused; retry in ${Math.round(d.delayMs)}ms (not counted against the retry budget)`, maxAttempts: d.maxAttempts, keyMoves: keyMoves + 1 };
   }
   // A key failure whose free moves are used up, with a policy that retries it (e.g. quota-plan): charged, at its time.
   return { action: 'later', delayMs: d.delayMs, reason: d.reason, maxAttempts: d.maxAttempts, keyMoves };

@@ -41,6 +41,11 @@ export interface KeyFailureEffect {
   until?: number;
   /** True when this failure started (or lengthened) the state; false when it was already so (announce `cooldownStart` only when true). Absent counts as true. */
   changed?: boolean;
+  /**
+   * The refused call was the key's probe: it started after the key's last bare 429, with no success
+   * since, so its refusal says the key still refuses and nothing about the item (see `decideAfterFailure`).
+   */
+  probe?: boolean;
 }
 
 /** What the executor knows about a failed attempt beyond its classification. */

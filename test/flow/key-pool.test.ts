@@ -320,7 +320,7 @@ describe('KeyPool: rate learned from 429s', () => {
     pool.close();
   });
 
-  it('429s in a row: one decrease and one cooldown step per congestion event (calls in flight at a 429 do not double it); a later probe that fails too doubles it up to 8 s', async () => {
+  it('429s in a row: one decrease and one cooldown step per congestion event (calls in flight at a 429 do not double it); a later probe that fails too doubles it, probing at least every second or a quarter of the refusal so far', async () => {
     const clock = new VirtualClock();
     const pool = new KeyPool({ keys: keys.slice(0, 1), clock, limits: { requestsPerMinute: 6_000 }, rejoinTimers: false });
     await succeed(clock, pool, 'p1', 10);
@@ -329,22 +329,45 @@ describe('KeyPool: rate learned from 429s', () => {
     const burstStart = clock.now() - 50;
     const now0 = clock.now();
     // A burst: ten calls started together, all answered 429 — one event.
-    const burst = Array.from({ length: 10 }, () => pool.reportFailure('p1', limited, { startedAt: burstStart }).until! - now0);
-    expect(new Set(burst)).toEqual(new Set([100]));
+    const burst = Array.from({ length: 10 }, () => pool.reportFailure('p1', limited, { startedAt: burstStart }));
+    expect(new Set(burst.map((e) => e.until! - now0))).toEqual(new Set([100]));
+    // None of them was a probe: they were sent before the key was known to refuse.
+    expect(burst.some((e) => e.probe === true)).toBe(false);
     expect(decreases).toHaveLength(1);
     await clock.advance(100);
     const cools: number[] = [];
     for (let i = 0; i < 8; i++) {
       const now = clock.now();
-      cools.push(pool.reportFailure('p1', limited, { startedAt: now }).until! - now);
+      const effect = pool.reportFailure('p1', limited, { startedAt: now });
+      expect(effect.probe).toBe(true);
+      cools.push(effect.until! - now);
       await clock.advance(cools[i]!);
     }
-    expect(cools).toEqual([200, 400, 800, 1_600, 3_200, 6_400, 8_000, 8_000]);
+    // Doubling (0.1, 0.2, 0.4, 0.8 s), then at least one probe a second; from 4 s of refusal on, a
+    // quarter of it (4.5 s -> 1.125 s, 5.625 s -> 1.406 s).
+    expect(cools).toEqual([200, 400, 800, 1_000, 1_000, 1_000, 1_125, 1_406.25]);
     // No call got through since the decrease: the same congestion, still one decrease.
     expect(decreases).toHaveLength(1);
     // A call started after the last 429 got through: the next 429 cools for 100 ms again.
     pool.onSuccess('p1', clock.now(), clock.now());
     expect(pool.reportFailure('p1', limited, { startedAt: clock.now() + 1 }).until! - clock.now()).toBe(100);
+    pool.close();
+  });
+
+  it('a key that refuses for a minute is probed about 20 times, never more than a quarter of the refusal past its end', async () => {
+    const clock = new VirtualClock();
+    const pool = new KeyPool({ keys: keys.slice(0, 1), clock, rejoinTimers: false });
+    const first = clock.now();
+    let probes = 0;
+    while (clock.now() - first < 60_000) {
+      const now = clock.now();
+      const wait = pool.reportFailure('p1', limited, { startedAt: now }).until! - now;
+      expect(wait).toBeLessThanOrEqual(Math.max(1_000, (now - first) / 4));
+      probes++;
+      await clock.advance(wait);
+    }
+    expect(probes).toBeGreaterThanOrEqual(15);
+    expect(probes).toBeLessThanOrEqual(25);
     pool.close();
   });
 });

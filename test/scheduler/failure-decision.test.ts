@@ -29,6 +29,9 @@ const table: [string, Omit<FailureInput, 'keys'> & { keys?: KeyFacts }, Expected
   ['429, other key cooling', { classification: c('rate_limited'), attempt: 1, keys: OTHER_COOLING }, { action: 'later', delayMs: 1000 }],
   ['429 with Retry-After, alone', { classification: c('rate_limited', { retryAfterMs: 7000 }), attempt: 1, keys: ALONE }, { action: 'later', delayMs: 7000 }],
   ['429, attempts exhausted', { classification: c('rate_limited'), attempt: 5 }, { action: 'fail' }],
+  // a refused probe of a key that refuses everything is not charged, up to keyCount + FREE_PROBE_REFUSALS free moves.
+  ['429 of a probe on its 5th attempt, alone: not charged, retried', { classification: c('rate_limited'), attempt: 5, keys: keys({ ...ALONE, probe: true }) }, { action: 'later', delayMs: 8000 }],
+  ['429 of a probe, free moves and probes used up: charged', { classification: c('rate_limited'), attempt: 8, keyMoves: 3, keys: keys({ ...ALONE, probe: true }) }, { action: 'fail' }],
   ['429, failover off', { classification: c('rate_limited'), attempt: 1, keys: keys({ failover: false }) }, { action: 'later', delayMs: 1000 }],
   // quota: free move; waits for a key to come back unless billing with no other key.
   ['quota, other key free', { classification: c('quota_exhausted', { quotaScope: 'day' }), attempt: 1 }, { action: 'other-key', waitForKey: false, charged: false }],
