@@ -175,6 +175,23 @@ describe("the fleet's start on a key nothing limits yet", () => {
     }
   });
 
+  it('a worker that stops gives its reservation back at once', async () => {
+    const clock = new VirtualClock();
+    const first = worker('k6', clock, 4);
+    const next = worker('k6', clock, 4);
+    try {
+      expect(Math.max(...(await fill([first], 'k6', 10)))).toBe(4);
+      expect(Math.max(...(await fill([next], 'k6', 3)))).toBe(0);
+      // The first worker's calls end and it stops (a worker that is done with the run).
+      for (const p of first.held.splice(0)) p.release('served');
+      first.pool.close();
+      await first.engine.close();
+      expect(Math.max(...(await fill([next], 'k6', 10)))).toBe(4);
+    } finally {
+      await closeAll([next]);
+    }
+  });
+
   it('a key with a rate (configured here) has no fleet cap: the bucket alone decides', async () => {
     const clock = new VirtualClock();
     const engines = [0, 1].map(() => new LeaseEngine(admin, prefix, ['k4'], clock, flow.keys, {}, { fleetStart: 1 }));

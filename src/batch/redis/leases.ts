@@ -337,7 +337,7 @@ export class LeaseEngine {
     const now = this.clock.now();
     for (const l of this.leases.values()) this.expire(l, now, true);
     this.closed = true;
-    if ([...this.leases.values()].some((l) => l.giveBack > 0 || l.settle !== 0 || l.cap || l.successes > 0 || l.decrease || l.strike || l.stateWrite)) await this.call().catch(() => undefined);
+    if ([...this.leases.values()].some((l) => l.giveBack > 0 || l.settle !== 0 || l.cap || l.successes > 0 || l.decrease || l.strike || l.stateWrite || l.share !== undefined)) await this.call().catch(() => undefined);
   }
 
   // ------------------------------------------------------------------ LimiterStore (synchronous)
@@ -404,7 +404,7 @@ export class LeaseEngine {
 
   /** Whether a start on `l` is within this worker's share of the fleet's start cap while the shared bucket has nothing to limit (no request rate, token budget or spacing). */
   private withinShare(l: Lease, spec: BucketSpec, now: number): boolean {
-    if (l.share === undefined || spec.requests !== undefined || spec.tokens !== undefined || spec.minSpacingMs || this.fleetCap(l) === undefined) return false;
+    if (this.closed || l.share === undefined || spec.requests !== undefined || spec.tokens !== undefined || spec.minSpacingMs || this.fleetCap(l) === undefined) return false;
     if (this.stateOf(l.name, now).state !== 'active') return false;
     return (this.learner?.inFlight?.(l.name) ?? 0) + Math.max(0, l.permits) + l.ahead.length < l.share;
   }
@@ -627,7 +627,8 @@ export class LeaseEngine {
     for (const l of this.leases.values()) {
       const need = l.demand || (this.topUp(l) && now - l.grantedAt < LEASE_TTL_MS * 4);
       const news = l.successes > 0 || l.starts > l.startsReported || l.decrease !== undefined || l.strike !== undefined || l.stateWrite !== undefined || l.poked;
-      if (need || news || l.giveBack > 0 || l.giveBackTokens > 0 || l.settle !== 0 || l.cap) busy.push(l);
+      const leaving = this.closed && l.share !== undefined;
+      if (need || news || leaving || l.giveBack > 0 || l.giveBackTokens > 0 || l.settle !== 0 || l.cap) busy.push(l);
     }
     if (busy.length === 0) return;
     const sent = busy.map((l) => {
@@ -649,8 +650,9 @@ export class LeaseEngine {
         strike: l.strike,
         stateWrite: l.stateWrite,
         fleetCap: this.closed ? undefined : this.fleetCap(l),
-        // Its calls in flight and the starts it holds: what this worker takes of the fleet's cap.
-        held: (this.learner?.inFlight?.(l.name) ?? 0) + Math.max(0, l.permits) + l.ahead.length,
+        // Its calls in flight and the starts it holds: what this worker takes of the fleet's cap (-1 when
+        // it stops: its reservation goes at once, not when its report grows old).
+        held: this.closed ? -1 : (this.learner?.inFlight?.(l.name) ?? 0) + Math.max(0, l.permits) + l.ahead.length,
       };
       l.giveBack = 0;
       l.giveBackTokens = 0;

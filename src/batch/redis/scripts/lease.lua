@@ -21,7 +21,8 @@
 --   struck: ms since its call started, -1 = unknown; '' = none), aheadMs (how far ahead a start may be
 --   granted, 0 = not at all), the key's name (for the channel), then the fleet's start: seen (the
 --   fleet's cap on calls in flight on the key as this worker last saw it, or its initial: '' = no cap),
---   held (this worker's calls in flight on the key and starts it holds, before this grant), next (the
+--   held (this worker's calls in flight on the key and starts it holds, before this grant; -1: it stops,
+--   its reservation goes), next (the
 --   cap's next slow-start step from `seen`) and stepMs (how long a step lasts at least); then a state
 --   this worker set on the key, as key-set.lua takes it: state ('' = none), ms until it ends, reason.
 -- Returns, per key (18): granted, waitMs (until one more start could be granted), state JSON or '', its
@@ -158,7 +159,10 @@ for i = 1, n do
   if state then pttl = redis.call('PTTL', K[n + i]) else state = '' end
   local granted, wait, ahead_ms, step_ms = 0, 0, 0, 0
   local F, held = K[3 * n + i], tonumber(A[b + 27])
-  local share, others, fleet_cap = fleet_share(K[2 * n + i], F, A[b + 26], A[b + 28], A[b + 29])
+  -- A worker that stops (held < 0) gives its reservation back at once.
+  if held < 0 then redis.call('HDEL', F, me) end
+  local share, others, fleet_cap = nil, 0, ''
+  if held >= 0 then share, others, fleet_cap = fleet_share(K[2 * n + i], F, A[b + 26], A[b + 28], A[b + 29]) end
   if share ~= nil then want = math.min(want, math.max(0, share - held)) end
   -- A key another worker cooled, parked or disabled gets no lease.
   if state == '' then
