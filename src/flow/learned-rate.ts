@@ -212,7 +212,11 @@ export class LearnedRate {
     // above the limit. Take 0.95 of it, but at most 1.5 times the goodput (a probe that ran far ahead, or
     // a limit nobody sent at, proves nothing), except after a long refusal, where the sending came in a
     // burst.
-    const capacity = refused || inForce === undefined ? goodput : Math.max(goodput, Math.min(0.95 * inForce, 1.5 * goodput));
+    // Never above what was really sent lately, though: a rate in force that the traffic did not reach
+    // (it was still climbing) says nothing, and taking it kept the rate above a sliding log's for
+    // four events in a row (bench sliding-window/blind).
+    const sending = this.measured() ?? Infinity;
+    const capacity = refused || inForce === undefined ? goodput : Math.max(goodput, Math.min(0.95 * inForce, 1.5 * goodput, sending));
     const target = Math.max(this.minRate, Math.min(inForce ?? Infinity, this.beta * capacity));
     this.begin({ max: Math.max(target, capacity), base: target, at: now, guessed: measured === undefined }, ceiling);
     return true;

@@ -49,6 +49,20 @@ describe('LearnedRate', () => {
     expect(lr.rate(T0 + 440)!).toBeGreaterThan(12);
   });
 
+  it('a rate in force that the traffic never reached is no evidence: the cut is from at most what was sent (a sliding log refusing at its limit)', () => {
+    const lr = perSecond();
+    // Two seconds of sending and success at 20/s, the server's limit.
+    for (let t = 0; t < 2_000; t += 50) {
+      lr.count(T0 + t);
+      lr.onSuccess(T0 + t, T0 + t + 50);
+    }
+    // The rate in force had climbed to 26/s, but calls went out at 20/s; one is refused.
+    expect(lr.decrease(T0 + 2_000, 26, undefined, T0 + 1_990)).toBe(true);
+    // 0.95 of about 20/s, not 0.95 of 0.95 x 26 (23.5/s), which left the rate above the limit.
+    expect(lr.rate(T0 + 2_000)!).toBeLessThan(20);
+    expect(lr.rate(T0 + 2_000)!).toBeGreaterThan(17);
+  });
+
   it("a process that adopts another's congestion event has the same rate, and its own 429s of calls started before it are that event", () => {
     const a = perSecond();
     for (let t = 0; t < 1_000; t += 25) {
