@@ -8,7 +8,7 @@ import type { Clock } from '../clock/clock.js';
 import { QuotaMonitor } from '../flow/quota/quota-monitor.js';
 import type { QuotaRecord } from '../flow/backend.js';
 import type { KeyLimits } from '../flow/limits.js';
-import { SluiceMetrics, startMetricsServer, type MetricsServer } from '../observe/metrics.js';
+import type { MetricsServer, SluiceMetrics } from '../observe/metrics.js';
 import type { ProviderAdapter, Usage } from '../provider/types.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { println } from './io.js';
@@ -24,6 +24,8 @@ export interface RunMetrics {
  * and prints `metrics: <url>` on `stderr`. A port in use or refused is a {@link CliError} (exit 2) naming it.
  */
 export async function startRunMetrics(port: number, keyNames: readonly string[], stderr: NodeJS.WritableStream): Promise<RunMetrics> {
+  // prom-client is loaded only for a run that serves metrics (it is a tenth of the CLI's start-up).
+  const { SluiceMetrics, startMetricsServer } = await import('../observe/metrics.js');
   const metrics = new SluiceMetrics();
   metrics.setKeys(keyNames);
   let server: MetricsServer;

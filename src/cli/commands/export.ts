@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { exportResults, openStore, type BatchCounts, type JobStore } from '../../batch/index.js';
-import { requireRun } from '../../batch/redis/run-check.js';
+import { loadRedisSide } from '../redis-side-loader.js';
 import { configFor, type CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { addConfigOptions } from '../flags.js';
@@ -42,7 +42,7 @@ export function exportCommand(ctx: CliContext): Command {
     const redisStore = redis ? await openRedisState(config, redis) : undefined;
     const store: JobStore = redisStore ?? (await openStore(state!));
     try {
-      const meta = redisStore ? requireRun(redisStore, await redisStore.getMeta()) : await store.getMeta();
+      const meta = redisStore ? (await loadRedisSide()).requireRun(redisStore, await redisStore.getMeta()) : await store.getMeta();
       const stored = storedSettings(meta)?.['idColumn'];
       const idColumn = config.idColumn ?? (typeof stored === 'string' ? stored : undefined);
       const n = await exportResults({ state: store, output, format: opts.format, ...(idColumn !== undefined ? { idColumn } : {}) });

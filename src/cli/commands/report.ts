@@ -2,9 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { Command } from 'commander';
 import { StateInUseError, batchStatus, readRunMeta } from '../../batch/index.js';
-import { checkRun } from '../../batch/redis/run-check.js';
 import type { RedisJobStore } from '../../batch/redis/redis-store.js';
-import { readRedisFailedItems, readRedisTimeline, readRedisTimelineSessions, redisTimelineRunning } from '../../batch/redis/timeline.js';
 import { acquireRunLock } from '../../batch/run-lock.js';
 import type { BatchCounts } from '../../batch/store.js';
 import { readFailedItems, readTimeline, readTimelineSessions } from '../../batch/timeline-store.js';
@@ -17,6 +15,7 @@ import { CliError, ExitCode } from '../exit-codes.js';
 import { addConfigOptions } from '../flags.js';
 import { println } from '../io.js';
 import { withLibraryNames } from '../library-options.js';
+import { loadRedisSide } from '../redis-side-loader.js';
 import type { SluiceConfig } from '../options.js';
 import { statePathFor } from './state-path.js';
 import { addRedisOptions, openRedisState, redisRunOf, type RedisCliOptions } from './worker.js';
@@ -126,6 +125,7 @@ export interface RedisReportOptions {
  * from a state file. A run that is not on Redis is refused ({@link RunNotFoundError}, exit 6).
  */
 export async function writeReportFromRedis(o: RedisReportOptions): Promise<string> {
+  const { checkRun, readRedisFailedItems, readRedisTimeline, readRedisTimelineSessions, redisTimelineRunning } = await loadRedisSide();
   const meta = await checkRun(o.store);
   const { redis, base } = o.store;
   const input = meta.fingerprint?.path;

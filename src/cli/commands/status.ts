@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { batchStatus } from '../../batch/index.js';
-import { requireRun } from '../../batch/redis/run-check.js';
+import { loadRedisSide } from '../redis-side-loader.js';
 import { configFor, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { addConfigOptions } from '../flags.js';
@@ -23,7 +23,7 @@ export function statusCommand(ctx: CliContext): Command {
     const store = redis ? await openRedisState(config, redis) : undefined;
     // An unknown run is refused, not shown as "items 0" (a missing state file already is a StateFileError).
     const counts = await (async () => {
-      if (store) requireRun(store, await store.getMeta());
+      if (store) (await loadRedisSide()).requireRun(store, await store.getMeta());
       return batchStatus({ state: store ?? state });
     })().finally(() => store?.close());
     const out = ctx.io.stdout;

@@ -9,12 +9,9 @@
 import { basename, resolve } from 'node:path';
 import { Command } from 'commander';
 import { exportResults } from '../../batch/commands.js';
-import { enqueueBatch } from '../../batch/redis/enqueue.js';
-import { openRunQueue } from '../../batch/redis/queue.js';
-import { RedisJobStore } from '../../batch/redis/redis-store.js';
-import { runRedisWorker, type RedisWorkerSummary } from '../../batch/redis/run-worker.js';
+import type { RedisJobStore } from '../../batch/redis/redis-store.js';
+import type { RedisWorkerSummary } from '../../batch/redis/run-worker.js';
 import type { BatchCounts } from '../../batch/store.js';
-import { RedisConnectError, connectRedis, reconnectMessage, redactRedisUrl } from '../../flow/redis/connect.js';
 import type { KeyLimits } from '../../flow/limits.js';
 import { buildProvider } from '../build-provider.js';
 import type { ProviderAdapter } from '../../provider/types.js';
@@ -28,6 +25,7 @@ import { shapingAdapter } from '../payload.js';
 import { retryFor } from '../retry-presets.js';
 import { Shutdown } from '../shutdown.js';
 import type { ConfigSource } from '../config.js';
+import { loadRedisSide } from '../redis-side-loader.js';
 import type { OptionName } from '../options.js';
 import { RunLog, createFileLogger } from '../run-log.js';
 import { bridgeRunEvents } from '../observe-run.js';
@@ -68,6 +66,7 @@ export function redisRunOf(ctx: CliContext, opts: RedisCliOptions, input: string
 
 /** Opens the run's store on Redis for `status` / `export` (the caller closes it). Clear error when Redis does not answer. */
 export async function openRedisState(config: Pick<SluiceConfig, 'backend'>, where: { prefix: string; run: string }): Promise<RedisJobStore> {
+  const { RedisJobStore, RedisConnectError } = await loadRedisSide();
   try {
     return await RedisJobStore.connect(config.backend, where);
   } catch (err) {
@@ -195,6 +194,7 @@ async function work(ctx: CliContext, config: SluiceConfig, where: { prefix: stri
   const observation = await observeWorker(ctx, config, perKey);
   const provider = observation.countTokens(shapingAdapter(buildProvider(config), config.provider, config));
   const shutdown = new Shutdown((m) => println(ctx.io.stderr, m), config.gracePeriod);
+  const { runRedisWorker, reconnectMessage, RedisConnectError } = await loadRedisSide();
   let summary: RedisWorkerSummary | undefined;
   try {
     summary = await runRedisWorker({
@@ -274,6 +274,7 @@ export function workerCommand(ctx: CliContext): Command {
 /** `sluice run <input> --backend redis://…`: enqueue, process unless `--enqueue-only`, write the results file. */
 export async function runOnRedis(ctx: CliContext, config: SluiceConfig, input: string, opts: RedisCliOptions): Promise<void> {
   const where = redisRunOf(ctx, opts, input);
+  const { connectRedis, RedisConnectError, RedisJobStore, openRunQueue, enqueueBatch, redactRedisUrl } = await loadRedisSide();
   let connection;
   try {
     connection = await connectRedis(config.backend);
