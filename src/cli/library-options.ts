@@ -31,9 +31,10 @@ export const RENAMED_LIMITS = { rpm: 'requestsPerMinute', tpm: 'tokensPerMinute'
 /**
  * The CLI's top-level options renamed to the library's names: old config key -> new. Their flags and
  * environment variables follow the option table's convention (`flagOf`, `envOf` in options.ts):
- * `--rpm`/`SLUICE_RPM` became `--requests-per-minute`/`SLUICE_REQUESTS_PER_MINUTE`, `--max-attempts` `--attempts`.
+ * `--rpm`/`SLUICE_RPM` became `--requests-per-minute`/`SLUICE_REQUESTS_PER_MINUTE`, `--max-attempts` `--attempts`,
+ * and `--daily-limit`/`SLUICE_DAILY_LIMIT`, a second name of the same per-key daily budget, `--requests-per-day`.
  */
-export const RENAMED_OPTIONS = { ...RENAMED_LIMITS, maxAttempts: 'attempts' } as const;
+export const RENAMED_OPTIONS = { ...RENAMED_LIMITS, maxAttempts: 'attempts', dailyLimit: 'requestsPerDay' } as const;
 
 /** What an old name is told: `renamed to requestsPerMinute, the library's name`. */
 export function renamedTo(now: string): string {
@@ -118,6 +119,8 @@ export function checkKeyLimits(value: unknown, field = 'keyLimits'): Record<stri
  * Settings stored by a run made before the options took the library's names (a resume's remembered
  * settings, the report's display settings), in the new names: the top-level options of
  * {@link RENAMED_OPTIONS}, `rpm`/`tpm`/`rpd` per key and the old per-kind retry fields. Anything else is kept.
+ * Where both an old name and its new one are stored (`dailyLimit` and `requestsPerDay`), the old name's
+ * value is taken: it is the one that run used.
  */
 export function withLibraryNames(settings: Record<string, unknown>): Record<string, unknown> {
   const out = renameKeys(settings, RENAMED_OPTIONS);
@@ -136,9 +139,15 @@ export function withLibraryNames(settings: Record<string, unknown>): Record<stri
   return out;
 }
 
+/** `obj` with each old name of `names` as its new one; an old name's value wins over its new name's. */
 function renameKeys(obj: Record<string, unknown>, names: Readonly<Record<string, string>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(obj)) out[names[key] ?? key] = value;
+  const renamed = new Set(Object.entries(names).filter(([old]) => Object.hasOwn(obj, old)).map(([, now]) => now));
+  for (const [key, value] of Object.entries(obj)) {
+    const now = Object.hasOwn(names, key) ? names[key] : undefined;
+    if (now !== undefined) out[now] = value;
+    else if (!renamed.has(key)) out[key] = value;
+  }
   return out;
 }
 

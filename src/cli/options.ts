@@ -128,7 +128,9 @@ export const OPTIONS = {
   requestsPerDay: opt<number | undefined>({
     flag: '--requests-per-day <n>', env: 'SLUICE_REQUESTS_PER_DAY', kind: 'int', group: 'limits',
     schema: positiveInt.optional(), default: undefined,
-    range: 'integer >= 1', description: 'Requests per day, per key.',
+    range: 'integer >= 1',
+    description:
+      'Daily request budget per key; each key pauses at --quota-threshold of it (default 0.8, so 10 pauses at 8) until 00:00 UTC. Counts persist per key and day in the state, across runs and restarts.',
   }),
   minSpacing: opt({
     flag: '--min-spacing <duration>', env: 'SLUICE_MIN_SPACING', kind: 'duration', group: 'limits',
@@ -225,14 +227,7 @@ export const OPTIONS = {
     schema: fraction, default: 0.8,
     range: 'number in (0, 1]',
     description:
-      'Usage fraction of a key at which new starts on it pause until its reset. With --daily-limit the pause comes at this fraction of the daily limit: --daily-limit 10 pauses each key after 8 requests (at 0.8) until the quota day ends (00:00 UTC); give 1 to use the whole limit.',
-  }),
-  dailyLimit: opt<number | undefined>({
-    flag: '--daily-limit <n>', env: 'SLUICE_DAILY_LIMIT', kind: 'int', group: 'quota',
-    schema: positiveInt.optional(), default: undefined,
-    range: 'integer >= 1',
-    description:
-      'Daily request budget per key; each key pauses at --quota-threshold of it (default 0.8, so 10 pauses at 8) until 00:00 UTC. Counts persist per key and day in the state, across runs and restarts.',
+      'Usage fraction of a key at which new starts on it pause until its reset. With --requests-per-day the pause comes at this fraction of the daily budget: --requests-per-day 10 pauses each key after 8 requests (at 0.8) until the quota day ends (00:00 UTC); give 1 to use the whole limit.',
   }),
   pauseDuration: opt<number | undefined>({
     flag: '--pause-duration <duration>', env: 'SLUICE_PAUSE_DURATION', kind: 'duration', group: 'quota',

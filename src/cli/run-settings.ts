@@ -20,7 +20,7 @@ export const REMEMBERED_OPTIONS = [
   'requestsPerMinute', 'tokensPerMinute', 'requestsPerDay', 'minSpacing', 'maxInFlight', 'learnRate', 'cooldown', 'selection', 'keyLimits',
   'retryPreset', 'attempts', 'attemptTimeout', 'retry', 'maxConsecutiveFailures',
   'concurrency', 'minConcurrency', 'maxConcurrency', 'adaptive',
-  'quotaMonitoring', 'quotaThreshold', 'dailyLimit', 'pauseDuration', 'alertLevels',
+  'quotaMonitoring', 'quotaThreshold', 'pauseDuration', 'alertLevels',
 ] as const satisfies readonly OptionName[];
 
 /** Remembered options that change where requests go or what they ask: a resume changes them only with `--force`. */

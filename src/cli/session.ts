@@ -71,7 +71,7 @@ export function keyLimitsFor(config: SluiceConfig, keys: readonly ApiKey[], wind
     const tpm = o.tokensPerMinute ?? config.tokensPerMinute;
     const spacing = o.minSpacingMs ?? config.minSpacing;
     const inFlight = o.maxInFlight ?? config.maxInFlight;
-    const perDay = o.requestsPerDay ?? config.dailyLimit ?? config.requestsPerDay;
+    const perDay = o.requestsPerDay ?? config.requestsPerDay;
     out[name] = {
       ...(windowMs !== undefined ? { windowMs } : {}),
       ...(rpm !== undefined ? { requestsPerMinute: rpm } : {}),
@@ -93,7 +93,7 @@ export function publicSettings(config: SluiceConfig, keys: readonly ApiKey[]): R
     keys: keys.map((k) => k.name),
     requestsPerMinute: config.requestsPerMinute,
     tokensPerMinute: config.tokensPerMinute,
-    requestsPerDay: config.dailyLimit ?? config.requestsPerDay,
+    requestsPerDay: config.requestsPerDay,
     keyLimits: config.keyLimits,
     minSpacingMs: config.minSpacing || undefined,
     maxInFlight: config.maxInFlight,

@@ -316,11 +316,24 @@ describe('top-level options in the library\'s names', () => {
       'invalid option rpd from config file key "rpd": renamed to requestsPerDay, the library\'s name; use config file key "requestsPerDay"',
     );
     expect(refused({ env: {}, configPath: file('old-att.json', JSON.stringify({ maxAttempts: 4 })) })).toContain('use config file key "attempts"');
+    // dailyLimit was a second name of the per-key daily budget: refused, naming the one that stays.
+    expect(refused({ env: {}, flags: { dailyLimit: '10' } })).toBe(
+      "invalid option dailyLimit from flag --daily-limit: renamed to requestsPerDay, the library's name; use flag --requests-per-day",
+    );
+    expect(refused({ env: { SLUICE_DAILY_LIMIT: '10' } })).toBe(
+      "invalid option dailyLimit from environment variable SLUICE_DAILY_LIMIT: renamed to requestsPerDay, the library's name; use environment variable SLUICE_REQUESTS_PER_DAY",
+    );
+    expect(refused({ env: {}, configPath: file('old-daily.json', JSON.stringify({ dailyLimit: 40_000 })) })).toBe(
+      'invalid option dailyLimit from config file key "dailyLimit": renamed to requestsPerDay, the library\'s name; use config file key "requestsPerDay"',
+    );
+    // Also when the new name is given beside it: one value, never a choice between two.
+    expect(refused({ env: { SLUICE_DAILY_LIMIT: '10' }, flags: { requestsPerDay: '20' } })).toContain('use environment variable SLUICE_REQUESTS_PER_DAY');
+    expect(OPTIONS).not.toHaveProperty('dailyLimit');
     // An empty variable is no value, as for every option.
     expect(loadConfig({ env: { SLUICE_RPM: '' } }).config.requestsPerMinute).toBeUndefined();
   });
 
-  it('on the command line, the old flags of run, demo and simulate end with exit 2 and the new flag (not commander\'s "unknown option")', async () => {
+  it('on the command line, the old flags of run, demo, worker and simulate end with exit 2 and the new flag (not commander\'s "unknown option")', async () => {
     const { runCli } = await import('../../src/cli/program.js');
     const { Writable } = await import('node:stream');
     const input = file('in.jsonl', '{"id":"a","prompt":"hi"}\n');
@@ -336,6 +349,9 @@ describe('top-level options in the library\'s names', () => {
       [['run', input, '--dry-run', '--rpd'], 'invalid option rpd from flag --rpd: renamed to requestsPerDay'],
       [['demo', '--tpm', '1000'], 'invalid option tpm from flag --tpm: renamed to tokensPerMinute, the library\'s name; use flag --tokens-per-minute'],
       [['simulate', '--rpm', '100'], 'use flag --requests-per-minute'],
+      [['run', input, '--dry-run', '--daily-limit', '10'], "invalid option dailyLimit from flag --daily-limit: renamed to requestsPerDay, the library's name; use flag --requests-per-day"],
+      [['demo', '--daily-limit', '10'], 'use flag --requests-per-day'],
+      [['worker', '--backend', 'redis://127.0.0.1:1', '--daily-limit', '10'], 'use flag --requests-per-day'],
     ];
     for (const [args, message] of cases) {
       const { code, err } = await cli(args);
@@ -344,11 +360,12 @@ describe('top-level options in the library\'s names', () => {
       expect(err).not.toContain('unknown option');
     }
     // The new flags are taken, and the old ones stay out of --help.
-    const ok = await cli(['run', input, '--dry-run', '--requests-per-minute', '60', '--attempts', '3']);
+    const ok = await cli(['run', input, '--dry-run', '--requests-per-minute', '60', '--attempts', '3', '--requests-per-day', '10']);
     expect(ok.code).toBe(ExitCode.ok);
     const help = await cli(['run', '--help']);
     expect(help.err).toContain('--requests-per-minute');
-    expect(help.err).not.toMatch(/--rpm\b|--max-attempts/);
+    expect(help.err).toContain('--requests-per-day');
+    expect(help.err).not.toMatch(/--rpm\b|--max-attempts|--daily-limit/);
   });
 });
 

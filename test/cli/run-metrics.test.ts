@@ -53,7 +53,7 @@ describe('sluice run --metrics-port', () => {
     writeFileSync(input, lines.join('\n') + '\n');
     let scrape: Promise<string> | undefined;
     const run = await spawnCli(
-      ['run', input, '--base-url', `${sim.url}/v1`, '--keys-env', 'KEY_ONE,KEY_TWO', '--metrics-port', '0', '--progress-interval', '200ms', '--concurrency', '4', '--no-adaptive', '--daily-limit', '5000'],
+      ['run', input, '--base-url', `${sim.url}/v1`, '--keys-env', 'KEY_ONE,KEY_TWO', '--metrics-port', '0', '--progress-interval', '200ms', '--concurrency', '4', '--no-adaptive', '--requests-per-day', '5000'],
       {
         env: { KEY_ONE: SECRET_1, KEY_TWO: SECRET_2 },
         onStderr: (text) => {

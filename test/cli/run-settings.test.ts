@@ -64,7 +64,7 @@ describe('remembered settings', () => {
     });
   });
 
-  it('a state stored with the old top-level names (rpm, tpm, rpd, maxAttempts) resumes with the same limits and attempts', async () => {
+  it('a state stored with the old top-level names (rpm, tpm, rpd, maxAttempts, dailyLimit) resumes with the same limits and attempts', async () => {
     const { keyLimitsFor } = await import('../../src/cli/session.js');
     const { retryFor } = await import('../../src/cli/retry-presets.js');
     const keys = [{ name: 'K1', secret: 'a' }, { name: 'K2', secret: 'b' }];
@@ -78,7 +78,19 @@ describe('remembered settings', () => {
     expect(keyLimitsFor(config, keys)).toEqual(keyLimitsFor(today, keys));
     expect(keyLimitsFor(config, keys).K1).toEqual({ requestsPerMinute: 500, tokensPerMinute: 200_000, requestsPerDay: 9000 });
     expect(retryFor(config).settingsFor('rate_limited').attempts).toBe(6);
-    // Older still: only display settings (their rpd also counted --daily-limit, so it is not read back).
+    // A run of the version with two names for the daily budget stored dailyLimit, which won over requestsPerDay:
+    // resumed, the budget is the same, under the one name.
+    const daily = storedSettings({ settings: { baseUrl: 'http://127.0.0.1:8080/v1', keysEnv: ['K1', 'K2'], dailyLimit: 40 } });
+    expect(daily).not.toHaveProperty('dailyLimit');
+    const resumed = resumeConfig(loadConfig({ env: {} }), daily).config;
+    expect(resumed.requestsPerDay).toBe(40);
+    expect(keyLimitsFor(resumed, keys)).toEqual({ K1: { requestsPerDay: 40 }, K2: { requestsPerDay: 40 } });
+    for (const both of [{ requestsPerDay: 9000, dailyLimit: 40 }, { dailyLimit: 40, requestsPerDay: 9000 }]) {
+      expect(resumeConfig(loadConfig({ env: {} }), storedSettings({ settings: both })).config.requestsPerDay).toBe(40);
+    }
+    // Given again now, the option wins over the stored budget, as every remembered option does.
+    expect(resumeConfig(loadConfig({ env: {}, flags: { requestsPerDay: '70' } }), daily).config.requestsPerDay).toBe(70);
+    // Older still: only display settings (their rpd also counted the old --daily-limit, so it is not read back).
     const display = resumeConfig(loadConfig({ env: {} }), storedSettings({ options: { ...oldSettings, concurrency: '4 (adaptive 1..16)' } })).config;
     expect(display).toMatchObject({ requestsPerMinute: 500, tokensPerMinute: 200_000, attempts: 6 });
     expect(display.requestsPerDay).toBeUndefined();

@@ -288,15 +288,15 @@ describe('run-level stop', () => {
 });
 
 describe('daily budgets', () => {
-  it('--help explains what --daily-limit and --quota-threshold do together', async () => {
+  it('--help explains what --requests-per-day and --quota-threshold do together', async () => {
     const r = await runInProcess(['run', '--help'], env);
-    expect(r.stdout.replace(/\s+/g, ' ')).toContain('--daily-limit 10 pauses each key after 8 requests (at 0.8) until the quota day ends (00:00 UTC)');
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain('--requests-per-day 10 pauses each key after 8 requests (at 0.8) until the quota day ends (00:00 UTC)');
   });
 
   it('persist per key and day in the state: a second run the same day sends nothing once the budget is spent', async () => {
     const d = place();
     const input = jsonl(d, 'daily.jsonl', Array.from({ length: 30 }, (_, i) => chat(i)));
-    const args = ['run', input, ...base(), '--model', 'm', '--daily-limit', '10', '--no-probe', '--progress', 'json', '--progress-interval', '100ms'];
+    const args = ['run', input, ...base(), '--model', 'm', '--requests-per-day', '10', '--no-probe', '--progress', 'json', '--progress-interval', '100ms'];
     const start = requests();
     // Interrupted once the key has paused at 8 (80 % of 10), then run again the same day.
     for (let round = 0; round < 2; round++) {

@@ -81,7 +81,7 @@ function limitsOf(config: SluiceConfig): KeyLimits {
     ...(config.tokensPerMinute !== undefined ? { tokensPerMinute: config.tokensPerMinute } : {}),
     ...(config.minSpacing > 0 ? { minSpacingMs: config.minSpacing } : {}),
     ...(config.maxInFlight !== undefined ? { maxInFlight: config.maxInFlight } : {}),
-    ...((config.dailyLimit ?? config.requestsPerDay) !== undefined ? { requestsPerDay: config.dailyLimit ?? config.requestsPerDay } : {}),
+    ...(config.requestsPerDay !== undefined ? { requestsPerDay: config.requestsPerDay } : {}),
   };
 }
 
