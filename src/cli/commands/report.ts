@@ -61,17 +61,22 @@ export function loadPrices(cwd: string, path: string | undefined): PriceTable {
   }
 }
 
-/** What {@link writeReportFromState} needs. */
-export interface StateReportOptions {
-  state: string;
+/** What drawing a report needs besides the run it is drawn from. */
+interface ReportTarget {
+  /** The page to write. */
   report: string;
   prices: PriceTable;
   now: number;
   title?: string;
-  /** Whether a process still runs the batch; default: asked of the state's lock. */
+  /** Whether the batch still runs (a process or worker); default: asked of the run's store. */
   running?: boolean;
-  /** Paths shown in the report (default: input, output and state as stored). */
+  /** Paths shown in the report (default: those the run stored). */
   files?: Record<string, string>;
+}
+
+/** What {@link writeReportFromState} needs: the state file, asked of its lock whether a process still runs it. */
+export interface StateReportOptions extends ReportTarget {
+  state: string;
 }
 
 /**
@@ -105,18 +110,10 @@ export async function writeReportFromState(o: StateReportOptions): Promise<strin
 }
 
 /** What {@link writeReportFromRedis} needs. */
-export interface RedisReportOptions {
-  /** The run's store (the caller opens and closes it). */
+export interface RedisReportOptions extends ReportTarget {
+  /** The run's store (the caller opens and closes it); a worker still runs it while a session of its timeline is open and written lately. */
   store: RedisJobStore;
   where: { prefix: string; run: string };
-  report: string;
-  prices: PriceTable;
-  now: number;
-  title?: string;
-  /** Whether a worker still runs the batch; default: a session of the timeline not finished and written lately. */
-  running?: boolean;
-  /** Paths shown in the report (default: the input as stored, and the report). */
-  files?: Record<string, string>;
 }
 
 /**
