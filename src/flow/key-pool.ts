@@ -308,7 +308,7 @@ export class KeyPool {
       // remainder); any other 429 (bare, or naming only its wait) teaches the key its rate.
       if (c.kind === 'rate_limited' && !announcesLimit(detail.rateLimit)) entry.limiter.onRateLimited(detail.startedAt);
       if (wait !== undefined) return this.cool(entry, 'cooling', wait, c.code ?? c.kind, now);
-      const probe = this.isProbe(entry, detail.startedAt);
+      const probe = this.learnRate !== false && this.strikeOf(entry, detail.startedAt) === 'probe';
       const effect = this.cool(entry, 'cooling', now + this.bareCooldownMs(entry, detail.startedAt), c.code ?? c.kind, now);
       return probe ? { ...effect, probe } : effect;
     }
@@ -524,9 +524,14 @@ export class KeyPool {
     return { state, until, changed: true };
   }
 
-  /** Whether a call started at `startedAt` was a probe of a key that refuses: started after its last bare 429, none succeeded since. */
-  private isProbe(entry: Entry, startedAt: number | undefined): boolean {
-    return this.learnRate !== false && entry.strikes > 0 && startedAt !== undefined && startedAt > entry.lastStrikeAt;
+  /**
+   * How a bare 429's call stands to the key's strikes in a row: `same` when it was in flight at the last
+   * strike (the same congestion event), `probe` when it started after it with no success since (the key
+   * was already refusing), else `first`. One rule for the cooldown step and for what the item is charged.
+   */
+  private strikeOf(entry: Entry, startedAt: number | undefined): 'first' | 'same' | 'probe' {
+    if (entry.strikes === 0 || startedAt === undefined) return 'first';
+    return startedAt <= entry.lastStrikeAt ? 'same' : 'probe';
   }
 
   /**
@@ -536,7 +541,7 @@ export class KeyPool {
   private bareCooldownMs(entry: Entry, startedAt?: number): number {
     if (this.learnRate === false) return this.defaultCooldownMs;
     // A call started before the last strike was in flight when it came: the same event, no new strike.
-    const sameEvent = entry.strikes > 0 && startedAt !== undefined && startedAt <= entry.lastStrikeAt;
+    const sameEvent = this.strikeOf(entry, startedAt) === 'same';
     const strikes = sameEvent ? entry.strikes - 1 : entry.strikes;
     const now = this.clock.now();
     const ms = this.defaultCooldownMs * 2 ** Math.min(strikes, 30);

@@ -194,7 +194,7 @@ export class RateLimiter {
     const now = this.clock.now();
     const wait = this.store.waitMs(this.key, tokens, this.spec(), now);
     if (isPending(wait)) throw new TypeError(`rate limiter "${this.key}": waitTimeMs needs a synchronous store`);
-    return Math.max(wait, this.ownLogWaitMs(now));
+    return Math.max(wait, this.slidingLog.waitMs(now));
   }
 
   /** Non-blocking reserve that works with any store: a permit now, or the wait. Queued waiters go first. */
@@ -205,9 +205,9 @@ export class RateLimiter {
     const now = this.clock.now();
     // Queued waiters go first: report the wait, at least 1 ms, so a dispatcher does not spin.
     if (this.waiters.length > 0) {
-      return whenReady(this.store.waitMs(this.key, tokens, this.spec(), now), (w) => ({ waitMs: Math.max(1, w, this.ownLogWaitMs(now)) }));
+      return whenReady(this.store.waitMs(this.key, tokens, this.spec(), now), (w) => ({ waitMs: Math.max(1, w, this.slidingLog.waitMs(now)) }));
     }
-    const own = this.ownLogWaitMs(now);
+    const own = this.slidingLog.waitMs(now);
     if (own > 0) return { waitMs: own };
     return whenReady(this.store.reserve(this.key, tokens, this.spec(), now), (r) =>
       r.ok ? { permit: this.grant(tokens), waitMs: 0 } : { waitMs: r.waitMs },
@@ -284,17 +284,12 @@ export class RateLimiter {
    */
   private weighSlidingLog(r: RateLimitWindow | undefined, windowMs: number | undefined, unseen: number, seq: number | undefined, refused: boolean): void {
     if (!this.store.keepsEarliestEnds || r?.remaining === undefined || r.limit === undefined || r.limit <= 0) return;
-    const adjusted = Math.max(0, r.remaining - unseen);
+    const adjusted = remainderOf(r, unseen);
     const sameWindow = r.resetAt !== undefined && this.lastNamedReset !== undefined && Math.abs(r.resetAt - this.lastNamedReset) < SAME_WINDOW_MS;
     const rose = sameWindow && this.lastRemaining !== undefined && adjusted > this.lastRemaining;
     if (r.resetAt !== undefined) this.lastNamedReset = r.resetAt;
     if (seq === undefined || windowMs === undefined) return;
     if (this.slidingLog.answer(seq, this.clock.now(), r.limit, windowMs, r.remaining, rose, refused)) this.cachedSpec = undefined;
-  }
-
-  /** ms until the key's own starts of the last window leave room, where a sliding log was seen (else 0). */
-  private ownLogWaitMs(now: number): number {
-    return this.slidingLog.waitMs(now);
   }
 
   /**
@@ -428,7 +423,7 @@ export class RateLimiter {
 
   private computeSpec(): BucketSpec {
     const windowMs = this.configured.windowMs ?? DEFAULT_WINDOW_MS;
-    // Where a sliding log was seen, its announced limit is held by our own starts (ownLogWaitMs), not paced.
+    // Where a sliding log was seen, its announced limit is held by our own starts (slidingLog.waitMs), not paced.
     const requests = this.slidingLog.active()
       ? minDefined(this.configured.requestsPerMinute, this.learned?.rate(this.clock.now()))
       : this.effectiveRequestsPerWindow();
@@ -540,7 +535,7 @@ export class RateLimiter {
     while (this.waiters.length > 0) {
       if (this.isFull()) return; // a release() pumps again
       const head = this.waiters[0]!;
-      const own = this.ownLogWaitMs(this.clock.now());
+      const own = this.slidingLog.waitMs(this.clock.now());
       if (own > 0) return void this.afterReserveSync(head, false, own);
       const answer = this.store.reserve(this.key, head.tokens, this.spec(), this.clock.now());
       if (isPending(answer)) {

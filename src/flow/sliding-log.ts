@@ -202,14 +202,7 @@ export class SlidingLogWatch {
 
   /** Index of the first slot taken after `t`. */
   private firstAfter(t: number): number {
-    let lo = 0;
-    let hi = this.taken.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.taken[mid]! > t) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
+    return firstAfterIn(this.taken, t);
   }
 
   /** Forgets slots older than two windows (an answer can come a window late). */
@@ -235,8 +228,8 @@ export class SlidingLogWatch {
   }
 }
 
-/** Inserts `t` into the ascending array `list`, after any equal values. */
-function insertSorted(list: number[], t: number): void {
+/** Index of the first value after `t` in the ascending array `list`. */
+function firstAfterIn(list: readonly number[], t: number): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
@@ -244,5 +237,10 @@ function insertSorted(list: number[], t: number): void {
     if (list[mid]! > t) hi = mid;
     else lo = mid + 1;
   }
-  list.splice(lo, 0, t);
+  return lo;
+}
+
+/** Inserts `t` into the ascending array `list`, after any equal values. */
+function insertSorted(list: number[], t: number): void {
+  list.splice(firstAfterIn(list, t), 0, t);
 }
