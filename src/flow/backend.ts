@@ -19,6 +19,7 @@ import {
   type ServerCap,
 } from './bucket.js';
 import type { RateLimitSnapshot } from '../classify/rate-limit/snapshot.js';
+import type { InFlightCapLearner } from './learned-in-flight-cap.js';
 
 export type { BucketSpec, ReserveResult, ServerCap } from './bucket.js';
 
@@ -54,6 +55,12 @@ export interface LimiterStore {
    * nothing starts before it.
    */
   readonly keepsEarliestEnds?: boolean;
+  /**
+   * The learner of `key`'s concurrency cap, for a store whose keys several processes share: it counts
+   * their calls in flight as well as this process's, and its cap is theirs together. Absent (or
+   * undefined for a key): the limiter learns from its own calls alone.
+   */
+  inFlightCap?(key: string): InFlightCapLearner | undefined;
 }
 
 /** A key's availability. `until` is ms since epoch. */

@@ -14,6 +14,20 @@
  * as long for the next.
  */
 
+/**
+ * What a {@link RateLimiter} learns its key's concurrency cap with: {@link LearnedInFlightCap} in one
+ * process; a store whose key is shared by several processes (batch/redis) may give one that counts
+ * their calls too (`LimiterStore.inFlightCap`).
+ */
+export interface InFlightCapLearner {
+  /** Calls in flight allowed now, or undefined when no cap was learned. */
+  cap(now: number): number | undefined;
+  /** Records the outcome of a call that started with `inFlight` of the key's calls in flight (itself included). */
+  record(inFlight: number, refused: boolean, now: number): void;
+  /** The key's calls in flight at a start, itself included, given this process's (`own`). Absent: `own`. */
+  atStart?(own: number): number;
+}
+
 /** Options of {@link LearnedInFlightCap}. */
 export interface LearnedInFlightCapOptions {
   /** Refused share above the cap, at least. Default 0.2. */
@@ -33,7 +47,7 @@ const MAX_TRACKED = 64;
 /** Counts are halved after this many outcomes, so the evidence follows the server. */
 const HALVE_EVERY = 256;
 
-export class LearnedInFlightCap {
+export class LearnedInFlightCap implements InFlightCapLearner {
   private readonly ok = new Float64Array(MAX_TRACKED + 1);
   private readonly refused = new Float64Array(MAX_TRACKED + 1);
   private outcomes = 0;
@@ -72,6 +86,18 @@ export class LearnedInFlightCap {
       this.capSince = now;
     }
     return this.capValue;
+  }
+
+  /**
+   * Takes a cap decided elsewhere (the fleet's, batch/redis) as this one's, from `now`: `trialOf` is the
+   * cap it lifted and is on trial (a refusal above it goes back to it), undefined when none is. Lifts
+   * stay this learner's business (a fleet's learner has none: `liftAfterMs` Infinity).
+   */
+  adopt(cap: number | undefined, trialOf: number | undefined, now: number): void {
+    if (cap === this.capValue && trialOf === this.lifted) return;
+    this.capValue = cap;
+    this.lifted = cap === undefined ? undefined : trialOf;
+    this.capSince = now;
   }
 
   /** Records the outcome of a call that started with `inFlight` of the key's calls in flight (itself included). */

@@ -10,7 +10,7 @@ import { refillOf, type RateLimitSnapshot, type RateLimitWindow } from '../class
 import { DEFAULT_WINDOW_MS, validateLimits, type KeyLimits } from './limits.js';
 import { MemoryLimiterStore, isPending, whenReady, type LimiterStore, type MaybePromise } from './backend.js';
 import { SAME_WINDOW_MS, type BucketSpec, type CapWindow, type ServerCap } from './bucket.js';
-import { LearnedInFlightCap } from './learned-in-flight-cap.js';
+import { LearnedInFlightCap, type InFlightCapLearner } from './learned-in-flight-cap.js';
 import { LearnedRate, type LearnedRateOptions, type LearnedRateState } from './learned-rate.js';
 import { SlidingLogWatch } from './sliding-log.js';
 
@@ -124,7 +124,7 @@ export class RateLimiter {
    */
   private unitHolds = true;
   private readonly learned: LearnedRate | undefined;
-  private readonly learnedCap: LearnedInFlightCap | undefined;
+  private readonly learnedCap: InFlightCapLearner | undefined;
   /** The learned concurrency cap last announced (see the `inFlightCap` event). */
   private announcedCap: number | undefined;
   /** Start time of the latest refused call that started above the learned concurrency cap. */
@@ -144,7 +144,7 @@ export class RateLimiter {
     this.store = store ?? new MemoryLimiterStore();
     this.configured = { ...limits };
     this.learned = learn === false ? undefined : new LearnedRate({ windowMs: limits.windowMs ?? DEFAULT_WINDOW_MS, ...(learn === true ? {} : learn) });
-    this.learnedCap = learn === false ? undefined : new LearnedInFlightCap();
+    this.learnedCap = learn === false ? undefined : (this.store.inFlightCap?.(key) ?? new LearnedInFlightCap());
   }
 
   /** The limits as configured (after `setLimits`). */
@@ -461,7 +461,7 @@ export class RateLimiter {
 
   private grant(tokens: number): Permit {
     this.inFlightCount++;
-    const inFlightAtStart = this.inFlightCount;
+    const inFlightAtStart = this.learnedCap?.atStart?.(this.inFlightCount) ?? this.inFlightCount;
     const seq = ++this.starts;
     if (this.store.keepsEarliestEnds) this.slidingLog.start(seq, this.clock.now());
     const p = this.probePhase;
