@@ -184,6 +184,8 @@ export class KeyPool {
   private readonly local = new Map<string, KeyState>();
   private readonly selection: KeySelection;
   private readonly defaultCooldownMs: number;
+  /** Whether the cooldown is the default (not configured): only then is a first strike shortened to the learned spacing. */
+  private readonly defaultCooldownIsDefault: boolean;
   private readonly parkMs: number | undefined;
   private readonly learnRate: boolean | LearnedRateOptions;
   private readonly rejoinTimers: boolean;
@@ -203,6 +205,7 @@ export class KeyPool {
       throw new TypeError(`${where}: learnRate must be a boolean or learned-rate options, got ${String(options.learnRate)}`);
     }
     this.defaultCooldownMs = options.defaultCooldownMs ?? (this.learnRate === false ? DEFAULT_COOLDOWN_MS : LEARNING_COOLDOWN_MS);
+    this.defaultCooldownIsDefault = options.defaultCooldownMs === undefined;
     if (!(this.defaultCooldownMs >= 0) || !Number.isFinite(this.defaultCooldownMs)) {
       throw new RangeError(`${where}: defaultCooldownMs must be a finite number >= 0, got ${String(options.defaultCooldownMs)}`);
     }
@@ -544,7 +547,12 @@ export class KeyPool {
     const sameEvent = this.strikeOf(entry, startedAt) === 'same';
     const strikes = sameEvent ? entry.strikes - 1 : entry.strikes;
     const now = this.clock.now();
-    const ms = this.defaultCooldownMs * 2 ** Math.min(strikes, 30);
+    // The first strike, with the default cooldown, waits no longer than one start's spacing at the rate
+    // learned (just cut): the cut already slows the key, and 100 ms more on each event idled a key that
+    // saws along a sliding log's limit 6 % of the time (bench sliding-window/blind). A window that keeps
+    // refusing meets the doubled strikes from the second on.
+    const first = strikes === 0 && this.defaultCooldownIsDefault ? Math.min(this.defaultCooldownMs, entry.limiter.learnedSpacingMs() ?? Infinity) : this.defaultCooldownMs;
+    const ms = first * 2 ** Math.min(strikes, 30);
     if (!sameEvent) {
       if (entry.strikes === 0) entry.firstStrikeAt = now;
       entry.strikes++;
@@ -552,7 +560,7 @@ export class KeyPool {
     }
     const refusingFor = Number.isFinite(entry.firstStrikeAt) ? now - entry.firstStrikeAt : 0;
     const probeWithin = Math.max(PROBE_FLOOR_MS, refusingFor / PROBE_SHARE);
-    return Math.max(this.defaultCooldownMs, Math.min(ms, probeWithin, LEARNING_MAX_COOLDOWN_MS));
+    return Math.max(first, Math.min(ms, probeWithin, LEARNING_MAX_COOLDOWN_MS));
   }
 
   /** With rejoin timers, one timer lets the key back in when its cooldown ends; else the owner calls {@link rejoin}. */

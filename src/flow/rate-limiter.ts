@@ -373,7 +373,19 @@ export class RateLimiter {
    * the permit's) succeeds, the next 429 is a new congestion event.
    */
   onSuccess(startedAt?: number): void {
-    this.learned?.onSuccess(startedAt, this.clock.now());
+    if (!this.learned) return;
+    const now = this.clock.now();
+    this.learned.onSuccess(startedAt, now);
+    const before = this.effectiveRequestsPerWindow();
+    if (!this.learned.paceAfterRefusal(now, startedAt ?? now, before, minDefined(this.configured.requestsPerMinute, this.announced.requests))) return;
+    this.cachedSpec = undefined;
+    this.emitRate(before, 'a refusal outlasted its cooldowns (a window): paced at 0.95 of what its cycle let through');
+  }
+
+  /** ms between starts at the rate learned from 429s, while one is in force; else undefined. */
+  learnedSpacingMs(): number | undefined {
+    const rate = this.learned?.rate(this.clock.now());
+    return rate === undefined ? undefined : (this.configured.windowMs ?? DEFAULT_WINDOW_MS) / rate;
   }
 
   /** The learned rate's congestion event in force, for processes that share this key's limit (batch/redis); else undefined. */
@@ -655,12 +667,21 @@ const BURST_TWO_FROM = 100;
  * Default request burst: one ms worth, so very high rates are not capped by the clock's resolution;
  * and, for a known rate, at least 2 from {@link BURST_TWO_FROM} per window, so that a timer firing a
  * millisecond late is made up by the next start instead of lost (with burst 1 every late tick was lost:
- * the demo's keys, a start every 25 ms, ran at 96 % of their limit). A learned rate keeps 1: it probes
- * a server whose limit is unknown, where even spacing is what gets through (two starts at once against a
- * concurrency cap of 2 doubled the run: bench concurrency/blind 1.37 -> 2.1x).
+ * the demo's keys, a start every 25 ms, ran at 96 % of their limit). A learned rate keeps less than 2
+ * ({@link LEARNED_BURST}): it probes a server whose limit is unknown, where even spacing is what gets
+ * through (two starts at once against a concurrency cap of 2 doubled the run: bench concurrency/blind
+ * 1.37 -> 2.1x).
  */
+/**
+ * The burst of a learned rate: half a start of credit kept beyond the one a start needs, so that a timer
+ * firing late (and the wait rounded up to a whole ms) is made up by the next start, while two starts at
+ * once never fit. With 1 every late tick was lost (bench sliding-window/blind: starts at 0.93 of the
+ * learned rate).
+ */
+const LEARNED_BURST = 1.5;
+
 function defaultBurst(requests: number, windowMs: number, learning: boolean): number {
-  return Math.max(Math.ceil(requests / windowMs), !learning && requests >= BURST_TWO_FROM ? 2 : 1);
+  return Math.max(Math.ceil(requests / windowMs), learning ? LEARNED_BURST : requests >= BURST_TWO_FROM ? 2 : 1);
 }
 
 function minDefined(...values: (number | undefined)[]): number | undefined {

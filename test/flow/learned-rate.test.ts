@@ -97,6 +97,61 @@ describe('LearnedRate', () => {
     }
     expect(alone.decrease(T0 + 1_000, undefined, undefined)).toBe(true);
     expect(fleet.decrease(T0 + 1_000, undefined, undefined)).toBe(true);
-    expect(fleet.rate(T0 + 1_000)!).toBeCloseTo(4 * alone.rate(T0 + 1_000)!, 0);
+    // Four times the goodput, give or take the last slot (the others' successes are counted 20 ms later).
+    const ratio = fleet.rate(T0 + 1_000)! / alone.rate(T0 + 1_000)!;
+    expect(ratio).toBeGreaterThan(3.6);
+    expect(ratio).toBeLessThan(4.2);
+  });
+
+  it('a refusal that outlasts the cooldowns (a fixed window) paces the key at once at its cycle\'s average, and the probe above it climbs four times slower', () => {
+    const lr = perSecond();
+    // A fixed window of 100 per 5 s, burst through in its first second (one start every 9 ms).
+    for (let i = 0; i < 100; i++) {
+      lr.count(T0 + i * 9);
+      lr.onSuccess(T0 + i * 9, T0 + i * 9 + 50);
+    }
+    // The first 429: an ordinary decrease, from the burst's goodput (about 100/s).
+    expect(lr.decrease(T0 + 950, undefined, undefined, T0 + 900)).toBe(true);
+    const burst = lr.rate(T0 + 950)!;
+    expect(burst).toBeGreaterThan(60);
+    // The window refuses every probe until it turns at 5 s: the same congestion, no new decrease.
+    for (const at of [1_050, 1_250, 1_650, 2_450, 3_450, 4_450]) expect(lr.decrease(T0 + at + 50, lr.rate(T0 + at), undefined, T0 + at)).toBe(false);
+    // Still the burst's climb, far above the window's average: no pacing before the refusal ends.
+    expect(lr.paceAfterRefusal(T0 + 4_600, T0 + 4_600, lr.rate(T0 + 4_600), undefined)).toBe(false);
+    // A probe started at 5 450 is served: the window turned between 4 450 and 5 450, taken early in
+    // that gap, at 4 700 (a pace too fast is corrected by the next 429).
+    lr.count(T0 + 5_450);
+    lr.onSuccess(T0 + 5_450, T0 + 5_500);
+    expect(lr.paceAfterRefusal(T0 + 5_500, T0 + 5_450, lr.rate(T0 + 5_500), undefined)).toBe(true);
+    // 101 served over a cycle of 4.7 s: 21.5/s, and 0.95 of it now (20.4/s), far below the burst's climb.
+    const paced = lr.rate(T0 + 5_500)!;
+    expect(paced).toBeCloseTo(0.95 * (101 / 4.7), 1);
+    expect(lr.snapshot()!.windowed).toBe(true);
+    // Back at the average after recoveryMs (2 s); 2 s beyond, 2^(1/4) above it, where an ordinary event doubles.
+    expect(lr.rate(T0 + 9_500)!).toBeLessThan((paced / 0.95) * 1.25);
+    expect(lr.rate(T0 + 9_500)!).toBeGreaterThan((paced / 0.95) * 1.1);
+    // Once paced, the next success is no new refusal's end.
+    lr.onSuccess(T0 + 5_600, T0 + 5_650);
+    expect(lr.paceAfterRefusal(T0 + 5_650, T0 + 5_600, lr.rate(T0 + 5_650), undefined)).toBe(false);
+  });
+
+  it('a call refused only after the rate passed the last estimate keeps that estimate: the next cut is from it, not from a second spent climbing back', () => {
+    const lr = perSecond();
+    for (let t = 0; t < 2_000; t += 50) {
+      lr.count(T0 + t);
+      lr.onSuccess(T0 + t, T0 + t + 50);
+    }
+    expect(lr.decrease(T0 + 2_000, 26, undefined, T0 + 1_990)).toBe(true);
+    const estimate = lr.snapshot()!.max;
+    expect(estimate).toBeGreaterThan(19);
+    // The climb back from 0.95 of it: sending at 19/s for 2.5 s, then a refusal of a call started past recoveryMs.
+    for (let t = 2_050; t < 4_500; t += 1_000 / 19) {
+      lr.count(T0 + t);
+      lr.onSuccess(T0 + t, T0 + t + 50);
+    }
+    expect(lr.decrease(T0 + 4_550, lr.rate(T0 + 4_500), undefined, T0 + 4_500)).toBe(true);
+    // Cut to 0.95 of the estimate served before (20/s), not of the 19/s sent in the last second.
+    expect(lr.snapshot()!.max).toBeGreaterThanOrEqual(estimate - 1e-9);
+    expect(lr.rate(T0 + 4_550)!).toBeCloseTo(0.95 * estimate, 6);
   });
 });
