@@ -69,6 +69,8 @@ const WINDOWED_CLIMB = 4;
  * little fast, each exhausted early (5 % answered 429 against 3.6-4.8 % at 0.25).
  */
 const TURN_SHARE = 0.25;
+/** Fewest successes since the last decrease that a decrease is cut from; with fewer, the last second's. */
+const MIN_SAMPLE = 4;
 /** The longest window cycle (allowance and refusal) whose average {@link LearnedRate.paceAfterRefusal} reads, ms: a minute's window. */
 const CYCLE_RING_MS = 61_000;
 /** The shortest span a goodput is measured over, ms: a handful of first answers says little about a rate. */
@@ -235,6 +237,12 @@ export class LearnedRate {
    * than `notBefore`'s slot, or `undefined` with none.
    */
   goodput(now: number, spanMs = this.measureMs, notBefore = -Infinity): number | undefined {
+    const s = this.sample(now, spanMs, notBefore);
+    return s === undefined ? undefined : s.perWindow;
+  }
+
+  /** The successes {@link goodput} counts and their rate per window, or `undefined` with none. */
+  private sample(now: number, spanMs: number, notBefore: number): { successes: number; perWindow: number } | undefined {
     this.advance(now);
     if (this.firstStartAt === undefined) return undefined;
     // Calls started within the last answer time are mostly unanswered yet: the span ends that much
@@ -250,7 +258,7 @@ export class LearnedRate {
     let sum = 0;
     for (let slot = first; slot <= head; slot++) sum += this.slots[slot % this.slots.length]!;
     const covered = whole >= first ? (head + 1 - first) * SLOT_MS : Math.max(MIN_SPAN_MS, end - first * SLOT_MS);
-    return sum === 0 ? undefined : (sum / covered) * this.windowMs;
+    return sum === 0 ? undefined : { successes: sum, perWindow: (sum / covered) * this.windowMs };
   }
 
   /**
@@ -274,7 +282,10 @@ export class LearnedRate {
     // admitted since it was last full, not the burst it had saved before (a token bucket's first instants).
     const afterDecrease = (Math.floor(this.lastDecreaseAt / SLOT_MS) + 1) * SLOT_MS;
     const span = refused ? this.measureMs : Math.min(SHORT_SPAN_MS, Math.max(2 * MIN_SPAN_MS, now - afterDecrease));
-    const measured = this.goodput(now, span, refused ? -Infinity : afterDecrease);
+    // Too few successes since the decrease say nothing (one 100 ms slot read a token bucket of 20/s as
+    // 15/s): then the last second, across the decrease.
+    const since = this.sample(now, span, refused ? -Infinity : afterDecrease);
+    const measured = since !== undefined && (refused || since.successes >= MIN_SAMPLE) ? since.perWindow : this.goodput(now, SHORT_SPAN_MS);
     const goodput = measured ?? this.provisional(now);
     if (goodput === undefined) return false;
     // A server that refuses the first start above its rate (a leaky bucket) answers 429 while the last
@@ -286,19 +297,10 @@ export class LearnedRate {
     // (it was still climbing) says nothing, and taking it kept the rate above a sliding log's for
     // four events in a row (bench sliding-window/blind).
     const sending = this.measured() ?? Infinity;
-    const probed = refused || inForce === undefined ? goodput : Math.max(goodput, Math.min(0.95 * inForce, 1.5 * goodput, sending));
-    // A call refused only after the rate had climbed past the last estimate shows that the estimate was
-    // served: the capacity is at least that. Else each event re-measured a second that was mostly spent
-    // climbing back, and the estimate sank below a steady limit (bench sliding-window/blind: 0.93 of it).
-    const capacity = refused || !this.pastEstimate(startedAt ?? now) ? probed : Math.max(probed, this.lastMax!);
+    const capacity = refused || inForce === undefined ? goodput : Math.max(goodput, Math.min(0.95 * inForce, 1.5 * goodput, sending));
     const target = Math.max(this.minRate, Math.min(inForce ?? Infinity, this.beta * capacity));
     this.begin({ max: Math.max(target, capacity), base: target, at: now, guessed: measured === undefined, windowed: refused }, ceiling);
     return true;
-  }
-
-  /** Whether a call started at `at` was sent above the last measured estimate (the climb had passed it). */
-  private pastEstimate(at: number): boolean {
-    return this.lastMax !== undefined && !this.guessed && at - this.lastDecreaseAt > this.recoveryMs;
   }
 
   /** Puts a congestion event in force (this process's decrease, or the fleet's): the rate climbs back from it, and 429s of calls started before it are its own. */

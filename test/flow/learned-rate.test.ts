@@ -135,23 +135,21 @@ describe('LearnedRate', () => {
     expect(lr.paceAfterRefusal(T0 + 5_650, T0 + 5_600, lr.rate(T0 + 5_650), undefined)).toBe(false);
   });
 
-  it('a call refused only after the rate passed the last estimate keeps that estimate: the next cut is from it, not from a second spent climbing back', () => {
+  it('a decrease soon after the last one, with too few successes since, is cut from the last second, not from one slot', () => {
     const lr = perSecond();
-    for (let t = 0; t < 2_000; t += 50) {
+    // A second at 20/s, answered in 50 ms, then a 429: the first decrease.
+    for (let t = 0; t < 1_000; t += 50) {
       lr.count(T0 + t);
       lr.onSuccess(T0 + t, T0 + t + 50);
     }
-    expect(lr.decrease(T0 + 2_000, 26, undefined, T0 + 1_990)).toBe(true);
-    const estimate = lr.snapshot()!.max;
-    expect(estimate).toBeGreaterThan(19);
-    // The climb back from 0.95 of it: sending at 19/s for 2.5 s, then a refusal of a call started past recoveryMs.
-    for (let t = 2_050; t < 4_500; t += 1_000 / 19) {
+    expect(lr.decrease(T0 + 1_000, 30, undefined, T0 + 990)).toBe(true);
+    // 20/s goes on; 160 ms later another refusal, with one success started since the decrease's slot.
+    for (let t = 1_050; t <= 1_100; t += 50) {
       lr.count(T0 + t);
       lr.onSuccess(T0 + t, T0 + t + 50);
     }
-    expect(lr.decrease(T0 + 4_550, lr.rate(T0 + 4_500), undefined, T0 + 4_500)).toBe(true);
-    // Cut to 0.95 of the estimate served before (20/s), not of the 19/s sent in the last second.
-    expect(lr.snapshot()!.max).toBeGreaterThanOrEqual(estimate - 1e-9);
-    expect(lr.rate(T0 + 4_550)!).toBeCloseTo(0.95 * estimate, 6);
+    expect(lr.decrease(T0 + 1_160, lr.rate(T0 + 1_160), undefined, T0 + 1_150)).toBe(true);
+    // The last second says 20/s: cut to about 19/s. The slot after the decrease alone read 10/s.
+    expect(lr.rate(T0 + 1_160)!).toBeGreaterThan(17.5);
   });
 });
