@@ -147,7 +147,7 @@ export const OPTIONS = {
     schema: z.boolean(), default: true,
     range: 'true | false',
     description:
-      'Learn each key\'s rate from 429s whose headers announce no limit (cut to 0.95 of what got through; a bare 429 then cools the key 100 ms, doubling to 8 s while probes keep failing); `--no-learn-rate` keeps the configured rate and cools a key for --cooldown (default 30 s), as in the per-profile story.',
+      'Learn each key\'s rate from 429s whose headers announce no limit (cut to 0.95 of what got through; a bare 429 then cools the key 100 ms, or one start\'s spacing at the rate just learned where shorter, doubling to 8 s while probes keep failing); `--no-learn-rate` keeps the configured rate and cools a key for --cooldown (default 30 s), as in the per-profile story.',
   }),
   cooldown: opt<number | undefined>({
     flag: '--cooldown <duration>', env: 'SLUICE_COOLDOWN', kind: 'duration', group: 'limits',
