@@ -13,6 +13,9 @@
  * - idle: commands per second per worker while workers wait on a run that has nothing to do (MONITOR,
  *   same split), at the same worker counts.
  * SLUICE_BENCH_REDIS_BLIND=1 gives the workers no limit (blind: with headers off only bare 429s teach it).
+ * SLUICE_BENCH_REDIS_MAX_CONCURRENT=<n> makes the server cap calls in flight per key at n instead of its rate
+ * (no rate-limit headers, bare 429s, the workers blind): the figure is then the time over the minimum
+ * (items x the mean latency of 25 ms / (keys x n)) and the share of 429s.
  * Run alone: `BENCH=redis npx tsx bench/run.ts` (needs Redis on 127.0.0.1:6379, or SLUICE_BENCH_REDIS).
  * MONITOR costs the server and this process CPU: SLUICE_BENCH_REDIS_MONITOR=off measures throughput
  * without it (the command counts are then 0).
@@ -36,6 +39,10 @@ const WORKER = fileURLToPath(new URL('../test/redis/worker-process.ts', import.m
 const RPM_PER_KEY = 3000;
 const KEYS = 2;
 const ITEMS = Number(process.env.SLUICE_BENCH_REDIS_ITEMS ?? 1000);
+/** SLUICE_BENCH_REDIS_MAX_CONCURRENT: the server caps calls in flight per key (and not the rate); the workers know nothing of it. */
+const MAX_CONCURRENT = process.env.SLUICE_BENCH_REDIS_MAX_CONCURRENT ? Number(process.env.SLUICE_BENCH_REDIS_MAX_CONCURRENT) : undefined;
+/** The simulator's mean latency (uniform 10-40 ms), ms. */
+const MEAN_LATENCY_MS = 25;
 /**
  * Worker counts and whether the simulator sends rate-limit headers: hidden limits (Sluice knows only its
  * configured limit) at 1, 4 and 16 workers, and headers on at 1 and 4. SLUICE_BENCH_REDIS_WORKERS
@@ -126,7 +133,7 @@ function spawnWorker(prefix: string, run: string, simUrl: string, extra: Record<
       SLUICE_W_BASE_URL: simUrl,
       SLUICE_W_KEYS: Array.from({ length: KEYS }, (_, i) => `k${i}=sk-bench-${i}`).join(','),
       // Blind (SLUICE_BENCH_REDIS_BLIND=1): no configured limit; with headers off, only bare 429s teach the rate.
-      SLUICE_W_LIMITS: JSON.stringify(process.env.SLUICE_BENCH_REDIS_BLIND === '1' ? {} : { requestsPerMinute: RPM_PER_KEY }),
+      SLUICE_W_LIMITS: JSON.stringify(process.env.SLUICE_BENCH_REDIS_BLIND === '1' || MAX_CONCURRENT !== undefined ? {} : { requestsPerMinute: RPM_PER_KEY }),
       SLUICE_W_CONCURRENCY: '16',
       SLUICE_W_LOCK_MS: '15000',
       ...extra,
@@ -140,8 +147,13 @@ async function one(workers: number, dir: string, headers: boolean): Promise<Row>
   const run = `bench${workers}`;
   const sim = await startSimulator({
     seed: workers,
-    rateLimitHeaders: headers,
-    keys: Array.from({ length: KEYS }, (_, i) => ({ name: `k${i}`, secret: `sk-bench-${i}`, requestsPerMinute: RPM_PER_KEY })),
+    rateLimitHeaders: MAX_CONCURRENT === undefined && headers,
+    ...(MAX_CONCURRENT !== undefined ? { retryAfterHint: false } : {}),
+    keys: Array.from({ length: KEYS }, (_, i) =>
+      MAX_CONCURRENT !== undefined
+        ? { name: `k${i}`, secret: `sk-bench-${i}`, maxConcurrent: MAX_CONCURRENT }
+        : { name: `k${i}`, secret: `sk-bench-${i}`, requestsPerMinute: RPM_PER_KEY },
+    ),
     latency: { type: 'uniform', min: 10, max: 40 },
   });
   const redis = await connectRedis(REDIS_URL);
@@ -265,11 +277,20 @@ export async function benchRedis(): Promise<void> {
     for (const [workers, headers] of CONFIGS) {
       const r = await one(workers, dir, headers);
       const per = (n: number): string => (n / ITEMS).toFixed(2);
+      if (MAX_CONCURRENT !== undefined) {
+        const minimum = (ITEMS * MEAN_LATENCY_MS) / (KEYS * MAX_CONCURRENT) / 1000;
+        console.log(
+          `${r.workers} worker(s), server cap of ${MAX_CONCURRENT} in flight per key, blind: time/minimum ${(r.seconds / minimum).toFixed(2)} (${r.seconds.toFixed(1)} s / ${minimum.toFixed(2)} s), ` +
+            `429s ${(r.share429 * 100).toFixed(2)} % (${r.refused}, ${r.refusedFirstSecond} in the first second), commands/request: Sluice ${per(r.counts.sluice)}, BullMQ ${per(r.counts.bull)}`,
+        );
+        continue;
+      }
       console.log(
         `${r.workers} worker(s), rate-limit headers ${r.headers ? 'on ' : 'off'}: throughput/limit ${r.ratio.toFixed(3)} (goal >= 0.97), 429s ${(r.share429 * 100).toFixed(2)} % (goal < 1 %; ${r.refused}, ${r.refusedFirstSecond} in the first second), ` +
           `commands/request: Sluice ${per(r.counts.sluice)} (+${per(r.counts.sluiceInScripts)} inside its scripts), BullMQ ${per(r.counts.bull)} (+${per(r.counts.bullInScripts)}), span ${r.seconds.toFixed(1)} s`,
       );
     }
+    if (MAX_CONCURRENT !== undefined) return; // the idle cost does not depend on the server
     const idleMs = Number(process.env.SLUICE_BENCH_REDIS_IDLE_MS ?? 10_000);
     for (const workers of [...new Set(CONFIGS.map(([w]) => w))]) {
       const r = await idle(workers, dir, idleMs);
