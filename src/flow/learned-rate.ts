@@ -258,7 +258,11 @@ export class LearnedRate {
     let sum = 0;
     for (let slot = first; slot <= head; slot++) sum += this.slots[slot % this.slots.length]!;
     const covered = whole >= first ? (head + 1 - first) * SLOT_MS : Math.max(MIN_SPAN_MS, end - first * SLOT_MS);
-    return sum === 0 ? undefined : { successes: sum, perWindow: (sum / covered) * this.windowMs };
+    if (sum > 0) return { successes: sum, perWindow: (sum / covered) * this.windowMs };
+    // Nothing before `end`: what was answered since is better than no evidence.
+    let recent = 0;
+    for (let slot = head + 1; slot <= Math.floor(now / SLOT_MS); slot++) recent += this.slots[slot % this.slots.length]!;
+    return recent === 0 ? undefined : { successes: recent, perWindow: (recent / Math.max(MIN_SPAN_MS, now - first * SLOT_MS)) * this.windowMs };
   }
 
   /**
