@@ -57,7 +57,7 @@ const SLOT_MS = 100;
 const SHORT_SPAN_MS = 1_000;
 /**
  * How many times slower the probe above the estimate climbs after a window's refusal. That estimate
- * (over `measureMs`) is the window's average rate: a probe doubling every 2 s burst through the next
+ * (over the window's whole cycle, see {@link LearnedRate.paceAfterRefusal}) is its average rate: a probe doubling every 2 s burst through the next
  * window's allowance in its first second and sat out the rest of it on ~7 refused probes (bench
  * fixed-window-ietf/blind: 5.9 % answered 429). Doubling every 8 s still finds a raised limit.
  */
@@ -186,15 +186,15 @@ export class LearnedRate {
   }
 
   /**
-   * Whether a refusal that outlasted the cooldown has just ended (a call started after the last
-   * decrease succeeded after 429s of such calls): a window that refuses until it ends. The rate is
-   * then set at once to `beta` of the goodput over `measureMs`, which spans the refusal (the window's
-   * average), and climbs slowly ({@link WINDOWED_CLIMB}); else the climb of the event before burst
-   * through the next window's allowance at its start and sat out the rest on refused probes. Returns
-   * whether the rate was set. `inForce` and `ceiling` are as for {@link decrease}.
+   * Whether a refusal that outlasted the cooldown has just ended (see {@link refusalEnded}): a window
+   * that refuses until it ends. The rate is then set at once to `beta` of what the window's cycle let
+   * through (its average), and climbs slowly ({@link WINDOWED_CLIMB}); else the climb of the event
+   * before burst through the next window's allowance at its start and sat out the rest on refused
+   * probes. `at` is the start of the served call. Returns whether the rate was set. `inForce` and
+   * `ceiling` are as for {@link decrease}.
    */
   paceAfterRefusal(now: number, at: number, inForce: number | undefined, ceiling: number | undefined): boolean {
-    if (this.refusals === 0 || !this.succeededSince) return false;
+    if (!this.refusalEnded()) return false;
     const from = this.cycleStart ?? this.firstStartAt;
     if (from === undefined) return false;
     // The window turned between the last refused start and this served one: take a point early in that
@@ -214,6 +214,11 @@ export class LearnedRate {
     const target = Math.max(this.minRate, Math.min(inForce ?? Infinity, this.beta * average));
     this.begin({ max: Math.max(target, average), base: target, at: now, guessed: false, windowed: true }, ceiling);
     return true;
+  }
+
+  /** Whether a call started after the last decrease succeeded after 429s of such calls (a refusal that outlasted the cooldown ended). */
+  refusalEnded(): boolean {
+    return this.refusals > 0 && this.succeededSince;
   }
 
   /** The congestion event in force (to share), or `undefined` before the first or once recovered. */
@@ -255,13 +260,11 @@ export class LearnedRate {
     const first = Math.max(Math.floor(now / SLOT_MS) - this.slots.length + 1, Math.floor((end - span) / SLOT_MS), Math.floor(notBefore / SLOT_MS));
     const whole = Math.floor(end / SLOT_MS) - 1;
     const head = whole >= first ? whole : whole + 1;
-    let sum = 0;
-    for (let slot = first; slot <= head; slot++) sum += this.slots[slot % this.slots.length]!;
+    const sum = this.sumSlots(first, head);
     const covered = whole >= first ? (head + 1 - first) * SLOT_MS : Math.max(MIN_SPAN_MS, end - first * SLOT_MS);
     if (sum > 0) return { successes: sum, perWindow: (sum / covered) * this.windowMs };
     // Nothing before `end`: what was answered since is better than no evidence.
-    let recent = 0;
-    for (let slot = head + 1; slot <= Math.floor(now / SLOT_MS); slot++) recent += this.slots[slot % this.slots.length]!;
+    const recent = this.sumSlots(head + 1, Math.floor(now / SLOT_MS));
     return recent === 0 ? undefined : { successes: recent, perWindow: (recent / Math.max(MIN_SPAN_MS, now - first * SLOT_MS)) * this.windowMs };
   }
 
@@ -341,8 +344,13 @@ export class LearnedRate {
   private servedSince(now: number, from: number): number {
     this.advance(now);
     const head = Math.floor(now / SLOT_MS);
+    return this.sumSlots(Math.max(head - this.slots.length + 1, Math.floor(from / SLOT_MS)), head);
+  }
+
+  /** Successes recorded in slots `first..last` (absolute slot numbers, within the ring). */
+  private sumSlots(first: number, last: number): number {
     let sum = 0;
-    for (let slot = Math.max(head - this.slots.length + 1, Math.floor(from / SLOT_MS)); slot <= head; slot++) sum += this.slots[slot % this.slots.length]!;
+    for (let slot = first; slot <= last; slot++) sum += this.slots[slot % this.slots.length]!;
     return sum;
   }
 

@@ -362,24 +362,31 @@ export class RateLimiter {
     const now = this.clock.now();
     const before = this.effectiveRequestsPerWindow();
     // The new rate is cut from what got through (the goodput), never raised above the rate in force.
-    const ceiling = minDefined(this.configured.requestsPerMinute, this.announced.requests);
-    if (!this.learned.decrease(now, before, ceiling, startedAt)) return;
+    if (!this.learned.decrease(now, before, this.learnedCeiling(), startedAt)) return;
     this.cachedSpec = undefined;
     this.emitRate(before, 'rate limited (429): cut to 0.95 of what got through');
   }
 
   /**
    * Counts a success for the learned rate: once a call started after the last decrease (`startedAt`,
-   * the permit's) succeeds, the next 429 is a new congestion event.
+   * the permit's) succeeds, the next 429 is a new congestion event. A success that ends a refusal which
+   * outlasted the cooldowns paces the key at its window's average ({@link LearnedRate.paceAfterRefusal}).
    */
   onSuccess(startedAt?: number): void {
     if (!this.learned) return;
     const now = this.clock.now();
     this.learned.onSuccess(startedAt, now);
+    // Checked first: the rate in force is computed (on every success) only when a refusal just ended.
+    if (!this.learned.refusalEnded()) return;
     const before = this.effectiveRequestsPerWindow();
-    if (!this.learned.paceAfterRefusal(now, startedAt ?? now, before, minDefined(this.configured.requestsPerMinute, this.announced.requests))) return;
+    if (!this.learned.paceAfterRefusal(now, startedAt ?? now, before, this.learnedCeiling())) return;
     this.cachedSpec = undefined;
     this.emitRate(before, 'a refusal outlasted its cooldowns (a window): paced at 0.95 of what its cycle let through');
+  }
+
+  /** The ceiling of a learned rate: the configured or announced limit (it recovers up to it, then they govern again). */
+  private learnedCeiling(): number | undefined {
+    return minDefined(this.configured.requestsPerMinute, this.announced.requests);
   }
 
   /** ms between starts at the rate learned from 429s, while one is in force; else undefined. */
@@ -397,7 +404,7 @@ export class RateLimiter {
   adoptLearned(state: LearnedRateState): void {
     if (!this.learned) return;
     const before = this.effectiveRequestsPerWindow();
-    this.learned.adopt(state, minDefined(this.configured.requestsPerMinute, this.announced.requests));
+    this.learned.adopt(state, this.learnedCeiling());
     this.cachedSpec = undefined;
     this.emitRate(before, 'rate limited (429): the rate the fleet learned');
     this.rearm();
@@ -664,6 +671,14 @@ function remainderOf(w: RateLimitWindow, unseen: number): number {
 const BURST_TWO_FROM = 100;
 
 /**
+ * The burst of a learned rate: half a start of credit kept beyond the one a start needs, so that a timer
+ * firing late (and the wait rounded up to a whole ms) is made up by the next start, while two starts at
+ * once never fit. With 1 every late tick was lost (bench sliding-window/blind: starts at 0.93 of the
+ * learned rate).
+ */
+const LEARNED_BURST = 1.5;
+
+/**
  * Default request burst: one ms worth, so very high rates are not capped by the clock's resolution;
  * and, for a known rate, at least 2 from {@link BURST_TWO_FROM} per window, so that a timer firing a
  * millisecond late is made up by the next start instead of lost (with burst 1 every late tick was lost:
@@ -672,14 +687,6 @@ const BURST_TWO_FROM = 100;
  * through (two starts at once against a concurrency cap of 2 doubled the run: bench concurrency/blind
  * 1.37 -> 2.1x).
  */
-/**
- * The burst of a learned rate: half a start of credit kept beyond the one a start needs, so that a timer
- * firing late (and the wait rounded up to a whole ms) is made up by the next start, while two starts at
- * once never fit. With 1 every late tick was lost (bench sliding-window/blind: starts at 0.93 of the
- * learned rate).
- */
-const LEARNED_BURST = 1.5;
-
 function defaultBurst(requests: number, windowMs: number, learning: boolean): number {
   return Math.max(Math.ceil(requests / windowMs), learning ? LEARNED_BURST : requests >= BURST_TWO_FROM ? 2 : 1);
 }

@@ -6,6 +6,14 @@ const T0 = 1_767_225_600_000;
 /** Rates per second (windowMs 1000), so the figures read as the server's requests per second. */
 const perSecond = (): LearnedRate => new LearnedRate({ windowMs: 1_000 });
 
+/** Starts at T0 + t for t from `fromMs` (included) to `toMs` (excluded) every `everyMs`, each answered with success `answerMs` later. */
+function serve(lr: LearnedRate, fromMs: number, toMs: number, everyMs: number, answerMs: number): void {
+  for (let t = fromMs; t < toMs; t += everyMs) {
+    lr.count(T0 + t);
+    lr.onSuccess(T0 + t, T0 + t + answerMs);
+  }
+}
+
 describe('LearnedRate', () => {
   it('a guess made before any answer is checked four times as fast as a measured estimate', () => {
     const guessed = perSecond();
@@ -19,10 +27,7 @@ describe('LearnedRate', () => {
     expect(guessed.rate(T0 + 1_000)!).toBeGreaterThan(guess * 1.5);
 
     const measured = perSecond();
-    for (let t = 0; t < 1_000; t += 50) {
-      measured.count(T0 + t);
-      measured.onSuccess(T0 + t, T0 + t + 20);
-    }
+    serve(measured, 0, 1_000, 50, 20);
     expect(measured.decrease(T0 + 1_000, undefined, undefined)).toBe(true);
     const estimate = measured.rate(T0 + 1_000)!;
     expect(measured.rate(T0 + 1_500)!).toBeLessThanOrEqual(estimate / 0.95 + 1e-9);
@@ -36,10 +41,7 @@ describe('LearnedRate', () => {
       lr.onSuccess(T0, T0 + 20);
     }
     expect(lr.decrease(T0 + 20, undefined, undefined)).toBe(true);
-    for (let t = 50; t <= 400; t += 50) {
-      lr.count(T0 + t);
-      lr.onSuccess(T0 + t, T0 + t + 20);
-    }
+    serve(lr, 50, 450, 50, 20);
     const before = lr.rate(T0 + 440)!;
     expect(lr.decrease(T0 + 440, before, undefined, T0 + 430)).toBe(true);
     // 7 successes in the slots after the last decrease's (340 ms): about 20/s. The rate in force (the
@@ -52,10 +54,7 @@ describe('LearnedRate', () => {
   it('a rate in force that the traffic never reached is no evidence: the cut is from at most what was sent (a sliding log refusing at its limit)', () => {
     const lr = perSecond();
     // Two seconds of sending and success at 20/s, the server's limit.
-    for (let t = 0; t < 2_000; t += 50) {
-      lr.count(T0 + t);
-      lr.onSuccess(T0 + t, T0 + t + 50);
-    }
+    serve(lr, 0, 2_000, 50, 50);
     // The rate in force had climbed to 26/s, but calls went out at 20/s; one is refused.
     expect(lr.decrease(T0 + 2_000, 26, undefined, T0 + 1_990)).toBe(true);
     // 0.95 of about 20/s, not 0.95 of 0.95 x 26 (23.5/s), which left the rate above the limit.
@@ -65,10 +64,7 @@ describe('LearnedRate', () => {
 
   it("a process that adopts another's congestion event has the same rate, and its own 429s of calls started before it are that event", () => {
     const a = perSecond();
-    for (let t = 0; t < 1_000; t += 25) {
-      a.count(T0 + t);
-      a.onSuccess(T0 + t, T0 + t + 20);
-    }
+    serve(a, 0, 1_000, 25, 20);
     expect(a.decrease(T0 + 1_000, undefined, undefined)).toBe(true);
     const event = a.snapshot()!;
     expect(event.at).toBe(T0 + 1_000);
@@ -106,10 +102,7 @@ describe('LearnedRate', () => {
   it('a refusal that outlasts the cooldowns (a fixed window) paces the key at once at its cycle\'s average, and the probe above it climbs four times slower', () => {
     const lr = perSecond();
     // A fixed window of 100 per 5 s, burst through in its first second (one start every 9 ms).
-    for (let i = 0; i < 100; i++) {
-      lr.count(T0 + i * 9);
-      lr.onSuccess(T0 + i * 9, T0 + i * 9 + 50);
-    }
+    serve(lr, 0, 900, 9, 50);
     // The first 429: an ordinary decrease, from the burst's goodput (about 100/s).
     expect(lr.decrease(T0 + 950, undefined, undefined, T0 + 900)).toBe(true);
     const burst = lr.rate(T0 + 950)!;
@@ -138,16 +131,10 @@ describe('LearnedRate', () => {
   it('a decrease soon after the last one, with too few successes since, is cut from the last second, not from one slot', () => {
     const lr = perSecond();
     // A second at 20/s, answered in 50 ms, then a 429: the first decrease.
-    for (let t = 0; t < 1_000; t += 50) {
-      lr.count(T0 + t);
-      lr.onSuccess(T0 + t, T0 + t + 50);
-    }
+    serve(lr, 0, 1_000, 50, 50);
     expect(lr.decrease(T0 + 1_000, 30, undefined, T0 + 990)).toBe(true);
     // 20/s goes on; 160 ms later another refusal, with one success started since the decrease's slot.
-    for (let t = 1_050; t <= 1_100; t += 50) {
-      lr.count(T0 + t);
-      lr.onSuccess(T0 + t, T0 + t + 50);
-    }
+    serve(lr, 1_050, 1_150, 50, 50);
     expect(lr.decrease(T0 + 1_160, lr.rate(T0 + 1_160), undefined, T0 + 1_150)).toBe(true);
     // The last second says 20/s: cut to about 19/s. The slot after the decrease alone read 10/s.
     expect(lr.rate(T0 + 1_160)!).toBeGreaterThan(17.5);
