@@ -19,13 +19,16 @@ export interface AttemptStartEvent {
   attempt: number;
 }
 
-/** Emitted before each sleep between attempts. */
+/**
+ * Emitted before each sleep between attempts. As in every decision and event, `attempt` is the
+ * attempt concerned (1-based) and `attempts` the bound (the policy's `attempts` option).
+ */
 export interface RetryEvent {
   label: string | undefined;
   /** Number of the attempt that failed. */
   attempt: number;
-  /** The attempt limit of the failure's kind. */
-  maxAttempts: number;
+  /** The attempt limit of the failure's kind (the policy's `attempts`). */
+  attempts: number;
   /** The wait before the next attempt, in ms. */
   delayMs: number;
   classification: Classification;
@@ -35,17 +38,17 @@ export interface RetryEvent {
 /** Emitted when the call succeeds. */
 export interface SuccessEvent {
   label: string | undefined;
-  /** Attempts used, the successful one included. */
-  attempts: number;
+  /** Number of the attempt that succeeded (so the attempts used, it included). */
+  attempt: number;
 }
 
 /** Emitted when the loop stops without success. */
 export interface GiveUpEvent {
   label: string | undefined;
-  /** Attempts made. */
+  /** Number of the last attempt made (so the attempts made; 0 when none was, e.g. a breaker refused the first). */
+  attempt: number;
+  /** The attempt limit (the policy's `attempts`) of the last failure's kind, else of this give-up's kind. */
   attempts: number;
-  /** The attempt limit of the last failure's kind. */
-  maxAttempts: number;
   reason: GiveUpReason;
   /** The last error. */
   error: unknown;

@@ -106,8 +106,8 @@ export interface RetryDecision {
   retry: boolean;
   /** Wait before that attempt, in ms (0 when not retrying). */
   delayMs: number;
-  /** The attempt limit that applied (of the failure's kind). */
-  maxAttempts: number;
+  /** The attempt limit that applied: the `attempts` of the failure's kind. */
+  attempts: number;
   /** Human-readable reason, for logs: `rate_limited: retry 1/3 in 30000ms`, `auth is not retried`. */
   reason: string;
   /** Set when `retry` is false. */
@@ -249,8 +249,8 @@ class ValidatedRetryPolicy implements RetryPolicy {
     const { classification, attempt } = input;
     const kind = classification.kind;
     const s = this.settingsFor(kind);
-    const maxAttempts = s.attempts;
-    const stop = (giveUp: GiveUpReason, reason: string): RetryDecision => ({ retry: false, delayMs: 0, maxAttempts, reason, giveUp });
+    const attempts = s.attempts;
+    const stop = (giveUp: GiveUpReason, reason: string): RetryDecision => ({ retry: false, delayMs: 0, attempts, reason, giveUp });
 
     if (kind === 'cancelled') return stop('cancelled', 'cancelled: no further attempt');
     let retry = s.retry;
@@ -259,7 +259,7 @@ class ValidatedRetryPolicy implements RetryPolicy {
       if (override !== undefined) retry = override;
     }
     if (!retry) return stop('not_retryable', `${kind} is not retried`);
-    if (attempt >= maxAttempts) return stop('exhausted', `${kind}: attempts exhausted (${attempt}/${maxAttempts})`);
+    if (attempt >= attempts) return stop('exhausted', `${kind}: attempts exhausted (${attempt}/${attempts})`);
 
     const random = input.random ?? Math.random;
     let delay = applyJitter(s.jitter, {
@@ -287,7 +287,7 @@ class ValidatedRetryPolicy implements RetryPolicy {
     if (this.deadlineMs !== undefined && input.elapsedMs !== undefined && input.elapsedMs + delay >= this.deadlineMs) {
       return stop('deadline', `${kind}: waiting ${delay}ms would pass the ${this.deadlineMs}ms deadline`);
     }
-    return { retry: true, delayMs: delay, maxAttempts, reason: `${kind}: retry ${attempt}/${maxAttempts - 1} in ${delay}ms` };
+    return { retry: true, delayMs: delay, attempts, reason: `${kind}: retry ${attempt}/${attempts - 1} in ${delay}ms` };
   }
 }
 
@@ -308,7 +308,7 @@ function serverWaitMs(c: Classification, now: number | undefined): number | unde
  *   byKind: { rate_limited: { attempts: 6, maxRetryAfterMs: 120_000 } },
  *   timeoutMs: 10_000,
  * });
- * policy.decide({ classification, attempt: 1 }); // { retry: true, delayMs: 1000, maxAttempts: 3, reason }
+ * policy.decide({ classification, attempt: 1 }); // { retry: true, delayMs: 1000, attempts: 3, reason }
  * ```
  */
 export function retryPolicy(options: RetryPolicyOptions = {}): RetryPolicy {

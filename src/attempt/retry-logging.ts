@@ -18,7 +18,7 @@ export interface RetryLogOptions {
 
 /**
  * The callbacks that write a retry loop's structured events:
- * - `retry` (warn): `attempt_number`, `max_attempts`, `wait_seconds`, `error_type`; message `retry 2/3 for <label>, waiting 60s`.
+ * - `retry` (warn): `attempt_number`, `attempts` (the bound), `wait_seconds`, `error_type`; message `retry 2/3 for <label>, waiting 60s`.
  * - `success` (info): `total_attempts`; message `<label> succeeded on attempt N`.
  * - `failed_all_retries` (error): `attempts_made`, `final_error`, `error_type`; message `<label> failed after N attempts`.
  * - `non_retryable_error` (error): the kind and message; no retry was made.
@@ -30,14 +30,14 @@ export function retryLogHooks(logger: Logger, options: RetryLogOptions = {}): Re
   const name = (label: string | undefined): string => label ?? options.label ?? 'call';
   return {
     onRetry(e: RetryEvent): void {
-      const retries = Math.max(1, e.maxAttempts - 1);
+      const retries = Math.max(1, e.attempts - 1);
       const wait = Math.round(e.delayMs) / 1000;
       logger.warn(
         {
           event_type: `${prefix}retry`,
           label: name(e.label),
           attempt_number: e.attempt,
-          max_attempts: e.maxAttempts,
+          attempts: e.attempts,
           wait_seconds: wait,
           error_type: e.classification.kind,
           error_message: e.classification.message,
@@ -48,12 +48,12 @@ export function retryLogHooks(logger: Logger, options: RetryLogOptions = {}): Re
     },
     onSuccess(e: SuccessEvent): void {
       logger.info(
-        { event_type: `${prefix}success`, label: name(e.label), total_attempts: e.attempts },
-        `${name(e.label)} succeeded on attempt ${e.attempts}`,
+        { event_type: `${prefix}success`, label: name(e.label), total_attempts: e.attempt },
+        `${name(e.label)} succeeded on attempt ${e.attempt}`,
       );
     },
     onGiveUp(e: GiveUpEvent): void {
-      const base = { label: name(e.label), attempts_made: e.attempts, error_type: e.classification.kind, final_error: e.classification.message };
+      const base = { label: name(e.label), attempts_made: e.attempt, error_type: e.classification.kind, final_error: e.classification.message };
       if (e.reason === 'not_retryable') {
         logger.error(
           { ...base, event_type: `${prefix}non_retryable_error`, ...(e.classification.status !== undefined ? { status: e.classification.status } : {}) },
@@ -62,11 +62,11 @@ export function retryLogHooks(logger: Logger, options: RetryLogOptions = {}): Re
       } else if (e.reason === 'circuit_open') {
         logger.error({ ...base, event_type: `${prefix}circuit_open` }, `${name(e.label)} not attempted: ${e.classification.message}`);
       } else if (e.reason === 'cancelled') {
-        logger.info({ ...base, event_type: `${prefix}cancelled` }, `${name(e.label)} cancelled after ${e.attempts} attempts`);
+        logger.info({ ...base, event_type: `${prefix}cancelled` }, `${name(e.label)} cancelled after ${e.attempt} attempts`);
       } else {
         logger.error(
           { ...base, event_type: `${prefix}failed_all_retries`, reason: e.reason, history: e.history },
-          `${name(e.label)} failed after ${e.attempts} attempts (${e.reason}): ${e.classification.kind}`,
+          `${name(e.label)} failed after ${e.attempt} attempts (${e.reason}): ${e.classification.kind}`,
         );
       }
     },

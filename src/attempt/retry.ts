@@ -22,11 +22,11 @@ export interface AttemptContext {
 
 /** Callbacks of a retry loop (the same payloads as {@link RetryEvents}). */
 export interface RetryHooks {
-  /** Before each sleep: attempt n of N failed, the delay, the classification. */
+  /** Before each sleep: `attempt` n of `attempts` N failed, the delay, the classification. */
   onRetry?: (event: RetryEvent) => void;
-  /** On success: attempts used. */
+  /** On success: the `attempt` that succeeded. */
   onSuccess?: (event: SuccessEvent) => void;
-  /** On give-up: attempts, last error, each attempt's kind and delay. */
+  /** On give-up: the last `attempt` made and the bound `attempts`, last error, each attempt's kind and delay. */
   onGiveUp?: (event: GiveUpEvent) => void;
 }
 
@@ -51,7 +51,7 @@ export interface RetryOptions {
   breaker?: CircuitBreaker;
 }
 
-/** Outcome of {@link retry} in `result` mode. */
+/** Outcome of {@link retry} in `result` mode. A result's `attempts` counts the attempts made (the bound is in the events). */
 export type RetryResult<T> =
   | { ok: true; value: T; attempts: number; history: readonly AttemptRecord[] }
   | {
@@ -124,7 +124,7 @@ export async function retry<T>(
     } catch (err) {
       return loop(fn, policy, options, true, err);
     }
-    options.hooks?.onSuccess?.({ label: options.label, attempts: 1 });
+    options.hooks?.onSuccess?.({ label: options.label, attempt: 1 });
     return options.mode === 'result' ? { ok: true, value, attempts: 1, history: NO_HISTORY } : value;
   }
   return loop(fn, policy, options, false, undefined);
@@ -169,15 +169,12 @@ async function run<T>(
   const started = clock.now();
   const history: AttemptRecord[] = [];
   let previousDelayMs: number | undefined;
+  // The bound of the last failure's kind, for a give-up that no decision made (cancelled, breaker open).
+  let lastBound: number | undefined;
 
-  const giveUp = (
-    attempt: number,
-    maxAttempts: number,
-    error: unknown,
-    classification: Classification,
-    reason: GiveUpReason,
-  ): RetryResult<T> => {
-    const event: GiveUpEvent = { label, attempts: attempt, maxAttempts, reason, error, classification, history };
+  const giveUp = (attempt: number, error: unknown, classification: Classification, reason: GiveUpReason): RetryResult<T> => {
+    const bound = lastBound ?? policy.settingsFor(classification.kind).attempts;
+    const event: GiveUpEvent = { label, attempt, attempts: bound, reason, error, classification, history };
     hooks?.onGiveUp?.(event);
     events?.emit('giveUp', event);
     let finalError: Error;
@@ -199,19 +196,19 @@ async function run<T>(
     } else {
       if (signal?.aborted) {
         const err = abortError(signal);
-        return giveUp(attempt - 1, attempt - 1, err, classify(err, clock.now()), 'cancelled');
+        return giveUp(attempt - 1, err, classify(err, clock.now()), 'cancelled');
       }
       if (breaker && !breaker.canExecute()) {
         const err = breaker.brokenError();
         const cl: Classification = { kind: 'unknown', retryable: false, message: err.message };
-        return giveUp(attempt - 1, attempt - 1, err, cl, 'circuit_open');
+        return giveUp(attempt - 1, err, cl, 'circuit_open');
       }
       events?.emit('attempt', { label, attempt });
       try {
         const value = await runAttempt(fn, attempt, signal, remainingTimeout(policy, clock, started), clock);
         policy.validate?.(value, attempt);
         breaker?.recordSuccess();
-        const event: SuccessEvent = { label, attempts: attempt };
+        const event: SuccessEvent = { label, attempt };
         hooks?.onSuccess?.(event);
         events?.emit('success', event);
         return resultMode ? { ok: true, value, attempts: attempt, history } : value;
@@ -231,19 +228,20 @@ async function run<T>(
       now: clock.now(),
     });
     history.push({ attempt, kind: classification.kind, message: classification.message, delayMs: decision.retry ? decision.delayMs : 0 });
+    lastBound = decision.attempts;
     if (!decision.retry) {
-      return giveUp(attempt, decision.maxAttempts, error, classification, decision.giveUp ?? 'not_retryable');
+      return giveUp(attempt, error, classification, decision.giveUp ?? 'not_retryable');
     }
     if (hooks?.onRetry || events) {
-      const event: RetryEvent = { label, attempt, maxAttempts: decision.maxAttempts, delayMs: decision.delayMs, classification, error };
+      const event: RetryEvent = { label, attempt, attempts: decision.attempts, delayMs: decision.delayMs, classification, error };
       hooks?.onRetry?.(event);
       events?.emit('retry', event);
     }
-    const { delayMs, maxAttempts } = decision;
+    const { delayMs } = decision;
     try {
       await clock.sleep(delayMs, signal);
     } catch (err) {
-      return giveUp(attempt, maxAttempts, err, classify(abortError(signal), clock.now()), 'cancelled');
+      return giveUp(attempt, err, classify(abortError(signal), clock.now()), 'cancelled');
     }
     previousDelayMs = delayMs;
   }

@@ -4,7 +4,11 @@ import type { KeyAvailability } from './ports.js';
 /** A job's identifier: the one given to `run`, else a sequence number. */
 export type JobId = string | number;
 
-/** Every decision the executor takes, as events (feed them to a logger, metrics, a progress bar). */
+/**
+ * Every decision the executor takes, as events (feed them to a logger, metrics, a progress bar).
+ * `attempt` is always the job's attempt concerned (1-based, free moves to another key included), and
+ * `attempts` the bound of the retry policy (its `attempts` option for the failure's kind).
+ */
 export interface ExecutorEvents {
   /** A key was chosen for an attempt. */
   keyChosen: { jobId: JobId; attempt: number; key: string };
@@ -27,10 +31,13 @@ export interface ExecutorEvents {
   /** A key's quota use crossed an alert level (forwarded from its quota monitor). */
   quotaAlert: { key: string; level: number; usage: number; window: string };
   /** A failed job will be attempted again after `delayMs` (0: at once on another key). */
-  retryScheduled: { jobId: JobId; attempt: number; delayMs: number; kind: ErrorKind; key: string; reason: string; maxAttempts: number };
-  jobSucceeded: { jobId: JobId; attempts: number; key: string };
-  jobFailed: { jobId: JobId; attempts: number; kind: ErrorKind; message: string; key?: string };
-  jobCancelled: { jobId: JobId; attempts: number };
+  retryScheduled: { jobId: JobId; attempt: number; delayMs: number; kind: ErrorKind; key: string; reason: string; attempts: number };
+  /** A job succeeded on its `attempt`. */
+  jobSucceeded: { jobId: JobId; attempt: number; key: string };
+  /** A job was given up after its `attempt` (the last made); `attempts` is absent when no policy decided (every key disabled). */
+  jobFailed: { jobId: JobId; attempt: number; attempts?: number; kind: ErrorKind; message: string; key?: string };
+  /** A job was cancelled; `attempt` is the last one started (0: none). */
+  jobCancelled: { jobId: JobId; attempt: number };
   /** No key can take work: which keys wait, in which state, for how long. */
   allKeysUnavailable: { keys: { key: string; state: KeyAvailability; waitMs: number }[]; waitMs: number };
   /** Queue and in-flight both empty. */

@@ -461,7 +461,7 @@ export class Executor<P = unknown, R = unknown> {
     if (this.config.hooks?.onAttemptEnd || job.options?.onAttemptEnd) {
       await this.hookEnd(job, { jobId: job.id, attempt: job.attempt, key: lane.key.name, ok: true, outcome: 'success' });
     }
-    this.events.emit('jobSucceeded', { jobId: job.id, attempts: job.attempt, key: lane.key.name });
+    this.events.emit('jobSucceeded', { jobId: job.id, attempt: job.attempt, key: lane.key.name });
     this.finish(job, { ok: true, id: job.id, value: res.result, attempts: job.attempt, key: lane.key.name });
   }
 
@@ -530,7 +530,7 @@ export class Executor<P = unknown, R = unknown> {
     const base = { jobId: job.id, attempt: job.attempt, key, ok: false, classification, kind: classification.kind, message };
     const info: AttemptEndInfo = { ...base, ...(classification.status !== undefined ? { status: classification.status } : {}), outcome: retry ? 'retry' : 'failed', ...(retry ? { delayMs } : {}) };
     if (retry) {
-      this.events.emit('retryScheduled', { jobId: job.id, attempt: job.attempt, delayMs, kind: classification.kind, key, reason: next.reason, maxAttempts: next.maxAttempts });
+      this.events.emit('retryScheduled', { jobId: job.id, attempt: job.attempt, delayMs, kind: classification.kind, key, reason: next.reason, attempts: next.attempts });
     }
     await this.hookEnd(job, info);
     if (job.cancelReason !== undefined || this.closing) {
@@ -538,7 +538,7 @@ export class Executor<P = unknown, R = unknown> {
       return;
     }
     if (next.action === 'fail') {
-      this.events.emit('jobFailed', { jobId: job.id, attempts: job.attempt, kind: classification.kind, message, key });
+      this.events.emit('jobFailed', { jobId: job.id, attempt: job.attempt, attempts: next.attempts, kind: classification.kind, message, key });
       const error = jobGiveUpError({ ...classification, message }, { jobId: job.id, attempts: job.attempt, reason: next.giveUp, key, cause: failure });
       this.finish(job, { ok: false, id: job.id, error, kind: classification.kind, attempts: job.attempt, cancelled: false, key });
       return;
@@ -595,7 +595,7 @@ export class Executor<P = unknown, R = unknown> {
 
   private finishCancelled(job: Job<P, R>, reason: unknown): void {
     const error = abortError(signalLike(reason));
-    this.events.emit('jobCancelled', { jobId: job.id, attempts: job.attempt });
+    this.events.emit('jobCancelled', { jobId: job.id, attempt: job.attempt });
     this.finish(job, { ok: false, id: job.id, error, kind: 'cancelled', attempts: job.attempt, cancelled: true, ...(job.lastKey ? { key: job.lastKey } : {}) });
   }
 
@@ -620,7 +620,7 @@ export class Executor<P = unknown, R = unknown> {
   private failAllQueued(): void {
     const classification: Classification = { kind: 'auth', retryable: false, message: 'every key is disabled' };
     for (const job of [...this.ready.drain(), ...this.retries.drain()]) {
-      this.events.emit('jobFailed', { jobId: job.id, attempts: job.attempt, kind: 'auth', message: classification.message });
+      this.events.emit('jobFailed', { jobId: job.id, attempt: job.attempt, kind: 'auth', message: classification.message });
       const error = jobGiveUpError(classification, { jobId: job.id, attempts: job.attempt, reason: 'not_retryable', ...(job.lastKey ? { key: job.lastKey } : {}) });
       this.finish(job, { ok: false, id: job.id, error, kind: 'auth', attempts: job.attempt, cancelled: false });
     }

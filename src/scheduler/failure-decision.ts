@@ -77,11 +77,11 @@ export interface FailureInput {
   keys: KeyFacts;
 }
 
-/** The decision. Every variant says how many attempts the kind allows and why, for events and logs. */
+/** The decision. Every variant says how many attempts the kind allows (`attempts`, the policy's bound) and why, for events and logs. */
 export type FailureDecision =
-  | { action: 'later'; delayMs: number; reason: string; maxAttempts: number; keyMoves: number }
-  | { action: 'other-key'; waitForKey: boolean; charged: boolean; reason: string; maxAttempts: number; keyMoves: number }
-  | { action: 'fail'; reason: string; maxAttempts: number; giveUp: GiveUpReason; keyMoves: number; /** The give-up message (the policy's `giveUpMessage`, else the failure's). */ message: string };
+  | { action: 'later'; delayMs: number; reason: string; attempts: number; keyMoves: number }
+  | { action: 'other-key'; waitForKey: boolean; charged: boolean; reason: string; attempts: number; keyMoves: number }
+  | { action: 'fail'; reason: string; attempts: number; giveUp: GiveUpReason; keyMoves: number; /** The give-up message (the policy's `giveUpMessage`, else the failure's). */ message: string };
 
 /**
  * Probe refusals an item may take without charge, beyond the `keyCount` free moves. Bounded, so a key
@@ -119,13 +119,13 @@ export function decideAfterFailure(input: FailureInput, policy: FailurePolicy): 
   const fail = (reason = d.reason): FailureDecision => {
     const giveUp = (d.giveUp ?? 'not_retryable') as GiveUpReason;
     const message = policy.giveUpMessage ? policy.giveUpMessage({ reason: giveUp, classification: c, attempts: input.attempt }) : c.message;
-    return { action: 'fail', reason, maxAttempts: d.maxAttempts, giveUp, keyMoves, message };
+    return { action: 'fail', reason, attempts: d.attempts, giveUp, keyMoves, message };
   };
   if (c.kind === 'cancelled') return fail();
   const failover = keys.failover !== false && keys.keyCount > 1;
 
   if (KEY_FAILURES.has(c.kind) && keyMoves < keys.keyCount) {
-    const free = { charged: false, maxAttempts: d.maxAttempts, keyMoves: keyMoves + 1 } as const;
+    const free = { charged: false, attempts: d.attempts, keyMoves: keyMoves + 1 } as const;
     if (failover && keys.otherAvailableNow) {
       return { action: 'other-key', waitForKey: false, ...free, reason: `${c.kind} on ${keys.key}: at once on another key (not counted against the retry budget)` };
     }
@@ -142,13 +142,13 @@ export function decideAfterFailure(input: FailureInput, policy: FailurePolicy): 
   if (failover && c.kind === 'rate_limited' && keys.otherAvailableNow) {
     // The move costs the item no time, so the first `keyCount` of them are free; later ones are charged.
     if (keyMoves < keys.keyCount) {
-      return { action: 'other-key', waitForKey: false, charged: false, reason: `rate_limited on ${keys.key}: at once on another key (not counted against the retry budget)`, maxAttempts: d.maxAttempts, keyMoves: keyMoves + 1 };
+      return { action: 'other-key', waitForKey: false, charged: false, reason: `rate_limited on ${keys.key}: at once on another key (not counted against the retry budget)`, attempts: d.attempts, keyMoves: keyMoves + 1 };
     }
-    return { action: 'other-key', waitForKey: false, charged: true, reason: `rate_limited on ${keys.key}: at once on another key`, maxAttempts: d.maxAttempts, keyMoves };
+    return { action: 'other-key', waitForKey: false, charged: true, reason: `rate_limited on ${keys.key}: at once on another key`, attempts: d.attempts, keyMoves };
   }
   if (freeProbe) {
-    return { action: 'later', delayMs: d.delayMs, reason: `rate_limited on ${keys.key}: the key's probe was refused; retry in ${Math.round(d.delayMs)}ms (not counted against the retry budget)`, maxAttempts: d.maxAttempts, keyMoves: keyMoves + 1 };
+    return { action: 'later', delayMs: d.delayMs, reason: `rate_limited on ${keys.key}: the key's probe was refused; retry in ${Math.round(d.delayMs)}ms (not counted against the retry budget)`, attempts: d.attempts, keyMoves: keyMoves + 1 };
   }
   // A key failure whose free moves are used up, with a policy that retries it (e.g. quota-plan): charged, at its time.
-  return { action: 'later', delayMs: d.delayMs, reason: d.reason, maxAttempts: d.maxAttempts, keyMoves };
+  return { action: 'later', delayMs: d.delayMs, reason: d.reason, attempts: d.attempts, keyMoves };
 }

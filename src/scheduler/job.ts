@@ -46,7 +46,10 @@ export interface RunOptions extends AttemptHooks {
   startAttempt?: number;
 }
 
-/** How a job ended, for result mode (`runSettled`, `runAll`'s `onResult`). */
+/**
+ * How a job ended, for result mode (`runSettled`, `runAll`'s `onResult`). Like every result, error and
+ * stored row, `attempts` counts the attempts made (not the policy's bound, as in decisions and events).
+ */
 export type JobResult<R> =
   | { ok: true; id: JobId; value: R; attempts: number; key: string }
   | { ok: false; id: JobId; error: unknown; kind: ErrorKind; attempts: number; cancelled: boolean; key?: string };

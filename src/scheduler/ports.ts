@@ -95,7 +95,8 @@ export interface SchedulerQuota {
 export interface SchedulerRetryDecision {
   retry: boolean;
   delayMs: number;
-  maxAttempts: number;
+  /** The attempt limit that applied (the policy's `attempts` of the failure's kind). */
+  attempts: number;
   reason: string;
   /** Why the policy gave up (`not_retryable`, `exhausted`, `deadline`, ...), when `retry` is false. */
   giveUp?: string;

@@ -37,12 +37,12 @@ describe('RetryPolicy.decide', () => {
   });
 
   it('follows the backoff until attempts run out', () => {
-    expect(exact.decide({ classification: c('network'), attempt: 1 })).toMatchObject({ retry: true, delayMs: 1000, maxAttempts: 3 });
+    expect(exact.decide({ classification: c('network'), attempt: 1 })).toMatchObject({ retry: true, delayMs: 1000, attempts: 3 });
     expect(exact.decide({ classification: c('network'), attempt: 2 })).toMatchObject({ retry: true, delayMs: 2000 });
     expect(exact.decide({ classification: c('network'), attempt: 3 })).toMatchObject({
       retry: false,
       giveUp: 'exhausted',
-      maxAttempts: 3,
+      attempts: 3,
     });
   });
 

@@ -8,7 +8,7 @@ import { retryPolicy } from '../../src/attempt/policy.js';
 import { retry } from '../../src/attempt/retry.js';
 import { RetryError } from '../../src/attempt/retry-error.js';
 import { CircuitBreaker } from '../../src/attempt/circuit-breaker.js';
-import type { RetryEvent, RetryEvents } from '../../src/attempt/events.js';
+import type { GiveUpEvent, RetryEvent, RetryEvents } from '../../src/attempt/events.js';
 
 const fail = (kind: ErrorKind, extra: { retryAfterMs?: number; message?: string } = {}): SluiceError =>
   new SluiceError({ kind, retryable: true, message: extra.message ?? `${kind} failure`, ...(extra.retryAfterMs ? { retryAfterMs: extra.retryAfterMs } : {}) });
@@ -33,7 +33,7 @@ describe('retry', () => {
   it('returns at once on success without touching the clock', async () => {
     const clock = new VirtualClock();
     const successes: number[] = [];
-    const v = await retry(() => 42, exact, { clock, hooks: { onSuccess: (e) => successes.push(e.attempts) } });
+    const v = await retry(() => 42, exact, { clock, hooks: { onSuccess: (e) => successes.push(e.attempt) } });
     expect(v).toBe(42);
     expect(successes).toEqual([1]);
     expect(clock.pendingCount).toBe(0);
@@ -47,7 +47,7 @@ describe('retry', () => {
     const value = await clock.run(retry(fn, exact, { clock, label: 'job', hooks: { onRetry: (e) => retries.push(e) } }));
     expect(value).toBe('ok');
     expect(calls.map((c) => c.at - t0)).toEqual([0, 1000, 3000]);
-    expect(retries.map((r) => [r.attempt, r.maxAttempts, r.delayMs, r.classification.kind])).toEqual([
+    expect(retries.map((r) => [r.attempt, r.attempts, r.delayMs, r.classification.kind])).toEqual([
       [1, 3, 1000, 'network'],
       [2, 3, 2000, 'timeout'],
     ]);
@@ -58,7 +58,7 @@ describe('retry', () => {
     const clock = new VirtualClock();
     const last = fail('server_error', { message: 'boom 3' });
     const { fn, calls } = script(clock, [fail('network'), fail('overloaded'), last]);
-    const giveUps: unknown[] = [];
+    const giveUps: GiveUpEvent[] = [];
     const p = retry(fn, exact, { clock, label: 'job 7', hooks: { onGiveUp: (e) => giveUps.push(e) } });
     const err = await clock.run(p).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RetryError);
@@ -75,12 +75,14 @@ describe('retry', () => {
     ]);
     expect(calls).toHaveLength(3);
     expect(giveUps).toHaveLength(1);
+    expect(giveUps[0]).toMatchObject({ label: 'job 7', attempt: 3, attempts: 3, reason: 'exhausted' });
   });
 
   it('does not retry a non-retryable kind', async () => {
     const clock = new VirtualClock();
     const { fn, calls } = script(clock, [fail('not_found')]);
-    const r = await clock.run(retry(fn, exact, { clock, mode: 'result' }));
+    const giveUps: GiveUpEvent[] = [];
+    const r = await clock.run(retry(fn, exact, { clock, mode: 'result', hooks: { onGiveUp: (e) => giveUps.push(e) } }));
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.reason).toBe('not_retryable');
@@ -88,6 +90,8 @@ describe('retry', () => {
       expect(r.error.message).toMatch(/non-retryable not_found/);
     }
     expect(calls).toHaveLength(1);
+    // The event tells the attempt made (1) from the bound of its kind (3): the result counts attempts made.
+    expect(giveUps.map((e) => [e.attempt, e.attempts, e.reason])).toEqual([[1, 3, 'not_retryable']]);
   });
 
   it('result mode resolves ok with the attempts used', async () => {
@@ -171,8 +175,12 @@ describe('retry', () => {
     const controller = new AbortController();
     controller.abort();
     let calls = 0;
-    await expect(retry(() => ++calls, exact, { signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    const giveUps: GiveUpEvent[] = [];
+    const hooks = { onGiveUp: (e: GiveUpEvent) => giveUps.push(e) };
+    await expect(retry(() => ++calls, exact, { signal: controller.signal, hooks })).rejects.toMatchObject({ name: 'AbortError' });
     expect(calls).toBe(0);
+    // No attempt, no decision: attempt 0, and the bound is the give-up kind's own (the policy's default 3).
+    expect(giveUps.map((e) => [e.attempt, e.attempts, e.reason])).toEqual([[0, 3, 'cancelled']]);
   });
 
   it('a per-attempt timeout aborts the attempt signal and counts as timeout', async () => {
@@ -254,13 +262,16 @@ describe('retry', () => {
     const clock = new VirtualClock();
     const breaker = new CircuitBreaker({ clock, strategy: { type: 'consecutive', failures: 2 }, breakDurationMs: 60_000 });
     const { fn, calls } = script(clock, [fail('network'), fail('network'), fail('network')]);
-    const r = await clock.run(retry(fn, exact, { clock, breaker, mode: 'result' }));
+    const giveUps: GiveUpEvent[] = [];
+    const r = await clock.run(retry(fn, exact, { clock, breaker, mode: 'result', hooks: { onGiveUp: (e) => giveUps.push(e) } }));
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.reason).toBe('circuit_open');
       expect(r.error.message).toMatch(/half-opens at/);
     }
     expect(calls).toHaveLength(2);
+    // No decision ended the loop: the bound is the last failure's (network, 3), the last attempt made the 2nd.
+    expect(giveUps.map((e) => [e.attempt, e.attempts, e.reason])).toEqual([[2, 3, 'circuit_open']]);
     expect(breaker.state).toBe('open');
   });
 

@@ -29,11 +29,11 @@ export function readJsonlFile(path: string): Record<string, unknown>[] {
 
 /**
  * An executor that runs attempts through the hooks like the real one: each attempt calls `fn`;
- * a thrown SluiceError of a retryable kind is retried up to `maxAttempts` in total.
+ * a thrown SluiceError of a retryable kind is retried up to `attempts` in total (the policy's bound).
  */
 export function fakeExecutor(
   fn: (payload: unknown, attempt: number, id: string) => unknown | Promise<unknown>,
-  maxAttempts = 3,
+  attempts = 3,
 ): BatchExecutor & { calls: number } {
   const ex = {
     calls: 0,
@@ -51,7 +51,7 @@ export function fakeExecutor(
         } catch (error) {
           const kind: ErrorKind = error instanceof SluiceError ? error.kind : 'unknown';
           await o.onAttemptEnd({ attempt, key: 'k1', ok: false, kind, message: (error as Error).message });
-          if (kind !== 'server_error' || attempt >= maxAttempts) throw error;
+          if (kind !== 'server_error' || attempt >= attempts) throw error;
         }
       }
     },

@@ -19,7 +19,7 @@ describe('CLI retry presets', () => {
   it('merges --attempts into the preset and keeps its giveUpMessage and validate (one preset form, shared with the library)', () => {
     const policy = retryFor({ ...base, retryPreset: 'veo', attempts: 6 });
     const d = policy.decide({ classification: { kind: 'rate_limited', retryable: true, message: '429' }, attempt: 1, random: () => 0.5 });
-    expect(d).toMatchObject({ retry: true, delayMs: 30_000, maxAttempts: 6 });
+    expect(d).toMatchObject({ retry: true, delayMs: 30_000, attempts: 6 });
     const s = policy.decide({ classification: { kind: 'server_error', retryable: true, message: '500' }, attempt: 1, random: () => 0.5 });
     expect(s.retry).toBe(false);
     // The story's give-up message survives the override (it was lost when the CLI had its own preset table).

@@ -70,6 +70,8 @@ describe('story: Veo sequential submission', () => {
       onAttemptStart: ({ jobId }) => void (starts[String(jobId)] ??= []).push(clock.now() - T0),
     });
     const retries = record(sluice.events, 'retryScheduled');
+    const failed = record(sluice.events, 'jobFailed');
+    const succeeded = record(sluice.events, 'jobSucceeded');
     const results = await clock.run(Promise.all(['a', 'b', 'c', 'd', 'e'].map((id) => sluice.runSettled({ value: id }, { id }))));
     const byId = Object.fromEntries(results.map((r) => [r.id, r]));
 
@@ -93,12 +95,15 @@ describe('story: Veo sequential submission', () => {
     // d: given up after 4 attempts as rate_limited; its failures did not use up a's or c's counters.
     expect(byId.d).toMatchObject({ ok: false, kind: 'rate_limited', attempts: 4 });
     expect(byId.e).toMatchObject({ ok: true, attempts: 1 });
-    // Every retry is logged with its delay and attempt number.
-    expect(retries.filter((r) => r.jobId === 'a').map((r) => [r.attempt, r.delayMs])).toEqual([
-      [1, 30_000],
-      [2, 60_000],
-      [3, 120_000],
+    // Every retry is logged with its delay, attempt number and the bound (the policy's `attempts`).
+    expect(retries.filter((r) => r.jobId === 'a').map((r) => [r.attempt, r.delayMs, r.attempts])).toEqual([
+      [1, 30_000, 4],
+      [2, 60_000, 4],
+      [3, 120_000, 4],
     ]);
+    // The events carry the attempt concerned and the bound; the results above count attempts made.
+    expect(failed.find((f) => f.jobId === 'd')).toMatchObject({ attempt: 4, attempts: 4, kind: 'rate_limited' });
+    expect(succeeded.find((s) => s.jobId === 'c')).toMatchObject({ attempt: 2 });
     await sluice.close();
     expect(clock.pendingCount).toBe(0);
   });
