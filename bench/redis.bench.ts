@@ -16,6 +16,8 @@
  * SLUICE_BENCH_REDIS_MAX_CONCURRENT=<n> makes the server cap calls in flight per key at n instead of its rate
  * (no rate-limit headers, bare 429s, the workers blind): the figure is then the time over the minimum
  * (items x the mean latency of 25 ms / (keys x n)) and the share of 429s.
+ * SLUICE_BENCH_REDIS_ADAPTIVE=1 gives the workers adaptive concurrency (up to 16 each, the fleet's limit
+ * shared through Redis: batch/redis/shared-concurrency.ts) instead of a fixed 16.
  * Run alone: `BENCH=redis npx tsx bench/run.ts` (needs Redis on 127.0.0.1:6379, or SLUICE_BENCH_REDIS).
  * MONITOR costs the server and this process CPU: SLUICE_BENCH_REDIS_MONITOR=off measures throughput
  * without it (the command counts are then 0).
@@ -135,6 +137,7 @@ function spawnWorker(prefix: string, run: string, simUrl: string, extra: Record<
       // Blind (SLUICE_BENCH_REDIS_BLIND=1): no configured limit; with headers off, only bare 429s teach the rate.
       SLUICE_W_LIMITS: JSON.stringify(process.env.SLUICE_BENCH_REDIS_BLIND === '1' || MAX_CONCURRENT !== undefined ? {} : { requestsPerMinute: RPM_PER_KEY }),
       SLUICE_W_CONCURRENCY: '16',
+      ...(process.env.SLUICE_BENCH_REDIS_ADAPTIVE === '1' ? { SLUICE_W_ADAPTIVE: '1' } : {}),
       SLUICE_W_LOCK_MS: '15000',
       ...extra,
     },

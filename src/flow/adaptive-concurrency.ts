@@ -18,6 +18,11 @@
  *
  * Rate limits per key are the learned rate's business (`learned-rate.ts`); this limit only answers
  * "how many at once".
+ *
+ * A fleet of processes (batch/redis/shared-concurrency.ts) keeps one such limit for its calls in
+ * flight: each process runs its share, proposes its own steps (the `step` event) and {@link
+ * AdaptiveConcurrency.adopt adopts} the fleet's limit, so one overload seen by every process is one
+ * step down for the fleet.
  */
 import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
@@ -59,7 +64,18 @@ export interface ConcurrencyChange {
 
 /** Events of {@link AdaptiveConcurrency}. */
 export interface AdaptiveConcurrencyEvents {
+  /** Every change of the limit: its own steps and adopted limits. */
   change: ConcurrencyChange;
+  /** Its own steps only (after their `change`): what a fleet is proposed (batch/redis/shared-concurrency.ts). */
+  step: ConcurrencyChange;
+}
+
+/** How {@link AdaptiveConcurrency.adopt} takes a limit. */
+export interface AdoptOptions {
+  /** The limit comes from a step taken elsewhere: a new window starts, as after a step of its own. Default false (only the share changed). */
+  step?: boolean;
+  /** False ends slow start (the fleet has stepped down). Default: unchanged. */
+  slowStart?: boolean;
 }
 
 /** Kinds that can grow with load (the others are the caller's, the content's or the key's business). */
@@ -144,6 +160,31 @@ export class AdaptiveConcurrency {
   /** Calls allowed in flight now. */
   get limit(): number {
     return this.current;
+  }
+
+  /** The floor and the ceiling. */
+  get bounds(): { min: number; max: number } {
+    return { min: this.o.min, max: this.o.max };
+  }
+
+  /**
+   * Takes a limit decided elsewhere (a fleet's, batch/redis): `limit` within the floor and the ceiling,
+   * announced as a `change` with `reason` when it differs, and never proposed (no `step` event).
+   */
+  adopt(limit: number, reason: string, options: AdoptOptions = {}): void {
+    if (!Number.isFinite(limit)) return;
+    if (options.slowStart === false) this.slowStart = false;
+    const to = Math.max(this.o.min, Math.min(this.o.max, Math.round(limit)));
+    const now = this.clock.now();
+    if (options.step) {
+      // The window judged outcomes at the limit before the step: start one at the new limit.
+      this.lastStepAt = now;
+      this.resetWindow(now);
+    }
+    if (to === this.current) return;
+    const from = this.current;
+    this.current = to;
+    this.events.emit('change', { from, to, reason });
   }
 
   /** Records a success, with the call's latency in ms when known. */
@@ -261,6 +302,7 @@ export class AdaptiveConcurrency {
     // A new window starts with the new limit: its outcomes are judged on their own.
     this.resetWindow(now);
     this.events.emit('change', { from, to, reason });
+    this.events.emit('step', { from, to, reason });
   }
 }
 

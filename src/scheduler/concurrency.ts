@@ -12,8 +12,17 @@ import type { SchedulerConcurrency } from './ports.js';
 /** A fixed limit, or adaptive options (`adaptive: false` fixes the limit at `initial`, else `max`, else 16). */
 export type ConcurrencyOption = number | ({ adaptive?: boolean } & Omit<AdaptiveConcurrencyOptions, 'clock'>);
 
-/** Builds the limit; `where` names the caller in validation errors (e.g. `createSluice`). */
-export function makeConcurrency(option: ConcurrencyOption | undefined, clock: Clock, events: TypedEmitter<ExecutorEvents>, where: string): SchedulerConcurrency {
+/**
+ * Builds the limit; `where` names the caller in validation errors (e.g. `createSluice`). `share` is
+ * handed the adaptive limit when there is one (a Redis worker shares it with its fleet).
+ */
+export function makeConcurrency(
+  option: ConcurrencyOption | undefined,
+  clock: Clock,
+  events: TypedEmitter<ExecutorEvents>,
+  where: string,
+  share?: (limit: AdaptiveConcurrency) => void,
+): SchedulerConcurrency {
   // The default is adaptive, as for `sluice run`: start at 4, slow start to 16, step down on load.
   const value = option ?? { adaptive: true };
   if (typeof value === 'number') {
@@ -29,6 +38,7 @@ export function makeConcurrency(option: ConcurrencyOption | undefined, clock: Cl
   }
   const aimd = new AdaptiveConcurrency({ ...rest, clock });
   aimd.events.on('change', (c) => events.emit('concurrencyChange', c));
+  share?.(aimd);
   return {
     get limit() {
       return aimd.limit;

@@ -7,6 +7,7 @@ import { retryPolicy } from '../attempt/policy.js';
 import type { RetryPolicy, RetryPolicyOptions } from '../attempt/policy.js';
 import type { KeyLimits } from '../flow/limits.js';
 import type { LearnedRateOptions } from '../flow/learned-rate.js';
+import type { AdaptiveConcurrency } from '../flow/adaptive-concurrency.js';
 import type { QuotaMonitor } from '../flow/quota/quota-monitor.js';
 import type { QuotaMonitorOptions } from '../flow/quota/quota-monitor.js';
 import type { FlowBackend, QuotaRecord } from '../flow/backend.js';
@@ -64,6 +65,11 @@ export interface SluiceOptions<P, R> {
    */
   wrapKeyPool?: (pool: KeyPool) => SchedulerKeyPool;
   /**
+   * Called once with the adaptive concurrency limit, when `concurrency` is adaptive (a Redis worker
+   * shares it with the fleet: batch/redis/shared-concurrency.ts). Default: none.
+   */
+  shareConcurrency?: (limit: AdaptiveConcurrency) => void;
+  /**
    * Cooldown after a 429 that named no wait and no reset, ms. Default 1,000 when `learnRate` is on (the
    * learned rate protects the server; doubled for each further bare 429 in a row, up to 8,000), a fixed
    * 30,000 when it is off.
@@ -109,7 +115,7 @@ export function createSluice<P = unknown, R = unknown>(options: SluiceOptions<P,
   const events = new TypedEmitter<ExecutorEvents>();
   const policy = toPolicy(options.retry);
   const { lanes, pool } = buildKeys(options, keys, clock, events);
-  const concurrency = makeConcurrency(options.concurrency, clock, events, 'createSluice');
+  const concurrency = makeConcurrency(options.concurrency, clock, events, 'createSluice', options.shareConcurrency);
   const attemptTimeoutMs = options.attemptTimeoutMs ?? policy.timeoutMs;
   if (attemptTimeoutMs !== undefined && !(attemptTimeoutMs > 0)) {
     throw new RangeError(`createSluice: attemptTimeoutMs must be a number > 0, got ${String(attemptTimeoutMs)}`);

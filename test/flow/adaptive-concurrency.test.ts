@@ -89,6 +89,44 @@ describe('AdaptiveConcurrency', () => {
     expect(clock.pendingCount).toBe(0);
   });
 
+  it("adopts a limit decided elsewhere (a fleet's): within its bounds, announced with its reason, never proposed as a step of its own", async () => {
+    const { clock, ac, changes } = setup({ max: 32 });
+    const steps: ConcurrencyChange[] = [];
+    ac.events.on('step', (c) => steps.push(c));
+    ac.adopt(10, "the fleet's limit: 40 in flight over 4 workers");
+    expect(ac.limit).toBe(10);
+    expect(changes).toEqual([{ from: 4, to: 10, reason: "the fleet's limit: 40 in flight over 4 workers" }]);
+    ac.adopt(100, 'more than the ceiling');
+    expect(ac.limit).toBe(32);
+    ac.adopt(32, 'the same');
+    expect(changes).toHaveLength(2);
+    expect(steps).toHaveLength(0);
+    // Its own step (a clean slow-start window) is a change and a step.
+    ac.adopt(8, 'back to 8');
+    await clock.advance(250);
+    for (let i = 0; i < 20; i++) ac.recordSuccess(100);
+    expect(ac.limit).toBe(16);
+    expect(steps).toEqual([{ from: 8, to: 16, reason: expect.stringMatching(/error rate 0%/) as unknown as string }]);
+  });
+
+  it("a step adopted from elsewhere starts a new window (the old one judged the old limit); the fleet's end of slow start ends its own", async () => {
+    const { clock, ac } = setup({ max: 64 });
+    await clock.advance(250);
+    for (let i = 0; i < 19; i++) ac.recordSuccess(100);
+    ac.adopt(8, "the fleet's step", { step: true });
+    // One more outcome would have completed the window of 20: after the step it is the first of a new one.
+    ac.recordSuccess(100);
+    expect(ac.limit).toBe(8);
+    await clock.advance(250);
+    for (let i = 0; i < 19; i++) ac.recordSuccess(100);
+    expect(ac.limit).toBe(16); // the new window: 20 outcomes, slow start doubles
+    // The fleet stepped down elsewhere: slow start is over here too, so a clean window adds one.
+    ac.adopt(12, "the fleet's step down", { step: true, slowStart: false });
+    await clock.advance(1_000);
+    for (let i = 0; i < 20; i++) ac.recordSuccess(100);
+    expect(ac.limit).toBe(13);
+  });
+
   it('rejects bad options naming the field', () => {
     expect(() => new AdaptiveConcurrency({ min: 5, max: 2 })).toThrow(/max must be >= min/);
     expect(() => new AdaptiveConcurrency({ initial: 0 })).toThrow(/initial must be an integer >= 1/);

@@ -2,7 +2,7 @@
  * One worker process of the multi-process tests and the benchmark: `runRedisWorker` against an
  * OpenAI-compatible server. Configured by environment: SLUICE_W_URL (Redis), SLUICE_W_PREFIX,
  * SLUICE_W_RUN, SLUICE_W_BASE_URL, SLUICE_W_KEYS (name=secret,...), SLUICE_W_LIMITS (JSON KeyLimits),
- * SLUICE_W_CONCURRENCY, SLUICE_W_LOCK_MS. Like `sluice worker`, it stores its share of the run's time series
+ * SLUICE_W_CONCURRENCY (with SLUICE_W_ADAPTIVE=1: adaptive, up to that many), SLUICE_W_LOCK_MS. Like `sluice worker`, it stores its share of the run's time series
  * in Redis (what `sluice report` draws); SLUICE_W_TIMELINE=off leaves it out. Prints its summary as one JSON
  * line and exits 0.
  */
@@ -37,7 +37,7 @@ const summary = await runRedisWorker({
   provider: openAICompatibleAdapter({ baseUrl: `${env('SLUICE_W_BASE_URL')}/v1` }),
   keys,
   limits: JSON.parse(process.env.SLUICE_W_LIMITS ?? '{}') as Record<string, number>,
-  concurrency: Number(process.env.SLUICE_W_CONCURRENCY ?? 8),
+  concurrency: process.env.SLUICE_W_ADAPTIVE === '1' ? { adaptive: true, max: Number(process.env.SLUICE_W_CONCURRENCY ?? 8) } : Number(process.env.SLUICE_W_CONCURRENCY ?? 8),
   lockDurationMs: Number(process.env.SLUICE_W_LOCK_MS ?? 2000),
   retry: { default: { attempts: 20, backoff: { type: 'constant', delayMs: 20 } } },
   // The run's end is pushed; the slow check (default 5 s) only notices a vanished run.

@@ -34,6 +34,9 @@
  * per worker: 4 workers sent 2 to 3 times the 429s of one. The fleet's first congestion event lifts
  * the cap (lease.lua checks it atomically).
  *
+ * The fleet's adaptive concurrency limit rides on the same call (shared-concurrency.ts): each call
+ * reports the worker, carries its proposed step and brings back its share.
+ *
  * Cost: one command per lease for all keys, instead of one reserve per request; nothing when idle.
  */
 import { randomBytes } from 'node:crypto';
@@ -45,6 +48,7 @@ import type { BucketSpec, ReserveResult, ServerCap } from '../../flow/bucket.js'
 import { readScript } from '../../flow/redis/scripts.js';
 import { specArgs, type RedisKeyStateStore } from '../../flow/redis/redis-flow-backend.js';
 import type { LearnedRateState } from '../../flow/learned-rate.js';
+import { CONCURRENCY_ANSWER, type FleetConcurrency } from './shared-concurrency.js';
 import type { FleetLearner } from './shared-pool.js';
 
 /** Leased starts not used within this long go back to the shared bucket, ms (while held, no other worker can use them). */
@@ -69,6 +73,12 @@ export const FLEET_START_MAX = 256;
  * up to {@link FLUSH_MS} late (a quarter second).
  */
 const FLEET_STEP_MS = 1_000;
+/**
+ * With the fleet's concurrency limit, a worker with calls in flight makes a lease call at least this
+ * often, ms: its report keeps it among the live workers (they count for 2 s), so the others' shares
+ * do not grow over its calls while they last.
+ */
+const CONCURRENCY_KEEPALIVE_MS = 1_000;
 
 /** Options of a {@link LeaseEngine}. */
 export interface LeaseOptions {
@@ -83,10 +93,18 @@ export interface LeaseOptions {
 const FLOW_BASE = new URL('../../flow/redis/redis-flow-backend.js', import.meta.url).href;
 const HERE = import.meta.url;
 
-/** The lease script: the bucket library, the three bucket scripts as functions, then lease.lua. */
+/** The lease script: the bucket library, the bucket and key-state scripts as functions, the fleet's concurrency limit (fleet-concurrency.lua), then lease.lua. */
 function leaseScript(): string {
   const wrap = (name: string, file: string): string => `local function ${name}()\n${readScript(FLOW_BASE, file)}\nend\n`;
-  return [readScript(FLOW_BASE, 'bucket-lib'), wrap('sluice_reserve', 'reserve'), wrap('sluice_settle', 'settle'), wrap('sluice_cap', 'cap'), wrap('sluice_key_set', 'key-set'), readScript(HERE, 'lease')].join('\n');
+  return [
+    readScript(FLOW_BASE, 'bucket-lib'),
+    wrap('sluice_reserve', 'reserve'),
+    wrap('sluice_settle', 'settle'),
+    wrap('sluice_cap', 'cap'),
+    wrap('sluice_key_set', 'key-set'),
+    readScript(HERE, 'fleet-concurrency'),
+    readScript(HERE, 'lease'),
+  ].join('\n');
 }
 
 /** Entries of the lease answer per key (lease.lua). */
@@ -187,6 +205,8 @@ export class LeaseEngine {
   private lastCallAt = -Infinity;
   private closed = false;
   private learner: FleetLearner | undefined;
+  /** The fleet's concurrency limit and its hash, when this worker's is adaptive. */
+  private concurrency: { fleet: FleetConcurrency; key: string } | undefined;
   /** This engine's name among the reservations of the fleet's start cap. */
   private readonly id = randomBytes(6).toString('hex');
 
@@ -296,6 +316,25 @@ export class LeaseEngine {
     this.learner = learner;
   }
 
+  /**
+   * Shares this worker's adaptive concurrency limit with the fleet through `key` (a hash under the
+   * run's prefix; the workers' reports in `<key>:w`): every lease call carries it from now on.
+   */
+  attachConcurrency(fleet: FleetConcurrency, key: string): void {
+    this.concurrency = { fleet, key };
+    fleet.onProposal = () => {
+      const now = this.clock.now();
+      this.soon(now, now);
+    };
+  }
+
+  /** This worker's calls in flight on all its keys. */
+  private inFlightTotal(): number {
+    let n = 0;
+    for (const name of this.leases.keys()) n += this.learner?.inFlight?.(name) ?? 0;
+    return n;
+  }
+
   /** A call on `name` started at `startedAt` succeeded: it counts for the fleet's goodput (and ends the fleet's strikes). */
   noteSuccess(name: string, startedAt: number): void {
     const l = this.lease(name);
@@ -337,7 +376,9 @@ export class LeaseEngine {
     const now = this.clock.now();
     for (const l of this.leases.values()) this.expire(l, now, true);
     this.closed = true;
-    if ([...this.leases.values()].some((l) => l.giveBack > 0 || l.settle !== 0 || l.cap || l.successes > 0 || l.decrease || l.strike || l.stateWrite || l.share !== undefined)) await this.call().catch(() => undefined);
+    // With the fleet's concurrency limit, the last call takes this worker's report away (the others' shares grow at once).
+    const last = this.concurrency !== undefined || [...this.leases.values()].some((l) => l.giveBack > 0 || l.settle !== 0 || l.cap || l.successes > 0 || l.decrease || l.strike || l.stateWrite || l.share !== undefined);
+    if (last) await this.call().catch(() => undefined);
   }
 
   // ------------------------------------------------------------------ LimiterStore (synchronous)
@@ -618,6 +659,13 @@ export class LeaseEngine {
       const now = this.clock.now();
       this.soon(Math.max(at, now), now);
     }
+    this.keepAlive();
+  }
+
+  /** With the fleet's concurrency limit and calls in flight: a call within {@link CONCURRENCY_KEEPALIVE_MS} of the last. */
+  private keepAlive(): void {
+    if (!this.concurrency || this.closed || this.inFlightTotal() === 0) return;
+    this.soon(this.lastCallAt + CONCURRENCY_KEEPALIVE_MS, this.clock.now());
   }
 
   /** One call for every key that needs something; applies the answers. */
@@ -630,7 +678,9 @@ export class LeaseEngine {
       const leaving = this.closed && l.share !== undefined;
       if (need || news || leaving || l.giveBack > 0 || l.giveBackTokens > 0 || l.settle !== 0 || l.cap) busy.push(l);
     }
-    if (busy.length === 0) return;
+    const conc = this.concurrency;
+    const ride = conc !== undefined && (conc.fleet.pending || this.closed || (this.inFlightTotal() > 0 && now - this.lastCallAt >= CONCURRENCY_KEEPALIVE_MS - 5));
+    if (busy.length === 0 && !ride) return;
     const sent = busy.map((l) => {
       const blocked = this.stateOf(l.name, now).state !== 'active';
       const ask = l.spec && !this.closed && !blocked && (l.demand || this.topUp(l)) ? Math.max(1, l.size - l.permits - l.ahead.length) : 0;
@@ -670,6 +720,7 @@ export class LeaseEngine {
     });
     const ago = (at: number | undefined): number => (at === undefined ? -1 : Math.max(0, now - at));
     const keys = [...busy.map((l) => l.bucketKey), ...busy.map((l) => l.stateKey), ...busy.map((l) => l.learnKey), ...busy.map((l) => l.startKey), this.stateStore.namesKey];
+    if (conc) keys.push(conc.key, `${conc.key}:w`);
     const args: (string | number)[] = [keys.length, ...keys, busy.length, this.channel, this.id];
     for (const s of sent) {
       const spec = s.l.spec ?? { windowMs: 60_000, requestBurst: 1, tokenBurst: 0 };
@@ -709,6 +760,9 @@ export class LeaseEngine {
         ...stateArgs(s.stateWrite, now),
       );
     }
+    // The fleet's concurrency limit: this worker's report, its proposed step (lease.lua, after the keys).
+    const concSent = conc?.fleet.args(this.closed);
+    if (concSent) args.push(...concSent.args);
     this.calls++;
     this.lastCallAt = now;
 
@@ -730,6 +784,7 @@ export class LeaseEngine {
         s.l.strike ??= s.strike;
         if (s.stateWrite) s.l.stateWrite = s.l.stateWrite ? mergeWrites(s.stateWrite, s.l.stateWrite) : s.stateWrite;
       }
+      conc?.fleet.restore(concSent?.sent);
       throw e;
     }
     const back = this.clock.now();
@@ -768,6 +823,7 @@ export class LeaseEngine {
       this.adopt(l.name, raw, pttl, back);
       this.learn(s, a.slice(6), back);
     });
+    if (conc && !this.closed) conc.fleet.answer(answer.slice(sent.length * ANSWER, sent.length * ANSWER + CONCURRENCY_ANSWER));
     // Something still waits for a start that the bucket could not grant: ask again when it can.
     let next = Infinity;
     for (const s of sent) if (s.demand && s.l.permits < 1 && s.ask > 0) next = Math.min(next, s.l.nextAt);

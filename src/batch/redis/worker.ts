@@ -16,7 +16,8 @@
  *
  * The fleet shares one quota through leases (leases.ts: the executor's limiters are answered from a
  * small local allowance of the shared Redis bucket, refilled in the background) and one set of key
- * states (shared-pool.ts: a key cooled, parked or disabled by any worker is out for all). The daily
+ * states (shared-pool.ts: a key cooled, parked or disabled by any worker is out for all); an adaptive
+ * concurrency limit is the fleet's, each worker running its share (shared-concurrency.ts). The daily
  * budget of `requestsPerDay` and the shared circuit breaker are asked just before each request, in the
  * attempt-start hook.
  *
@@ -50,6 +51,7 @@ import type { BatchEvents } from '../types.js';
 import { LeaseEngine } from './leases.js';
 import { bullPrefix, type ItemJobData } from './queue.js';
 import type { JobLock, RedisJobStore } from './redis-store.js';
+import { FleetConcurrency } from './shared-concurrency.js';
 import { FleetKeyPool } from './shared-pool.js';
 
 /** Options of {@link RedisBatchWorker}. */
@@ -84,7 +86,7 @@ export interface RedisBatchWorkerOptions {
   /** Quota monitoring of every key (alerts, pause threshold, day offset); the daily pause applies to the fleet. */
   quota?: KeyPoolOptions['quota'];
   retry?: RetryPolicy | RetryPolicyOptions;
-  /** Calls in flight at once in this worker: a number (default 16), or adaptive (AIMD), as in `createSluice`. */
+  /** Calls in flight at once in this worker: a number (default 16), or adaptive (AIMD), as in `createSluice`; adaptive, the limit is the fleet's, each worker running its share (shared-concurrency.ts). */
   concurrency?: ConcurrencyOption;
   /** Items this worker holds at once (taken from the queue, queued or running in the executor). Default 2 x the (maximum) concurrency, at least 4: a job held waits for its start with its lock renewed. */
   window?: number;
@@ -183,6 +185,8 @@ export class RedisBatchWorker {
         this.pool = pool;
         return new FleetKeyPool(pool, names, this.leases);
       },
+      // An adaptive limit is the fleet's, split over its workers (shared-concurrency.ts).
+      shareConcurrency: (limit) => this.leases.attachConcurrency(new FleetConcurrency(limit), `${o.store.base}:conc`),
       clock: this.clock,
       ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
       ...(o.selection ? { selection: o.selection } : {}),

@@ -8,7 +8,8 @@
 -- the fleet's successes `ok` and starts `st` so far; while nothing limits it, the fleet's start cap
 -- `fc`, when it last stepped `fat` and the peak of calls in flight since `fp`); KEYS[3N + i]: the
 -- fleet's reservations of that cap (hash: worker id -> 'reserved:held:server ms' of its last report);
--- KEYS[4N + 1]: the set of key names with a state (key-set.lua's).
+-- KEYS[4N + 1]: the set of key names with a state (key-set.lua's); with the fleet's concurrency
+-- limit, KEYS[4N + 2] its hash and KEYS[4N + 3] the workers' reports (fleet-concurrency.lua).
 -- ARGV[1] N; ARGV[2] the channel a new congestion event or strike is published on (the key's name,
 -- so that every worker asks for it at once, not with its next lease); ARGV[3] this worker's id; then
 -- one block of 33 per key, from b = 4 + (i - 1) * 33:
@@ -25,11 +26,15 @@
 --   its reservation goes), next (the
 --   cap's next slow-start step from `seen`) and stepMs (how long a step lasts at least); then a state
 --   this worker set on the key, as key-set.lua takes it: state ('' = none), ms until it ends, reason.
+-- After the keys' blocks, when this worker's concurrency is adaptive (else absent): seen (the fleet's
+-- step its limit is at), from, to (its own step of its share, '' = none), min, max, initial (its
+-- bounds), gone ('1': it stops).
 -- Returns, per key (18): granted, waitMs (until one more start could be granted), state JSON or '', its
 -- PTTL, aheadMs (ms until the granted starts may be used, 0 = now) and stepMs (between them when ahead),
 -- seq, ms since the event, mx, bs, g, ok, st, strikes, ms since the last strike, then the fleet's calls
 -- in flight on the key after this grant (as reported), how many this worker may hold (its share, less
--- what the others reserve) and the cap ('' where not capped).
+-- what the others reserve) and the cap ('' where not capped); then, with the concurrency block, the
+-- fleet's limit, its step, slow start (1/0), live workers and this worker's share.
 local A = {}
 for i = 1, #ARGV do A[i] = ARGV[i] end
 local K = {}
@@ -40,9 +45,6 @@ local me = A[3]
 local out = {}
 -- What the fleet learnt of a key is forgotten after this long without news (ms).
 local LEARN_TTL_MS = 600000
--- A worker's report of its calls in flight counts this long (ms): one that stopped reporting (crashed,
--- or its calls outlast this) no longer holds the fleet's starts.
-local FLEET_FRESH_MS = 2000
 
 local function set_spec(b, at)
   for j = 0, 5 do ARGV[at + j] = A[b + 10 + j] end
@@ -66,18 +68,11 @@ local function fleet_share(L, F, seen, nextc, step_ms)
   if (num(f[1]) or 0) > 0 then return nil, 0, '' end
   local now = server_now()
   local reserved, holding, workers = 0, 0, 1
-  local all = redis.call('HGETALL', F)
-  for j = 1, #all, 2 do
-    if all[j] ~= me then
-      local r, h, at = string.match(all[j + 1], '^([^:]*):([^:]*):(.*)$')
-      if r and now - tonumber(at) <= FLEET_FRESH_MS then
-        reserved = reserved + tonumber(r)
-        holding = holding + tonumber(h)
-        workers = workers + 1
-      else
-        redis.call('HDEL', F, all[j])
-      end
-    end
+  for _, v in pairs(fresh_reports(F, me, now)) do
+    local r, h = string.match(v, '^([^:]*):(.*)$')
+    reserved = reserved + tonumber(r)
+    holding = holding + tonumber(h)
+    workers = workers + 1
   end
   local cap, at, peak = num(f[2]), num(f[3]), num(f[4]) or 0
   if cap == nil then
@@ -262,5 +257,12 @@ for i = 1, n do
   out[#out + 1] = fleet_in
   out[#out + 1] = share
   out[#out + 1] = fleet_cap
+end
+-- The fleet's concurrency limit (fleet-concurrency.lua), when this worker's is adaptive: its report,
+-- its proposed step, and its share in the answer's last 5 entries.
+local cb = 4 + n * 33
+if A[cb] ~= nil and A[cb] ~= '' then
+  local r = fleet_concurrency(K[4 * n + 2], K[4 * n + 3], me, A[cb], A[cb + 1], A[cb + 2], A[cb + 3], A[cb + 4], A[cb + 5], A[cb + 6])
+  for j = 1, 5 do out[#out + 1] = r[j] end
 end
 return out
