@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { CliError, ExitCode } from './exit-codes.js';
 import { RENAMED_OPTIONS, renamedTo } from './library-options.js';
 import { OPTIONS, envOf, flagAttribute, flagOf, type OptionName, type OptionSpec, type SluiceConfig } from './options.js';
-import { parseDuration } from '../classify/duration.js';
+import { parseDurationText } from './duration-text.js';
 
 /**
  * Builds the run configuration from four sources with the precedence
@@ -123,16 +123,7 @@ function fromText(name: OptionName, spec: OptionSpec<unknown>, value: unknown, s
   }
 }
 
-/**
- * Parses `250`, `250ms`, `30s`, `1.5m`, `24h`, `7d` and compound `1m30s` into milliseconds.
- * A bare number is milliseconds (the CLI's convention); anything with units goes through the same
- * duration parser as provider headers (`parseDuration`). Returns undefined for anything else (never throws).
- */
-export function parseDurationText(text: string): number | undefined {
-  const t = text.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Number(t);
-  return parseDuration(t);
-}
+export { parseDurationText };
 
 function validate(name: OptionName, spec: OptionSpec<unknown>, value: unknown, source: ConfigSource, raw: unknown): unknown {
   const result = spec.schema.safeParse(value);

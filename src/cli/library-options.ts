@@ -3,6 +3,7 @@ import { checkByKind, type KindPolicyOptions } from '../attempt/policy.js';
 import { checkKnownKeys, checkObject } from '../attempt/validate.js';
 import type { ErrorKind } from '../classify/kinds.js';
 import { validateLimits, type KeyLimits } from '../flow/limits.js';
+import { parseDurationText } from './duration-text.js';
 
 /**
  * The CLI's options take the library's names: the top-level limits and attempts (`requestsPerMinute`,
@@ -27,6 +28,19 @@ export type KeyLimitOverride = Pick<KeyLimits, (typeof KEY_LIMIT_FIELDS)[number]
 
 /** Names of per-key limits in `keyLimits` and of the CLI's limit options before they took the library's. */
 export const RENAMED_LIMITS = { rpm: 'requestsPerMinute', tpm: 'tokensPerMinute', rpd: 'requestsPerDay' } as const;
+
+/**
+ * Top-level duration options (a text such as `5s`, or ms) whose per-key limit in `keyLimits` is the
+ * library's field in ms: the top-level name written in an entry is refused with the field to use.
+ */
+export const DURATION_LIMITS = { minSpacing: 'minSpacingMs' } as const;
+
+/** What a top-level duration name inside `keyLimits` is told: `use the library's "minSpacingMs": 5000 (a number of ms)`. */
+function durationLimitHint(value: unknown, now: string): string {
+  const ms = typeof value === 'number' ? value : typeof value === 'string' ? parseDurationText(value) : undefined;
+  const example = ms !== undefined && Number.isFinite(ms) ? `"${now}": ${ms}` : `"${now}"`;
+  return `a per-key limit takes the library's name and unit: use ${example} (a number of ms; the top-level option is a duration)`;
+}
 
 /**
  * The CLI's top-level options renamed to the library's names: old config key -> new. Their flags and
@@ -99,7 +113,8 @@ function refuseRenamedRetryFields(o: Record<string, unknown>, path: string): voi
 
 /**
  * Validates `keyLimits` (`{keyName: KeyLimits}`) with the library's `validateLimits`; an old name
- * (`rpm`, `tpm`, `rpd`) is refused with the library's name, any other unknown field by name.
+ * (`rpm`, `tpm`, `rpd`) is refused with the library's name, a top-level duration name (`minSpacing`)
+ * with the library's field in ms, any other unknown field by name.
  */
 export function checkKeyLimits(value: unknown, field = 'keyLimits'): Record<string, KeyLimitOverride> {
   const keys = checkObject(value, field);
@@ -108,6 +123,9 @@ export function checkKeyLimits(value: unknown, field = 'keyLimits'): Record<stri
     const obj = checkObject(limits, path);
     for (const [old, now] of Object.entries(RENAMED_LIMITS)) {
       if (old in obj) throw new TypeError(`${path}.${old}: ${renamedTo(now)}`);
+    }
+    for (const [top, now] of Object.entries(DURATION_LIMITS)) {
+      if (top in obj) throw new TypeError(`${path}.${top}: ${durationLimitHint(obj[top], now)}`);
     }
     checkKnownKeys(obj, KEY_LIMIT_FIELDS, path);
     validateLimits(obj as KeyLimits, path);

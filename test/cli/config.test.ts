@@ -272,6 +272,12 @@ describe('per-key limits', () => {
     expect(msg({ K_A: { tpm: 60 } })).toContain("keyLimits.K_A.tpm: renamed to tokensPerMinute, the library's name");
     expect(msg({ K_A: { rpd: 60 } })).toContain("keyLimits.K_A.rpd: renamed to requestsPerDay, the library's name");
     expect(msg({ K_A: { burst: 2 } })).toContain('keyLimits.K_A.burst is not a known option (known: requestsPerMinute,');
+    // The top-level duration's name is refused with the library's field in ms, converted when it can be.
+    expect(msg({ K_A: { minSpacing: '5s' } })).toContain(
+      'keyLimits.K_A.minSpacing: a per-key limit takes the library\'s name and unit: use "minSpacingMs": 5000 (a number of ms; the top-level option is a duration)',
+    );
+    expect(msg({ K_A: { minSpacing: 250 } })).toContain('use "minSpacingMs": 250 (a number of ms');
+    expect(msg({ K_A: { minSpacing: 'soon' } })).toContain('keyLimits.K_A.minSpacing: a per-key limit takes the library\'s name and unit: use "minSpacingMs" (a number of ms');
     const env = fail(() => loadConfig({ env: { SLUICE_KEY_LIMITS: '{"K_A":{"minSpacingMs":-5}}' } })).message;
     expect(env).toContain('from environment variable SLUICE_KEY_LIMITS: keyLimits.K_A: minSpacingMs must be a finite number >= 0, got -5');
   });
