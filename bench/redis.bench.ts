@@ -276,7 +276,7 @@ async function idle(workers: number, dir: string, ms: number): Promise<Counts & 
 export async function benchRedis(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-redis-'));
   try {
-    console.log(`${ITEMS} requests, ${KEYS} keys x ${RPM_PER_KEY}/min (global ${(KEYS * RPM_PER_KEY) / 60}/s), latency 10-40 ms, 16 calls in flight per worker`);
+    console.log(`${ITEMS} requests, ${KEYS} keys x ${RPM_PER_KEY}/min (global ${(KEYS * RPM_PER_KEY) / 60}/s), latency 10-40 ms, ${process.env.SLUICE_BENCH_REDIS_ADAPTIVE === '1' ? 'adaptive concurrency up to 16 per worker (the fleet limit, shared)' : '16 calls in flight per worker'}`);
     for (const [workers, headers] of CONFIGS) {
       const r = await one(workers, dir, headers);
       const per = (n: number): string => (n / ITEMS).toFixed(2);
