@@ -18,7 +18,7 @@ export interface RetryLogOptions {
 
 /**
  * The callbacks that write a retry loop's structured events:
- * - `retry` (warn): `attempt_number`, `attempts` (the bound), `wait_seconds`, `error_type`; message `retry 2/3 for <label>, waiting 60s`.
+ * - `retry` (warn): `attempt_number`, `max_attempts` (the bound: the event's `attempts`; in logs `attempts` counts attempts made), `wait_seconds`, `error_type`; message `retry 2/3 for <label>, waiting 60s`.
  * - `success` (info): `total_attempts`; message `<label> succeeded on attempt N`.
  * - `failed_all_retries` (error): `attempts_made`, `final_error`, `error_type`; message `<label> failed after N attempts`.
  * - `non_retryable_error` (error): the kind and message; no retry was made.
@@ -37,7 +37,7 @@ export function retryLogHooks(logger: Logger, options: RetryLogOptions = {}): Re
           event_type: `${prefix}retry`,
           label: name(e.label),
           attempt_number: e.attempt,
-          attempts: e.attempts,
+          max_attempts: e.attempts,
           wait_seconds: wait,
           error_type: e.classification.kind,
           error_message: e.classification.message,

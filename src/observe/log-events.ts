@@ -38,7 +38,7 @@ export type RunLogEventName = keyof typeof RUN_LOG_EVENTS;
  * prefix (`clip_download_retry`): the names the stories use.
  */
 export const RETRY_LOG_EVENTS = {
-  retry: ['label', 'attempt_number', 'attempts', 'wait_seconds', 'error_type', 'error_message', 'status'],
+  retry: ['label', 'attempt_number', 'max_attempts', 'wait_seconds', 'error_type', 'error_message', 'status'],
   success: ['label', 'total_attempts'],
   failed_all_retries: ['label', 'attempts_made', 'error_type', 'final_error', 'reason', 'history'],
   non_retryable_error: ['label', 'attempts_made', 'error_type', 'final_error', 'status'],

@@ -83,7 +83,7 @@ describe('retry logging', () => {
     await clock.run(retry(fn, policy, { clock, events, label: 'variant A' }));
     const r = records();
     expect(r.map((x) => x.event_type)).toEqual(['veo_submit_retry', 'veo_submit_retry', 'veo_submit_success']);
-    expect(r[0]).toMatchObject({ attempt_number: 1, attempts: 3, wait_seconds: 30, error_type: 'rate_limited', level: 40 });
+    expect(r[0]).toMatchObject({ attempt_number: 1, max_attempts: 3, wait_seconds: 30, error_type: 'rate_limited', level: 40 });
     expect(r[1]?.msg).toBe('retry 2/2 for variant A, waiting 60s (rate_limited)');
     expect(r[2]).toMatchObject({ total_attempts: 3, msg: 'variant A succeeded on attempt 3' });
   });
