@@ -70,9 +70,10 @@ export interface SluiceOptions<P, R> {
    */
   shareConcurrency?: (limit: AdaptiveConcurrency) => void;
   /**
-   * Cooldown after a 429 that named no wait and no reset, ms. Default 1,000 when `learnRate` is on (the
-   * learned rate protects the server; doubled for each further bare 429 in a row, up to 8,000), a fixed
-   * 30,000 when it is off.
+   * Cooldown after a 429 that named no wait and no reset, ms. Default 100 when `learnRate` is on (the
+   * learned rate protects the server; one start's spacing at the rate just learned where that is
+   * shorter; doubled for each further bare 429 in a row, probed at least every second or quarter of the
+   * refusal so far, up to 8,000), a fixed 30,000 when it is off. A configured value is never shortened.
    */
   defaultCooldownMs?: number;
   /** Per-attempt timeout, ms. Default: the retry policy's `timeoutMs`, else none. */

@@ -111,6 +111,12 @@ export class Executor<P = unknown, R = unknown> {
     // Every in-flight call without its own controller listens on this one signal.
     setMaxListeners(0, this.shutdown.signal);
     if (config.handleSignals) this.installSignalHandlers();
+    // A limit raised between outcomes (a fleet's share arriving with a lease answer, batch/redis)
+    // starts what it allows at once, not at the next outcome. After the current step: the raise may
+    // come in the middle of an outcome's bookkeeping.
+    this.events.on('concurrencyChange', (c) => {
+      if (c.to > c.from) queueMicrotask(() => this.pump());
+    });
   }
 
   /** Jobs waiting to start (ready or waiting for a retry time). */

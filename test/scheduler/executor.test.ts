@@ -6,6 +6,7 @@ import { RetryError } from '../../src/attempt/retry-error.js';
 import { SluiceError } from '../../src/classify/sluice-error.js';
 import type { CallContext } from '../../src/provider/types.js';
 import type { BatchExecutor } from '../../src/batch/types.js';
+import type { AdaptiveConcurrency } from '../../src/flow/adaptive-concurrency.js';
 
 const keys = (...names: string[]) => names.map((name) => ({ name, secret: `sk-${name}-secret` }));
 
@@ -273,6 +274,32 @@ describe('fits the batch layer', () => {
     await expect(clock.run(value)).resolves.toBe('x');
     expect(starts).toEqual([{ jobId: 'line-1', attempt: 3, key: 'k' }]);
     expect(ends).toEqual([{ jobId: 'line-1', attempt: 3, key: 'k', ok: true, outcome: 'success' }]);
+    await sluice.close();
+  });
+
+  it('a concurrency limit raised between outcomes (a fleet share adopted) starts the calls it allows at once, not at the next outcome', async () => {
+    const clock = new VirtualClock();
+    let limit: AdaptiveConcurrency | undefined;
+    const release: (() => void)[] = [];
+    const sluice = createSluice<string, string>({
+      clock,
+      concurrency: { initial: 1, min: 1, max: 4 },
+      shareConcurrency: (l) => (limit = l),
+      provider: (p) => new Promise<string>((resolve) => release.push(() => resolve(p))),
+    });
+    const all = Promise.all(['a', 'b', 'c', 'd'].map((p) => sluice.run(p)));
+    await clock.advance(0);
+    expect(sluice.active).toBe(1);
+    limit!.adopt(3, "the fleet's limit");
+    // No outcome came: the raise alone starts two more.
+    await clock.advance(0);
+    expect(sluice.active).toBe(3);
+    expect(sluice.queued).toBe(1);
+    for (let i = 0; i < 4; i++) {
+      release.shift()?.();
+      await clock.advance(0);
+    }
+    await clock.run(all);
     await sluice.close();
   });
 });
