@@ -69,6 +69,12 @@ const WINDOWED_CLIMB = 4;
  * little fast, each exhausted early (5 % answered 429 against 3.6-4.8 % at 0.25).
  */
 const TURN_SHARE = 0.25;
+/**
+ * The least share of a window's cycle that its refusal must last to pace the key at the cycle's average
+ * ({@link LearnedRate.paceAfterRefusal}): a fixed window burst through refuses for most of its cycle, a
+ * rate just above a window's allowance for a few per cent of it (then the ordinary decrease suffices).
+ */
+const MIN_REFUSED_SHARE = 0.1;
 /** Fewest successes since the last decrease that a decrease is cut from; with fewer, the last second's. */
 const MIN_SAMPLE = 4;
 /** The longest window cycle (allowance and refusal) whose average {@link LearnedRate.paceAfterRefusal} reads, ms: a minute's window. */
@@ -206,8 +212,16 @@ export class LearnedRate {
     // began there, an aligned window a probe's gap before it at most.
     const turn = this.lastRefusedStart === undefined || this.lastRefusedStart > at ? at : this.lastRefusedStart + TURN_SHARE * (at - this.lastRefusedStart);
     this.cycleStart = at;
+    // One refusal, one pace at most. A key whose refusals outlast cooldowns keeps the slow climb above
+    // its estimate through later ordinary decreases too (see WINDOWED_CLIMB).
+    this.refusals = 0;
+    this.windowed = true;
     const span = turn - from;
     if (span < MIN_SPAN_MS || now - from >= CYCLE_RING_MS) return false;
+    // A refusal short against its cycle is an overshoot that the ordinary decrease already cut, not a
+    // window's allowance spent: a sliding log that counts refused calls refused two probes 0.3 s after a
+    // cycle of 5 s spent climbing from below the limit, whose average then paced it at 0.82 of it.
+    if (turn - this.lastDecreaseAt < MIN_REFUSED_SHARE * span) return false;
     const served = this.servedSince(now, from);
     if (served === 0) return false;
     const average = (served / span) * this.windowMs;
@@ -306,7 +320,7 @@ export class LearnedRate {
     const sending = this.measured() ?? Infinity;
     const capacity = refused || inForce === undefined ? goodput : Math.max(goodput, Math.min(0.95 * inForce, 1.5 * goodput, sending));
     const target = Math.max(this.minRate, Math.min(inForce ?? Infinity, this.beta * capacity));
-    this.begin({ max: Math.max(target, capacity), base: target, at: now, guessed: measured === undefined, windowed: refused }, ceiling);
+    this.begin({ max: Math.max(target, capacity), base: target, at: now, guessed: measured === undefined, windowed: refused || this.windowed }, ceiling);
     return true;
   }
 

@@ -128,6 +128,27 @@ describe('LearnedRate', () => {
     expect(lr.paceAfterRefusal(T0 + 5_650, T0 + 5_600, lr.rate(T0 + 5_650), undefined)).toBe(false);
   });
 
+  it('a refusal short against its cycle (a sliding log that counts refused calls) is not paced at the cycle\'s average, but the key keeps the slow climb', () => {
+    const lr = perSecond();
+    // Five seconds at 20/s (a cycle spent below the limit as much as at it), then a 429: an ordinary decrease.
+    serve(lr, 0, 5_000, 50, 50);
+    expect(lr.decrease(T0 + 5_000, 21, undefined, T0 + 4_990)).toBe(true);
+    const cut = lr.rate(T0 + 5_000)!;
+    // The first probe is refused too (the refused call still fills the log); the next is served.
+    expect(lr.decrease(T0 + 5_100, cut, undefined, T0 + 5_050)).toBe(false);
+    lr.count(T0 + 5_250);
+    lr.onSuccess(T0 + 5_250, T0 + 5_300);
+    // 0.1 s of refusal in a cycle of 5 s: the ordinary cut stands (the cycle's average, 0.95 x 19.8/s, would pace it lower).
+    expect(lr.paceAfterRefusal(T0 + 5_300, T0 + 5_250, lr.rate(T0 + 5_300), undefined)).toBe(false);
+    expect(lr.rate(T0 + 5_300)!).toBeGreaterThanOrEqual(cut);
+    // Its refusals outlast a cooldown: above the estimate it climbs four times slower, as after a window.
+    expect(lr.snapshot()!.windowed).toBe(true);
+    const estimate = lr.snapshot()!.max;
+    expect(lr.rate(T0 + 9_000)!).toBeLessThan(estimate * 1.25);
+    // One refusal, one verdict: the next success is no refusal's end.
+    expect(lr.refusalEnded()).toBe(false);
+  });
+
   it('a decrease soon after the last one, with too few successes since, is cut from the last second, not from one slot', () => {
     const lr = perSecond();
     // A second at 20/s, answered in 50 ms, then a 429: the first decrease.
