@@ -43,9 +43,73 @@ export interface LearnedInFlightCapOptions {
 }
 
 /** In-flight counts above this are counted together. */
-const MAX_TRACKED = 64;
+export const MAX_TRACKED = 64;
 /** Counts are halved after this many outcomes, so the evidence follows the server. */
-const HALVE_EVERY = 256;
+export const HALVE_EVERY = 256;
+
+/**
+ * The evidence of a cap: outcomes by the key's calls in flight at their start (index 1..
+ * {@link MAX_TRACKED}; index 0 unused), and how many outcomes were recorded since the counts began
+ * (they are halved at each multiple of {@link HALVE_EVERY}).
+ */
+export interface InFlightCounts {
+  readonly ok: ArrayLike<number>;
+  readonly refused: ArrayLike<number>;
+  readonly outcomes: number;
+}
+
+/** Where a {@link LearnedInFlightCap} stands (times on its clock), to be taken by another learner with {@link LearnedInFlightCap.restore}. */
+export interface InFlightCapState {
+  /** The cap, or undefined when none was learned. */
+  readonly cap: number | undefined;
+  /** The cap before the latest lift, while that lift is on trial. */
+  readonly trialOf: number | undefined;
+  /** How long without a refusal before the next lift, ms. */
+  readonly liftAfterMs: number;
+  /** When the cap was last set (learned, lifted, put back). */
+  readonly since: number;
+  /** The latest refusal. */
+  readonly lastRefusedAt: number;
+}
+
+/** The in-flight count a call started with, as the counts index it. */
+export function inFlightLevel(inFlight: number): number {
+  return Math.max(1, Math.min(MAX_TRACKED, Math.floor(inFlight)));
+}
+
+/**
+ * The in-flight count that splits refused calls from served ones best, if a split is clear: the one
+ * rule of a learned cap, for one process's counts and for a fleet's pooled ones (batch/redis).
+ */
+export function inFlightSplit(counts: Pick<InFlightCounts, 'ok' | 'refused'>, o: Required<Pick<LearnedInFlightCapOptions, 'minShareAbove' | 'contrast' | 'minRefusedAbove' | 'minOutcomesBelow'>>): number | undefined {
+  const ok = (i: number): number => counts.ok[i] ?? 0;
+  const refused = (i: number): number => counts.refused[i] ?? 0;
+  let best: number | undefined;
+  let bestGap = 0;
+  let okBelow = 0;
+  let refusedBelow = 0;
+  let okAbove = 0;
+  let refusedAbove = 0;
+  for (let i = 1; i <= MAX_TRACKED; i++) {
+    okAbove += ok(i);
+    refusedAbove += refused(i);
+  }
+  for (let c = 1; c < MAX_TRACKED; c++) {
+    okBelow += ok(c);
+    refusedBelow += refused(c);
+    okAbove -= ok(c);
+    refusedAbove -= refused(c);
+    if (refusedAbove < o.minRefusedAbove) break;
+    if (okBelow + refusedBelow < o.minOutcomesBelow) continue;
+    const below = refusedBelow / (okBelow + refusedBelow);
+    const above = refusedAbove / (okAbove + refusedAbove);
+    if (above >= o.minShareAbove && above >= o.contrast * below && above - below > bestGap) {
+      best = c;
+      bestGap = above - below;
+    }
+  }
+  return best;
+}
 
 export class LearnedInFlightCap implements InFlightCapLearner {
   private readonly ok = new Float64Array(MAX_TRACKED + 1);
@@ -102,7 +166,7 @@ export class LearnedInFlightCap implements InFlightCapLearner {
 
   /** Records the outcome of a call that started with `inFlight` of the key's calls in flight (itself included). */
   record(inFlight: number, refused: boolean, now: number): void {
-    const k = Math.max(1, Math.min(MAX_TRACKED, Math.floor(inFlight)));
+    const k = inFlightLevel(inFlight);
     (refused ? this.refused : this.ok)[k]! += 1;
     if (++this.outcomes % HALVE_EVERY === 0) {
       for (let i = 0; i <= MAX_TRACKED; i++) {
@@ -128,32 +192,37 @@ export class LearnedInFlightCap implements InFlightCapLearner {
     }
   }
 
-  /** The in-flight count that splits refused calls from served ones best, if a split is clear. */
+  /** The in-flight count that splits refused calls from served ones best, if a split is clear ({@link inFlightSplit}). */
   private split(): number | undefined {
-    let best: number | undefined;
-    let bestGap = 0;
-    let okBelow = 0;
-    let refusedBelow = 0;
-    let okAbove = 0;
-    let refusedAbove = 0;
-    for (let i = 1; i <= MAX_TRACKED; i++) {
-      okAbove += this.ok[i]!;
-      refusedAbove += this.refused[i]!;
+    return inFlightSplit({ ok: this.ok, refused: this.refused }, this.o);
+  }
+
+  /** Where this learner stands (for a fleet's: what it proposes to the others). */
+  state(): InFlightCapState {
+    return { cap: this.capValue, trialOf: this.lifted, liftAfterMs: this.liftAfter, since: this.capSince, lastRefusedAt: this.lastRefusedAt };
+  }
+
+  /** Its evidence so far. */
+  counts(): InFlightCounts {
+    return { ok: this.ok, refused: this.refused, outcomes: this.outcomes };
+  }
+
+  /**
+   * Takes `state` (another learner's, or a fleet's: batch/redis) as this one's, and `counts` as its
+   * evidence when given (the fleet's pooled counts): from then on it records and decides as if it had
+   * seen them itself.
+   */
+  restore(state: InFlightCapState, counts?: InFlightCounts): void {
+    this.capValue = state.cap;
+    this.lifted = state.cap === undefined ? undefined : state.trialOf;
+    this.liftAfter = state.liftAfterMs;
+    this.capSince = state.since;
+    this.lastRefusedAt = state.lastRefusedAt;
+    if (!counts) return;
+    for (let i = 0; i <= MAX_TRACKED; i++) {
+      this.ok[i] = counts.ok[i] ?? 0;
+      this.refused[i] = counts.refused[i] ?? 0;
     }
-    for (let c = 1; c < MAX_TRACKED; c++) {
-      okBelow += this.ok[c]!;
-      refusedBelow += this.refused[c]!;
-      okAbove -= this.ok[c]!;
-      refusedAbove -= this.refused[c]!;
-      if (refusedAbove < this.o.minRefusedAbove) break;
-      if (okBelow + refusedBelow < this.o.minOutcomesBelow) continue;
-      const below = refusedBelow / (okBelow + refusedBelow);
-      const above = refusedAbove / (okAbove + refusedAbove);
-      if (above >= this.o.minShareAbove && above >= this.o.contrast * below && above - below > bestGap) {
-        best = c;
-        bestGap = above - below;
-      }
-    }
-    return best;
+    this.outcomes = counts.outcomes;
   }
 }

@@ -37,6 +37,11 @@
  * The fleet's adaptive concurrency limit rides on the same call (shared-concurrency.ts): each call
  * reports the worker, carries its proposed step and brings back its share.
  *
+ * So does a key's concurrency cap learned from bare 429s (fleet-in-flight-cap.ts): each call reports
+ * this worker's calls in flight on the key and its outcomes by the fleet's calls in flight at their
+ * start; the fleet's cap, decided on the pooled outcomes, is split into shares reserved as the start
+ * cap's are.
+ *
  * Cost: one command per lease for all keys, instead of one reserve per request; nothing when idle.
  */
 import { randomBytes } from 'node:crypto';
@@ -48,6 +53,8 @@ import type { BucketSpec, ReserveResult, ServerCap } from '../../flow/bucket.js'
 import { readScript } from '../../flow/redis/scripts.js';
 import { specArgs, type RedisKeyStateStore } from '../../flow/redis/redis-flow-backend.js';
 import type { LearnedRateState } from '../../flow/learned-rate.js';
+import { HALVE_EVERY } from '../../flow/learned-in-flight-cap.js';
+import { CAP_ANSWER, FleetInFlightCap } from './fleet-in-flight-cap.js';
 import { CONCURRENCY_ANSWER, type FleetConcurrency } from './shared-concurrency.js';
 import type { FleetLearner } from './shared-pool.js';
 
@@ -65,6 +72,12 @@ const LEASE_WAIT_MS = 2;
 const FLUSH_MS = 250;
 /** A start refused by the fleet's start cap asks again after this long, ms (about a call's latency: by then some of the fleet's calls have ended). */
 export const FLEET_POLL_MS = 25;
+/**
+ * A worker left no share of the fleet's learned cap (more workers than the cap) asks again after this
+ * long, ms: the others hold their shares while they have calls to make, so asking sooner mostly costs
+ * commands.
+ */
+export const CAP_POLL_MS = 250;
 /** The fleet's start ends when its cap reaches this many calls in flight on a key (it then binds no fleet of 16 workers of 16). */
 export const FLEET_START_MAX = 256;
 /**
@@ -88,12 +101,14 @@ export interface LeaseOptions {
    * congestion event or {@link FLEET_START_MAX}. Absent: no cap.
    */
   fleetStart?: number;
+  /** Whether the fleet learns each key's concurrency cap from bare 429s as one (fleet-in-flight-cap.ts). Default true. */
+  shareInFlightCap?: boolean;
 }
 
 const FLOW_BASE = new URL('../../flow/redis/redis-flow-backend.js', import.meta.url).href;
 const HERE = import.meta.url;
 
-/** The lease script: the bucket library, the bucket and key-state scripts as functions, the fleet's concurrency limit (fleet-concurrency.lua), then lease.lua. */
+/** The lease script: the bucket library, the bucket and key-state scripts as functions, the fleet's concurrency limit (fleet-concurrency.lua) and learned cap (fleet-cap.lua), then lease.lua. */
 function leaseScript(): string {
   const wrap = (name: string, file: string): string => `local function ${name}()\n${readScript(FLOW_BASE, file)}\nend\n`;
   return [
@@ -103,12 +118,13 @@ function leaseScript(): string {
     wrap('sluice_cap', 'cap'),
     wrap('sluice_key_set', 'key-set'),
     readScript(HERE, 'fleet-concurrency'),
+    readScript(HERE, 'fleet-cap'),
     readScript(HERE, 'lease'),
   ].join('\n');
 }
 
-/** Entries of the lease answer per key (lease.lua). */
-const ANSWER = 18;
+/** Entries of the lease answer per key (lease.lua): 18, then the learned cap's and the others' calls in flight. */
+const ANSWER = 18 + CAP_ANSWER + 1;
 
 /** One key's local side of its lease. */
 interface Lease {
@@ -118,6 +134,12 @@ interface Lease {
   readonly learnKey: string;
   /** The workers' reservations of the fleet's start cap on the key (lease.lua). */
   readonly startKey: string;
+  /** The fleet's learned concurrency cap on the key and its evidence (fleet-cap.lua). */
+  readonly capKey: string;
+  /** The learner of that cap in this worker, once the key's limiter asked for it. */
+  capLearner: FleetInFlightCap | undefined;
+  /** The fleet's learned cap as of the last answer (undefined: none). */
+  learnedCap: number | undefined;
   /** Starts held and not used yet (usable now). */
   permits: number;
   /** Starts granted ahead, by the time each may be used (local clock, ascending), and the bucket's spacing between them, ms. */
@@ -232,6 +254,9 @@ export class LeaseEngine {
         stateKey: `${prefix}:flow:state:${name}`,
         learnKey: `${prefix}:flow:learn:${name}`,
         startKey: `${prefix}:flow:start:${name}`,
+        capKey: `${prefix}:flow:cap:${name}`,
+        capLearner: undefined,
+        learnedCap: undefined,
         permits: 0,
         ahead: [],
         aheadStep: 0,
@@ -272,6 +297,7 @@ export class LeaseEngine {
       waitMs: (key, tokens, spec, now) => this.waitMs(key, tokens, spec, now),
       settle: (key, delta, spec) => this.settle(key, delta, spec),
       cap: (key, cap, now) => this.cap(key, cap, now),
+      inFlightCap: (key) => this.capLearnerOf(key),
     };
     this.keys = {
       get: (key, now) => this.stateOf(key, now),
@@ -309,6 +335,19 @@ export class LeaseEngine {
     l.poked = true;
     const now = this.clock.now();
     this.soon(now, now);
+  }
+
+  /** The learner of `key`'s concurrency cap, shared with the fleet (undefined: not one of this worker's keys, or not shared). */
+  private capLearnerOf(key: string): FleetInFlightCap | undefined {
+    const l = this.leases.get(key);
+    if (!l || this.options.shareInFlightCap === false) return undefined;
+    const learner = new FleetInFlightCap();
+    learner.onNews = (urgent) => {
+      const now = this.clock.now();
+      this.soon(urgent ? now : now + FLUSH_MS, now);
+    };
+    l.capLearner = learner;
+    return learner;
   }
 
   /** The pool that adopts what the fleet learnt (the worker's FleetKeyPool). */
@@ -377,7 +416,7 @@ export class LeaseEngine {
     for (const l of this.leases.values()) this.expire(l, now, true);
     this.closed = true;
     // With the fleet's concurrency limit, the last call takes this worker's report away (the others' shares grow at once).
-    const last = this.concurrency !== undefined || [...this.leases.values()].some((l) => l.giveBack > 0 || l.settle !== 0 || l.cap || l.successes > 0 || l.decrease || l.strike || l.stateWrite || l.share !== undefined);
+    const last = this.concurrency !== undefined || [...this.leases.values()].some((l) => l.giveBack > 0 || l.settle !== 0 || l.cap || l.successes > 0 || l.decrease || l.strike || l.stateWrite || l.share !== undefined || l.capLearner !== undefined);
     if (last) await this.call().catch(() => undefined);
   }
 
@@ -400,7 +439,7 @@ export class LeaseEngine {
       l.permits++;
       l.grantedAt = now;
     }
-    if (this.fits(l, tokens, spec)) {
+    if (this.fits(l, tokens, spec) && !this.overCapShare(l)) {
       l.permits--;
       l.starts++;
       this.count(l, now);
@@ -440,7 +479,12 @@ export class LeaseEngine {
     l.spec = spec;
     this.expire(l, now, false);
     this.promote(l, now);
-    return this.fits(l, tokens, spec) || (l.permits < 1 && this.withinShare(l, spec, now)) ? 0 : this.want(l, tokens, now);
+    return (this.fits(l, tokens, spec) && !this.overCapShare(l)) || (l.permits < 1 && this.withinShare(l, spec, now)) ? 0 : this.want(l, tokens, now);
+  }
+
+  /** Whether this worker's calls in flight on `l`'s key fill its share of the fleet's learned cap (its held starts wait until one ends). */
+  private overCapShare(l: Lease): boolean {
+    return l.learnedCap !== undefined && l.share !== undefined && (this.learner?.inFlight?.(l.name) ?? 0) >= l.share;
   }
 
   /** Whether a start on `l` is within this worker's share of the fleet's start cap while the shared bucket has nothing to limit (no request rate, token budget or spacing). */
@@ -461,12 +505,13 @@ export class LeaseEngine {
     // This worker's share of the fleet's start cap is in flight: one of its own calls ending frees it
     // (the executor looks again then; the share comes anew with each answer, its successes' too).
     // With none of its own in flight, the others hold the cap: ask again in a while.
-    if (l.share !== undefined && this.fleetCap(l) !== undefined) {
-      const used = (this.learner?.inFlight?.(l.name) ?? 0) + Math.max(0, l.permits);
+    if (l.share !== undefined && (this.fleetCap(l) !== undefined || l.learnedCap !== undefined)) {
+      // Of a learned cap, the share binds the calls in flight (the starts held wait for one to end).
+      const used = (this.learner?.inFlight?.(l.name) ?? 0) + (l.learnedCap !== undefined ? 0 : Math.max(0, l.permits));
       if (used >= l.share && used > 0) return Infinity;
       if (used >= l.share) {
         l.demand = true;
-        const at = Math.max(l.nextAt, now + FLEET_POLL_MS);
+        const at = Math.max(l.nextAt, now + (l.learnedCap !== undefined ? CAP_POLL_MS : FLEET_POLL_MS));
         this.soon(at, now);
         return Math.ceil(at - now);
       }
@@ -674,8 +719,8 @@ export class LeaseEngine {
     const busy: Lease[] = [];
     for (const l of this.leases.values()) {
       const need = l.demand || (this.topUp(l) && now - l.grantedAt < LEASE_TTL_MS * 4);
-      const news = l.successes > 0 || l.starts > l.startsReported || l.decrease !== undefined || l.strike !== undefined || l.stateWrite !== undefined || l.poked;
-      const leaving = this.closed && l.share !== undefined;
+      const news = l.successes > 0 || l.starts > l.startsReported || l.decrease !== undefined || l.strike !== undefined || l.stateWrite !== undefined || l.poked || l.capLearner?.pending === true;
+      const leaving = this.closed && (l.share !== undefined || l.capLearner !== undefined);
       if (need || news || leaving || l.giveBack > 0 || l.giveBackTokens > 0 || l.settle !== 0 || l.cap) busy.push(l);
     }
     const conc = this.concurrency;
@@ -703,6 +748,9 @@ export class LeaseEngine {
         // Its calls in flight and the starts it holds: what this worker takes of the fleet's cap (-1 when
         // it stops: its reservation goes at once, not when its report grows old).
         held: this.closed ? -1 : (this.learner?.inFlight?.(l.name) ?? 0) + Math.max(0, l.permits) + l.ahead.length,
+        capSent: l.capLearner?.take(),
+        // Of those, its calls in flight: the fleet's calls in flight are the learned cap's evidence.
+        calls: this.learner?.inFlight?.(l.name) ?? 0,
       };
       l.giveBack = 0;
       l.giveBackTokens = 0;
@@ -719,7 +767,7 @@ export class LeaseEngine {
       return item;
     });
     const ago = (at: number | undefined): number => (at === undefined ? -1 : Math.max(0, now - at));
-    const keys = [...busy.map((l) => l.bucketKey), ...busy.map((l) => l.stateKey), ...busy.map((l) => l.learnKey), ...busy.map((l) => l.startKey), this.stateStore.namesKey];
+    const keys = [...busy.map((l) => l.bucketKey), ...busy.map((l) => l.stateKey), ...busy.map((l) => l.learnKey), ...busy.map((l) => l.startKey), ...busy.map((l) => l.capKey), this.stateStore.namesKey];
     if (conc) keys.push(conc.key, `${conc.key}:w`);
     const args: (string | number)[] = [keys.length, ...keys, busy.length, this.channel, this.id];
     for (const s of sent) {
@@ -758,6 +806,11 @@ export class LeaseEngine {
         s.fleetCap !== undefined ? slowStartStep(s.fleetCap) : '',
         FLEET_STEP_MS,
         ...stateArgs(s.stateWrite, now),
+        s.capSent ? s.capSent.seen : '',
+        s.capSent?.delta ?? '',
+        s.capSent?.proposal ?? '',
+        HALVE_EVERY,
+        s.capSent ? s.calls : '',
       );
     }
     // The fleet's concurrency limit: this worker's report, its proposed step (lease.lua, after the keys).
@@ -783,6 +836,7 @@ export class LeaseEngine {
         s.l.decrease ??= s.decrease;
         s.l.strike ??= s.strike;
         if (s.stateWrite) s.l.stateWrite = s.l.stateWrite ? mergeWrites(s.stateWrite, s.l.stateWrite) : s.stateWrite;
+        if (s.capSent) s.l.capLearner?.restore(s.capSent);
       }
       conc?.fleet.restore(concSent?.sent);
       throw e;
@@ -819,7 +873,13 @@ export class LeaseEngine {
       if (cap !== '') l.fleetCapSeen = Number(cap);
       // The others reserve the fleet's start cap and this worker has no call of its own whose end would
       // free a start: ask again when some of theirs will have ended.
-      if (l.share !== undefined && granted < s.ask && s.held + granted === 0) l.nextAt = Math.max(l.nextAt, back + FLEET_POLL_MS);
+      if (s.capSent) {
+        const learned = a.slice(18, 18 + CAP_ANSWER).map((x) => String(x ?? ''));
+        l.learnedCap = learned[2] === '' ? undefined : Number(learned[2]);
+        const others = String(a[18 + CAP_ANSWER] ?? '');
+        l.capLearner?.answer(learned, others === '' ? undefined : Number(others), back);
+      }
+      if (l.share !== undefined && granted < s.ask && s.held + granted === 0) l.nextAt = Math.max(l.nextAt, back + (l.learnedCap !== undefined ? CAP_POLL_MS : FLEET_POLL_MS));
       this.adopt(l.name, raw, pttl, back);
       this.learn(s, a.slice(6), back);
     });

@@ -7,12 +7,14 @@
 -- `seq`, `at` (server ms), `mx`, `bs`, `g`; bare-429 strikes `sk` and the last one's time `sat`;
 -- the fleet's successes `ok` and starts `st` so far; while nothing limits it, the fleet's start cap
 -- `fc`, when it last stepped `fat` and the peak of calls in flight since `fp`); KEYS[3N + i]: the
--- fleet's reservations of that cap (hash: worker id -> 'reserved:held:server ms' of its last report);
--- KEYS[4N + 1]: the set of key names with a state (key-set.lua's); with the fleet's concurrency
--- limit, KEYS[4N + 2] its hash and KEYS[4N + 3] the workers' reports (fleet-concurrency.lua).
+-- fleet's reservations of that cap (hash: worker id -> 'reserved:held:in flight:server ms' of its
+-- last report);
+-- KEYS[4N + i]: the fleet's concurrency cap learned from bare 429s and its evidence (fleet-cap.lua);
+-- KEYS[5N + 1]: the set of key names with a state (key-set.lua's); with the fleet's concurrency
+-- limit, KEYS[5N + 2] its hash and KEYS[5N + 3] the workers' reports (fleet-concurrency.lua).
 -- ARGV[1] N; ARGV[2] the channel a new congestion event or strike is published on (the key's name,
 -- so that every worker asks for it at once, not with its next lease); ARGV[3] this worker's id; then
--- one block of 33 per key, from b = 4 + (i - 1) * 33:
+-- one block of 38 per key, from b = 4 + (i - 1) * 38:
 --   want (starts to lease), tokensEach (tokens reserved with each), giveBack (unused leased starts),
 --   giveBackTokens, settleDelta (tokens charged (> 0) or refunded (< 0) since the last call),
 --   capR, capRin, capT, capTin, capSpend (a server cap, as cap.lua takes it; '' = none), then the BucketSpec (6);
@@ -25,15 +27,20 @@
 --   held (this worker's calls in flight on the key and starts it holds, before this grant; -1: it stops,
 --   its reservation goes), next (the
 --   cap's next slow-start step from `seen`) and stepMs (how long a step lasts at least); then a state
---   this worker set on the key, as key-set.lua takes it: state ('' = none), ms until it ends, reason.
+--   this worker set on the key, as key-set.lua takes it: state ('' = none), ms until it ends, reason;
+--   then the fleet's learned cap (fleet-cap.lua): the version seen ('' = this worker does not share
+--   it: the rest is ignored), the outcomes since the last call, a proposed state, `halve`, and this
+--   worker's calls in flight on the key (of `held`, without the starts it holds).
 -- After the keys' blocks, when this worker's concurrency is adaptive (else absent): seen (the fleet's
 -- step its limit is at), from, to (its own step of its share, '' = none), min, max, initial (its
 -- bounds), gone ('1': it stops).
--- Returns, per key (18): granted, waitMs (until one more start could be granted), state JSON or '', its
+-- Returns, per key (27): granted, waitMs (until one more start could be granted), state JSON or '', its
 -- PTTL, aheadMs (ms until the granted starts may be used, 0 = now) and stepMs (between them when ahead),
 -- seq, ms since the event, mx, bs, g, ok, st, strikes, ms since the last strike, then the fleet's calls
 -- in flight on the key after this grant (as reported), how many this worker may hold (its share, less
--- what the others reserve) and the cap ('' where not capped); then, with the concurrency block, the
+-- what the others reserve) and the cap ('' where not capped), then the learned cap's 8 entries
+-- (fleet-cap.lua; '' each where not shared) and the other workers' calls in flight on the key, without
+-- the starts they hold ('' where neither capped nor learning); then, with the concurrency block, the
 -- fleet's limit, its step, slow start (1/0), live workers and this worker's share.
 local A = {}
 for i = 1, #ARGV do A[i] = ARGV[i] end
@@ -60,20 +67,28 @@ end
 -- each may reserve one. Every `step_ms` the cap takes a slow-start step (to `nextc`, which the worker
 -- computed from the cap it saw, `seen`: the step is taken once) if the fleet had as many calls in
 -- flight as the shares allow during it (`fp`, the step's peak): a cap the fleet does not fill proves
--- nothing about the server. Returns what this worker may reserve (nil: no cap), the calls the others
--- hold, and the cap.
-local function fleet_share(L, F, seen, nextc, step_ms)
-  if seen == '' then return nil, 0, '' end
-  local f = redis.call('HMGET', L, 'seq', 'fc', 'fat', 'fp')
-  if (num(f[1]) or 0) > 0 then return nil, 0, '' end
+-- nothing about the server. A cap the fleet learned from bare 429s (`learned`, fleet-cap.lua) is
+-- shared the same way, from the first 429 on, but binds exactly: with more workers than the cap, only
+-- as many as the cap may hold a call (the others ask again in a while). Returns what this worker may
+-- reserve (nil: no cap), the calls the others hold (in flight and the starts they hold), the cap, and
+-- the others' calls in flight (also without a cap when `reports`: the learned cap's evidence).
+local function fleet_share(L, F, seen, nextc, step_ms, learned, reports)
+  if seen == '' and learned == nil and not reports then return nil, 0, '', 0 end
   local now = server_now()
-  local reserved, holding, workers = 0, 0, 1
+  local reserved, holding, calls, workers = 0, 0, 0, 1
   for _, v in pairs(fresh_reports(F, me, now)) do
-    local r, h = string.match(v, '^([^:]*):(.*)$')
+    local r, h, c = string.match(v, '^([^:]*):([^:]*):?([^:]*)$')
     reserved = reserved + tonumber(r)
     holding = holding + tonumber(h)
+    calls = calls + (tonumber(c) or tonumber(h))
     workers = workers + 1
   end
+  if learned ~= nil then
+    return math.max(0, math.min(math.floor(math.max(learned, workers) / workers), learned - reserved)), holding, learned, calls
+  end
+  if seen == '' then return nil, holding, '', calls end
+  local f = redis.call('HMGET', L, 'seq', 'fc', 'fat', 'fp')
+  if (num(f[1]) or 0) > 0 then return nil, holding, '', calls end
   local cap, at, peak = num(f[2]), num(f[3]), num(f[4]) or 0
   if cap == nil then
     cap, at, peak = tonumber(seen), now, 0
@@ -86,7 +101,7 @@ local function fleet_share(L, F, seen, nextc, step_ms)
     if cap == tonumber(seen) and peak >= workers * share_of(cap) then cap = tonumber(nextc) end
     redis.call('HSET', L, 'fc', cap, 'fat', fmt(now), 'fp', 0)
   end
-  return math.max(0, math.min(share_of(cap), math.max(cap, workers) - reserved)), holding, cap
+  return math.max(0, math.min(share_of(cap), math.max(cap, workers) - reserved)), holding, cap, calls
 end
 
 -- Starts granted ahead: the bucket goes into debt by them, so that they come in the order they were
@@ -117,7 +132,7 @@ local function ahead(key, b, each, want, max_ms)
 end
 
 for i = 1, n do
-  local b = 4 + (i - 1) * 33
+  local b = 4 + (i - 1) * 38
   local want, each, back, backTokens, delta = tonumber(A[b]), tonumber(A[b + 1]), tonumber(A[b + 2]), tonumber(A[b + 3]), tonumber(A[b + 4])
   KEYS[1] = K[i]
   if A[b + 5] ~= '' or A[b + 7] ~= '' then
@@ -144,7 +159,7 @@ for i = 1, n do
   end
   if A[b + 30] ~= '' then
     -- A state this worker set (a cooldown, park, disable or its end): key-set.lua, in this call.
-    KEYS[1], KEYS[2] = K[n + i], K[4 * n + 1]
+    KEYS[1], KEYS[2] = K[n + i], K[5 * n + 1]
     ARGV[1], ARGV[2], ARGV[3], ARGV[4] = A[b + 25], A[b + 30], A[b + 31], A[b + 32]
     sluice_key_set()
     KEYS[1] = K[i]
@@ -156,9 +171,22 @@ for i = 1, n do
   local F, held = K[3 * n + i], tonumber(A[b + 27])
   -- A worker that stops (held < 0) gives its reservation back at once.
   if held < 0 then redis.call('HDEL', F, me) end
-  local share, others, fleet_cap = nil, 0, ''
-  if held >= 0 then share, others, fleet_cap = fleet_share(K[2 * n + i], F, A[b + 26], A[b + 28], A[b + 29]) end
-  if share ~= nil then want = math.min(want, math.max(0, share - held)) end
+  -- The fleet's learned cap first: a cap this call's outcomes or proposal set binds its grant.
+  -- Its evidence (the workers' calls in flight, reported as for the start cap) is gathered from the
+  -- fleet's first refusal on (a key never refused has no cap to learn).
+  local capped, learning = nil, false
+  if A[b + 33] ~= '' then
+    capped = fleet_cap(K[4 * n + i], A[b + 33], A[b + 34], A[b + 35], tonumber(A[b + 36]), LEARN_TTL_MS)
+    if held < 0 then capped[3] = '' end
+    learning = capped[7] ~= ''
+  end
+  local share, others, fleet_cap_in, others_calls = nil, 0, '', 0
+  if held >= 0 then share, others, fleet_cap_in, others_calls = fleet_share(K[2 * n + i], F, A[b + 26], A[b + 28], A[b + 29], capped and num(capped[3]), learning) end
+  -- A learned cap's share binds the worker's calls in flight (it starts none beyond, leases.ts), so it
+  -- may hold its share's starts while they are in flight: the next starts as one ends, without a call.
+  local by_calls = capped ~= nil and capped[3] ~= ''
+  if share ~= nil and by_calls then want = math.min(want, share)
+  elseif share ~= nil then want = math.min(want, math.max(0, share - held)) end
   -- A key another worker cooled, parked or disabled gets no lease.
   if state == '' then
     ARGV[1], ARGV[2] = 'reserve', each
@@ -179,18 +207,22 @@ for i = 1, n do
     end
   end
 
-  local fleet_in = ''
-  if share ~= nil then
+  local fleet_in, others_in = '', ''
+  if share ~= nil or (learning and held >= 0) then
     -- This worker's reservation is at least what it holds (a share that shrank is given back as its
     -- calls end: it starts no more than the share, which the answer says).
-    fleet_in = others + held + granted
-    local peak = num(redis.call('HGET', K[2 * n + i], 'fp')) or 0
-    if fleet_in > peak then redis.call('HSET', K[2 * n + i], 'fp', fleet_in) end
-    redis.call('HSET', F, me, fmt(math.max(share, held + granted)) .. ':' .. fmt(held + granted) .. ':' .. fmt(server_now()))
+    if share ~= nil then fleet_in = others + held + granted end
+    others_in = others_calls
+    if share ~= nil and (capped == nil or capped[3] == '') then
+      local peak = num(redis.call('HGET', K[2 * n + i], 'fp')) or 0
+      if others + held + granted > peak then redis.call('HSET', K[2 * n + i], 'fp', fleet_in) end
+    end
+    local calls = A[b + 37] ~= '' and A[b + 37] or fmt(held + granted)
+    local reserve = by_calls and math.max(share, tonumber(calls)) or math.max(share or 0, held + granted)
+    redis.call('HSET', F, me, fmt(reserve) .. ':' .. fmt(held + granted) .. ':' .. calls .. ':' .. fmt(server_now()))
     redis.call('PEXPIRE', F, FLEET_FRESH_MS * 2)
-  else
-    share = ''
   end
+  if share == nil then share = '' end
 
   -- What the fleet learnt of the key.
   local L = K[2 * n + i]
@@ -256,13 +288,15 @@ for i = 1, n do
   out[#out + 1] = sat and fmt(now - sat) or ''
   out[#out + 1] = fleet_in
   out[#out + 1] = share
-  out[#out + 1] = fleet_cap
+  out[#out + 1] = fleet_cap_in
+  for j = 1, 8 do out[#out + 1] = capped and capped[j] or '' end
+  out[#out + 1] = others_in
 end
 -- The fleet's concurrency limit (fleet-concurrency.lua), when this worker's is adaptive: its report,
 -- its proposed step, and its share in the answer's last 5 entries.
-local cb = 4 + n * 33
+local cb = 4 + n * 38
 if A[cb] ~= nil and A[cb] ~= '' then
-  local r = fleet_concurrency(K[4 * n + 2], K[4 * n + 3], me, A[cb], A[cb + 1], A[cb + 2], A[cb + 3], A[cb + 4], A[cb + 5], A[cb + 6])
+  local r = fleet_concurrency(K[5 * n + 2], K[5 * n + 3], me, A[cb], A[cb + 1], A[cb + 2], A[cb + 3], A[cb + 4], A[cb + 5], A[cb + 6])
   for j = 1, 5 do out[#out + 1] = r[j] end
 end
 return out

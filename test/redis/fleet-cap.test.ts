@@ -1,0 +1,142 @@
+/**
+ * The fleet's concurrency cap learned from bare 429s (src/batch/redis/fleet-in-flight-cap.ts,
+ * scripts/fleet-cap.lua): workers sharing a key against a server that caps the calls in flight on it
+ * pool their evidence (outcomes by the fleet's calls in flight at their start), learn one cap for the
+ * fleet and keep the fleet's calls in flight within it, each within its share. Against real Redis,
+ * "workers" in one process (a LeaseEngine, a KeyPool and a FleetKeyPool each) on a virtual clock, and
+ * a server in the test that refuses a call started with the cap in flight already.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { KeyPool } from '../../src/flow/key-pool.js';
+import type { Permit } from '../../src/flow/rate-limiter.js';
+import { RedisFlowBackend } from '../../src/flow/redis/redis-flow-backend.js';
+import { LeaseEngine } from '../../src/batch/redis/leases.js';
+import { FleetKeyPool } from '../../src/batch/redis/shared-pool.js';
+import { VirtualClock } from '../../src/testing/virtual-clock.js';
+import { cleanup, testClient, uniquePrefix } from './helpers.js';
+
+const prefix = uniquePrefix('fleet-cap');
+let admin: Redis;
+let flow: RedisFlowBackend;
+
+beforeAll(() => {
+  admin = testClient();
+  flow = new RedisFlowBackend(admin, { prefix });
+});
+
+afterAll(async () => {
+  await cleanup(admin, prefix);
+  await admin.quit();
+});
+
+interface Worker {
+  engine: LeaseEngine;
+  pool: KeyPool;
+  /** The learned cap as this worker's limiter announced it last. */
+  cap: number | undefined;
+}
+
+/** A worker of key `name` whose configured rate never binds: only the server's cap on calls in flight limits it. */
+function worker(name: string, clock: VirtualClock): Worker {
+  const engine = new LeaseEngine(admin, prefix, [name], clock, flow.keys);
+  const pool = new KeyPool({ keys: [{ name, secret: 's' }], backend: engine.backend(), clock, rejoinTimers: false, limits: { requestsPerMinute: 600_000, burst: 1_000 } });
+  new FleetKeyPool(pool, [name], engine);
+  const w: Worker = { engine, pool, cap: undefined };
+  pool.limiter(name).events.on('inFlightCap', (c) => (w.cap = c.to));
+  return w;
+}
+
+/** The server: at most `cap` calls in flight on the key; a call beyond is refused at once, one served ends `latencyMs` after its start. */
+class Server {
+  readonly calls: { permit: Permit; endsAt: number }[] = [];
+  refused = 0;
+  served = 0;
+  constructor(private readonly cap: number, private readonly latencyMs: number) {}
+
+  start(permit: Permit, now: number): void {
+    if (this.calls.length >= this.cap) {
+      this.refused++;
+      permit.release('refused');
+      return;
+    }
+    this.calls.push({ permit, endsAt: now + this.latencyMs });
+  }
+
+  end(now: number): void {
+    for (let i = this.calls.length - 1; i >= 0; i--) {
+      if (this.calls[i]!.endsAt > now) continue;
+      this.calls[i]!.permit.release('served');
+      this.calls.splice(i, 1);
+      this.served++;
+    }
+  }
+}
+
+/** `ticks` of 10 ms: calls due end, then each worker starts what its limiter lets it (up to 3), then the lease calls land. Returns the most calls in flight the fleet had. */
+async function run(workers: readonly Worker[], server: Server, name: string, clock: VirtualClock, ticks: number): Promise<number> {
+  let most = 0;
+  for (let t = 0; t < ticks; t++) {
+    await clock.advance(10);
+    server.end(clock.now());
+    // In turn, each worker's lease call landing before the next starts (the next hears of its calls with its own).
+    for (let j = 0; j < workers.length; j++) {
+      const w = workers[(t + j) % workers.length]!;
+      const p = w.pool.limiter(name).tryAcquire();
+      if (p) server.start(p, clock.now());
+      await w.engine.flush();
+    }
+    most = Math.max(most, workers.reduce((n, w) => n + w.pool.limiter(name).inFlight, 0));
+  }
+  return most;
+}
+
+async function closeAll(workers: readonly Worker[], server: Server): Promise<void> {
+  for (const c of server.calls.splice(0)) c.permit.release();
+  for (const w of workers) {
+    w.pool.close();
+    await w.engine.close();
+  }
+}
+
+describe("the fleet's concurrency cap learned from bare 429s", () => {
+  it('three workers against a server capping calls in flight at 2 learn one cap of 2 for the fleet and keep within it', async () => {
+    const clock = new VirtualClock();
+    const workers = [0, 1, 2].map(() => worker('c1', clock));
+    const server = new Server(2, 30);
+    try {
+      await run(workers, server, 'c1', clock, 150);
+      // One cap for the fleet, in Redis and in every worker's limiter.
+      expect(await admin.hget(`${prefix}:flow:cap:c1`, 'c')).toBe('2');
+      expect(workers.map((w) => w.cap)).toEqual([2, 2, 2]);
+      // From then on the fleet's calls stay within it (the workers' shares add up to it) and the
+      // server is kept busy: no refusal, and about cap / latency served.
+      const refused = server.refused;
+      const served = server.served;
+      expect(await run(workers, server, 'c1', clock, 150)).toBeLessThanOrEqual(2);
+      expect(server.refused).toBe(refused);
+      expect(server.served - served).toBeGreaterThan(0.6 * (1_500 / 30) * 2);
+    } finally {
+      await closeAll(workers, server);
+    }
+  });
+
+  it('a worker that stops takes its share of the cap with it: the others use the whole cap', async () => {
+    const clock = new VirtualClock();
+    const workers = [0, 1, 2].map(() => worker('c2', clock));
+    const server = new Server(2, 30);
+    try {
+      await run(workers, server, 'c2', clock, 150);
+      expect(await admin.hget(`${prefix}:flow:cap:c2`, 'c')).toBe('2');
+      const [first, ...rest] = workers as [Worker, Worker, Worker];
+      server.end(Infinity);
+      first.pool.close();
+      await first.engine.close();
+      const served = server.served;
+      expect(await run(rest, server, 'c2', clock, 100)).toBeLessThanOrEqual(2);
+      expect(server.served - served).toBeGreaterThan(0.6 * (1_000 / 30) * 2);
+    } finally {
+      await closeAll(workers.slice(1), server);
+    }
+  });
+});
