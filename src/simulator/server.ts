@@ -10,7 +10,7 @@ import { geminiDialect } from './dialects/gemini.js';
 import { openaiError } from './dialects/openai.js';
 import type { Endpoint, MidStreamFault, RouteMatch, SuccessContext } from './endpoints/types.js';
 import { FaultPlan } from './faults.js';
-import { KeyState, type Rejection } from './key-state.js';
+import { SimulatedKey, type Rejection } from './simulated-key.js';
 import { resolveOptions, type FaultType, type ResolvedOptions, type SimulatorOptions } from './options.js';
 import { hashString, latencySampler, mulberry32 } from './random.js';
 import { matchRoute } from './router.js';
@@ -57,7 +57,7 @@ class SimulatorServer implements Simulator {
   url = '';
   port = 0;
   private readonly server: Server;
-  private readonly keysBySecret = new Map<string, KeyState>();
+  private readonly keysBySecret = new Map<string, SimulatedKey>();
   private readonly openKeys: boolean;
   private readonly statsRecorder: StatsRecorder;
   private readonly faults: FaultPlan;
@@ -74,7 +74,7 @@ class SimulatorServer implements Simulator {
     private readonly o: ResolvedOptions,
     private readonly clock: Clock,
   ) {
-    for (const k of o.keys) this.keysBySecret.set(k.secret, new KeyState(k.name, { ...o.limits, ...definedOnly(k) }, o.windowMs, o.dayMs, o.limiter));
+    for (const k of o.keys) this.keysBySecret.set(k.secret, new SimulatedKey(k.name, { ...o.limits, ...definedOnly(k) }, o.windowMs, o.dayMs, o.limiter));
     this.openKeys = o.keys.length === 0;
     this.startedAt = clock.now();
     this.statsRecorder = new StatsRecorder(o.maxLogEntries, this.startedAt);
@@ -265,7 +265,7 @@ class SimulatorServer implements Simulator {
     endpoint: Endpoint,
     ctx: SuccessContext,
     errCtx: ErrorContext,
-    key: KeyState,
+    key: SimulatedKey,
     headers: Record<string, string>,
     { streaming, sseErrors }: { streaming: boolean; sseErrors: boolean },
   ): Promise<number> {
@@ -318,7 +318,7 @@ class SimulatorServer implements Simulator {
   }
 
   /** The refusal an injected 429 renders: the key's per-minute request limit (60 when it has none), all used. */
-  private faultRejection(key: KeyState): Rejection {
+  private faultRejection(key: SimulatedKey): Rejection {
     const limit = key.limits.requestsPerMinute ?? 60;
     return { kind: 'requests', limit, used: limit, requested: 1, retryAfterMs: this.o.faultRetryAfterMs };
   }
@@ -370,18 +370,18 @@ class SimulatorServer implements Simulator {
     }
   }
 
-  private keyFor(secret: string): KeyState | undefined {
+  private keyFor(secret: string): SimulatedKey | undefined {
     const known = this.keysBySecret.get(secret);
     if (known || !this.openKeys) return known;
     if (this.keysBySecret.size >= MAX_OPEN_KEYS) return this.keyFor('\u0000other');
     // Accept any key; name it by a hash so the secret itself never appears in stats.
     const name = secret === '\u0000other' ? '(other)' : `key-${hashString(secret).toString(16).padStart(8, '0')}`;
-    const state = new KeyState(name, this.o.limits, this.o.windowMs, this.o.dayMs, this.o.limiter);
+    const state = new SimulatedKey(name, this.o.limits, this.o.windowMs, this.o.dayMs, this.o.limiter);
     this.keysBySecret.set(secret, state);
     return state;
   }
 
-  private limitHeaders(dialect: Dialect, key: KeyState, now: number): Record<string, string> {
+  private limitHeaders(dialect: Dialect, key: SimulatedKey, now: number): Record<string, string> {
     if (!this.o.rateLimitHeaders || !key.hasWindowLimits) return NO_HEADERS;
     return dialect.limitHeaders(key.status(now), now);
   }

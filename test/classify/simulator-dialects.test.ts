@@ -10,7 +10,7 @@ import { azureDialect } from '../../src/simulator/dialects/azure.js';
 import { anthropicDialect } from '../../src/simulator/dialects/anthropic.js';
 import { geminiDialect, vertexDialect } from '../../src/simulator/dialects/gemini.js';
 import type { Dialect, Reply } from '../../src/simulator/dialects/types.js';
-import type { Rejection } from '../../src/simulator/key-state.js';
+import type { Rejection } from '../../src/simulator/simulated-key.js';
 
 const NOW = Date.UTC(2026, 0, 1);
 const ctx = { model: 'test-model', operation: 'ChatCompletions_Create', apiVersion: '2024-06-01' };

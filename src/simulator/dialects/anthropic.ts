@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { ceilSeconds, rfc3339 } from '../format.js';
-import type { LimitStatus } from '../key-state.js';
+import type { LimitStatus } from '../simulated-key.js';
 import { ANTHROPIC_ACCOUNT_RATE_LIMIT, ANTHROPIC_CREDIT_BALANCE_TOO_LOW, ANTHROPIC_OVERLOADED, ANTHROPIC_SERVER_ERROR } from './samples.js';
 import { jsonReply, type Dialect, type Reply } from './types.js';
 

@@ -1,5 +1,5 @@
 import { secondsText } from '../format.js';
-import type { Rejection } from '../key-state.js';
+import type { Rejection } from '../simulated-key.js';
 import { bearer } from './openai.js';
 import { GEMINI_API_KEY_INVALID, GEMINI_DAILY_QUOTA, GEMINI_OVERLOADED, GEMINI_QUOTA_MESSAGE, VERTEX_DAILY_QUOTA, VERTEX_MINUTE_QUOTA_MESSAGE } from './samples.js';
 import type { Dialect, Reply } from './types.js';

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { ceilSeconds, goDuration } from '../format.js';
-import type { LimitStatus } from '../key-state.js';
+import type { LimitStatus } from '../simulated-key.js';
 import { OPENAI_INSUFFICIENT_QUOTA, OPENAI_SERVER_ERROR } from './samples.js';
 import { jsonReply, type Dialect, type ErrorContext, type RateLimited, type Reply } from './types.js';
 

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { LimitStatus, Rejection } from '../key-state.js';
+import type { LimitStatus, Rejection } from '../simulated-key.js';
 
 /** An answer ready to send. `body` is the exact bytes (as a string). */
 export interface Reply {

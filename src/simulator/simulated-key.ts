@@ -32,7 +32,7 @@ export interface LimitStatus {
 }
 
 /** Limits and usage of one key, on the simulator's clock. */
-export class KeyState {
+export class SimulatedKey {
   /** Requests being served now. */
   inFlight = 0;
   /** Requests received with this key (also those refused), for `revokeAfter`. */
