@@ -132,6 +132,17 @@ describe('Redis key states', () => {
     expect(await b!.keys.get('k1', 0)).toEqual({ state: 'active' });
   });
 
+  it('a park that ends at the same instant as the one in force (its "ms from now" counted a little earlier) keeps the first reason; a later end replaces it', async () => {
+    const [a, b] = await backends8();
+    await a!.keys.set('k3', { state: 'parked', until: 2 * HOUR, reason: 'daily quota at 80 % (8/10 requests by all workers)' }, 0);
+    // b parks it until the same rollover, its wait counted 300 ms before its call reached Redis.
+    await b!.keys.set('k3', { state: 'parked', until: 2 * HOUR + 300, reason: 'quota exhausted (day)' }, 0);
+    expect((await a!.keys.states(0)).get('k3')).toMatchObject({ state: 'parked', reason: 'daily quota at 80 % (8/10 requests by all workers)' });
+    await b!.keys.set('k3', { state: 'parked', until: 3 * HOUR, reason: 'a day later' }, 0);
+    expect((await a!.keys.states(0)).get('k3')).toMatchObject({ state: 'parked', reason: 'a day later' });
+    await a!.keys.set('k3', { state: 'active' }, 0);
+  });
+
   it('a cooldown ends for every worker by itself (expiry), and expired names leave the state set', async () => {
     const [a, b] = await backends8();
     await a!.keys.set('k2', { state: 'parked', until: 30, reason: 'quota' }, 0);

@@ -1,7 +1,10 @@
 -- Set one key's state. KEYS[1] the state string, KEYS[2] the set of names with a state.
 -- ARGV[1] key name, ARGV[2] 'active' | 'cooling' | 'parked' | 'disabled', ARGV[3] ms from now until
 -- it ends (cooling/parked), ARGV[4] reason.
--- A disabled key stays disabled; a shorter cooldown never overrides a longer one in force.
+-- A disabled key stays disabled; a shorter cooldown never overrides a longer one in force, nor one
+-- that ends at the same instant (within 1 %, at most 1 s: "ms from now" was counted before the call
+-- reached Redis, so two workers parking a key until the same rollover differ by their delays), whose
+-- reason then stands.
 -- The state expires by itself (PX), so every worker sees it end at the same instant.
 -- Returns the state in force afterwards as { state, remaining ms (-1 = none) }.
 local name, state, ms, reason = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
@@ -15,7 +18,7 @@ if current then
   local cur = cjson.decode(current)
   if cur.state == 'disabled' then return { 'disabled', -1 } end
   local left = redis.call('PTTL', KEYS[1])
-  if state ~= 'disabled' and left >= ms then return { cur.state, left } end
+  if state ~= 'disabled' and left >= ms - math.min(1000, ms / 100) then return { cur.state, left } end
 end
 local value = cjson.encode({ state = state, reason = reason })
 if state == 'disabled' then
