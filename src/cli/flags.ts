@@ -14,11 +14,11 @@ export function addConfigOptions(cmd: Command, groups?: readonly OptionGroup[]):
   for (const spec of Object.values(OPTIONS) as OptionSpec<unknown>[]) {
     if (!spec.flag || (groups && !groups.includes(spec.group))) continue;
     const help = `${spec.description} [${spec.range}; env ${spec.env}]`;
-    if (spec.kind === 'boolean') {
-      cmd.addOption(new Option(spec.flag, help));
-      cmd.addOption(new Option(spec.flag.replace(/^--/, '--no-'), `Turn off ${spec.flag}`).hideHelp());
-    } else {
-      cmd.addOption(new Option(spec.flag, help));
+    cmd.addOption(new Option(spec.flag, help));
+    if (spec.kind === 'boolean') cmd.addOption(new Option(spec.flag.replace(/^--/, '--no-'), `Turn off ${spec.flag}`).hideHelp());
+    else if (spec.negatable) {
+      const name = spec.flag.split(' ')[0]!;
+      cmd.addOption(new Option(name.replace(/^--/, '--no-'), `Turn off ${name}`));
     }
   }
   for (const old of Object.keys(RENAMED_OPTIONS) as (keyof typeof RENAMED_OPTIONS)[]) {

@@ -28,6 +28,8 @@ export interface OptionSpec<T> {
   readonly group: OptionGroup;
   /** Allowed values of an `enum` option. */
   readonly choices?: readonly string[];
+  /** A value option that a `--no-…` twin sets to `false` (booleans have one anyway), e.g. `--no-report`. */
+  readonly negatable?: boolean;
 }
 
 /** Sections of docs/CONFIGURATION.md and of `--help`. */
@@ -270,12 +272,12 @@ export const OPTIONS = {
     description:
       'The input column or field holding each item\'s id: the key of its results line and of `export --format csv`. Default: the optional `id` (`#<line>` where absent or empty); when given, every row must have it non-empty, the CSV header must name it, and repeated ids are rejected.',
   }),
-  report: opt<string | undefined>({
-    flag: '--report <path>', env: 'SLUICE_REPORT', kind: 'string', group: 'files',
-    schema: z.string().min(1).optional(), default: undefined,
-    range: 'a file path',
+  report: opt<string | false | undefined>({
+    flag: '--report <path>', env: 'SLUICE_REPORT', kind: 'string', group: 'files', negatable: true,
+    schema: z.union([z.string().min(1), z.literal(false)]).optional(), default: undefined,
+    range: 'a file path, or false (`--no-report`)',
     description:
-      'Self-contained HTML report written at the end (and by `sluice report`); default beside the state: `--state runs/a.db` gives `runs/a.report.html`, else `--output x.jsonl` gives `x.report.html`, else `<input>.report.html`.',
+      'Self-contained HTML report written at the end (and by `sluice report`); default beside the state: `--state runs/a.db` gives `runs/a.report.html`, else `--output x.jsonl` gives `x.report.html`, else `<input>.report.html`. `--no-report` (config `"report": false`) writes none at the end; `sluice report` still draws one from the state.',
   }),
   prices: opt<string | undefined>({
     flag: '--prices <path>', env: 'SLUICE_PRICES', kind: 'string', group: 'report',

@@ -50,7 +50,8 @@ export interface SessionInput {
 export interface SessionResult {
   exitCode: ExitCodeValue;
   summary: BatchSummary;
-  reportPath: string;
+  /** The report written at the end; undefined with `--no-report`. */
+  reportPath: string | undefined;
 }
 
 /**
@@ -282,22 +283,25 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
     interrupted: summary.interrupted,
   };
   const run = recorder.finish(clock.now());
-  const reportPath = reportPathFor(io.cwd, s.input, config);
-  await writeReportFromState({
-    state: summary.state,
-    report: reportPath,
-    prices,
-    now: clock.now(),
-    title: s.title,
-    running: false,
-    files: { input: s.input, output: summary.output, rejects: summary.rejects, state: summary.state, report: reportPath, ...(config.logFile ? { log: config.logFile } : {}) },
-  });
+  // `--no-report`: none at the end (`sluice report` can still draw one from the state).
+  const reportPath = config.report === false ? undefined : reportPathFor(io.cwd, s.input, config);
+  if (reportPath !== undefined) {
+    await writeReportFromState({
+      state: summary.state,
+      report: reportPath,
+      prices,
+      now: clock.now(),
+      title: s.title,
+      running: false,
+      files: { input: s.input, output: summary.output, rejects: summary.rejects, state: summary.state, report: reportPath, ...(config.logFile ? { log: config.logFile } : {}) },
+    });
+  }
   // On a terminal the summary fits its width; in a file or pipe each line stays whole.
   const columns = io.stderr.isTTY ? (io.stderr as { columns?: number }).columns : undefined;
   println(io.stderr, formatSummary(totals, run, columns));
   println(io.stderr, `  output ${summary.output}\n  state  ${summary.state}${summary.rejected > 0 ? `\n  rejects ${summary.rejects}` : ''}`);
-  println(io.stderr, `  report ${reportPath}`);
-  runLog.event(summary.interrupted ? 'warn' : 'info', 'run_end', { ...totals, output: summary.output, report: reportPath });
+  println(io.stderr, `  report ${reportPath ?? 'none (--no-report)'}`);
+  runLog.event(summary.interrupted ? 'warn' : 'info', 'run_end', { ...totals, output: summary.output, ...(reportPath !== undefined ? { report: reportPath } : {}) });
   log.close();
   if (summary.halted) println(io.stderr, `sluice: ${haltMessage(summary.halted, s.input)}`);
   let exitCode: ExitCodeValue = summary.interrupted || shutdown.requested ? ExitCode.interrupted : totals.failed > 0 ? ExitCode.someFailed : ExitCode.ok;

@@ -91,6 +91,23 @@ describe('sluice CLI (spawned)', () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ total: 40, byState: { succeeded: 40 } });
   });
 
+  it('--no-report (or config "report": false) writes no report at the end; `sluice report` still draws one from the state', async () => {
+    const input = writeInput('noreport.jsonl', 3);
+    const args = ['--base-url', `${sim.url}/v1`, '--keys-env', 'KEY_ONE'];
+    const run = await inProcess(['run', input, ...args, '--no-report'], { KEY_ONE: SECRET_1 });
+    expect(run.code).toBe(ExitCode.ok);
+    expect(run.stderr).toContain('report none (--no-report)');
+    expect(existsSync(`${input}.report.html`)).toBe(false);
+    const config = join(dir, 'noreport.config.json');
+    writeFileSync(config, JSON.stringify({ report: false }));
+    const again = await inProcess(['run', input, ...args, '--config', config], { KEY_ONE: SECRET_1 });
+    expect(again.code).toBe(ExitCode.ok);
+    expect(existsSync(`${input}.report.html`)).toBe(false);
+    const drawn = await inProcess(['report', input]);
+    expect(drawn.code).toBe(ExitCode.ok);
+    expect(readFileSync(`${input}.report.html`, 'utf8')).toContain('data-chart="throughput"');
+  });
+
   it('exit codes: bad option, missing key variable, missing input, bad state file, some failed', async () => {
     const input = writeInput('codes.jsonl', 3);
     const bad = await inProcess(['run', input, '--quota-threshold', '2']);

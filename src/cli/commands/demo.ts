@@ -104,7 +104,7 @@ export function demoCommand(ctx: CliContext): Command {
       const r429 = Object.values(stats.keys).reduce((s, k) => s + k.rateLimited, 0);
       println(err, `  simulator saw ${stats.requests} requests, ${r429} answered 429 by its limits or faults`);
       println(err, `  log ${config.logFile ?? join(dir, 'sluice.log.jsonl')}`);
-      println(ctx.io.stdout, result.reportPath);
+      if (result.reportPath !== undefined) println(ctx.io.stdout, result.reportPath);
       ctx.exitCode = result.exitCode === ExitCode.someFailed ? ExitCode.ok : result.exitCode;
     } finally {
       await sim.close();

@@ -35,6 +35,7 @@ export const REPORT_FAILED_ITEMS = 500;
  * states or outputs so never share a report.
  */
 export function reportPathFor(cwd: string, input: string | undefined, config: Partial<Pick<SluiceConfig, 'report' | 'state' | 'output'>>): string {
+  // `--no-report` (false) only stops a run writing one at its end: `sluice report` draws it here.
   if (config.report) return resolve(cwd, config.report);
   if (config.state) return `${resolve(cwd, config.state).replace(/(\.sluice)?\.(db|sqlite3?)$/i, '')}.report.html`;
   if (config.output) return `${resolve(cwd, config.output).replace(/(\.results)?\.jsonl?$/i, '')}.report.html`;

@@ -53,7 +53,8 @@ export function runCommand(ctx: CliContext): Command {
       const provider = reuseProbeAnswer(shapingAdapter(adapter, config.provider, config), probed);
       const result = await runSession({
         io: ctx.io,
-        config: { ...config, ...files },
+        // files.report is none with --no-report: the session then writes none.
+        config: { ...config, ...files, report: files.report ?? false },
         input,
         keys,
         provider,
@@ -70,13 +71,13 @@ export function runCommand(ctx: CliContext): Command {
 }
 
 /** The files of a run, as absolute paths: `--state` etc., else beside the input. */
-export function runFiles(cwd: string, input: string, config: SluiceConfig): { state: string; output: string; rejects: string; report: string } {
+export function runFiles(cwd: string, input: string, config: SluiceConfig): { state: string; output: string; rejects: string; report: string | undefined } {
   const at = (p: string | undefined, suffix: string): string => (p ? resolve(cwd, p) : `${input}${suffix}`);
   return {
     state: at(config.state, '.sluice.db'),
     output: at(config.output, '.results.jsonl'),
     rejects: at(config.rejects, '.rejects.jsonl'),
-    report: reportPathFor(cwd, input, config),
+    report: config.report === false ? undefined : reportPathFor(cwd, input, config),
   };
 }
 
