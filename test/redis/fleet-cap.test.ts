@@ -6,29 +6,16 @@
  * "workers" in one process (a LeaseEngine, a KeyPool and a FleetKeyPool each) on a virtual clock, and
  * a server in the test that refuses a call started with the cap in flight already.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { KeyPool } from '../../src/flow/key-pool.js';
 import type { Permit } from '../../src/flow/rate-limiter.js';
-import { RedisFlowBackend } from '../../src/flow/redis/redis-flow-backend.js';
 import { LeaseEngine } from '../../src/batch/redis/leases.js';
 import { FleetKeyPool } from '../../src/batch/redis/shared-pool.js';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
-import { cleanup, testClient, uniquePrefix } from './helpers.js';
+import { redisFlowFixture } from './helpers.js';
 
-const prefix = uniquePrefix('fleet-cap');
-let admin: Redis;
-let flow: RedisFlowBackend;
-
-beforeAll(() => {
-  admin = testClient();
-  flow = new RedisFlowBackend(admin, { prefix });
-});
-
-afterAll(async () => {
-  await cleanup(admin, prefix);
-  await admin.quit();
-});
+const fx = redisFlowFixture('fleet-cap');
+const { prefix } = fx;
 
 interface Worker {
   engine: LeaseEngine;
@@ -39,7 +26,7 @@ interface Worker {
 
 /** A worker of key `name` whose configured rate never binds: only the server's cap on calls in flight limits it. */
 function worker(name: string, clock: VirtualClock): Worker {
-  const engine = new LeaseEngine(admin, prefix, [name], clock, flow.keys);
+  const engine = new LeaseEngine(fx.admin, prefix, [name], clock, fx.flow.keys);
   const pool = new KeyPool({ keys: [{ name, secret: 's' }], backend: engine.backend(), clock, rejoinTimers: false, limits: { requestsPerMinute: 600_000, burst: 1_000 } });
   new FleetKeyPool(pool, [name], engine);
   const w: Worker = { engine, pool, cap: undefined };
@@ -107,7 +94,7 @@ describe("the fleet's concurrency cap learned from bare 429s", () => {
     try {
       await run(workers, server, 'c1', clock, 150);
       // One cap for the fleet, in Redis and in every worker's limiter.
-      expect(await admin.hget(`${prefix}:flow:cap:c1`, 'c')).toBe('2');
+      expect(await fx.admin.hget(`${prefix}:flow:cap:c1`, 'c')).toBe('2');
       expect(workers.map((w) => w.cap)).toEqual([2, 2, 2]);
       // From then on the fleet's calls stay within it (the workers' shares add up to it) and the
       // server is kept busy: no refusal, and about cap / latency served.
@@ -127,7 +114,7 @@ describe("the fleet's concurrency cap learned from bare 429s", () => {
     const server = new Server(2, 30);
     try {
       await run(workers, server, 'c2', clock, 150);
-      expect(await admin.hget(`${prefix}:flow:cap:c2`, 'c')).toBe('2');
+      expect(await fx.admin.hget(`${prefix}:flow:cap:c2`, 'c')).toBe('2');
       const [first, ...rest] = workers as [Worker, Worker, Worker];
       server.end(Infinity);
       first.pool.close();
@@ -137,6 +124,34 @@ describe("the fleet's concurrency cap learned from bare 429s", () => {
       expect(server.served - served).toBeGreaterThan(0.6 * (1_000 / 30) * 2);
     } finally {
       await closeAll(workers.slice(1), server);
+    }
+  });
+
+  it('a worker reserves its share only while it asks for starts: workers with nothing to do leave the whole cap to the one that asks, at once', async () => {
+    const clock = new VirtualClock();
+    const workers = [0, 1, 2].map(() => worker('c3', clock));
+    const server = new Server(2, 30);
+    try {
+      await run(workers, server, 'c3', clock, 150);
+      expect(await fx.admin.hget(`${prefix}:flow:cap:c3`, 'c')).toBe('2');
+      // Nobody asks for a while (their calls end, their held starts go back), all still running:
+      // every report reserves nothing, though each is fresh (well within 2 s of Redis's time).
+      server.end(Infinity);
+      for (let t = 0; t < 50; t++) {
+        await clock.advance(10);
+        for (const w of workers) await w.engine.flush();
+      }
+      const reports = Object.values(await fx.admin.hgetall(`${prefix}:flow:start:c3`));
+      expect(reports).toHaveLength(3);
+      expect(reports.map((r) => r.split(':')[0])).toEqual(['0', '0', '0']);
+      // Then one asks, and gets the whole cap: the others' reports hold none of it.
+      const last = workers[2]!;
+      const { served, refused } = server;
+      expect(await run([last], server, 'c3', clock, 100)).toBe(2);
+      expect(server.refused).toBe(refused);
+      expect(server.served - served).toBeGreaterThan(0.6 * (1_000 / 30) * 2);
+    } finally {
+      await closeAll(workers, server);
     }
   });
 });

@@ -11,28 +11,15 @@
  * - a worker that stops takes its report away; one with calls in flight and nothing else to send
  *   still calls once a second, so it keeps its share.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { AdaptiveConcurrency, type ConcurrencyChange } from '../../src/flow/adaptive-concurrency.js';
-import { RedisFlowBackend } from '../../src/flow/redis/redis-flow-backend.js';
 import { LeaseEngine } from '../../src/batch/redis/leases.js';
 import { FleetConcurrency } from '../../src/batch/redis/shared-concurrency.js';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
-import { cleanup, testClient, uniquePrefix } from './helpers.js';
+import { redisFlowFixture } from './helpers.js';
 
-const prefix = uniquePrefix('fleet-conc');
-let admin: Redis;
-let flow: RedisFlowBackend;
-
-beforeAll(() => {
-  admin = testClient();
-  flow = new RedisFlowBackend(admin, { prefix });
-});
-
-afterAll(async () => {
-  await cleanup(admin, prefix);
-  await admin.quit();
-});
+const fx = redisFlowFixture('fleet-conc');
+const { prefix } = fx;
 
 interface Worker {
   engine: LeaseEngine;
@@ -43,7 +30,7 @@ interface Worker {
 
 /** A worker of run `run` with an adaptive limit (max 16). */
 function worker(run: string, clock: VirtualClock, initial: number): Worker {
-  const engine = new LeaseEngine(admin, prefix, ['k'], clock, flow.keys);
+  const engine = new LeaseEngine(fx.admin, prefix, ['k'], clock, fx.flow.keys);
   const limit = new AdaptiveConcurrency({ clock, initial, max: 16 });
   const changes: ConcurrencyChange[] = [];
   limit.events.on('change', (c) => changes.push(c));
@@ -64,7 +51,7 @@ function overload(w: Worker): void {
 }
 
 async function fleetOf(run: string): Promise<Record<string, string>> {
-  return admin.hgetall(`${prefix}:run:${run}:conc`);
+  return fx.admin.hgetall(`${prefix}:run:${run}:conc`);
 }
 
 async function closeAll(...workers: Worker[]): Promise<void> {
@@ -138,7 +125,7 @@ describe("the fleet's adaptive concurrency limit", () => {
     try {
       await call(a);
       await call(b);
-      expect(await admin.hlen(`${prefix}:run:r2:conc:w`)).toBe(2);
+      expect(await fx.admin.hlen(`${prefix}:run:r2:conc:w`)).toBe(2);
       expect(b.limit.limit).toBe(4);
       // No calls in flight: no call of its own.
       const idle = a.engine.calls;
@@ -157,7 +144,7 @@ describe("the fleet's adaptive concurrency limit", () => {
 
       // B stops: its report goes with its last call, and A's next answer gives A the whole limit.
       await b.engine.close();
-      expect(await admin.hlen(`${prefix}:run:r2:conc:w`)).toBe(1);
+      expect(await fx.admin.hlen(`${prefix}:run:r2:conc:w`)).toBe(1);
       await call(a);
       expect(a.limit.limit).toBe(8);
       expect(a.changes.at(-1)!.reason).toBe("the fleet's limit: 8 in flight over 1 worker");

@@ -11,29 +11,16 @@
  * - a later congestion (a success since, then a 429 of a call started after) is a new event for both;
  * - each worker's successes reach the other as the fleet's goodput.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import type { Classification } from '../../src/classify/kinds.js';
 import { KeyPool } from '../../src/flow/key-pool.js';
-import { RedisFlowBackend } from '../../src/flow/redis/redis-flow-backend.js';
 import { LeaseEngine } from '../../src/batch/redis/leases.js';
 import { FleetKeyPool } from '../../src/batch/redis/shared-pool.js';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
-import { cleanup, testClient, uniquePrefix } from './helpers.js';
+import { redisFlowFixture } from './helpers.js';
 
-const prefix = uniquePrefix('fleet-learn');
-let admin: Redis;
-let flow: RedisFlowBackend;
-
-beforeAll(() => {
-  admin = testClient();
-  flow = new RedisFlowBackend(admin, { prefix });
-});
-
-afterAll(async () => {
-  await cleanup(admin, prefix);
-  await admin.quit();
-});
+const fx = redisFlowFixture('fleet-learn');
+const { prefix } = fx;
 
 const bare429: Classification = { kind: 'rate_limited', retryable: true, status: 429, message: '429' };
 
@@ -45,7 +32,7 @@ interface Worker {
 
 /** A worker of key `name`: blind (no configured limit), learning its rate from bare 429s. */
 function worker(name: string, clock: VirtualClock, counts?: { starts: number; successes: number }): Worker {
-  const engine = new LeaseEngine(admin, prefix, [name], clock, flow.keys);
+  const engine = new LeaseEngine(fx.admin, prefix, [name], clock, fx.flow.keys);
   const pool = new KeyPool({ keys: [{ name, secret: 's' }], backend: engine.backend(), clock, rejoinTimers: false });
   const fleet = new FleetKeyPool(pool, [name], engine);
   if (counts) {
@@ -70,7 +57,7 @@ async function succeed(w: Worker, name: string, clock: VirtualClock, n: number, 
 }
 
 async function learnt(name: string): Promise<Record<string, string>> {
-  return admin.hgetall(`${prefix}:flow:learn:${name}`);
+  return fx.admin.hgetall(`${prefix}:flow:learn:${name}`);
 }
 
 describe('a fleet that learns as one', () => {
@@ -80,7 +67,7 @@ describe('a fleet that learns as one', () => {
     const b = worker('k1', clock);
     // The workers' subscription (run-worker.ts does this for a real worker), from the second event on:
     // until then B hears only with its own calls.
-    const sub = admin.duplicate();
+    const sub = fx.admin.duplicate();
     sub.on('message', (_channel: string, name: string) => {
       a.engine.pushed(name);
       b.engine.pushed(name);

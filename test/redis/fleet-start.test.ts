@@ -6,30 +6,17 @@
  * event lifts it. Against real Redis, four "workers" in one process (a LeaseEngine, a KeyPool and a
  * FleetKeyPool each) on a virtual clock (the Redis server counts, and times the cap's steps on its own clock).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import type { Classification } from '../../src/classify/kinds.js';
 import { KeyPool } from '../../src/flow/key-pool.js';
 import type { Permit } from '../../src/flow/rate-limiter.js';
-import { RedisFlowBackend } from '../../src/flow/redis/redis-flow-backend.js';
 import { LeaseEngine } from '../../src/batch/redis/leases.js';
 import { FleetKeyPool } from '../../src/batch/redis/shared-pool.js';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
-import { cleanup, testClient, uniquePrefix } from './helpers.js';
+import { redisFlowFixture } from './helpers.js';
 
-const prefix = uniquePrefix('fleet-start');
-let admin: Redis;
-let flow: RedisFlowBackend;
-
-beforeAll(() => {
-  admin = testClient();
-  flow = new RedisFlowBackend(admin, { prefix });
-});
-
-afterAll(async () => {
-  await cleanup(admin, prefix);
-  await admin.quit();
-});
+const fx = redisFlowFixture('fleet-start');
+const { prefix } = fx;
 
 const bare429: Classification = { kind: 'rate_limited', retryable: true, status: 429, message: '429' };
 
@@ -42,7 +29,7 @@ interface Worker {
 
 /** A blind worker of key `name` (no configured limit: only 429s teach it), whose fleet starts at `fleetStart` in flight. */
 function worker(name: string, clock: VirtualClock, fleetStart: number): Worker {
-  const engine = new LeaseEngine(admin, prefix, [name], clock, flow.keys, {}, { fleetStart });
+  const engine = new LeaseEngine(fx.admin, prefix, [name], clock, fx.flow.keys, {}, { fleetStart });
   // No cooldown after a bare 429 (the Redis state would end on the server's clock, not the test's).
   const pool = new KeyPool({ keys: [{ name, secret: 's' }], backend: engine.backend(), clock, rejoinTimers: false, defaultCooldownMs: 0 });
   const fleet = new FleetKeyPool(pool, [name], engine);
@@ -139,7 +126,7 @@ describe("the fleet's start on a key nothing limits yet", () => {
       refused.release('refused');
       a.fleet.onFailure('k1', bare429, clock.now(), { startedAt: refused.startedAt });
       await a.engine.flush();
-      expect(await admin.hget(`${prefix}:flow:learn:k1`, 'seq')).toBe('1');
+      expect(await fx.admin.hget(`${prefix}:flow:learn:k1`, 'seq')).toBe('1');
       const event = a.pool.limiter('k1').learnedState()!;
       expect(event).toBeDefined();
       // The event is published; each worker's subscription (run-worker.ts) hands it to its engine,
@@ -159,17 +146,17 @@ describe("the fleet's start on a key nothing limits yet", () => {
 
   it("a worker that stopped reporting (crashed) holds none of the cap after 2 s; a live one's report counts", async () => {
     const clock = new VirtualClock();
-    const [secs, micros] = await admin.time();
+    const [secs, micros] = await fx.admin.time();
     const serverNow = Number(secs) * 1000 + Number(micros) / 1000;
     // A live worker holds 3 of 4 on k2; a worker that last reported 3 s ago held 4 on k3.
-    await admin.hset(`${prefix}:flow:start:k2`, 'live', `3:3:${serverNow}`);
-    await admin.hset(`${prefix}:flow:start:k3`, 'ghost', `4:4:${serverNow - 3_000}`);
+    await fx.admin.hset(`${prefix}:flow:start:k2`, 'live', `3:3:${serverNow}`);
+    await fx.admin.hset(`${prefix}:flow:start:k3`, 'ghost', `4:4:${serverNow - 3_000}`);
     const live = worker('k2', clock, 4);
     const afterGhost = worker('k3', clock, 4);
     try {
       expect(Math.max(...(await fill([live], 'k2', 10)))).toBe(1);
       expect(Math.max(...(await fill([afterGhost], 'k3', 10)))).toBe(4);
-      expect(await admin.hexists(`${prefix}:flow:start:k3`, 'ghost')).toBe(0);
+      expect(await fx.admin.hexists(`${prefix}:flow:start:k3`, 'ghost')).toBe(0);
     } finally {
       await closeAll([live, afterGhost]);
     }
@@ -194,12 +181,12 @@ describe("the fleet's start on a key nothing limits yet", () => {
 
   it('a key with a rate (configured here) has no fleet cap: the bucket alone decides', async () => {
     const clock = new VirtualClock();
-    const engines = [0, 1].map(() => new LeaseEngine(admin, prefix, ['k4'], clock, flow.keys, {}, { fleetStart: 1 }));
+    const engines = [0, 1].map(() => new LeaseEngine(fx.admin, prefix, ['k4'], clock, fx.flow.keys, {}, { fleetStart: 1 }));
     const pools = engines.map((engine) => new KeyPool({ keys: [{ name: 'k4', secret: 's' }], backend: engine.backend(), clock, rejoinTimers: false, limits: { requestsPerMinute: 600, burst: 6 } }));
     const workers: Worker[] = engines.map((engine, i) => ({ engine, pool: pools[i]!, fleet: new FleetKeyPool(pools[i]!, ['k4'], engine), held: [] }));
     try {
       expect(Math.max(...(await fill(workers, 'k4', 4)))).toBeGreaterThanOrEqual(6);
-      expect(await admin.exists(`${prefix}:flow:start:k4`)).toBe(0);
+      expect(await fx.admin.exists(`${prefix}:flow:start:k4`)).toBe(0);
     } finally {
       await closeAll(workers);
     }

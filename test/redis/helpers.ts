@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { deleteByPattern } from '../../src/flow/redis/redis-flow-backend.js';
+import { afterAll, beforeAll } from 'vitest';
+import { RedisFlowBackend, deleteByPattern } from '../../src/flow/redis/redis-flow-backend.js';
 import { enqueueBatch, type EnqueueSummary } from '../../src/batch/redis/enqueue.js';
 import { openRunQueue } from '../../src/batch/redis/queue.js';
 import { RedisJobStore } from '../../src/batch/redis/redis-store.js';
@@ -24,6 +25,37 @@ export function testClient(): Redis {
 /** Deletes every key under `prefix` (SCAN + UNLINK; never FLUSH). */
 export async function cleanup(redis: Redis, prefix: string): Promise<void> {
   await deleteByPattern(redis, `${prefix}:*`);
+}
+
+/** A test file's own client and flow backend under a fresh prefix: opened before its tests, its keys deleted after. */
+export interface RedisFlowFixture {
+  readonly prefix: string;
+  readonly admin: Redis;
+  readonly flow: RedisFlowBackend;
+}
+
+/** Registers the file's `beforeAll`/`afterAll` for a {@link RedisFlowFixture}; read `admin` and `flow` inside tests. */
+export function redisFlowFixture(tag: string): RedisFlowFixture {
+  const prefix = uniquePrefix(tag);
+  let admin: Redis | undefined;
+  let flow: RedisFlowBackend | undefined;
+  beforeAll(() => {
+    admin = testClient();
+    flow = new RedisFlowBackend(admin, { prefix });
+  });
+  afterAll(async () => {
+    await cleanup(admin!, prefix);
+    await admin!.quit();
+  });
+  return {
+    prefix,
+    get admin() {
+      return admin!;
+    },
+    get flow() {
+      return flow!;
+    },
+  };
 }
 
 /**

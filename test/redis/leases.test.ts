@@ -9,30 +9,17 @@
  * - a start the bucket can grant within AHEAD_MS is granted ahead: workers waiting for the same refill
  *   each get theirs with one call, in the order they asked (virtual clock on the workers' side).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import type { BucketSpec, ReserveResult } from '../../src/flow/bucket.js';
 import { KeyPool } from '../../src/flow/key-pool.js';
-import { RedisFlowBackend } from '../../src/flow/redis/redis-flow-backend.js';
 import { systemClock } from '../../src/clock/system-clock.js';
 import { LeaseEngine } from '../../src/batch/redis/leases.js';
 import { FleetKeyPool } from '../../src/batch/redis/shared-pool.js';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
-import { cleanup, testClient, uniquePrefix } from './helpers.js';
+import { redisFlowFixture } from './helpers.js';
 
-const prefix = uniquePrefix('leases');
-let admin: Redis;
-let flow: RedisFlowBackend;
-
-beforeAll(() => {
-  admin = testClient();
-  flow = new RedisFlowBackend(admin, { prefix });
-});
-
-afterAll(async () => {
-  await cleanup(admin, prefix);
-  await admin.quit();
-});
+const fx = redisFlowFixture('leases');
+const { prefix } = fx;
 
 /** 60 a minute, a burst of 5: nothing refills noticeably during a test. */
 const SPEC: BucketSpec = { windowMs: 60_000, requests: 60, requestBurst: 5, tokenBurst: 0 };
@@ -52,34 +39,34 @@ async function takeAll(engine: LeaseEngine, key: string, max: number): Promise<n
 describe('leases of the shared bucket', () => {
   it('grant exactly what the same number of reserves grants, and starts given back are taken again', async () => {
     const byReserve: boolean[] = [];
-    for (let i = 0; i < 8; i++) byReserve.push((await flow.limiter.reserve('by-reserve', 0, SPEC)).ok);
+    for (let i = 0; i < 8; i++) byReserve.push((await fx.flow.limiter.reserve('by-reserve', 0, SPEC)).ok);
     expect(byReserve.filter(Boolean)).toHaveLength(5);
 
-    const engine = new LeaseEngine(admin, prefix, ['by-lease'], systemClock, flow.keys);
+    const engine = new LeaseEngine(fx.admin, prefix, ['by-lease'], systemClock, fx.flow.keys);
     try {
       expect(await takeAll(engine, 'by-lease', 8)).toBe(5);
       // The bucket is empty for everyone: a reserve from another client is refused.
-      expect((await flow.limiter.reserve('by-lease', 0, SPEC)).ok).toBe(false);
+      expect((await fx.flow.limiter.reserve('by-lease', 0, SPEC)).ok).toBe(false);
     } finally {
       await engine.close();
     }
 
     // Starts leased and not used go back when the engine closes: another client can take them.
-    const holder = new LeaseEngine(admin, prefix, ['give-back'], systemClock, flow.keys);
+    const holder = new LeaseEngine(fx.admin, prefix, ['give-back'], systemClock, fx.flow.keys);
     expect(await takeAll(holder, 'give-back', 1)).toBe(1);
     // Ask for more than was used (a lease sized by a quick run of starts), then stop using them.
     for (let i = 0; i < 4; i++) holder.limiter.reserve('give-back', 0, SPEC, Date.now());
     await new Promise((r) => setTimeout(r, 50));
     await holder.close();
     const after: boolean[] = [];
-    for (let i = 0; i < 6; i++) after.push((await flow.limiter.reserve('give-back', 0, SPEC)).ok);
+    for (let i = 0; i < 6; i++) after.push((await fx.flow.limiter.reserve('give-back', 0, SPEC)).ok);
     // 5 in the bucket, 1 used: the starts leased on top of it and not used are back for anyone.
     expect(after.filter(Boolean)).toHaveLength(4);
   });
 
   it("a key another worker cooled gets no lease; its state reaches this worker's pool with the answer", async () => {
-    await flow.keys.set('cooled', { state: 'cooling', until: Date.now() + 60_000, reason: 'rate_limited' }, Date.now());
-    const engine = new LeaseEngine(admin, prefix, ['cooled', 'free'], systemClock, flow.keys);
+    await fx.flow.keys.set('cooled', { state: 'cooling', until: Date.now() + 60_000, reason: 'rate_limited' }, Date.now());
+    const engine = new LeaseEngine(fx.admin, prefix, ['cooled', 'free'], systemClock, fx.flow.keys);
     const pool = new KeyPool({ keys: [{ name: 'cooled', secret: 's1' }, { name: 'free', secret: 's2' }], backend: engine.backend(), limits: { requestsPerMinute: 60, burst: 5 } });
     const fleet = new FleetKeyPool(pool, ['cooled', 'free'], engine);
     try {
@@ -91,7 +78,7 @@ describe('leases of the shared bucket', () => {
       expect(fleet.stateOf('cooled', Date.now())).toMatchObject({ state: 'cooling' });
       expect(fleet.nextRejoinAt()).toBeGreaterThan(Date.now() + 50_000);
       // Nothing was taken from the cooled key's bucket.
-      expect(await admin.exists(`${prefix}:flow:bucket:cooled`)).toBe(0);
+      expect(await fx.admin.exists(`${prefix}:flow:bucket:cooled`)).toBe(0);
     } finally {
       pool.close();
       await engine.close();
@@ -99,29 +86,29 @@ describe('leases of the shared bucket', () => {
   });
 
   it('a state this worker sets is written through to Redis for the others, with a lease call (no command of its own)', async () => {
-    const engine = new LeaseEngine(admin, prefix, ['mine'], systemClock, flow.keys);
-    const trips = flow.trips.count;
+    const engine = new LeaseEngine(fx.admin, prefix, ['mine'], systemClock, fx.flow.keys);
+    const trips = fx.flow.trips.count;
     try {
       engine.keys.set('mine', { state: 'parked', until: Date.now() + 30_000, reason: 'quota' }, Date.now());
       expect(engine.stateOf('mine', Date.now()).state).toBe('parked');
       let ttl = -2;
       for (let i = 0; i < 100 && ttl < 0; i++) {
-        ttl = await admin.pttl(`${prefix}:flow:state:mine`);
+        ttl = await fx.admin.pttl(`${prefix}:flow:state:mine`);
         if (ttl < 0) await new Promise((r) => setTimeout(r, 5));
       }
       expect(ttl).toBeGreaterThan(20_000);
-      expect(await admin.sismember(`${prefix}:flow:states`, 'mine')).toBe(1);
+      expect(await fx.admin.sismember(`${prefix}:flow:states`, 'mine')).toBe(1);
       // A disable and then a cooldown set before the call that takes them: the key stays disabled, as
       // key-set.lua leaves it when they come one after the other.
       engine.keys.set('mine', { state: 'disabled', reason: 'auth' }, Date.now());
       engine.keys.set('mine', { state: 'cooling', until: Date.now() + 60_000, reason: 'rate_limited' }, Date.now());
       await engine.flush();
-      expect(JSON.parse((await admin.get(`${prefix}:flow:state:mine`))!)).toMatchObject({ state: 'disabled' });
+      expect(JSON.parse((await fx.admin.get(`${prefix}:flow:state:mine`))!)).toMatchObject({ state: 'disabled' });
       // Its end, too.
       engine.keys.set('mine', { state: 'active' }, Date.now());
       await engine.flush();
-      expect(await admin.exists(`${prefix}:flow:state:mine`)).toBe(0);
-      expect(flow.trips.count).toBe(trips);
+      expect(await fx.admin.exists(`${prefix}:flow:state:mine`)).toBe(0);
+      expect(fx.flow.trips.count).toBe(trips);
       expect(engine.calls).toBeGreaterThanOrEqual(3);
     } finally {
       await engine.close();
@@ -132,8 +119,8 @@ describe('leases of the shared bucket', () => {
     // One start every 50 ms, burst 1.
     const spec: BucketSpec = { windowMs: 1000, requests: 20, requestBurst: 1, tokenBurst: 0 };
     const clock = new VirtualClock();
-    const a = new LeaseEngine(admin, prefix, ['ahead'], clock, flow.keys);
-    const b = new LeaseEngine(admin, prefix, ['ahead'], clock, flow.keys);
+    const a = new LeaseEngine(fx.admin, prefix, ['ahead'], clock, fx.flow.keys);
+    const b = new LeaseEngine(fx.admin, prefix, ['ahead'], clock, fx.flow.keys);
     const reserve = (e: LeaseEngine): ReserveResult => e.limiter.reserve('ahead', 0, spec, clock.now()) as ReserveResult;
     try {
       // A asks, and the bucket's one start comes with the answer.
@@ -162,7 +149,7 @@ describe('leases of the shared bucket', () => {
       await clock.advance(waitA - waitB);
       expect(reserve(a).ok).toBe(true);
       // Nothing more was granted than the bucket holds: a reserve of anyone else is refused now.
-      expect((await flow.limiter.reserve('ahead', 0, spec)).ok).toBe(false);
+      expect((await fx.flow.limiter.reserve('ahead', 0, spec)).ok).toBe(false);
     } finally {
       await a.close();
       await b.close();
