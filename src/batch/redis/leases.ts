@@ -73,11 +73,18 @@ const FLUSH_MS = 250;
 /** A start refused by the fleet's start cap asks again after this long, ms (about a call's latency: by then some of the fleet's calls have ended). */
 export const FLEET_POLL_MS = 25;
 /**
- * A worker left no share of the fleet's learned cap (more workers than the cap) asks again after this
- * long, ms: the others hold their shares while they have calls to make, so asking sooner mostly costs
- * commands.
+ * A worker left no share of the fleet's learned cap (more workers asking than the cap) asks again after
+ * this long, ms, doubling while none frees, up to {@link CAP_POLL_MAX_MS}: the others hold their shares
+ * while they have calls to make, and the lease call of one that frees part of its share publishes it
+ * ({@link CAP_FREED}), so asking sooner mostly costs commands.
  */
 export const CAP_POLL_MS = 250;
+/** The longest wait between those asks, ms: by then a worker that stopped without a word (crashed) holds no share (lease.lua's reports count 2 s). */
+export const CAP_POLL_MAX_MS = 2000;
+/** While it waits so, the limiter looks again this often, ms (locally: the starts a pushed call brings are used at once). */
+const CAP_LOOK_MS = 50;
+/** A message of the lease channel that a worker freed part of its share of the key's learned cap: this, then the key's name (lease.lua). */
+export const CAP_FREED = '\ncap\n';
 /** The fleet's start ends when its cap reaches this many calls in flight on a key (it then binds no fleet of 16 workers of 16). */
 export const FLEET_START_MAX = 256;
 /**
@@ -197,6 +204,8 @@ interface Lease {
   startOver: boolean;
   /** How many calls this worker may hold of the fleet's start cap (its share, less what the others reserve), as of the last answer (undefined: no cap). */
   share: number | undefined;
+  /** Left no share of the fleet's learned cap while asking: the wait before the next ask (undefined: not waiting so). */
+  capWaitMs: number | undefined;
 }
 
 /** Events of the lease engine that the worker reports. */
@@ -290,6 +299,7 @@ export class LeaseEngine {
         fleetInFlight: undefined,
         startOver: false,
         share: undefined,
+        capWaitMs: undefined,
       });
     }
     this.limiter = {
@@ -328,12 +338,24 @@ export class LeaseEngine {
     return `${this.prefix}:flow:events`;
   }
 
-  /** A message of {@link channel}: the fleet learnt something of the key named. */
+  /** A message of {@link channel}: the fleet learnt something of the key named, or ({@link CAP_FREED}) part of its learned cap was freed. */
   pushed(name: string): void {
+    if (name.startsWith(CAP_FREED)) return this.capFreed(name.slice(CAP_FREED.length));
     const l = this.leases.get(name);
     if (!l || this.closed) return;
     l.poked = true;
     const now = this.clock.now();
+    this.soon(now, now);
+  }
+
+  /** Part of `name`'s learned cap was freed: a worker waiting for a share asks now (the others need not). */
+  private capFreed(name: string): void {
+    const l = this.leases.get(name);
+    if (!l || this.closed || l.capWaitMs === undefined) return;
+    const now = this.clock.now();
+    l.capWaitMs = CAP_POLL_MS;
+    l.nextAt = Math.min(l.nextAt, now);
+    l.demand = true;
     this.soon(now, now);
   }
 
@@ -482,6 +504,21 @@ export class LeaseEngine {
     return (this.fits(l, tokens, spec) && !this.overCapShare(l)) || (l.permits < 1 && this.withinShare(l, spec, now)) ? 0 : this.want(l, tokens, now);
   }
 
+  /**
+   * How long a worker that asked and got no start of the fleet's cap, with no call of its own in flight,
+   * waits before it asks again: of the start cap, about a call's latency; of a learned cap, a wait that
+   * doubles while none frees (a freed share is pushed: {@link capFreed}).
+   */
+  private shareWait(l: Lease): number {
+    if (l.learnedCap === undefined) {
+      l.capWaitMs = undefined;
+      return FLEET_POLL_MS;
+    }
+    const wait = l.capWaitMs ?? CAP_POLL_MS;
+    l.capWaitMs = Math.min(CAP_POLL_MAX_MS, wait * 2);
+    return wait;
+  }
+
   /** Whether this worker's calls in flight on `l`'s key fill its share of the fleet's learned cap (its held starts wait until one ends). */
   private overCapShare(l: Lease): boolean {
     return l.learnedCap !== undefined && l.share !== undefined && (this.learner?.inFlight?.(l.name) ?? 0) >= l.share;
@@ -511,9 +548,11 @@ export class LeaseEngine {
       if (used >= l.share && used > 0) return Infinity;
       if (used >= l.share) {
         l.demand = true;
-        const at = Math.max(l.nextAt, now + (l.learnedCap !== undefined ? CAP_POLL_MS : FLEET_POLL_MS));
+        const learned = l.learnedCap !== undefined;
+        const at = Math.max(l.nextAt, now + (learned ? CAP_POLL_MS : FLEET_POLL_MS));
         this.soon(at, now);
-        return Math.ceil(at - now);
+        // A share freed meanwhile comes with a pushed call: the limiter looks for it often (no command).
+        return Math.ceil(learned ? Math.min(CAP_LOOK_MS, at - now) : at - now);
       }
     }
     if (tokens > l.tokensEach) l.tokensEach = tokens;
@@ -718,6 +757,9 @@ export class LeaseEngine {
     const now = this.clock.now();
     const busy: Lease[] = [];
     for (const l of this.leases.values()) {
+      // Starts of a learned cap held past their life go back with this call: held, they are part of this
+      // worker's reservation (lease.lua), and a worker that stopped asking has no reserve() to expire them.
+      if (l.learnedCap !== undefined) this.expire(l, now, false);
       const need = l.demand || (this.topUp(l) && now - l.grantedAt < LEASE_TTL_MS * 4);
       const news = l.successes > 0 || l.starts > l.startsReported || l.decrease !== undefined || l.strike !== undefined || l.stateWrite !== undefined || l.poked || l.capLearner?.pending === true;
       const leaving = this.closed && (l.share !== undefined || l.capLearner !== undefined);
@@ -811,6 +853,9 @@ export class LeaseEngine {
         s.capSent?.proposal ?? '',
         HALVE_EVERY,
         s.capSent ? s.calls : '',
+        // Whether it wants a start now (a start was refused here since the last call), not only a top-up:
+        // only then is its share of the learned cap reserved (lease.lua).
+        s.capSent ? (s.demand ? 1 : 0) : '',
       );
     }
     // The fleet's concurrency limit: this worker's report, its proposed step (lease.lua, after the keys).
@@ -879,7 +924,10 @@ export class LeaseEngine {
         const others = String(a[18 + CAP_ANSWER] ?? '');
         l.capLearner?.answer(learned, others === '' ? undefined : Number(others), back);
       }
-      if (l.share !== undefined && granted < s.ask && s.held + granted === 0) l.nextAt = Math.max(l.nextAt, back + (l.learnedCap !== undefined ? CAP_POLL_MS : FLEET_POLL_MS));
+      if (l.share !== undefined && granted < s.ask && s.held + granted === 0) l.nextAt = Math.max(l.nextAt, back + this.shareWait(l));
+      else if (s.ask > 0) l.capWaitMs = undefined;
+      // Starts of a learned cap held here go back when their life ends, if unused by then.
+      if (l.learnedCap !== undefined && l.permits > 0) this.soon(l.grantedAt + LEASE_TTL_MS + 1, back);
       this.adopt(l.name, raw, pttl, back);
       this.learn(s, a.slice(6), back);
     });

@@ -7,14 +7,14 @@
 -- `seq`, `at` (server ms), `mx`, `bs`, `g`; bare-429 strikes `sk` and the last one's time `sat`;
 -- the fleet's successes `ok` and starts `st` so far; while nothing limits it, the fleet's start cap
 -- `fc`, when it last stepped `fat` and the peak of calls in flight since `fp`); KEYS[3N + i]: the
--- fleet's reservations of that cap (hash: worker id -> 'reserved:held:in flight:server ms' of its
--- last report);
+-- fleet's reservations of that cap (hash: worker id -> 'reserved:held:in flight:asking (1/0):server
+-- ms' of its last report);
 -- KEYS[4N + i]: the fleet's concurrency cap learned from bare 429s and its evidence (fleet-cap.lua);
 -- KEYS[5N + 1]: the set of key names with a state (key-set.lua's); with the fleet's concurrency
 -- limit, KEYS[5N + 2] its hash and KEYS[5N + 3] the workers' reports (fleet-concurrency.lua).
 -- ARGV[1] N; ARGV[2] the channel a new congestion event or strike is published on (the key's name,
 -- so that every worker asks for it at once, not with its next lease); ARGV[3] this worker's id; then
--- one block of 38 per key, from b = 4 + (i - 1) * 38:
+-- one block of 39 per key, from b = 4 + (i - 1) * 39:
 --   want (starts to lease), tokensEach (tokens reserved with each), giveBack (unused leased starts),
 --   giveBackTokens, settleDelta (tokens charged (> 0) or refunded (< 0) since the last call),
 --   capR, capRin, capT, capTin, capSpend (a server cap, as cap.lua takes it; '' = none), then the BucketSpec (6);
@@ -30,7 +30,8 @@
 --   this worker set on the key, as key-set.lua takes it: state ('' = none), ms until it ends, reason;
 --   then the fleet's learned cap (fleet-cap.lua): the version seen ('' = this worker does not share
 --   it: the rest is ignored), the outcomes since the last call, a proposed state, `halve`, and this
---   worker's calls in flight on the key (of `held`, without the starts it holds).
+--   worker's calls in flight on the key (of `held`, without the starts it holds), and whether it asks
+--   for a start it wants now ('1'; '0': at most a top-up ahead of need).
 -- After the keys' blocks, when this worker's concurrency is adaptive (else absent): seen (the fleet's
 -- step its limit is at), from, to (its own step of its share, '' = none), min, max, initial (its
 -- bounds), gone ('1': it stops).
@@ -52,6 +53,8 @@ local me = A[3]
 local out = {}
 -- What the fleet learnt of a key is forgotten after this long without news (ms).
 local LEARN_TTL_MS = 600000
+-- The message that part of a key's learned cap was freed: this, then the key's name (leases.ts CAP_FREED).
+local CAP_FREED = '\ncap\n'
 
 local function set_spec(b, at)
   for j = 0, 5 do ARGV[at + j] = A[b + 10 + j] end
@@ -68,23 +71,29 @@ end
 -- computed from the cap it saw, `seen`: the step is taken once) if the fleet had as many calls in
 -- flight as the shares allow during it (`fp`, the step's peak): a cap the fleet does not fill proves
 -- nothing about the server. A cap the fleet learned from bare 429s (`learned`, fleet-cap.lua) is
--- shared the same way, from the first 429 on, but binds exactly: with more workers than the cap, only
--- as many as the cap may hold a call (the others ask again in a while). Returns what this worker may
+-- shared the same way, from the first 429 on, but binds exactly and only among the workers that use
+-- it: a worker that asks while the others' reservations fill the cap gets none until one of them frees
+-- part of its own (it is told: leases.ts CAP_FREED). Returns what this worker may
 -- reserve (nil: no cap), the calls the others hold (in flight and the starts they hold), the cap, and
 -- the others' calls in flight (also without a cap when `reports`: the learned cap's evidence).
 local function fleet_share(L, F, seen, nextc, step_ms, learned, reports)
   if seen == '' and learned == nil and not reports then return nil, 0, '', 0 end
   local now = server_now()
-  local reserved, holding, calls, workers = 0, 0, 0, 1
+  local reserved, holding, calls, workers, active, waiting = 0, 0, 0, 1, 1, 0
   for _, v in pairs(fresh_reports(F, me, now)) do
-    local r, h, c = string.match(v, '^([^:]*):([^:]*):?([^:]*)$')
+    local r, h, c, a = string.match(v, '^([^:]*):([^:]*):?([^:]*):?([^:]*)$')
     reserved = reserved + tonumber(r)
     holding = holding + tonumber(h)
     calls = calls + (tonumber(c) or tonumber(h))
     workers = workers + 1
+    if tonumber(r) > 0 then active = active + 1 elseif a == '1' then waiting = waiting + 1 end
   end
   if learned ~= nil then
-    return math.max(0, math.min(math.floor(math.max(learned, workers) / workers), learned - reserved)), holding, learned, calls
+    -- Split over the workers that use it (that reserve some), not over every live one: a worker with
+    -- nothing to do leaves its part to the others, and one that waits with none takes nothing from
+    -- them (a worker's share of a small cap stays large: its lease calls grant several starts each).
+    -- Rounded up, within what the others reserve: the whole cap is used.
+    return math.max(0, math.min(math.ceil(learned / active), learned - reserved)), holding, learned, calls, waiting
   end
   if seen == '' then return nil, holding, '', calls end
   local f = redis.call('HMGET', L, 'seq', 'fc', 'fat', 'fp')
@@ -132,7 +141,7 @@ local function ahead(key, b, each, want, max_ms)
 end
 
 for i = 1, n do
-  local b = 4 + (i - 1) * 38
+  local b = 4 + (i - 1) * 39
   local want, each, back, backTokens, delta = tonumber(A[b]), tonumber(A[b + 1]), tonumber(A[b + 2]), tonumber(A[b + 3]), tonumber(A[b + 4])
   KEYS[1] = K[i]
   if A[b + 5] ~= '' or A[b + 7] ~= '' then
@@ -180,11 +189,15 @@ for i = 1, n do
     if held < 0 then capped[3] = '' end
     learning = capped[7] ~= ''
   end
-  local share, others, fleet_cap_in, others_calls = nil, 0, '', 0
-  if held >= 0 then share, others, fleet_cap_in, others_calls = fleet_share(K[2 * n + i], F, A[b + 26], A[b + 28], A[b + 29], capped and num(capped[3]), learning) end
+  local share, others, fleet_cap_in, others_calls, waiting = nil, 0, '', 0, 0
+  if held >= 0 then share, others, fleet_cap_in, others_calls, waiting = fleet_share(K[2 * n + i], F, A[b + 26], A[b + 28], A[b + 29], capped and num(capped[3]), learning) end
   -- A learned cap's share binds the worker's calls in flight (it starts none beyond, leases.ts), so it
   -- may hold its share's starts while they are in flight: the next starts as one ends, without a call.
   local by_calls = capped ~= nil and capped[3] ~= ''
+  local asking = A[b + 38] == '1' and want > 0
+  -- Of a learned cap, a top-up ahead of need goes only to a worker with calls in flight (its next start
+  -- as one ends): an idle worker's would hold part of the cap from the others.
+  if by_calls and not asking and tonumber(A[b + 37]) == 0 then want = 0 end
   if share ~= nil and by_calls then want = math.min(want, share)
   elseif share ~= nil then want = math.min(want, math.max(0, share - held)) end
   -- A key another worker cooled, parked or disabled gets no lease.
@@ -218,8 +231,21 @@ for i = 1, n do
       if others + held + granted > peak then redis.call('HSET', K[2 * n + i], 'fp', fleet_in) end
     end
     local calls = A[b + 37] ~= '' and A[b + 37] or fmt(held + granted)
-    local reserve = by_calls and math.max(share, tonumber(calls)) or math.max(share or 0, held + granted)
-    redis.call('HSET', F, me, fmt(reserve) .. ':' .. fmt(held + granted) .. ':' .. calls .. ':' .. fmt(server_now()))
+    -- Of a learned cap, the share is reserved only while the worker asks for a start it wants now (not a
+    -- top-up ahead of need); otherwise what it may start without asking (its calls in flight, and the
+    -- starts it holds within its share): a worker that has nothing to do frees its part at once, not
+    -- when its report grows old.
+    local reserve
+    if by_calls and asking then reserve = math.max(share, tonumber(calls))
+    elseif by_calls then reserve = math.max(tonumber(calls), math.min(share, held + granted))
+    else reserve = math.max(share or 0, held + granted) end
+    -- Part of a learned cap freed while another worker waits with none: it asks now (leases.ts), not
+    -- when its wait ends.
+    if by_calls and (waiting or 0) > 0 and channel ~= '' then
+      local before = tonumber(string.match(redis.call('HGET', F, me) or '', '^([^:]*):') or '')
+      if before ~= nil and before > reserve then redis.call('PUBLISH', channel, CAP_FREED .. A[b + 25]) end
+    end
+    redis.call('HSET', F, me, fmt(reserve) .. ':' .. fmt(held + granted) .. ':' .. calls .. ':' .. (asking and '1' or '0') .. ':' .. fmt(server_now()))
     redis.call('PEXPIRE', F, FLEET_FRESH_MS * 2)
   end
   if share == nil then share = '' end
@@ -294,7 +320,7 @@ for i = 1, n do
 end
 -- The fleet's concurrency limit (fleet-concurrency.lua), when this worker's is adaptive: its report,
 -- its proposed step, and its share in the answer's last 5 entries.
-local cb = 4 + n * 38
+local cb = 4 + n * 39
 if A[cb] ~= nil and A[cb] ~= '' then
   local r = fleet_concurrency(K[5 * n + 2], K[5 * n + 3], me, A[cb], A[cb + 1], A[cb + 2], A[cb + 3], A[cb + 4], A[cb + 5], A[cb + 6])
   for j = 1, 5 do out[#out + 1] = r[j] end
