@@ -6,10 +6,10 @@
  * "workers" in one process (a LeaseEngine, a KeyPool and a FleetKeyPool each) on a virtual clock, and
  * a server in the test that refuses a call started with the cap in flight already.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { KeyPool } from '../../src/flow/key-pool.js';
 import type { Permit } from '../../src/flow/rate-limiter.js';
-import { LeaseEngine } from '../../src/batch/redis/leases.js';
+import { CAP_FREED, LeaseEngine } from '../../src/batch/redis/leases.js';
 import { FleetKeyPool } from '../../src/batch/redis/shared-pool.js';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
 import { redisFlowFixture } from './helpers.js';
@@ -151,6 +151,39 @@ describe("the fleet's concurrency cap learned from bare 429s", () => {
       expect(server.refused).toBe(refused);
       expect(server.served - served).toBeGreaterThan(0.6 * (1_000 / 30) * 2);
     } finally {
+      await closeAll(workers, server);
+    }
+  });
+
+  it('a lease call that frees part of a share while another worker waits with none says so, and the waiting worker gets its start at once', async () => {
+    const clock = new VirtualClock();
+    const workers = [0, 1, 2].map(() => worker('c4', clock));
+    const server = new Server(2, 30);
+    const subscriber = fx.admin.duplicate();
+    const messages: string[] = [];
+    subscriber.on('message', (_channel: string, message: string) => messages.push(message));
+    await subscriber.subscribe(workers[0]!.engine.channel);
+    try {
+      // Three workers on a cap of 2: one of them asks and waits with none.
+      await run(workers, server, 'c4', clock, 150);
+      expect(await fx.admin.hget(`${prefix}:flow:cap:c4`, 'c')).toBe('2');
+      const waiting = Object.values(await fx.admin.hgetall(`${prefix}:flow:start:c4`)).filter((r) => r.startsWith('0:') && r.split(':')[3] === '1');
+      expect(waiting).toHaveLength(1);
+      // The others' calls end and they ask for nothing more: their lease calls free their parts.
+      server.end(Infinity);
+      for (let t = 0; t < 20; t++) {
+        await clock.advance(10);
+        for (const w of workers) await w.engine.flush();
+      }
+      await vi.waitFor(() => expect(messages).toContain(`${CAP_FREED}c4`));
+      // Told, the waiting worker asks now, not when its wait (250 ms and more) ends: a start at this instant.
+      for (const w of workers) w.engine.pushed(`${CAP_FREED}c4`);
+      for (const w of workers) await w.engine.flush();
+      const started = workers.map((w) => w.pool.limiter('c4').tryAcquire()).filter((p): p is Permit => p !== undefined);
+      expect(started.length).toBeGreaterThanOrEqual(1);
+      for (const p of started) server.start(p, clock.now());
+    } finally {
+      await subscriber.quit();
       await closeAll(workers, server);
     }
   });
