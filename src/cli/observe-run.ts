@@ -66,6 +66,10 @@ export function bridgeRunEvents(sources: RunEventSources, observers: readonly Ru
       ),
       x.on('resume', (e) => emit(e.key !== undefined ? { type: 'key_state', at: clock.now(), key: e.key, state: 'active' } : { type: 'resume', at: clock.now() })),
       x.on('concurrencyChange', (e) => emit({ type: 'concurrency', at: clock.now(), limit: e.to, reason: e.reason, from: e.from })),
+      x.on('rateChange', (e) =>
+        emit({ type: 'key_limit', at: clock.now(), key: e.key, limit: 'rate', reason: e.reason, ...(e.to !== undefined ? { perSecond: (e.to * 1000) / e.windowMs } : {}) }),
+      ),
+      x.on('inFlightCapChange', (e) => emit({ type: 'key_limit', at: clock.now(), key: e.key, limit: 'in_flight', reason: e.reason, ...(e.to !== undefined ? { cap: e.to } : {}) })),
       x.on('quotaAlert', (e) => emit({ type: 'quota_alert', at: clock.now(), key: e.key, alertLevel: e.level, usage: e.usage })),
       x.on('retryScheduled', (e) =>
         emit({ type: 'retry', at: clock.now(), id: String(e.jobId), attempt: e.attempt, kind: e.kind, delayMs: e.delayMs }),

@@ -17,7 +17,8 @@ export interface RunLogOptions {
 /**
  * Writes the run's events as structured JSON lines (pino), with the event names of the stories:
  * `retry`, `success`, `give_up`, `non_retryable`, `cooldown_start`, `cooldown_end`, `pause`, `resume`,
- * `concurrency_change`, `quota_alert`, `quota_metrics`. Every line has `event`; keys appear by name only.
+ * `concurrency_change`, `rate_change`, `in_flight_cap_change`, `quota_alert`, `quota_metrics`. Every line has
+ * `event`; keys appear by name only.
  */
 export class RunLog implements RunObserver {
   private attempts = 0;
@@ -86,6 +87,16 @@ export class RunLog implements RunObserver {
         break;
       case 'concurrency':
         l.info({ event: 'concurrency_change', limit: e.limit, reason: e.reason }, `concurrency ${e.limit} (${e.reason ?? ''})`);
+        break;
+      case 'key_limit':
+        if (e.limit === 'rate') {
+          l.info(
+            { event: 'rate_change', keyName: e.key, perSecond: e.perSecond, reason: e.reason },
+            `key ${e.key} rate ${e.perSecond !== undefined ? `${e.perSecond.toFixed(2)}/s` : 'unlimited'} (${e.reason})`,
+          );
+        } else {
+          l.info({ event: 'in_flight_cap_change', keyName: e.key, cap: e.cap, reason: e.reason }, `key ${e.key} calls in flight ${e.cap ?? 'unlimited'} (${e.reason})`);
+        }
         break;
       case 'quota':
         this.key(e.key).usage = e.usage;

@@ -70,8 +70,8 @@ export interface ReserveOutcome {
 
 /** Events of a {@link RateLimiter}. */
 export interface RateLimiterEvents {
-  /** The effective request rate changed (learned from 429s, or announced by the server). */
-  rate: { key: string; from: number | undefined; to: number | undefined; reason: string };
+  /** The effective request rate changed (learned from 429s, or announced by the server): requests per `windowMs` (the key's limits window; a minute unless configured). */
+  rate: { key: string; from: number | undefined; to: number | undefined; windowMs: number; reason: string };
   /** The calls in flight allowed on the key changed (a concurrency cap learned from 429s, or lifted to probe it). */
   inFlightCap: { key: string; from: number | undefined; to: number | undefined; reason: string };
 }
@@ -612,7 +612,7 @@ export class RateLimiter {
 
   private emitRate(before: number | undefined, reason: string): void {
     const after = this.effectiveRequestsPerWindow();
-    if (after !== before) this.events.emit('rate', { key: this.key, from: before, to: after, reason });
+    if (after !== before) this.events.emit('rate', { key: this.key, from: before, to: after, windowMs: this.configured.windowMs ?? DEFAULT_WINDOW_MS, reason });
   }
 }
 

@@ -21,6 +21,8 @@ export const RUN_LOG_EVENTS = {
   pause: ['reason', 'until'],
   resume: [],
   concurrency_change: ['limit', 'reason'],
+  rate_change: ['keyName', 'perSecond', 'reason'],
+  in_flight_cap_change: ['keyName', 'cap', 'reason'],
   // `alertLevel`, not `level`: pino's own `level` field holds the log level.
   quota_alert: ['keyName', 'alertLevel', 'usage'],
   quota_metrics: ['attempts', 'keys'],

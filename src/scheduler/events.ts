@@ -25,7 +25,7 @@ export interface ExecutorEvents {
   /** The concurrency limit changed. */
   concurrencyChange: { from: number; to: number; reason: string };
   /** A key's limiter changed its request rate (learned from 429s, or announced by the server); forwarded from the flow layer. */
-  rateChange: { key: string; from: number | undefined; to: number | undefined; reason: string };
+  rateChange: { key: string; from: number | undefined; to: number | undefined; windowMs: number; reason: string };
   /** A key's calls in flight were capped (a concurrency cap learned from which calls got 429s) or the cap lifted by one to probe it; forwarded from the flow layer. */
   inFlightCapChange: { key: string; from: number | undefined; to: number | undefined; reason: string };
   /** A key's quota use crossed an alert level (forwarded from its quota monitor). */

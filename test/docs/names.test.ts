@@ -8,6 +8,10 @@ import { classify } from '../../src/classify/classify.js';
 import { createContext } from '../../src/cli/context.js';
 import { buildProgram, runCli } from '../../src/cli/program.js';
 import { RunLog } from '../../src/cli/run-log.js';
+import { bridgeRunEvents } from '../../src/cli/observe-run.js';
+import { TypedEmitter } from '../../src/observe/typed-emitter.js';
+import type { ExecutorEvents } from '../../src/scheduler/events.js';
+import { VirtualClock } from '../../src/testing/virtual-clock.js';
 import { RUN_LOG_EVENTS } from '../../src/observe/log-events.js';
 import { RetryError } from '../../src/attempt/retry-error.js';
 import { SluiceError } from '../../src/classify/sluice-error.js';
@@ -45,6 +49,25 @@ describe('quota_alert log line', () => {
     const line = JSON.parse(out.text()) as Record<string, unknown>;
     expect(line).toMatchObject({ event: 'quota_alert', level: 40, alertLevel: 0.8, usage: 0.81, keyName: 'k1' });
     expect(RUN_LOG_EVENTS.quota_alert).toContain('alertLevel');
+  });
+});
+
+describe('a key\'s limits in the run log', () => {
+  it('a learned rate and a learned cap on calls in flight are logged with their reason, the rate per second whatever the key\'s window', () => {
+    const out = sink();
+    const log = new RunLog(pino({ level: 'debug' }, out.stream), { alertLevels: [0.6], quotaLogInterval: 0 });
+    const executor = new TypedEmitter<ExecutorEvents>();
+    const off = bridgeRunEvents({ clock: new VirtualClock(), executor }, [log]);
+    executor.emit('rateChange', { key: 'k1', from: undefined, to: 1140, windowMs: 60_000, reason: 'rate limited (429): cut to 0.95 of what got through' });
+    executor.emit('rateChange', { key: 'k1', from: 1140, to: undefined, windowMs: 60_000, reason: 'recovered' });
+    executor.emit('inFlightCapChange', { key: 'k1', from: undefined, to: 2, reason: '429s come when more than 2 calls are in flight' });
+    off();
+    const lines = out.text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ event: 'rate_change', keyName: 'k1', perSecond: 19, reason: 'rate limited (429): cut to 0.95 of what got through', msg: 'key k1 rate 19.00/s (rate limited (429): cut to 0.95 of what got through)' });
+    expect(lines[1]).toMatchObject({ event: 'rate_change', keyName: 'k1', msg: 'key k1 rate unlimited (recovered)' });
+    expect(lines[1]).not.toHaveProperty('perSecond');
+    expect(lines[2]).toMatchObject({ event: 'in_flight_cap_change', keyName: 'k1', cap: 2 });
+    for (const l of lines) for (const field of Object.keys(l)) if (!['level', 'time', 'pid', 'hostname', 'msg', 'event'].includes(field)) expect(RUN_LOG_EVENTS[l.event as 'rate_change']).toContain(field);
   });
 });
 

@@ -23,6 +23,8 @@ export type RunEvent =
   | { type: 'item'; at: number; id: string; state: 'succeeded' | 'failed' | 'cancelled' | 'pending'; kind?: ErrorKind }
   | { type: 'key_state'; at: number; key: string; state: KeyStateName; until?: number; reason?: string }
   | { type: 'concurrency'; at: number; limit: number; reason?: string; from?: number }
+  /** A key's learned or announced request rate (`perSecond`; undefined: none in force), or its learned cap on calls in flight (`cap`), changed. */
+  | { type: 'key_limit'; at: number; key: string; perSecond?: number; cap?: number; limit: 'rate' | 'in_flight'; reason: string }
   | { type: 'quota'; at: number; key: string; usage: number }
   | { type: 'quota_alert'; at: number; key: string; alertLevel: number; usage: number }
   /** The whole run stops starting attempts (a single key's quota pause is a `key_state` of `paused`). */
