@@ -149,6 +149,19 @@ describe('LearnedRate', () => {
     expect(lr.refusalEnded()).toBe(false);
   });
 
+  it('a first 429 after fewer than four answers is a guess from the starts not refused, not a rate measured from them (a probe answer reused as the first item\'s)', () => {
+    const lr = perSecond();
+    // One call answered at once, then four in flight (20 ms later); one of them refused.
+    lr.count(T0);
+    lr.onSuccess(T0, T0);
+    lr.count(T0 + 20, 4);
+    expect(lr.decrease(T0 + 30, undefined, undefined, T0 + 20)).toBe(true);
+    const event = lr.snapshot()!;
+    expect(event.guessed).toBe(true);
+    // Four starts not refused in the first 100 ms: 40/s, 0.95 of it; one success over a slot read 6-10/s.
+    expect(event.base).toBeCloseTo(0.95 * 40, 5);
+  });
+
   it('a decrease soon after the last one, with too few successes since, is cut from the last second, not from one slot', () => {
     const lr = perSecond();
     // A second at 20/s, answered in 50 ms, then a 429: the first decrease.
