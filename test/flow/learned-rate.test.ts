@@ -162,6 +162,16 @@ describe('LearnedRate', () => {
     expect(event.base).toBeCloseTo(0.95 * 40, 5);
   });
 
+  it('a 429 always lowers the rate in force by at least beta, even when the goodput read above it (a token bucket\'s refill of the cooldown in a short span)', () => {
+    const lr = perSecond();
+    // A second in which 25/s got through, while the rate in force was 22/s: a 429 says 22/s is too fast.
+    serve(lr, 0, 1_000, 40, 20);
+    expect(lr.decrease(T0 + 1_000, 22, undefined, T0 + 990)).toBe(true);
+    // 0.95 of 22/s, not 0.95 of the goodput (23.75/s) capped back to the 22/s in force.
+    expect(lr.rate(T0 + 1_000)!).toBeCloseTo(0.95 * 22, 5);
+    expect(lr.snapshot()!.max).toBeLessThanOrEqual(22);
+  });
+
   it('a decrease soon after the last one, with too few successes since, is cut from the last second, not from one slot', () => {
     const lr = perSecond();
     // A second at 20/s, answered in 50 ms, then a 429: the first decrease.
