@@ -306,12 +306,11 @@ export class LearnedRate {
     // Too few successes since the decrease say nothing (one 100 ms slot read a token bucket of 20/s as
     // 15/s): then the last second, across the decrease.
     const since = this.sample(now, span, refused ? -Infinity : afterDecrease);
-    // The first event's goodput rests on a handful of answers at most: with fewer than MIN_SAMPLE it is
-    // a guess (below), not a measurement. One early success (`sluice run` answers its first item with its
-    // probe's answer) read a concurrency cap of 2 at 100 ms as 6.25/s, climbed back slowly: 1.21x.
-    const lastSecond = this.sample(now, SHORT_SPAN_MS, -Infinity);
-    const thin = this.lastDecreaseAt === -Infinity && (lastSecond?.successes ?? 0) < MIN_SAMPLE;
-    const measured = since !== undefined && (refused || since.successes >= MIN_SAMPLE) ? since.perWindow : thin ? undefined : lastSecond?.perWindow;
+    // Before the first event `since` is the last second already: with fewer than MIN_SAMPLE answers its
+    // goodput is a guess (below), not a measurement. One early success (`sluice run` answers its first
+    // item with its probe's answer) read a concurrency cap of 2 at 100 ms as 6.25/s, climbed back slowly: 1.21x.
+    const first = this.lastDecreaseAt === -Infinity;
+    const measured = since !== undefined && (refused || since.successes >= MIN_SAMPLE) ? since.perWindow : first ? undefined : this.goodput(now, SHORT_SPAN_MS);
     const goodput = measured ?? this.provisional(now);
     if (goodput === undefined) return false;
     // A server that refuses the first start above its rate (a leaky bucket) answers 429 while the last

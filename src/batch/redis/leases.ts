@@ -392,7 +392,7 @@ export class LeaseEngine {
   /** This worker's calls in flight on all its keys. */
   private inFlightTotal(): number {
     let n = 0;
-    for (const name of this.leases.keys()) n += this.learner?.inFlight?.(name) ?? 0;
+    for (const name of this.leases.keys()) n += this.callsInFlight(name);
     return n;
   }
 
@@ -521,14 +521,24 @@ export class LeaseEngine {
 
   /** Whether this worker's calls in flight on `l`'s key fill its share of the fleet's learned cap (its held starts wait until one ends). */
   private overCapShare(l: Lease): boolean {
-    return l.learnedCap !== undefined && l.share !== undefined && (this.learner?.inFlight?.(l.name) ?? 0) >= l.share;
+    return l.learnedCap !== undefined && l.share !== undefined && this.callsInFlight(l.name) >= l.share;
+  }
+
+  /** This worker's calls in flight on the key `name` (its pool counts them). */
+  private callsInFlight(name: string): number {
+    return this.learner?.inFlight?.(name) ?? 0;
+  }
+
+  /** What this worker takes of the fleet's cap on `l`'s key: its calls in flight and the starts it holds. */
+  private held(l: Lease): number {
+    return this.callsInFlight(l.name) + Math.max(0, l.permits) + l.ahead.length;
   }
 
   /** Whether a start on `l` is within this worker's share of the fleet's start cap while the shared bucket has nothing to limit (no request rate, token budget or spacing). */
   private withinShare(l: Lease, spec: BucketSpec, now: number): boolean {
     if (this.closed || l.share === undefined || spec.requests !== undefined || spec.tokens !== undefined || spec.minSpacingMs || this.fleetCap(l) === undefined) return false;
     if (this.stateOf(l.name, now).state !== 'active') return false;
-    return (this.learner?.inFlight?.(l.name) ?? 0) + Math.max(0, l.permits) + l.ahead.length < l.share;
+    return this.held(l) < l.share;
   }
 
   private fits(l: Lease, tokens: number, spec: BucketSpec): boolean {
@@ -544,7 +554,7 @@ export class LeaseEngine {
     // With none of its own in flight, the others hold the cap: ask again in a while.
     if (l.share !== undefined && (this.fleetCap(l) !== undefined || l.learnedCap !== undefined)) {
       // Of a learned cap, the share binds the calls in flight (the starts held wait for one to end).
-      const used = (this.learner?.inFlight?.(l.name) ?? 0) + (l.learnedCap !== undefined ? 0 : Math.max(0, l.permits));
+      const used = this.callsInFlight(l.name) + (l.learnedCap !== undefined ? 0 : Math.max(0, l.permits));
       if (used >= l.share && used > 0) return Infinity;
       if (used >= l.share) {
         l.demand = true;
@@ -789,10 +799,10 @@ export class LeaseEngine {
         fleetCap: this.closed ? undefined : this.fleetCap(l),
         // Its calls in flight and the starts it holds: what this worker takes of the fleet's cap (-1 when
         // it stops: its reservation goes at once, not when its report grows old).
-        held: this.closed ? -1 : (this.learner?.inFlight?.(l.name) ?? 0) + Math.max(0, l.permits) + l.ahead.length,
+        held: this.closed ? -1 : this.held(l),
         capSent: l.capLearner?.take(),
         // Of those, its calls in flight: the fleet's calls in flight are the learned cap's evidence.
-        calls: this.learner?.inFlight?.(l.name) ?? 0,
+        calls: this.callsInFlight(l.name),
       };
       l.giveBack = 0;
       l.giveBackTokens = 0;
