@@ -152,17 +152,6 @@ export class LearnedInFlightCap implements InFlightCapLearner {
     return this.capValue;
   }
 
-  /**
-   * Takes a cap decided elsewhere (the fleet's, batch/redis) as this one's, from `now`: `trialOf` is the
-   * cap it lifted and is on trial (a refusal above it goes back to it), undefined when none is. Lifts
-   * stay this learner's business (a fleet's learner has none: `liftAfterMs` Infinity).
-   */
-  adopt(cap: number | undefined, trialOf: number | undefined, now: number): void {
-    if (cap === this.capValue && trialOf === this.lifted) return;
-    this.capValue = cap;
-    this.lifted = cap === undefined ? undefined : trialOf;
-    this.capSince = now;
-  }
 
   /** Records the outcome of a call that started with `inFlight` of the key's calls in flight (itself included). */
   record(inFlight: number, refused: boolean, now: number): void {
