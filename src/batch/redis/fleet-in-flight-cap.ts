@@ -58,10 +58,7 @@ export class FleetInFlightCap implements InFlightCapLearner {
   }
 
   record(inFlight: number, refused: boolean, now: number): void {
-    const k = inFlightLevel(inFlight);
-    const o = this.outcomes.get(k) ?? [0, 0];
-    o[refused ? 1 : 0]++;
-    this.outcomes.set(k, o);
+    this.add(inFlightLevel(inFlight), refused ? 0 : 1, refused ? 1 : 0);
     this.learner.record(inFlight, refused, now);
     this.onNews?.(this.proposal() !== undefined);
   }
@@ -91,12 +88,15 @@ export class FleetInFlightCap implements InFlightCapLearner {
 
   /** A call that carried `sent` failed: its outcomes go with the next. */
   restore(sent: CapSent): void {
-    for (const [k, [ok, refused]] of sent.outcomes) {
-      const o = this.outcomes.get(k) ?? [0, 0];
-      o[0] += ok;
-      o[1] += refused;
-      this.outcomes.set(k, o);
-    }
+    for (const [k, [ok, refused]] of sent.outcomes) this.add(k, ok, refused);
+  }
+
+  /** Counts `ok` served and `refused` outcomes at level `k` among those to send. */
+  private add(k: number, ok: number, refused: number): void {
+    const o = this.outcomes.get(k) ?? [0, 0];
+    o[0] += ok;
+    o[1] += refused;
+    this.outcomes.set(k, o);
   }
 
   /**
