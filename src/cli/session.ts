@@ -24,7 +24,7 @@ import { settingsToStore } from './run-settings.js';
 import { RunLog, createFileLogger } from './run-log.js';
 import { Shutdown } from './shutdown.js';
 import { observeUsage, quotaUsageOf, startRunMetrics } from './run-metrics.js';
-import { loadPrices, reportPathFor, usageModel, writeReportFromState } from './commands/report.js';
+import { loadPrices, runReportPath, usageModel, writeReportFromState } from './commands/report.js';
 
 /** What a batch session needs: the validated config, the keys, the adapter and the input. */
 export interface SessionInput {
@@ -284,7 +284,7 @@ export async function runSession(s: SessionInput): Promise<SessionResult> {
   };
   const run = recorder.finish(clock.now());
   // `--no-report`: none at the end (`sluice report` can still draw one from the state).
-  const reportPath = config.report === false ? undefined : reportPathFor(io.cwd, s.input, config);
+  const reportPath = runReportPath(io.cwd, s.input, config);
   if (reportPath !== undefined) {
     await writeReportFromState({
       state: summary.state,

@@ -43,6 +43,11 @@ export function reportPathFor(cwd: string, input: string | undefined, config: Pa
   throw new CliError('name the input file or give --state <path> (or --report <path>)', ExitCode.badConfig);
 }
 
+/** The report a run writes at its end: {@link reportPathFor}, or none with `--no-report` (`report: false`). */
+export function runReportPath(cwd: string, input: string, config: Partial<Pick<SluiceConfig, 'report' | 'state' | 'output'>>): string | undefined {
+  return config.report === false ? undefined : reportPathFor(cwd, input, config);
+}
+
 /** The price table of `--prices`, else the built-in one. A bad file is a CliError naming the file and the field. */
 export function loadPrices(cwd: string, path: string | undefined): PriceTable {
   if (!path) return BUILTIN_PRICES;

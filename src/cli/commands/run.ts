@@ -14,7 +14,7 @@ import { reuseProbeAnswer } from '../probe-answer.js';
 import { preflight } from '../preflight.js';
 import { describeChange, resumeConfig, storedSettings } from '../run-settings.js';
 import { keyLimitsFor, runSession } from '../session.js';
-import { reportPathFor } from './report.js';
+import { runReportPath } from './report.js';
 import { addRedisOptions, runOnRedis, type RedisCliOptions } from './worker.js';
 
 /** `sluice run <input> [--dry-run]`: runs (or resumes) a batch from a JSONL or CSV file. */
@@ -77,7 +77,7 @@ export function runFiles(cwd: string, input: string, config: SluiceConfig): { st
     state: at(config.state, '.sluice.db'),
     output: at(config.output, '.results.jsonl'),
     rejects: at(config.rejects, '.rejects.jsonl'),
-    report: config.report === false ? undefined : reportPathFor(cwd, input, config),
+    report: runReportPath(cwd, input, config),
   };
 }
 
