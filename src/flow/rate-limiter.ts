@@ -24,6 +24,8 @@ export interface Permit {
   readonly startedAt: number;
   /** Its place among this limiter's starts (1, 2, …): an answer's remainder is lowered by the starts made after it. */
   readonly seq: number;
+  /** Whether {@link Permit.release} was called: the call is no longer in flight. */
+  readonly released: boolean;
   /** Charges or refunds the difference between `actualTokens` and the reservation. Only the first call counts. */
   settle(actualTokens: number): void;
   /**
@@ -243,10 +245,10 @@ export class RateLimiter {
    * Adopts what the server announced: its limits, converted from the window it states (IETF `w=`,
    * per minute for OpenAI, Azure and Anthropic, implied by the resets for legacy headers) to this
    * limiter's window and never above the configured ones; and what it says remains, as a cap.
-   * `from` is the permit of the call that brought the answer: starts made after it were not counted
-   * in the remainder yet, so they are taken off it.
+   * `from` is the permit of the call that brought the answer: starts made after it, and other calls
+   * still in flight, may not have been counted in the remainder yet, so they are taken off it.
    */
-  observe(snapshot: RateLimitSnapshot, from?: { readonly seq?: number }, refused = false): void {
+  observe(snapshot: RateLimitSnapshot, from?: { readonly seq?: number; readonly released?: boolean }, refused = false): void {
     const before = this.effectiveRequestsPerWindow();
     const windowMs = this.configured.windowMs ?? DEFAULT_WINDOW_MS;
     const r = snapshot.requests;
@@ -255,7 +257,11 @@ export class RateLimiter {
     const requestWindow = r?.windowMs ?? this.implyWindow(r, snapshot.at);
     if (r?.limit !== undefined && r.limit > 0 && requestWindow !== undefined) this.announced.requests = (r.limit * windowMs) / requestWindow;
     if (t?.limit !== undefined && t.limit > 0) this.announced.tokens = (t.limit * windowMs) / (t.windowMs ?? DEFAULT_WINDOW_MS);
-    const unseen = from?.seq !== undefined ? Math.max(0, this.starts - from.seq) : 0;
+    // The server counted what had reached it when the answering call did. Starts made after that call
+    // had not; nor, where calls overtake each other on the way (a new connection is slower), had calls
+    // still in flight that were started before it. Either can be the larger share.
+    const othersInFlight = this.inFlightCount - (from?.released === false ? 1 : 0);
+    const unseen = from?.seq !== undefined ? Math.max(0, this.starts - from.seq, othersInFlight) : 0;
     const cap: ServerCap = {};
     const window = refillOf(snapshot) === 'window';
     if (window) this.weighSlidingLog(r, requestWindow, unseen, from?.seq, refused);
@@ -498,6 +504,9 @@ export class RateLimiter {
       tokens,
       startedAt: this.clock.now(),
       seq,
+      get released() {
+        return released;
+      },
       settle: (actual: number) => {
         if (settled || !(actual >= 0) || !Number.isFinite(actual)) return;
         settled = true;

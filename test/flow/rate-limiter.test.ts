@@ -182,6 +182,7 @@ describe('RateLimiter', () => {
     limiter.observe({ at, source: 'ietf', requests: { limit: 100, remaining: 10, resetAt: at + 5_000, windowMs: 5_000 } });
     const first = limiter.tryAcquire()!;
     for (let i = 0; i < 4; i++) limiter.tryAcquire();
+    first.release('served');
     // The first call's answer says 6 remain, but four starts came after it: at most 2 more.
     limiter.observe({ at, source: 'ietf', requests: { limit: 100, remaining: 6, resetAt: at + 4_800, windowMs: 5_000 } }, first);
     expect([limiter.tryAcquire(), limiter.tryAcquire(), limiter.tryAcquire()].filter(Boolean)).toHaveLength(2);
@@ -189,6 +190,22 @@ describe('RateLimiter', () => {
     // A late answer from the previous window changes nothing.
     limiter.observe({ at, source: 'ietf', requests: { limit: 100, remaining: 50, resetAt: at - 200, windowMs: 5_000 } });
     expect(limiter.tryAcquire()).toBeUndefined();
+  });
+
+  it('observe(): calls still in flight that were started before the answering one are taken off its remainder too (they may have reached the server after it)', () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ clock, learn: false, maxInFlight: 100 });
+    const at = clock.now();
+    const window = (remaining: number) => ({ at, source: 'ietf' as const, requests: { limit: 100, remaining, resetAt: at + 5_000, windowMs: 5_000 } });
+    limiter.observe(window(10));
+    const calls = Array.from({ length: 5 }, () => limiter.tryAcquire()!);
+    // The third call overtook the first two on the way (a new connection is slower): the server had
+    // counted it alone, so its answer says 9 remain. Four calls are still uncounted, not only the two
+    // started after it: 5 more starts fill the window of 10, not 7.
+    calls[2]!.release('served');
+    limiter.observe(window(9), calls[2]);
+    const more = Array.from({ length: 10 }, () => limiter.tryAcquire()).filter(Boolean);
+    expect(more).toHaveLength(5);
   });
 
   it('setLimits at run time re-examines the head waiter', async () => {
@@ -266,15 +283,19 @@ describe('RateLimiter: a window behind whole-second resets ends by its first ans
     const clock = new VirtualClock();
     const limiter = new RateLimiter({ clock, learn: false, maxInFlight: 1_000 });
     limiter.observe(ietf(clock.now(), 99, 6_000));
-    for (let i = 0; i < 99; i++) expect(limiter.tryAcquire()).toBeDefined();
+    const spent = Array.from({ length: 99 }, () => limiter.tryAcquire());
+    expect(spent.every(Boolean)).toBe(true);
     expect(limiter.tryAcquire()).toBeUndefined();
     expect(limiter.waitTimeMs()).toBe(5_000);
+    // Answered long before the window ends.
+    for (const p of spent) p!.release('served');
     await clock.advance(5_000);
     const probe = limiter.tryAcquire();
     expect(probe).toBeDefined();
     expect(limiter.tryAcquire()).toBeUndefined();
     expect(limiter.waitTimeMs()).toBe(1_000);
     // The probe got through into a new window: its remainder goes at once.
+    probe!.release('served');
     limiter.observe(ietf(clock.now(), 99, 6_000), probe);
     expect(Array.from({ length: 99 }, () => limiter.tryAcquire()).every(Boolean)).toBe(true);
   });
