@@ -70,7 +70,7 @@ export function recordFailure(sinks: OutcomeSinks, a: AttemptFacts, classificati
  * the window ran out (that refusal is the window's, which the limiter follows from the headers); a
  * cancelled call tells nothing; any other failure was served (the server took the call).
  */
-function permitOutcome(kind: ErrorKind, rateLimit: RateLimitSnapshot | undefined): PermitOutcome | undefined {
+export function permitOutcome(kind: ErrorKind, rateLimit: RateLimitSnapshot | undefined): PermitOutcome | undefined {
   if (kind === 'cancelled') return undefined;
   if (kind !== 'rate_limited') return 'served';
   const left = rateLimit?.requests?.remaining;

@@ -1,8 +1,9 @@
 /**
  * The fleet's learned concurrency cap without Redis (src/batch/redis/fleet-in-flight-cap.ts and the
  * rule it shares with one process, src/flow/learned-in-flight-cap.ts): the one rule decides the same
- * on the same counts whoever holds them; a worker counts the fleet's calls at a start, sends its
- * outcomes and proposes its learner's changes; every answer's state is adopted. Virtual clock.
+ * on the same counts whoever holds them; a worker counts the fleet's calls in flight at each of its
+ * starts from the call logs, sends its outcomes by that count and proposes its learner's changes; every
+ * answer's state is adopted. Virtual clock.
  */
 import { describe, expect, it } from 'vitest';
 import { FleetInFlightCap } from '../../src/batch/redis/fleet-in-flight-cap.js';
@@ -55,21 +56,39 @@ describe('the split of refused calls from served ones (one rule)', () => {
 });
 
 describe('FleetInFlightCap', () => {
-  it("counts the others' calls in flight at a start; sends its outcomes once; proposes the cap its learner decides on the pooled counts", () => {
+  it("counts a call's level from the others' call logs, not their last reports; sends each outcome once; proposes the cap its learner decides on the pooled counts", async () => {
     const clock = new VirtualClock();
     const cap = new FleetInFlightCap();
     const urgent: boolean[] = [];
     cap.onNews = (u) => urgent.push(u);
-    cap.answer(answer([], '', 0), 2, clock.now());
+    // The others last reported 2 in flight; their log (sent just now) says one of those ended 15 ms ago.
+    cap.answer(answer([], '', 0), 2, clock.now(), '0|30,15;10,');
     expect(cap.atStart(1)).toBe(3);
-    cap.record(3, false, clock.now());
-    cap.record(3, false, clock.now());
-    cap.record(4, true, clock.now());
-    expect(urgent).toEqual([false, false, false]);
+    const t0 = clock.now();
+    for (let i = 0; i < 3; i++) cap.started(t0);
+    cap.record(3, false, t0 + 20);
+    cap.ended(t0, t0 + 20, 'served');
+    cap.record(4, false, t0 + 20);
+    cap.ended(t0, t0 + 20, 'served');
+    cap.record(5, true, t0 + 20);
+    cap.ended(t0, t0 + 20, 'refused');
+    expect(urgent).toEqual([false, false, false, false, false, false]);
+    // Counted in the order they started, each with the one other call in flight then.
+    cap.count();
     const sent = cap.take();
-    expect(sent.delta).toBe('3:2:0;4:0:1');
+    expect(sent.delta).toBe('2:1:0;3:1:0;4:0:1');
     expect(sent.proposal).toBe('');
     expect(cap.take().delta).toBe('');
+    // A call started after the others' logs were sent waits for the next ones (at the latest 300 ms).
+    await clock.advance(50);
+    cap.started(clock.now());
+    cap.ended(clock.now(), clock.now() + 10, 'served');
+    cap.count();
+    expect(cap.take().delta).toBe('');
+    expect(cap.dueAt()).toBe(clock.now() + 300);
+    await clock.advance(20);
+    cap.answer(answer([], '', 0), 0, clock.now(), '0|60,45;40,5');
+    expect(cap.take().delta).toBe('2:1:0');
     // The fleet's pooled counts (the others' too) make the split: the learner decides 2 and proposes it.
     cap.answer(answer([[1, 10, 0], [2, 10, 0], [3, 2, 3]], '', 0), 0, clock.now());
     expect(cap.cap(clock.now())).toBeUndefined();
@@ -77,7 +96,7 @@ describe('FleetInFlightCap', () => {
     expect(urgent.at(-1)).toBe(true);
     expect(cap.cap(clock.now())).toBe(2);
     const proposed = cap.take();
-    expect(proposed).toMatchObject({ seen: 0, delta: '3:0:1', proposal: '2::5000' });
+    expect(proposed).toMatchObject({ seen: 0, proposal: '2::5000' });
     // The fleet took it (version 1): nothing more to propose.
     cap.answer(answer([[1, 10, 0], [2, 10, 0], [3, 2, 4]], '2', 1), 0, clock.now());
     expect(cap.pending).toBe(false);
@@ -108,10 +127,15 @@ describe('FleetInFlightCap', () => {
   it('a call that failed gives its outcomes back for the next', () => {
     const clock = new VirtualClock();
     const cap = new FleetInFlightCap();
-    cap.record(2, false, clock.now());
+    const t0 = clock.now();
+    cap.started(t0);
+    cap.started(t0);
+    cap.ended(t0, t0 + 10, 'served');
+    cap.count();
     const sent = cap.take();
-    cap.record(2, true, clock.now());
+    cap.ended(t0, t0 + 10, 'refused');
+    cap.count();
     cap.restore(sent);
-    expect(cap.take().delta).toBe('2:1:1');
+    expect(cap.take().delta).toBe('2:0:1;1:1:0');
   });
 });

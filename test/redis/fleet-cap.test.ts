@@ -11,6 +11,7 @@ import { KeyPool } from '../../src/flow/key-pool.js';
 import type { Permit } from '../../src/flow/rate-limiter.js';
 import { CAP_FREED, LeaseEngine } from '../../src/batch/redis/leases.js';
 import { FleetKeyPool } from '../../src/batch/redis/shared-pool.js';
+import type { Clock } from '../../src/clock/clock.js';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
 import { redisFlowFixture } from './helpers.js';
 
@@ -25,7 +26,7 @@ interface Worker {
 }
 
 /** A worker of key `name` whose configured rate never binds: only the server's cap on calls in flight limits it. */
-function worker(name: string, clock: VirtualClock): Worker {
+function worker(name: string, clock: Clock): Worker {
   const engine = new LeaseEngine(fx.admin, prefix, [name], clock, fx.flow.keys);
   const pool = new KeyPool({ keys: [{ name, secret: 's' }], backend: engine.backend(), clock, rejoinTimers: false, limits: { requestsPerMinute: 600_000, burst: 1_000 } });
   new FleetKeyPool(pool, [name], engine);
@@ -34,26 +35,34 @@ function worker(name: string, clock: VirtualClock): Worker {
   return w;
 }
 
-/** The server: at most `cap` calls in flight on the key; a call beyond is refused at once, one served ends `latencyMs` after its start. */
+/**
+ * The server: at most `cap` calls in flight on the key; a call beyond is refused at once, one served ends
+ * `latencyMs` after its start. Each call's start and end are told to its worker's lease engine, as its
+ * pool does in a worker (FleetKeyPool: the learned cap's call log).
+ */
 class Server {
-  readonly calls: { permit: Permit; endsAt: number }[] = [];
+  readonly calls: { permit: Permit; endsAt: number; engine: LeaseEngine }[] = [];
   refused = 0;
   served = 0;
   constructor(private readonly cap: number, private readonly latencyMs: number) {}
 
-  start(permit: Permit, now: number): void {
+  start(permit: Permit, now: number, engine: LeaseEngine): void {
+    engine.noteStart(permit.key, now);
     if (this.calls.length >= this.cap) {
       this.refused++;
       permit.release('refused');
+      engine.noteEnd(permit.key, now, now, 'refused');
       return;
     }
-    this.calls.push({ permit, endsAt: now + this.latencyMs });
+    this.calls.push({ permit, endsAt: now + this.latencyMs, engine });
   }
 
   end(now: number): void {
     for (let i = this.calls.length - 1; i >= 0; i--) {
-      if (this.calls[i]!.endsAt > now) continue;
-      this.calls[i]!.permit.release('served');
+      const c = this.calls[i]!;
+      if (c.endsAt > now) continue;
+      c.permit.release('served');
+      c.engine.noteEnd(c.permit.key, c.permit.startedAt, Math.min(now, c.endsAt), 'served');
       this.calls.splice(i, 1);
       this.served++;
     }
@@ -70,12 +79,17 @@ async function run(workers: readonly Worker[], server: Server, name: string, clo
     for (let j = 0; j < workers.length; j++) {
       const w = workers[(t + j) % workers.length]!;
       const p = w.pool.limiter(name).tryAcquire();
-      if (p) server.start(p, clock.now());
+      if (p) server.start(p, clock.now(), w.engine);
       await w.engine.flush();
     }
     most = Math.max(most, workers.reduce((n, w) => n + w.pool.limiter(name).inFlight, 0));
   }
   return most;
+}
+
+/** The workers' reports on key `name` (lease.lua), without their call logs ('<id>/log'). */
+async function reportsOf(name: string): Promise<string[]> {
+  return Object.entries(await fx.admin.hgetall(`${prefix}:flow:start:${name}`)).filter(([id]) => !id.includes('/')).map(([, r]) => r);
 }
 
 async function closeAll(workers: readonly Worker[], server: Server): Promise<void> {
@@ -105,6 +119,48 @@ describe("the fleet's concurrency cap learned from bare 429s", () => {
       expect(server.served - served).toBeGreaterThan(0.6 * (1_500 / 30) * 2);
     } finally {
       await closeAll(workers, server);
+    }
+  });
+
+  it("a call's level counts the others' calls in flight when it started, not as they last reported them", async () => {
+    const clock = new VirtualClock();
+    // The fleet saw a refusal on the key: its workers report their calls in flight with each lease call.
+    const [seconds, micros] = await fx.admin.time();
+    await fx.admin.hset(`${prefix}:flow:cap:c5`, { rat: String(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)), n: '0' });
+    const [a, b] = [worker('c5', clock), worker('c5', clock)] as [Worker, Worker];
+    const server = new Server(2, 30);
+    const start = async (w: Worker): Promise<void> => {
+      for (let i = 0; i < 5; i++) {
+        const p = w.pool.limiter('c5').tryAcquire();
+        if (p) return server.start(p, clock.now(), w.engine);
+        await w.engine.flush();
+      }
+      throw new Error('no start');
+    };
+    try {
+      // B starts two calls, and its lease call reports them.
+      await start(b);
+      await start(b);
+      await b.engine.flush();
+      // They end; B has nothing more to ask for a while: its report still says 2 in flight.
+      await clock.advance(40);
+      server.end(clock.now());
+      // A starts two calls: the server has none in flight, and serves both.
+      await start(a);
+      await start(a);
+      await b.engine.flush();
+      await clock.advance(40);
+      server.end(clock.now());
+      expect([server.served, server.refused]).toEqual([4, 0]);
+      // Once their levels are counted and sent: every call started with 1 or 2 of the fleet's in flight.
+      for (let t = 0; t < 50; t++) {
+        await clock.advance(10);
+        for (const w of [a, b]) await w.engine.flush();
+      }
+      const counts = await fx.admin.hgetall(`${prefix}:flow:cap:c5`);
+      expect(Object.fromEntries(Object.entries(counts).filter(([k]) => /^[or]\d+$/.test(k)))).toEqual({ o1: '2', o2: '2' });
+    } finally {
+      await closeAll([a, b], server);
     }
   });
 
@@ -141,7 +197,7 @@ describe("the fleet's concurrency cap learned from bare 429s", () => {
         await clock.advance(10);
         for (const w of workers) await w.engine.flush();
       }
-      const reports = Object.values(await fx.admin.hgetall(`${prefix}:flow:start:c3`));
+      const reports = await reportsOf('c3');
       expect(reports).toHaveLength(3);
       expect(reports.map((r) => r.split(':')[0])).toEqual(['0', '0', '0']);
       // Then one asks, and gets the whole cap: the others' reports hold none of it.
@@ -155,6 +211,44 @@ describe("the fleet's concurrency cap learned from bare 429s", () => {
     }
   });
 
+  it('a worker that waits with no share of the cap asks again at least once a second: its report stays among the live ones (2 s), so a freed share is pushed to it', async () => {
+    const clock = new VirtualClock();
+    // The fleet learned a cap of 2 on the key (no lift for a long while); A holds it, B asks.
+    const [seconds, micros] = await fx.admin.time();
+    const serverMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    await fx.admin.hset(`${prefix}:flow:cap:c6`, { c: '2', t: '', la: '600000', cs: String(serverMs), v: '1', n: '0' });
+    const [a, b] = [worker('c6', clock), worker('c6', clock)] as [Worker, Worker];
+    const held: Permit[] = [];
+    try {
+      for (let i = 0; i < 10 && held.length < 2; i++) {
+        const p = a.pool.limiter('c6').tryAcquire();
+        if (p) held.push(p);
+        await a.engine.flush();
+      }
+      expect(held).toHaveLength(2);
+      expect(b.pool.limiter('c6').tryAcquire()).toBeUndefined();
+      await b.engine.flush();
+      // B waits (its limiter asks locally all the while); its lease calls go on their own timer.
+      const asks: number[] = [];
+      for (let t = 0; t < 500; t++) {
+        const before = b.engine.calls;
+        await clock.advance(10);
+        expect(b.pool.limiter('c6').tryAcquire()).toBeUndefined();
+        if (b.engine.calls > before) asks.push(clock.now());
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      const gaps = asks.slice(1).map((at, i) => at - asks[i]!);
+      expect(gaps.length).toBeGreaterThanOrEqual(4);
+      expect(Math.max(...gaps)).toBeLessThanOrEqual(1_000 + 20);
+    } finally {
+      for (const p of held) p.release();
+      for (const w of [a, b]) {
+        w.pool.close();
+        await w.engine.close();
+      }
+    }
+  });
+
   it('a lease call that frees part of a share while another worker waits with none says so, and the waiting worker gets its start at once', async () => {
     const clock = new VirtualClock();
     const workers = [0, 1, 2].map(() => worker('c4', clock));
@@ -164,11 +258,12 @@ describe("the fleet's concurrency cap learned from bare 429s", () => {
     subscriber.on('message', (_channel: string, message: string) => messages.push(message));
     await subscriber.subscribe(workers[0]!.engine.channel);
     try {
-      // Three workers on a cap of 2: one of them asks and waits with none.
+      // Three workers on a cap of 2: one of them (or two) asks and waits with none.
       await run(workers, server, 'c4', clock, 150);
       expect(await fx.admin.hget(`${prefix}:flow:cap:c4`, 'c')).toBe('2');
-      const waiting = Object.values(await fx.admin.hgetall(`${prefix}:flow:start:c4`)).filter((r) => r.startsWith('0:') && r.split(':')[3] === '1');
-      expect(waiting).toHaveLength(1);
+      const waiting = (await reportsOf('c4')).filter((r) => r.startsWith('0:') && r.split(':')[3] === '1');
+      // (Two, when one worker holds the whole cap: it is split over the workers that reserve some.)
+      expect(waiting.length).toBeGreaterThanOrEqual(1);
       // The others' calls end and they ask for nothing more: their lease calls free their parts.
       server.end(Infinity);
       for (let t = 0; t < 20; t++) {
@@ -179,9 +274,9 @@ describe("the fleet's concurrency cap learned from bare 429s", () => {
       // Told, the waiting worker asks now, not when its wait (250 ms and more) ends: a start at this instant.
       for (const w of workers) w.engine.pushed(`${CAP_FREED}c4`);
       for (const w of workers) await w.engine.flush();
-      const started = workers.map((w) => w.pool.limiter('c4').tryAcquire()).filter((p): p is Permit => p !== undefined);
+      const started = workers.map((w) => ({ p: w.pool.limiter('c4').tryAcquire(), w })).filter((s): s is { p: Permit; w: Worker } => s.p !== undefined);
       expect(started.length).toBeGreaterThanOrEqual(1);
-      for (const p of started) server.start(p, clock.now());
+      for (const { p, w } of started) server.start(p, clock.now(), w.engine);
     } finally {
       await subscriber.quit();
       await closeAll(workers, server);

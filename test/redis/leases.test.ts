@@ -115,6 +115,65 @@ describe('leases of the shared bucket', () => {
     }
   });
 
+  it('a worker that stops starting gives its held starts back and asks for no more: no lease call while idle', async () => {
+    // 6,000 a minute: a quick run of starts sizes the lease at several, topped up ahead of need.
+    const spec: BucketSpec = { windowMs: 60_000, requests: 6_000, requestBurst: 100, tokenBurst: 0 };
+    const clock = new VirtualClock();
+    const engine = new LeaseEngine(fx.admin, prefix, ['idle'], clock, fx.flow.keys);
+    try {
+      let started = 0;
+      for (let i = 0; i < 200 && started < 20; i++) {
+        if ((engine.limiter.reserve('idle', 0, spec, clock.now()) as ReserveResult).ok) started++;
+        else await engine.flush();
+        await clock.advance(1);
+      }
+      expect(started).toBe(20);
+      // Then nothing more is started and the limiter asks nothing (an idle worker): the held starts go back
+      // at the end of their life, with one call, and no top-up follows.
+      const tick = async (): Promise<void> => {
+        await clock.advance(10);
+        await engine.flush();
+      };
+      for (let t = 0; t < 100; t++) await tick();
+      const calls = engine.calls;
+      for (let t = 0; t < 400; t++) await tick();
+      expect(engine.calls).toBe(calls);
+      // Nothing is held here: the bucket has its burst less the 20 used (and a little refill since, on Redis's clock).
+      expect(Number(await fx.admin.hget(`${prefix}:flow:bucket:idle`, 'rl'))).toBeGreaterThanOrEqual(80);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('a start granted ahead that an idle worker never takes goes back to the bucket', async () => {
+    // One start a second, burst 1: the second start is granted ahead, about a second out.
+    const spec: BucketSpec = { windowMs: 1000, requests: 1, requestBurst: 1, tokenBurst: 0 };
+    const clock = new VirtualClock();
+    const a = new LeaseEngine(fx.admin, prefix, ['ahead-idle'], clock, fx.flow.keys);
+    const b = new LeaseEngine(fx.admin, prefix, ['ahead-idle'], clock, fx.flow.keys);
+    const reserve = (e: LeaseEngine): ReserveResult => e.limiter.reserve('ahead-idle', 0, spec, clock.now()) as ReserveResult;
+    const level = async (): Promise<number> => Number(await fx.admin.hget(`${prefix}:flow:bucket:ahead-idle`, 'rl'));
+    try {
+      expect(reserve(a).ok).toBe(false);
+      await a.flush();
+      expect(reserve(a).ok).toBe(true);
+      expect(reserve(b).ok).toBe(false);
+      await b.flush();
+      expect(b.limiter.waitMs('ahead-idle', 0, spec, clock.now())).toBeGreaterThan(100);
+      const before = await level();
+      // B's work went elsewhere: its limiter never asks again. Its start goes back once its time is past.
+      for (let t = 0; t < 250; t++) {
+        await clock.advance(10);
+        await b.flush();
+      }
+      // (Redis's own clock refills the bucket by a few hundredths meanwhile.)
+      expect((await level()) - before).toBeGreaterThan(0.9);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('a start the bucket can grant soon is granted ahead: workers waiting for one refill get theirs in turn, one call each', async () => {
     // One start every 50 ms, burst 1.
     const spec: BucketSpec = { windowMs: 1000, requests: 20, requestBurst: 1, tokenBurst: 0 };

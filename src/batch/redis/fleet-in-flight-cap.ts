@@ -4,9 +4,13 @@
  *
  * One worker sees its own calls only, so its evidence does not split at a cap the fleet shares: a call
  * started with 1 of its own in flight may have had 3 of the fleet's. Here the evidence is the fleet's:
- * a call's level is this worker's calls in flight plus the others' as they last reported them (with
- * every lease call, lease.lua), and the outcomes by level go with the next lease call into the key's
- * pooled counts (fleet-cap.lua), which every answer brings back. The rule that decides is one process's
+ * a call's level is the fleet's calls in flight when it started, counted after the fact from the
+ * workers' call logs (each lease call sends this worker's calls of the last second and brings back the
+ * others', lease.lua's call_logs), once every other worker sent its log after that start (or
+ * {@link EVAL_AFTER_MS} later, by when its starts before it have been sent). Counted at the start from
+ * the others' last reports instead, the levels were mostly wrong (a report is as of the worker's last
+ * lease call): 4 workers against a cap of 2 learned a cap of 5 or none. The outcomes by level go with
+ * the next lease call into the key's pooled counts (fleet-cap.lua), which every answer brings back. The rule that decides is one process's
  * ({@link LearnedInFlightCap}, run here on the pooled counts); its state is the fleet's: a change this
  * worker's learner makes (a cap learned, lowered, lifted, put back) is proposed with the next call and
  * taken only if no other worker's came since, and every answer's state is adopted. Each worker then
@@ -16,6 +20,29 @@ import { LearnedInFlightCap, MAX_TRACKED, inFlightLevel, type InFlightCapLearner
 
 /** The learned cap's entries of a lease answer, per key (fleet-cap.lua). */
 export const CAP_ANSWER = 8;
+
+/**
+ * An own call's level is counted at the latest this long after its start, ms, with the others' logs as
+ * they are then: each worker sends its starts within leases.ts's FLUSH_MS (250 ms), so by then the
+ * others' starts before it are known.
+ */
+export const EVAL_AFTER_MS = 300;
+/** Own calls ended longer ago than this are dropped from the log, ms (a level is counted within {@link EVAL_AFTER_MS}). */
+const LOG_MS = 1_000;
+
+/** One of this worker's calls on the key (local clock); `end` undefined while in flight. */
+interface Call {
+  start: number;
+  end: number | undefined;
+  /** Its outcome, while its level is not counted yet (undefined: counted, or it tells nothing). */
+  outcome: 'served' | 'refused' | undefined;
+}
+
+/** Another worker's log as of an answer: when it was sent, and its calls (local clock, end Infinity while in flight). */
+interface OtherLog {
+  at: number;
+  calls: [number, number][];
+}
 
 /** What goes with a lease call (fleet-cap.lua's arguments). */
 export interface CapSent {
@@ -32,6 +59,11 @@ export class FleetInFlightCap implements InFlightCapLearner {
   private outcomes = new Map<number, [number, number]>();
   /** The others' calls in flight on the key as of the last answer. */
   private others = 0;
+  /** This worker's calls of the last {@link LOG_MS} (by start), and the others' logs as of the last answer. */
+  private calls: Call[] = [];
+  private otherLogs: OtherLog[] = [];
+  /** When the answer that brought them landed (local clock). */
+  private logsAt = Number.NEGATIVE_INFINITY;
   /** The version of the fleet's cap as of the last answer, and its state (as this learner restored it). */
   private version = 0;
   private fleet: InFlightCapState;
@@ -57,10 +89,99 @@ export class FleetInFlightCap implements InFlightCapLearner {
     return own + this.others;
   }
 
+  /**
+   * The limiter's record of an outcome, with the level as counted at the start (own calls plus the
+   * others' last reported): the learner decides on it at once (a cap, a lift refused). The evidence
+   * sent to the fleet is the outcome's exact level, counted later from the logs ({@link ended}).
+   */
   record(inFlight: number, refused: boolean, now: number): void {
-    this.add(inFlightLevel(inFlight), refused ? 0 : 1, refused ? 1 : 0);
     this.learner.record(inFlight, refused, now);
     this.onNews?.(this.proposal() !== undefined);
+  }
+
+  /** An own call on the key started at `at` (local clock). */
+  started(at: number): void {
+    this.calls.push({ start: at, end: undefined, outcome: undefined });
+  }
+
+  /**
+   * The own call started at `startedAt` ended at `at`: `outcome` is what it tells of the cap
+   * (undefined: nothing, e.g. a 429 of a window that ran out). Its level is counted when the others'
+   * logs cover its start.
+   */
+  ended(startedAt: number, at: number, outcome: 'served' | 'refused' | undefined): void {
+    // The call in flight whose start is nearest (the executor's start and the pool's are the same tick).
+    let best: Call | undefined;
+    for (const c of this.calls) if (c.end === undefined && (!best || Math.abs(c.start - startedAt) < Math.abs(best.start - startedAt))) best = c;
+    if (!best) return;
+    best.end = Math.max(at, best.start);
+    best.outcome = outcome;
+    if (outcome) this.onNews?.(false);
+  }
+
+  /**
+   * This worker's calls of the last second for a lease call sent at `now`, as lease.lua's call_logs
+   * takes them ('start,end;...' in ms before the call reaches Redis: `leadMs` after `now`). `inFlight`
+   * is the limiter's count: calls in flight beyond it ended without a word (cancelled) and are closed.
+   */
+  logArg(now: number, inFlight: number, leadMs: number): string {
+    let open = this.calls.filter((c) => c.end === undefined).length;
+    for (const c of this.calls) {
+      if (open <= inFlight) break;
+      if (c.end === undefined) {
+        c.end = now;
+        open--;
+      }
+    }
+    this.calls = this.calls.filter((c) => c.end === undefined || c.outcome !== undefined || now - c.end < LOG_MS);
+    const ago = (t: number): string => String(Math.max(0, Math.round(now + leadMs - t)));
+    return this.calls.map((c) => `${ago(c.start)},${c.end === undefined ? '' : ago(c.end)}`).join(';');
+  }
+
+  /** When a lease call should bring the logs that count the earliest own outcome not counted yet, at the latest (undefined: none waits). */
+  dueAt(): number | undefined {
+    let at: number | undefined;
+    for (const c of this.calls) if (c.outcome !== undefined && (at === undefined || c.start < at)) at = c.start;
+    return at === undefined ? undefined : at + EVAL_AFTER_MS;
+  }
+
+  /** The others' logs of an answer (lease.lua's call_logs) landing at `now`, `midMs` after the script most likely ran; then counts what they cover. */
+  private takeLogs(raw: string, now: number, midMs: number): void {
+    const at = now - midMs;
+    this.logsAt = now;
+    this.otherLogs = raw === '' ? [] : raw.split(' ').map((log) => {
+      const [sent = '0', list = ''] = log.split('|');
+      const calls = list === '' ? [] : list.split(';').map((e): [number, number] => {
+        const [s = '0', end = ''] = e.split(',');
+        return [at - Number(s), end === '' ? Infinity : at - Number(end)];
+      });
+      return { at: at - Number(sent), calls };
+    });
+    this.count();
+  }
+
+  /**
+   * Counts the level of each own outcome whose start the others' logs (as of the last answer) cover, or
+   * whose start was {@link EVAL_AFTER_MS} before that answer: they go with the next lease call (the
+   * engine counts before each).
+   */
+  count(): void {
+    const covered = Math.min(...this.otherLogs.map((l) => l.at));
+    for (const c of this.calls) {
+      if (c.outcome === undefined || (c.start > covered && this.logsAt - c.start < EVAL_AFTER_MS)) continue;
+      const s = c.start;
+      // Own calls in the order they started (several often start within the same ms: a burst is counted
+      // 1, 2, 3, ... as the limiter counts it), the others' started by then.
+      let level = 1;
+      for (const o of this.calls) {
+        if (o === c) break;
+        if (o.end === undefined || o.end > s) level++;
+      }
+      for (const l of this.otherLogs) for (const [start, end] of l.calls) if (start <= s && end > s) level++;
+      const refused = c.outcome === 'refused';
+      this.add(inFlightLevel(level), refused ? 0 : 1, refused ? 1 : 0);
+      c.outcome = undefined;
+    }
   }
 
   /** Whether there is something to send. */
@@ -101,10 +222,12 @@ export class FleetInFlightCap implements InFlightCapLearner {
 
   /**
    * A lease answer: the fleet's pooled counts and cap (fleet-cap.lua's entries, `now` the local time it
-   * came) and the others' calls in flight. Outcomes recorded since the call was sent count on top.
+   * came), the others' calls in flight and their call logs (`midMs`: how long ago the script most
+   * likely ran). Outcomes counted since the call was sent count on top.
    */
-  answer(a: readonly string[], others: number | undefined, now: number): void {
+  answer(a: readonly string[], others: number | undefined, now: number, logs = '', midMs = 0): void {
     if (others !== undefined) this.others = Math.max(0, others);
+    this.takeLogs(logs, now, midMs);
     const [levels = '', n = '0', c = '', t = '', la = '', since = '', refusedAgo = '', v = '0'] = a;
     const ok = new Float64Array(MAX_TRACKED + 1);
     const refused = new Float64Array(MAX_TRACKED + 1);

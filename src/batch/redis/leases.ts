@@ -38,9 +38,9 @@
  * reports the worker, carries its proposed step and brings back its share.
  *
  * So does a key's concurrency cap learned from bare 429s (fleet-in-flight-cap.ts): each call reports
- * this worker's calls in flight on the key and its outcomes by the fleet's calls in flight at their
- * start; the fleet's cap, decided on the pooled outcomes, is split into shares reserved as the start
- * cap's are.
+ * this worker's calls in flight on the key, its calls of the last second (the others' come back, from
+ * which the fleet's calls in flight at each start are counted) and its outcomes by that count; the
+ * fleet's cap, decided on the pooled outcomes, is split into shares reserved as the start cap's are.
  *
  * Cost: one command per lease for all keys, instead of one reserve per request; nothing when idle.
  */
@@ -55,6 +55,7 @@ import { specArgs, type RedisKeyStateStore } from '../../flow/redis/redis-flow-b
 import type { LearnedRateState } from '../../flow/learned-rate.js';
 import { HALVE_EVERY } from '../../flow/learned-in-flight-cap.js';
 import { CAP_ANSWER, FleetInFlightCap } from './fleet-in-flight-cap.js';
+import type { PermitOutcome } from '../../scheduler/ports.js';
 import { CONCURRENCY_ANSWER, type FleetConcurrency } from './shared-concurrency.js';
 import type { FleetLearner } from './shared-pool.js';
 
@@ -79,8 +80,13 @@ export const FLEET_POLL_MS = 25;
  * ({@link CAP_FREED}), so asking sooner mostly costs commands.
  */
 export const CAP_POLL_MS = 250;
-/** The longest wait between those asks, ms: by then a worker that stopped without a word (crashed) holds no share (lease.lua's reports count 2 s). */
-export const CAP_POLL_MAX_MS = 2000;
+/**
+ * The longest wait between those asks, ms: under the 2 s that a report counts (lease.lua), so the waiting
+ * worker's report stays among the live ones and a lease call that frees part of the cap tells it
+ * ({@link CAP_FREED}). At 2 s its report had often expired when the others finished their work, and it
+ * waited on with the whole cap free (2.5 s with nothing in flight at the end of a 4-worker run).
+ */
+export const CAP_POLL_MAX_MS = 1000;
 /** While it waits so, the limiter looks again this often, ms (locally: the starts a pushed call brings are used at once). */
 const CAP_LOOK_MS = 50;
 /** A message of the lease channel that a worker freed part of its share of the key's learned cap: this, then the key's name (lease.lua). */
@@ -130,8 +136,8 @@ function leaseScript(): string {
   ].join('\n');
 }
 
-/** Entries of the lease answer per key (lease.lua): 18, then the learned cap's and the others' calls in flight. */
-const ANSWER = 18 + CAP_ANSWER + 1;
+/** Entries of the lease answer per key (lease.lua): 18, then the learned cap's, the others' calls in flight and their call logs. */
+const ANSWER = 18 + CAP_ANSWER + 2;
 
 /** One key's local side of its lease. */
 interface Lease {
@@ -240,6 +246,8 @@ export class LeaseEngine {
   private concurrency: { fleet: FleetConcurrency; key: string } | undefined;
   /** This engine's name among the reservations of the fleet's start cap. */
   private readonly id = randomBytes(6).toString('hex');
+  /** Half the last lease call's round trip, ms: about when its script ran (the learned cap's call logs are timed by it). */
+  private halfTrip = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -394,6 +402,16 @@ export class LeaseEngine {
     let n = 0;
     for (const name of this.leases.keys()) n += this.callsInFlight(name);
     return n;
+  }
+
+  /** A call on `name` started at `at`: the learned cap's log (fleet-in-flight-cap.ts). */
+  noteStart(name: string, at: number): void {
+    this.leases.get(name)?.capLearner?.started(at);
+  }
+
+  /** The call on `name` started at `startedAt` ended at `at`, telling `outcome` of the key's concurrency cap. */
+  noteEnd(name: string, startedAt: number, at: number, outcome: PermitOutcome | undefined): void {
+    this.leases.get(name)?.capLearner?.ended(startedAt, at, outcome);
   }
 
   /** A call on `name` started at `startedAt` succeeded: it counts for the fleet's goodput (and ends the fleet's strikes). */
@@ -646,6 +664,15 @@ export class LeaseEngine {
     return l.spec !== undefined && l.size > 1 && (l.permits + l.ahead.length) * 2 < l.size;
   }
 
+  /**
+   * Whether a lease call now tops `l` up ahead of need: only while this worker still starts calls on the
+   * key. After the held starts of a worker gone idle went back, a top-up would be held and given back
+   * again, a call each time (every 150 ms), the bucket's for no other worker meanwhile.
+   */
+  private topUpNow(l: Lease, now: number): boolean {
+    return this.topUp(l) && now - l.rateAt < LEASE_TTL_MS * 4;
+  }
+
   /** Counts a start on `l` into its moving rate and sizes its next lease from it (bounded by the bucket's burst; 1 with a spacing). */
   private count(l: Lease, now: number): void {
     const dt = Math.max(0, now - l.rateAt);
@@ -767,11 +794,18 @@ export class LeaseEngine {
     const now = this.clock.now();
     const busy: Lease[] = [];
     for (const l of this.leases.values()) {
-      // Starts of a learned cap held past their life go back with this call: held, they are part of this
-      // worker's reservation (lease.lua), and a worker that stopped asking has no reserve() to expire them.
-      if (l.learnedCap !== undefined) this.expire(l, now, false);
-      const need = l.demand || (this.topUp(l) && now - l.grantedAt < LEASE_TTL_MS * 4);
-      const news = l.successes > 0 || l.starts > l.startsReported || l.decrease !== undefined || l.strike !== undefined || l.stateWrite !== undefined || l.poked || l.capLearner?.pending === true;
+      // Starts held past their life (and starts granted ahead whose time has passed) go back with this
+      // call: a worker that stopped asking has no reserve() to expire them, and held they are the bucket's
+      // for no other worker (of a learned cap, part of this worker's reservation too: lease.lua).
+      this.promote(l, now);
+      this.expire(l, now, false);
+      const need = l.demand || this.topUpNow(l, now);
+      // Own outcomes whose level the others' logs cover go with this call; one that waited long for them
+      // makes a call to bring them (its level is counted with its answer).
+      const learner = l.capLearner;
+      learner?.count();
+      const capNews = learner !== undefined && (learner.pending || (learner.dueAt() ?? Infinity) <= now);
+      const news = l.successes > 0 || l.starts > l.startsReported || l.decrease !== undefined || l.strike !== undefined || l.stateWrite !== undefined || l.poked || capNews;
       const leaving = this.closed && (l.share !== undefined || l.capLearner !== undefined);
       if (need || news || leaving || l.giveBack > 0 || l.giveBackTokens > 0 || l.settle !== 0 || l.cap) busy.push(l);
     }
@@ -780,7 +814,7 @@ export class LeaseEngine {
     if (busy.length === 0 && !ride) return;
     const sent = busy.map((l) => {
       const blocked = this.stateOf(l.name, now).state !== 'active';
-      const ask = l.spec && !this.closed && !blocked && (l.demand || this.topUp(l)) ? Math.max(1, l.size - l.permits - l.ahead.length) : 0;
+      const ask = l.spec && !this.closed && !blocked && (l.demand || this.topUpNow(l, now)) ? Math.max(1, l.size - l.permits - l.ahead.length) : 0;
       const item = {
         l,
         ask,
@@ -801,8 +835,10 @@ export class LeaseEngine {
         // it stops: its reservation goes at once, not when its report grows old).
         held: this.closed ? -1 : this.held(l),
         capSent: l.capLearner?.take(),
-        // Of those, its calls in flight: the fleet's calls in flight are the learned cap's evidence.
+        // Of those, its calls in flight; and its calls of the last second, from which the fleet's calls in
+        // flight at each start (the learned cap's evidence) are counted.
         calls: this.callsInFlight(l.name),
+        log: l.capLearner?.logArg(now, this.callsInFlight(l.name), this.halfTrip) ?? '',
       };
       l.giveBack = 0;
       l.giveBackTokens = 0;
@@ -866,6 +902,7 @@ export class LeaseEngine {
         // Whether it wants a start now (a start was refused here since the last call), not only a top-up:
         // only then is its share of the learned cap reserved (lease.lua).
         s.capSent ? (s.demand ? 1 : 0) : '',
+        s.capSent ? s.log : '',
       );
     }
     // The fleet's concurrency limit: this worker's report, its proposed step (lease.lua, after the keys).
@@ -897,6 +934,7 @@ export class LeaseEngine {
       throw e;
     }
     const back = this.clock.now();
+    this.halfTrip = (back - now) / 2;
     sent.forEach((s, i) => {
       const a = answer.slice(i * ANSWER, (i + 1) * ANSWER);
       const granted = Number(a[0]);
@@ -932,12 +970,19 @@ export class LeaseEngine {
         const learned = a.slice(18, 18 + CAP_ANSWER).map((x) => String(x ?? ''));
         l.learnedCap = learned[2] === '' ? undefined : Number(learned[2]);
         const others = String(a[18 + CAP_ANSWER] ?? '');
-        l.capLearner?.answer(learned, others === '' ? undefined : Number(others), back);
+        const learner = l.capLearner;
+        learner?.answer(learned, others === '' ? undefined : Number(others), back, String(a[19 + CAP_ANSWER] ?? ''), this.halfTrip);
+        // Outcomes counted with this answer go with the next call (a busy worker's take them before); those
+        // still waiting for the others' logs, with a call when due.
+        const due = learner?.pending ? back + FLUSH_MS : learner?.dueAt();
+        if (due !== undefined) this.soon(Math.max(due, back + 1), back);
       }
       if (l.share !== undefined && granted < s.ask && s.held + granted === 0) l.nextAt = Math.max(l.nextAt, back + this.shareWait(l));
       else if (s.ask > 0) l.capWaitMs = undefined;
-      // Starts of a learned cap held here go back when their life ends, if unused by then.
-      if (l.learnedCap !== undefined && l.permits > 0) this.soon(l.grantedAt + LEASE_TTL_MS + 1, back);
+      // Starts held here go back when their life ends, if unused by then (one granted ahead, when it is
+      // due and not taken): of a worker gone idle too, whose reservation of a learned cap they hold.
+      if (l.permits > 0) this.soon(l.grantedAt + LEASE_TTL_MS + 1, back);
+      else if (l.ahead.length > 0) this.soon(l.ahead[0]! + Math.max(5, l.aheadStep) + LEASE_TTL_MS + 1, back);
       this.adopt(l.name, raw, pttl, back);
       this.learn(s, a.slice(6), back);
     });

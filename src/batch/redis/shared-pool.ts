@@ -15,13 +15,17 @@ import type { Classification } from '../../classify/kinds.js';
 import type { KeyState } from '../../flow/backend.js';
 import type { KeyPool } from '../../flow/key-pool.js';
 import type { LearnedRateState } from '../../flow/learned-rate.js';
-import type { KeyFailureEffect, SchedulerFailureDetail, SchedulerKeyPool, KeyAvailability } from '../../scheduler/ports.js';
+import { permitOutcome } from '../../scheduler/outcome.js';
+import type { KeyFailureEffect, PermitOutcome, SchedulerFailureDetail, SchedulerKeyPool, KeyAvailability } from '../../scheduler/ports.js';
 
 /** The fleet's view of one key, and where this worker's news goes (leases.ts). */
 export interface FleetStates {
   stateOf(name: string, now: number): KeyState;
   attach?(learner: FleetLearner): void;
   noteSuccess?(name: string, startedAt: number): void;
+  /** A call on `name` started at `at`; one started at `startedAt` ended at `at`, telling `outcome` of the key's concurrency cap (the learned cap's log, leases.ts). */
+  noteStart?(name: string, at: number): void;
+  noteEnd?(name: string, startedAt: number, at: number, outcome: PermitOutcome | undefined): void;
   proposeDecrease?(name: string, state: LearnedRateState, startedAt: number | undefined): void;
   proposeStrike?(name: string, startedAt: number | undefined): void;
 }
@@ -84,11 +88,13 @@ export class FleetKeyPool implements SchedulerKeyPool, FleetLearner {
 
   onStart(name: string, now: number): void {
     this.local.onStart?.(name, now);
+    this.fleet.noteStart?.(name, now);
   }
 
   onSuccess(name: string, now: number, startedAt?: number): void {
     this.local.onSuccess(name, now, startedAt);
     this.fleet.noteSuccess?.(name, startedAt ?? now);
+    this.fleet.noteEnd?.(name, startedAt ?? now, now, 'served');
   }
 
   nextRejoinAt(): number | undefined {
@@ -116,6 +122,7 @@ export class FleetKeyPool implements SchedulerKeyPool, FleetLearner {
     const eventBefore = limiter.learnedState()?.at;
     const strikeBefore = this.local.strikesOf(name).at;
     const effect = this.local.onFailure(name, classification, now, detail);
+    this.fleet.noteEnd?.(name, detail?.startedAt ?? now, now, permitOutcome(classification.kind, detail?.rateLimit));
     // What this 429 taught the key goes to the fleet, which keeps one event per congestion.
     const event = limiter.learnedState();
     if (event && event.at !== eventBefore) this.fleet.proposeDecrease?.(name, event, detail?.startedAt);

@@ -7,11 +7,12 @@ local FLEET_FRESH_MS = 2000
 
 -- The fresh reports of hash F (worker id -> '<fields>:<server ms>'), other than `me`'s, as
 -- id -> '<fields>'; stale ones are removed. The one rule of liveness for the start cap and the limit.
+-- A field with a '/' in its name is not a report (lease.lua's call logs: '<id>/log').
 local function fresh_reports(F, me, now)
   local out = {}
   local all = redis.call('HGETALL', F)
   for j = 1, #all, 2 do
-    if all[j] ~= me then
+    if all[j] ~= me and not string.find(all[j], '/', 1, true) then
       local v, at = string.match(all[j + 1], '^(.*):([^:]*)$')
       if v and tonumber(at) and now - tonumber(at) <= FLEET_FRESH_MS then
         out[all[j]] = v

@@ -14,7 +14,7 @@
 -- limit, KEYS[5N + 2] its hash and KEYS[5N + 3] the workers' reports (fleet-concurrency.lua).
 -- ARGV[1] N; ARGV[2] the channel a new congestion event or strike is published on (the key's name,
 -- so that every worker asks for it at once, not with its next lease); ARGV[3] this worker's id; then
--- one block of 39 per key, from b = 4 + (i - 1) * 39:
+-- one block of 40 per key, from b = 4 + (i - 1) * 40:
 --   want (starts to lease), tokensEach (tokens reserved with each), giveBack (unused leased starts),
 --   giveBackTokens, settleDelta (tokens charged (> 0) or refunded (< 0) since the last call),
 --   capR, capRin, capT, capTin, capSpend (a server cap, as cap.lua takes it; '' = none), then the BucketSpec (6);
@@ -30,18 +30,21 @@
 --   this worker set on the key, as key-set.lua takes it: state ('' = none), ms until it ends, reason;
 --   then the fleet's learned cap (fleet-cap.lua): the version seen ('' = this worker does not share
 --   it: the rest is ignored), the outcomes since the last call, a proposed state, `halve`, and this
---   worker's calls in flight on the key (of `held`, without the starts it holds), and whether it asks
---   for a start it wants now ('1'; '0': at most a top-up ahead of need).
+--   worker's calls in flight on the key (of `held`, without the starts it holds), whether it asks
+--   for a start it wants now ('1'; '0': at most a top-up ahead of need), and its calls of the last
+--   second, the learned cap's evidence (call_logs below: 'start,end;...' as ms ago, end '' while in
+--   flight).
 -- After the keys' blocks, when this worker's concurrency is adaptive (else absent): seen (the fleet's
 -- step its limit is at), from, to (its own step of its share, '' = none), min, max, initial (its
 -- bounds), gone ('1': it stops).
--- Returns, per key (27): granted, waitMs (until one more start could be granted), state JSON or '', its
+-- Returns, per key (28): granted, waitMs (until one more start could be granted), state JSON or '', its
 -- PTTL, aheadMs (ms until the granted starts may be used, 0 = now) and stepMs (between them when ahead),
 -- seq, ms since the event, mx, bs, g, ok, st, strikes, ms since the last strike, then the fleet's calls
 -- in flight on the key after this grant (as reported), how many this worker may hold (its share, less
 -- what the others reserve) and the cap ('' where not capped), then the learned cap's 8 entries
--- (fleet-cap.lua; '' each where not shared) and the other workers' calls in flight on the key, without
--- the starts they hold ('' where neither capped nor learning); then, with the concurrency block, the
+-- (fleet-cap.lua; '' each where not shared), the other workers' calls in flight on the key, without
+-- the starts they hold ('' where neither capped nor learning), and their call logs (call_logs: '' where
+-- not shared); then, with the concurrency block, the
 -- fleet's limit, its step, slow start (1/0), live workers and this worker's share.
 local A = {}
 for i = 1, #ARGV do A[i] = ARGV[i] end
@@ -113,6 +116,46 @@ local function fleet_share(L, F, seen, nextc, step_ms, learned, reports)
   return math.max(0, math.min(share_of(cap), math.max(cap, workers) - reserved)), holding, cap, calls
 end
 
+-- The fleet's calls on a key, the evidence of its learned cap: a call's level is the fleet's calls in
+-- flight when it started, which no worker knows at the time (the others' reports are as of their
+-- last lease call, often after their calls ended or before their next began: levels read so separated
+-- nothing at a cap of 2 over 4 workers). So each worker sends its calls of the last second with every
+-- lease call (`log`: 'start,end;...' as ms before the call, end '' while in flight), kept in F's field
+-- '<id>/log' on the server's clock ('<server ms>|<start>,<end>;...', whole ms); the answer brings the
+-- others' logs back as ms ago ('<ms since the log was sent>|<start>,<end>;...', one per worker,
+-- joined by ' '), from which a worker counts the level of each of its own calls once every other
+-- worker has sent its log after that call's start (fleet-in-flight-cap.ts). A log older than
+-- FLEET_FRESH_MS is dropped, as a report is.
+local LOG = '/log'
+local function whole(x) return string.format('%d', math.floor(x + 0.5)) end
+local function call_logs(F, log, now)
+  if log ~= nil then
+    local abs = {}
+    for s, e in string.gmatch(log, '([%d.]+),([%d.]*)') do
+      abs[#abs + 1] = whole(now - tonumber(s)) .. ',' .. (e ~= '' and whole(now - tonumber(e)) or '')
+    end
+    redis.call('HSET', F, me .. LOG, whole(now) .. '|' .. table.concat(abs, ';'))
+  end
+  local out = {}
+  local all = redis.call('HGETALL', F)
+  for j = 1, #all, 2 do
+    local id = all[j]
+    if id ~= me .. LOG and string.sub(id, -#LOG) == LOG then
+      local at, rest = string.match(all[j + 1], '^([^|]*)|(.*)$')
+      if at and now - tonumber(at) <= FLEET_FRESH_MS then
+        local rel = {}
+        for s, e in string.gmatch(rest, '(%d+),(%d*)') do
+          rel[#rel + 1] = whole(now - tonumber(s)) .. ',' .. (e ~= '' and whole(now - tonumber(e)) or '')
+        end
+        out[#out + 1] = whole(now - tonumber(at)) .. '|' .. table.concat(rel, ';')
+      else
+        redis.call('HDEL', F, id)
+      end
+    end
+  end
+  return table.concat(out, ' ')
+end
+
 -- Starts granted ahead: the bucket goes into debt by them, so that they come in the order they were
 -- asked for and no call is spent on a refill another worker takes first. The first may be up to
 -- AHEAD_FAR times `max_ms` out (other workers hold the slots before it), the others within `max_ms`
@@ -141,7 +184,7 @@ local function ahead(key, b, each, want, max_ms)
 end
 
 for i = 1, n do
-  local b = 4 + (i - 1) * 39
+  local b = 4 + (i - 1) * 40
   local want, each, back, backTokens, delta = tonumber(A[b]), tonumber(A[b + 1]), tonumber(A[b + 2]), tonumber(A[b + 3]), tonumber(A[b + 4])
   KEYS[1] = K[i]
   if A[b + 5] ~= '' or A[b + 7] ~= '' then
@@ -178,8 +221,8 @@ for i = 1, n do
   if state then pttl = redis.call('PTTL', K[n + i]) else state = '' end
   local granted, wait, ahead_ms, step_ms = 0, 0, 0, 0
   local F, held = K[3 * n + i], tonumber(A[b + 27])
-  -- A worker that stops (held < 0) gives its reservation back at once.
-  if held < 0 then redis.call('HDEL', F, me) end
+  -- A worker that stops (held < 0) gives its reservation back at once, and its call log.
+  if held < 0 then redis.call('HDEL', F, me, me .. LOG) end
   -- The fleet's learned cap first: a cap this call's outcomes or proposal set binds its grant.
   -- Its evidence (the workers' calls in flight, reported as for the start cap) is gathered from the
   -- fleet's first refusal on (a key never refused has no cap to learn).
@@ -188,6 +231,13 @@ for i = 1, n do
     capped = fleet_cap(K[4 * n + i], A[b + 33], A[b + 34], A[b + 35], tonumber(A[b + 36]), LEARN_TTL_MS)
     if held < 0 then capped[3] = '' end
     learning = capped[7] ~= ''
+  end
+  -- The call logs, as the reports, from the fleet's first refusal on (a log holds the last second: the
+  -- calls before it are counted too).
+  local logs = ''
+  if learning and held >= 0 then
+    logs = call_logs(F, A[b + 39], server_now())
+    redis.call('PEXPIRE', F, FLEET_FRESH_MS * 2)
   end
   local share, others, fleet_cap_in, others_calls, waiting = nil, 0, '', 0, 0
   if held >= 0 then share, others, fleet_cap_in, others_calls, waiting = fleet_share(K[2 * n + i], F, A[b + 26], A[b + 28], A[b + 29], capped and num(capped[3]), learning) end
@@ -317,10 +367,11 @@ for i = 1, n do
   out[#out + 1] = fleet_cap_in
   for j = 1, 8 do out[#out + 1] = capped and capped[j] or '' end
   out[#out + 1] = others_in
+  out[#out + 1] = logs
 end
 -- The fleet's concurrency limit (fleet-concurrency.lua), when this worker's is adaptive: its report,
 -- its proposed step, and its share in the answer's last 5 entries.
-local cb = 4 + n * 39
+local cb = 4 + n * 40
 if A[cb] ~= nil and A[cb] ~= '' then
   local r = fleet_concurrency(K[5 * n + 2], K[5 * n + 3], me, A[cb], A[cb + 1], A[cb + 2], A[cb + 3], A[cb + 4], A[cb + 5], A[cb + 6])
   for j = 1, 5 do out[#out + 1] = r[j] end
