@@ -142,14 +142,17 @@ describe("the fleet's concurrency cap learned from bare 429s", () => {
       await start(b);
       await start(b);
       await b.engine.flush();
-      // They end; B has nothing more to ask for a while: its report still says 2 in flight.
+      // They end; B has nothing more to ask for a while: its report still says 2 in flight. (Redis's clock,
+      // which times the call logs, moves with this one here.)
       await clock.advance(40);
+      await new Promise((r) => setTimeout(r, 40));
       server.end(clock.now());
       // A starts two calls: the server has none in flight, and serves both.
       await start(a);
       await start(a);
       await b.engine.flush();
       await clock.advance(40);
+      await new Promise((r) => setTimeout(r, 40));
       server.end(clock.now());
       expect([server.served, server.refused]).toEqual([4, 0]);
       // Once their levels are counted and sent: every call started with 1 or 2 of the fleet's in flight.
