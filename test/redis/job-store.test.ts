@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { SqliteJobStore } from '../../src/batch/sqlite-store.js';
-import { RedisJobStore } from '../../src/batch/redis/redis-store.js';
+import { BEGIN_STALE, RedisJobStore } from '../../src/batch/redis/redis-store.js';
 import { runBatch } from '../../src/batch/runner.js';
 import { exportResults } from '../../src/batch/commands.js';
 import type { JobStore, NewItem } from '../../src/batch/store.js';
@@ -152,6 +152,20 @@ describe('RedisJobStore across workers', () => {
     expect(item).toMatchObject({ state: 'succeeded', attempts: 120, result: `worker ${finals.indexOf(true)}` });
     expect(await workers[2]!.beginAttempt('i1')).toBe(0);
     expect((await workers[3]!.counts()).byState).toMatchObject({ running: 0, succeeded: 1 });
+  });
+
+  it("an attempt counted from a stale copy of the item (expected number) is refused and counts nothing", async () => {
+    const run = `stale${++runSeq}`;
+    const store = await RedisJobStore.connect(REDIS_URL, { prefix, run });
+    opened.push(store);
+    await store.ingest(items(1), { throughLine: 1, rejectsOffset: 0, done: true });
+    expect(await store.beginAttempt('i1', 'k', 'n1', undefined, 1)).toBe(1);
+    // A copy made before that attempt expects 1 again: refused, still 1 attempt.
+    expect(await store.beginAttempt('i1', 'k', 'n2', undefined, 1)).toBe(BEGIN_STALE);
+    expect((await store.get('i1'))?.attempts).toBe(1);
+    expect(await store.beginAttempt('i1', 'k', 'n3', undefined, 2)).toBe(2);
+    // The nonce of a resent call still answers first (its count stands).
+    expect(await store.beginAttempt('i1', 'k', 'n3', undefined, 2)).toBe(2);
   });
 
   it('a call resent after a lost reply (same nonce) counts its attempt once, and an attempt ends once in the key stats', async () => {

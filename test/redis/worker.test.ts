@@ -3,7 +3,10 @@
  * - a bare 429 (no wait, no headers) cools the key in Redis for every worker at once: 1 s with rate
  *   learning on (the default), a fixed 30 s with `learnRate: false`; a second worker never uses it;
  * - the connection lost mid-run (the test's own connections killed with CLIENT KILL, found by name):
- *   the worker reports it, reconnects, and the run finishes with every item done exactly once.
+ *   the worker reports it, reconnects, and the run finishes with every item done exactly once;
+ * - a job carries its item (queue.ts): the worker reads no item on a job's first run (one round trip
+ *   per request less); a stale copy (attempts counted since the job was added) is refused by
+ *   begin-attempt.lua and the item is read, so the attempt numbers and the skip of a final item hold.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +19,7 @@ import { runRedisWorker, type RunRedisWorkerOptions } from '../../src/batch/redi
 import type { RedisWorkerEvents } from '../../src/batch/redis/worker.js';
 import { connectRedis, reconnectMessage } from '../../src/flow/redis/connect.js';
 import type { ProviderAdapter } from '../../src/provider/types.js';
+import { CARRY_MAX_CHARS, jobIdFor, openRunQueue } from '../../src/batch/redis/queue.js';
 import { REDIS_URL, cleanup, enqueueItems, testClient, uniquePrefix } from './helpers.js';
 
 const prefix = uniquePrefix('worker');
@@ -138,6 +142,76 @@ describe('bare 429s in Redis workers', () => {
     expect(ms).not.toBe(-1);
     expect(ms).not.toBe(-3);
     expect(ms).toBeLessThanOrEqual(1000);
+  });
+});
+
+describe('a job carries its item', () => {
+  const keys = [{ name: 'carry-a', secret: 'sk-ca' }];
+
+  /** Runs `run` with one worker, counting the store's item reads. */
+  async function counted(run: string, provider: ProviderAdapter) {
+    let reads = 0;
+    let store: RedisJobStore | undefined;
+    const done = await work({
+      run,
+      keys,
+      provider,
+      concurrency: 2,
+      onStart: (_w, s) => {
+        store = s;
+        const get = s.get.bind(s);
+        s.get = (id: string) => (reads++, get(id));
+      },
+    });
+    return { ...done, reads, store: store! };
+  }
+
+  it("a job's first run reads no item: one command per request less", async () => {
+    await enqueue('carry1', 6);
+    const provider = scriptedProvider(new Set());
+    const { summary, reads } = await counted('carry1', provider);
+    expect(summary.counts.byState.succeeded).toBe(6);
+    expect([...provider.calls.values()]).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(reads).toBe(0);
+  });
+
+  it('a payload over CARRY_MAX_CHARS stays in the item only (the worker reads it), a smaller one rides in the job', async () => {
+    const connection = await connectRedis(REDIS_URL);
+    const queue = openRunQueue(connection, prefix, 'carry3');
+    try {
+      const big = 'x'.repeat(CARRY_MAX_CHARS);
+      await enqueueItems(connection, { dir, prefix, run: 'carry3' }, [
+        { id: 'small', tag: 'small' },
+        { id: 'big', tag: 'big', text: big },
+      ]);
+      expect((await queue.getJob(jobIdFor('small')))?.data).toEqual({ id: 'small', item: { payload: { tag: 'small' }, priority: 0, attempts: 0 } });
+      expect((await queue.getJob(jobIdFor('big')))?.data).toEqual({ id: 'big' });
+    } finally {
+      await queue.close();
+      await connection.quit();
+    }
+    const provider = scriptedProvider(new Set());
+    const { summary, reads } = await counted('carry3', provider);
+    expect(summary.counts.byState.succeeded).toBe(2);
+    expect(reads).toBe(1);
+  });
+
+  it('a stale copy is refused before anything is sent; the item is read, and a final one skipped', async () => {
+    await enqueue('carry2', 2);
+    const store = new RedisJobStore(admin, { prefix, run: 'carry2' });
+    // After the jobs were added: two attempts counted on carry2-0 (as by a worker that died), carry2-1 final.
+    await admin.hset(`${store.base}:item:carry2-0`, 'attempts', 2);
+    await store.complete([{ id: 'carry2-1', state: 'succeeded', result: 'earlier' }]);
+    const provider = scriptedProvider(new Set());
+    const { summary, attempts, reads } = await counted('carry2', provider);
+    expect(attempts.map((a) => [a.id, a.attempt, a.ok])).toEqual([['carry2-0', 3, true]]);
+    expect(provider.calls.get('carry2-0')).toBe(1);
+    expect(provider.calls.get('carry2-1')).toBeUndefined();
+    expect(reads).toBe(1);
+    expect(summary.stats.skipped).toBe(1);
+    const item = await store.get('carry2-0');
+    expect(item).toMatchObject({ state: 'succeeded', attempts: 3, result: { echo: 'carry2-0' } });
+    expect((await store.get('carry2-1'))?.result).toBe('earlier');
   });
 });
 

@@ -19,6 +19,12 @@ export interface EnqueueBatchOptions extends InputOptions {
   force?: boolean;
   /** Stored with the run (never secrets). */
   runOptions?: Record<string, unknown>;
+  /**
+   * Largest payload (characters of its JSON) a job carries, so a worker starts it without reading the
+   * item; 0: none (a Redis short of memory: each carried payload is held twice while its job waits).
+   * Default 2,048 (`CARRY_MAX_CHARS` of queue.ts).
+   */
+  carryMaxChars?: number;
   /** Time the run is created, ms. Default `Date.now()`. */
   now?: number;
 }
@@ -52,7 +58,7 @@ export async function enqueueBatch(options: EnqueueBatchOptions): Promise<Enqueu
     await store.setMeta({ fingerprint });
   }
   const rejected = meta.ingestDone ? 0 : await ingestInput(store, meta, { ...options, rejects: options.rejects ?? `${options.input}.rejects.jsonl` });
-  const enqueued = await enqueuePending(store, queue);
+  const enqueued = await enqueuePending(store, queue, 1000, options.carryMaxChars);
   const total = (await store.counts()).total;
   return { resumed, rejected, enqueued, total };
 }

@@ -65,6 +65,18 @@ export interface JobLock {
   lockMs: number;
 }
 
+/** {@link RedisJobStore.beginAttempt}'s answer when the caller's copy of the item is stale. */
+export const BEGIN_STALE = -2;
+
+/** A pending item as {@link RedisJobStore.pendingPage} lists it. */
+export interface PendingItem {
+  id: string;
+  priority: number;
+  attempts: number;
+  /** The payload as stored (JSON text); absent when the item vanished meanwhile. */
+  payloadJson?: string;
+}
+
 /** Run names become part of Redis keys: keep them plain. */
 export function checkRunName(run: string): string {
   if (typeof run !== 'string' || !/^[A-Za-z0-9_.-]{1,200}$/.test(run)) {
@@ -161,13 +173,15 @@ export class RedisJobStore implements JobStore {
    * and persisted first, atomically, and the item marked running. Returns the attempt number, or 0 when
    * the item is already final or unknown (then nothing must be sent). The same `nonce` again (a resent
    * call) counts nothing more and returns the same number. With `lock`, -1 when this worker no longer
-   * holds the item's job (see {@link JobLock}).
+   * holds the item's job (see {@link JobLock}). With `expected` (the attempt number the caller counts
+   * from a copy of the item), {@link BEGIN_STALE} and nothing counted when the persisted count is not
+   * `expected - 1`: the copy is stale, and the caller must read the item.
    */
-  async beginAttempt(id: string, key?: string, nonce: string = randomUUID(), lock?: JobLock): Promise<number> {
+  async beginAttempt(id: string, key?: string, nonce: string = randomUUID(), lock?: JobLock, expected?: number): Promise<number> {
     // The nonce makes a resent call (the client resends a command whose reply a lost connection
     // swallowed) return the same number instead of counting the attempt twice.
-    const guard = lock ? [lock.lockKey, lock.token, lock.activeKey, lock.jobId, Math.ceil(lock.lockMs)] : [];
-    return Number(await this.call('beginAttempt', id, key ?? '', nonce, ...guard));
+    const guard = lock ? [lock.lockKey, lock.token, lock.activeKey, lock.jobId, Math.ceil(lock.lockMs)] : ['', '', '', '', ''];
+    return Number(await this.call('beginAttempt', id, key ?? '', nonce, ...guard, expected ?? ''));
   }
 
   async recordAttemptStart(id: string, attempt: number, key?: string): Promise<void> {
@@ -287,15 +301,27 @@ export class RedisJobStore implements JobStore {
 
   /**
    * Pending items in claim order after the score `after` (exclusive; start with `-inf`), a page at a
-   * time, for enqueueing them on the distributed queue. Scores are unique, so paging never skips an item
-   * even while workers move items out of the pending set.
+   * time, for enqueueing them on the distributed queue, with their payload's JSON and attempts (a job
+   * carries them: queue.ts). Scores are unique, so paging never skips an item even while workers move
+   * items out of the pending set.
    */
-  async pendingPage(after: string, limit: number): Promise<{ items: { id: string; priority: number }[]; next: string }> {
+  async pendingPage(after: string, limit: number): Promise<{ items: PendingItem[]; next: string }> {
     this.trips++;
     const page = await this.redis.zrange(`${this.base}:pending`, after, '+inf', 'BYSCORE', 'LIMIT', 0, limit, 'WITHSCORES');
-    const items: { id: string; priority: number }[] = [];
+    const items: PendingItem[] = [];
     // score = -priority * 1e10 + line
-    for (let i = 0; i + 1 < page.length; i += 2) items.push({ id: page[i]!, priority: -Math.round(Number(page[i + 1]) / 1e10) });
+    for (let i = 0; i + 1 < page.length; i += 2) items.push({ id: page[i]!, priority: -Math.round(Number(page[i + 1]) / 1e10), attempts: 0 });
+    if (items.length > 0) {
+      this.trips++;
+      const pipeline = this.redis.pipeline();
+      for (const item of items) pipeline.hmget(this.itemKey(item.id), 'payload', 'attempts');
+      const rows = (await pipeline.exec()) ?? [];
+      items.forEach((item, i) => {
+        const [payload, attempts] = (rows[i]?.[1] ?? []) as (string | null)[];
+        if (payload !== null && payload !== undefined) item.payloadJson = payload;
+        item.attempts = Number(attempts ?? 0);
+      });
+    }
     return { items, next: page.length > 0 ? `(${page[page.length - 1]!}` : after };
   }
 

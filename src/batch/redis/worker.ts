@@ -5,8 +5,9 @@
  * rate, adaptive concurrency, quota monitors) is the executor's; this file only moves work in and
  * results out:
  *
- * 1. a job is taken from the run's BullMQ queue; its item is read; a final item is skipped (its
- *    result is recorded already: exactly once);
+ * 1. a job is taken from the run's BullMQ queue; its item is the one the job carries (queue.ts) on the
+ *    job's first delivery, else it is read; a final item is skipped (its result is recorded already:
+ *    exactly once; `beginAttempt` refuses a final item, and a carried copy whose attempts are stale);
  * 2. the item runs in the executor (`run`, with `startAttempt` = the attempts already persisted, so
  *    the retry budget holds across workers and crashes);
  * 3. each attempt is persisted before its request (`beginAttempt`: atomic, once across workers) and
@@ -49,8 +50,8 @@ import { toItemError } from '../item-error.js';
 import { FINAL_STATES, type AttemptOutcome, type Completion } from '../store.js';
 import type { BatchEvents } from '../types.js';
 import { LeaseEngine } from './leases.js';
-import { bullPrefix, type ItemJobData } from './queue.js';
-import type { JobLock, RedisJobStore } from './redis-store.js';
+import { bullPrefix, type CarriedItem, type ItemJobData } from './queue.js';
+import { BEGIN_STALE, type JobLock, type RedisJobStore } from './redis-store.js';
 import { FleetConcurrency } from './shared-concurrency.js';
 import { FleetKeyPool } from './shared-pool.js';
 
@@ -127,6 +128,9 @@ export interface RedisWorkerStats {
 }
 
 const FINAL = new Set<string>(FINAL_STATES);
+
+/** A run from the job's copy of its item found the copy stale. */
+const STALE = 'stale';
 
 /** One item in this worker. */
 interface Held {
@@ -279,13 +283,30 @@ export class RedisBatchWorker {
     }
   }
 
+  /**
+   * One job: its first run starts from the item the job carries (no read; `begin-attempt.lua` refuses it
+   * when the item's attempts moved since the job was added), otherwise, or after that refusal, from the
+   * item read from the store.
+   */
   private async process(job: Job<ItemJobData>, token: string | undefined): Promise<string> {
     const id = job.data.id;
+    // A job delivered again (stalled, delayed back, retried by BullMQ) has a history its copy lacks: read it.
+    const carried = (job.attemptsStarted ?? 0) <= 1 ? job.data.item : undefined;
+    if (carried) {
+      const state = await this.runItem(job, token, carried, true);
+      if (state !== STALE) return state;
+    }
     const item = await this.o.store.get(id);
     if (!item || FINAL.has(item.state)) {
       this.stats.skipped++;
       return 'final';
     }
+    return this.runItem(job, token, item, false);
+  }
+
+  /** Runs `item` in the executor and records its result; {@link STALE} when `fromCopy` and the copy was stale (nothing sent, nothing recorded). */
+  private async runItem(job: Job<ItemJobData>, token: string | undefined, item: CarriedItem, fromCopy: boolean): Promise<string> {
+    const id = job.data.id;
     const held: Held = { controller: new AbortController(), attemptActive: false };
     if (this.closing) held.controller.abort(stopReason());
     this.held.set(id, held);
@@ -294,6 +315,7 @@ export class RedisBatchWorker {
     let last: AttemptOutcome | undefined;
     let lastAttempt = 0;
     let alreadyFinal = false;
+    let stale = false;
     let completion: Completion;
     try {
       const value = await this.executor.run(item.payload, {
@@ -303,7 +325,12 @@ export class RedisBatchWorker {
         startAttempt: item.attempts,
         onAttemptStart: async ({ attempt, key }) => {
           await this.gate(id, key, held.controller.signal);
-          const n = await this.o.store.beginAttempt(id, key, undefined, this.lockOf(job, token));
+          const n = await this.o.store.beginAttempt(id, key, undefined, this.lockOf(job, token), fromCopy ? attempt : undefined);
+          if (n === BEGIN_STALE) {
+            stale = true;
+            held.controller.abort(stopReason());
+            throw stopReason();
+          }
           if (n <= 0) {
             // Another worker recorded its result, or took the job over (this one stalled): send nothing.
             alreadyFinal = true;
@@ -333,6 +360,10 @@ export class RedisBatchWorker {
       });
       completion = { id, state: 'succeeded', result: value ?? null };
     } catch (error) {
+      if (stale) {
+        this.held.delete(id);
+        return STALE;
+      }
       if (alreadyFinal) {
         this.held.delete(id);
         this.stats.skipped++;

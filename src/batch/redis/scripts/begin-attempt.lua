@@ -8,6 +8,8 @@
 -- job: a lock taken over by another worker (this one stalled) returns -1 and nothing is counted; an
 -- expired lock on a job still active here is taken again, so the stalled-job check cannot hand it out
 -- while its request runs.
+-- ARGV[10] (optional, '' = no check): the attempt number the worker counts from its copy of the item (the
+-- job's data): -2 and nothing counted when the persisted count is not one less (the copy is stale).
 local id = ARGV[2]
 local h = item_key(id)
 if ARGV[5] and ARGV[5] ~= '' then
@@ -18,9 +20,10 @@ if ARGV[5] and ARGV[5] ~= '' then
     redis.call('SET', ARGV[5], ARGV[6], 'PX', tonumber(ARGV[9]))
   end
 end
-local state, kind, nonce, last = unpack(redis.call('HMGET', h, 'state', 'kind', 'bnonce', 'bn'))
+local state, kind, nonce, last, attempts = unpack(redis.call('HMGET', h, 'state', 'kind', 'bnonce', 'bn', 'attempts'))
 if not state or FINAL[state] then return 0 end
 if ARGV[4] ~= '' and nonce == ARGV[4] then return tonumber(last) end
+if ARGV[10] and ARGV[10] ~= '' and tonumber(attempts or '0') + 1 ~= tonumber(ARGV[10]) then return -2 end
 local n = redis.call('HINCRBY', h, 'attempts', 1)
 redis.call('HSET', h, 'bnonce', ARGV[4], 'bn', n)
 if ARGV[3] ~= '' then redis.call('HSET', h, 'key', ARGV[3]) end
