@@ -36,6 +36,14 @@ async function takeAll(engine: LeaseEngine, key: string, max: number): Promise<n
   return taken;
 }
 
+/** Two workers' lease engines on one key and one virtual clock, and a reserve of `spec` on that key through either. */
+function twoWorkers(key: string, spec: BucketSpec): { clock: VirtualClock; a: LeaseEngine; b: LeaseEngine; reserve: (e: LeaseEngine) => ReserveResult } {
+  const clock = new VirtualClock();
+  const a = new LeaseEngine(fx.admin, prefix, [key], clock, fx.flow.keys);
+  const b = new LeaseEngine(fx.admin, prefix, [key], clock, fx.flow.keys);
+  return { clock, a, b, reserve: (e) => e.limiter.reserve(key, 0, spec, clock.now()) as ReserveResult };
+}
+
 describe('leases of the shared bucket', () => {
   it('grant exactly what the same number of reserves grants, and starts given back are taken again', async () => {
     const byReserve: boolean[] = [];
@@ -148,10 +156,7 @@ describe('leases of the shared bucket', () => {
   it('a start granted ahead that an idle worker never takes goes back to the bucket', async () => {
     // One start a second, burst 1: the second start is granted ahead, about a second out.
     const spec: BucketSpec = { windowMs: 1000, requests: 1, requestBurst: 1, tokenBurst: 0 };
-    const clock = new VirtualClock();
-    const a = new LeaseEngine(fx.admin, prefix, ['ahead-idle'], clock, fx.flow.keys);
-    const b = new LeaseEngine(fx.admin, prefix, ['ahead-idle'], clock, fx.flow.keys);
-    const reserve = (e: LeaseEngine): ReserveResult => e.limiter.reserve('ahead-idle', 0, spec, clock.now()) as ReserveResult;
+    const { clock, a, b, reserve } = twoWorkers('ahead-idle', spec);
     const level = async (): Promise<number> => Number(await fx.admin.hget(`${prefix}:flow:bucket:ahead-idle`, 'rl'));
     try {
       expect(reserve(a).ok).toBe(false);
@@ -177,10 +182,7 @@ describe('leases of the shared bucket', () => {
   it('a start the bucket can grant soon is granted ahead: workers waiting for one refill get theirs in turn, one call each', async () => {
     // One start every 50 ms, burst 1.
     const spec: BucketSpec = { windowMs: 1000, requests: 20, requestBurst: 1, tokenBurst: 0 };
-    const clock = new VirtualClock();
-    const a = new LeaseEngine(fx.admin, prefix, ['ahead'], clock, fx.flow.keys);
-    const b = new LeaseEngine(fx.admin, prefix, ['ahead'], clock, fx.flow.keys);
-    const reserve = (e: LeaseEngine): ReserveResult => e.limiter.reserve('ahead', 0, spec, clock.now()) as ReserveResult;
+    const { clock, a, b, reserve } = twoWorkers('ahead', spec);
     try {
       // A asks, and the bucket's one start comes with the answer.
       expect(reserve(a).ok).toBe(false);
