@@ -168,6 +168,21 @@ describe('RedisJobStore across workers', () => {
     expect(await store.beginAttempt('i1', 'k', 'n3', undefined, 2)).toBe(2);
   });
 
+  it('pendingPage reads the payloads and attempts only when asked for them (a job carries them; with carryMaxChars 0 nothing is carried)', async () => {
+    const run = `page${++runSeq}`;
+    const store = await RedisJobStore.connect(REDIS_URL, { prefix, run });
+    opened.push(store);
+    await store.ingest(items(2), { throughLine: 2, rejectsOffset: 0, done: true });
+    let trips = store.trips;
+    const bare = await store.pendingPage('-inf', 10, false);
+    expect(store.trips - trips).toBe(1);
+    expect(bare.items.map((i) => [i.id, i.payloadJson])).toEqual([['i1', undefined], ['i2', undefined]]);
+    trips = store.trips;
+    const full = await store.pendingPage('-inf', 10);
+    expect(store.trips - trips).toBe(2);
+    expect(full.items.map((i) => JSON.parse(i.payloadJson!) as unknown)).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+
   it('a call resent after a lost reply (same nonce) counts its attempt once, and an attempt ends once in the key stats', async () => {
     const run = `resend${++runSeq}`;
     const store = await RedisJobStore.connect(REDIS_URL, { prefix, run });

@@ -83,7 +83,8 @@ export async function enqueuePending(store: RedisJobStore, queue: Queue<ItemJobD
   let after = '-inf';
   let offered = 0;
   while (true) {
-    const { items, next } = await store.pendingPage(after, pageSize);
+    // With nothing to carry, the payloads are not read.
+    const { items, next } = await store.pendingPage(after, pageSize, carryMaxChars > 0);
     if (items.length === 0) return offered;
     await queue.addBulk(
       items.map((i) => ({ name: 'item', data: jobData(i, carryMaxChars), opts: { ...ITEM_JOB_OPTIONS, jobId: jobIdFor(i.id), priority: bullPriority(i.priority) } })),

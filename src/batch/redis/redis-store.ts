@@ -301,17 +301,17 @@ export class RedisJobStore implements JobStore {
 
   /**
    * Pending items in claim order after the score `after` (exclusive; start with `-inf`), a page at a
-   * time, for enqueueing them on the distributed queue, with their payload's JSON and attempts (a job
-   * carries them: queue.ts). Scores are unique, so paging never skips an item even while workers move
-   * items out of the pending set.
+   * time, for enqueueing them on the distributed queue; with `withItems`, their payload's JSON and
+   * attempts too (a job carries them: queue.ts), else attempts 0 and no payload (nothing more is read).
+   * Scores are unique, so paging never skips an item even while workers move items out of the pending set.
    */
-  async pendingPage(after: string, limit: number): Promise<{ items: PendingItem[]; next: string }> {
+  async pendingPage(after: string, limit: number, withItems = true): Promise<{ items: PendingItem[]; next: string }> {
     this.trips++;
     const page = await this.redis.zrange(`${this.base}:pending`, after, '+inf', 'BYSCORE', 'LIMIT', 0, limit, 'WITHSCORES');
     const items: PendingItem[] = [];
     // score = -priority * 1e10 + line
     for (let i = 0; i + 1 < page.length; i += 2) items.push({ id: page[i]!, priority: -Math.round(Number(page[i + 1]) / 1e10), attempts: 0 });
-    if (items.length > 0) {
+    if (withItems && items.length > 0) {
       this.trips++;
       const pipeline = this.redis.pipeline();
       for (const item of items) pipeline.hmget(this.itemKey(item.id), 'payload', 'attempts');
