@@ -815,6 +815,7 @@ export class LeaseEngine {
     const sent = busy.map((l) => {
       const blocked = this.stateOf(l.name, now).state !== 'active';
       const ask = l.spec && !this.closed && !blocked && (l.demand || this.topUpNow(l, now)) ? Math.max(1, l.size - l.permits - l.ahead.length) : 0;
+      const calls = this.callsInFlight(l.name);
       const item = {
         l,
         ask,
@@ -837,8 +838,8 @@ export class LeaseEngine {
         capSent: l.capLearner?.take(),
         // Of those, its calls in flight; and its calls of the last second, from which the fleet's calls in
         // flight at each start (the learned cap's evidence) are counted.
-        calls: this.callsInFlight(l.name),
-        log: l.capLearner?.logArg(now, this.callsInFlight(l.name), this.halfTrip) ?? '',
+        calls,
+        log: l.capLearner?.logArg(now, calls, this.halfTrip) ?? '',
       };
       l.giveBack = 0;
       l.giveBackTokens = 0;

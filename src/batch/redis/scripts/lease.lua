@@ -128,14 +128,17 @@ end
 -- FLEET_FRESH_MS is dropped, as a report is.
 local LOG = '/log'
 local function whole(x) return string.format('%d', math.floor(x + 0.5)) end
-local function call_logs(F, log, now)
-  if log ~= nil then
-    local abs = {}
-    for s, e in string.gmatch(log, '([%d.]+),([%d.]*)') do
-      abs[#abs + 1] = whole(now - tonumber(s)) .. ',' .. (e ~= '' and whole(now - tonumber(e)) or '')
-    end
-    redis.call('HSET', F, me .. LOG, whole(now) .. '|' .. table.concat(abs, ';'))
+-- A list 'start,end;...' with each time t turned into now - t, whole ms (end '' stays ''): ms ago into
+-- server ms as the log is kept, and back into ms ago for the answer.
+local function rebase(list, now)
+  local out = {}
+  for s, e in string.gmatch(list, '([%d.]+),([%d.]*)') do
+    out[#out + 1] = whole(now - tonumber(s)) .. ',' .. (e ~= '' and whole(now - tonumber(e)) or '')
   end
+  return table.concat(out, ';')
+end
+local function call_logs(F, log, now)
+  if log ~= nil then redis.call('HSET', F, me .. LOG, whole(now) .. '|' .. rebase(log, now)) end
   local out = {}
   local all = redis.call('HGETALL', F)
   for j = 1, #all, 2 do
@@ -143,11 +146,7 @@ local function call_logs(F, log, now)
     if id ~= me .. LOG and string.sub(id, -#LOG) == LOG then
       local at, rest = string.match(all[j + 1], '^([^|]*)|(.*)$')
       if at and now - tonumber(at) <= FLEET_FRESH_MS then
-        local rel = {}
-        for s, e in string.gmatch(rest, '(%d+),(%d*)') do
-          rel[#rel + 1] = whole(now - tonumber(s)) .. ',' .. (e ~= '' and whole(now - tonumber(e)) or '')
-        end
-        out[#out + 1] = whole(now - tonumber(at)) .. '|' .. table.concat(rel, ';')
+        out[#out + 1] = whole(now - tonumber(at)) .. '|' .. rebase(rest, now)
       else
         redis.call('HDEL', F, id)
       end
