@@ -2,7 +2,6 @@
 import { closeSync, existsSync, openSync, renameSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SqliteJobStore } from './sqlite-store.js';
-import { stringify } from 'csv-stringify/sync';
 import { DEFAULT_ID_COLUMN } from './input/record.js';
 import { formatResult, resultCsvHeader, resultCsvRow } from './output.js';
 import { acquireFileLocks, acquireRunLock } from './run-lock.js';
@@ -95,6 +94,9 @@ export async function exportResults(options: ExportOptions): Promise<number> {
 
 async function exportTo(options: ExportOptions): Promise<number> {
   return withStore(options.state, async (store) => {
+    // csv-stringify is loaded by a CSV export only, not with the batch layer that every `sluice run`
+    // loads (about 14 ms of its start-up; docs/PERFORMANCE.md, "CLI fixed cost").
+    const stringify = options.format === 'csv' ? (await import('csv-stringify/sync')).stringify : undefined;
     const tmp = `${options.output}.tmp-${process.pid}`;
     const fd = openSync(tmp, 'w');
     let lines = 0;
@@ -104,10 +106,9 @@ async function exportTo(options: ExportOptions): Promise<number> {
         if (buffer.length > 0) writeSync(fd, buffer.join(''));
         buffer = [];
       };
-      const csv = options.format === 'csv';
-      if (csv) buffer.push(stringify([resultCsvHeader(options.idColumn ?? DEFAULT_ID_COLUMN)]));
+      if (stringify) buffer.push(stringify([resultCsvHeader(options.idColumn ?? DEFAULT_ID_COLUMN)]));
       for await (const item of store.finalItems()) {
-        buffer.push(csv ? stringify([resultCsvRow(item)]) : formatResult(item) + '\n');
+        buffer.push(stringify ? stringify([resultCsvRow(item)]) : formatResult(item) + '\n');
         lines++;
         if (buffer.length >= 1000) flush();
       }

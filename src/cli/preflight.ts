@@ -10,9 +10,9 @@
  *    connection, a 404 or a 401/403 stops the run with a message naming the URL (never the key).
  */
 import { createReadStream } from 'node:fs';
-import { parse } from 'csv-parse';
 import { readInput } from '../batch/ingest.js';
 import { readLines } from '../batch/input/lines.js';
+import { loadCsvParse } from '../batch/input/csv.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../batch/input/record.js';
 import { templateFields } from '../batch/input/template.js';
 import type { ProbeAnswer } from './probe-answer.js';
@@ -151,6 +151,7 @@ async function checkCsvTemplate(input: string, template: string | undefined): Pr
 
 /** The header row of a CSV file (BOM removed). */
 async function csvHeader(input: string): Promise<string[]> {
+  const { parse } = await loadCsvParse();
   const parser = createReadStream(input).pipe(parse({ bom: true, to_line: 1, relax_column_count: true, skip_empty_lines: true }));
   for await (const row of parser) return (row as string[]).map((c) => c.trim());
   return [];

@@ -6,6 +6,9 @@ import { answeredRateLimited, type RunEvent, type RunObserver } from '../observe
 /** Levels of pino the run log uses. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
+/** The part of a pino logger that {@link RunLog} writes to. */
+export type RunLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+
 /** Options of {@link RunLog}. */
 export interface RunLogOptions {
   /** Ascending usage fractions; the first is logged at info, the second at warn, any later at error. */
@@ -26,7 +29,7 @@ export class RunLog implements RunObserver {
   private readonly attemptsOf = new Map<string, number>();
 
   constructor(
-    readonly logger: Logger,
+    readonly logger: RunLogger,
     private readonly options: RunLogOptions,
   ) {}
 
@@ -138,13 +141,20 @@ export class RunLog implements RunObserver {
   }
 }
 
+const ignore = (): void => undefined;
+/**
+ * The logger of a run without `--log-file`: it drops every line, as a silent pino logger would, but
+ * without loading pino (15-25 ms of a `sluice run`'s start-up; docs/PERFORMANCE.md, "CLI fixed cost").
+ */
+const SILENT: RunLogger = { debug: ignore, info: ignore, warn: ignore, error: ignore };
+
 /**
  * The shared Sluice logger (src/observe/logger.ts: field and pattern redaction) writing JSON lines to
  * `path` synchronously, so nothing is lost on exit; a silent one without a path. Key names are logged
  * as `keyName`, because that logger censors any field called `key`.
  */
-export function createFileLogger(path: string | undefined, level: LogLevel): { logger: Logger; close: () => void } {
-  if (!path) return { logger: createLogger({ level: 'silent' }), close: () => undefined };
+export function createFileLogger(path: string | undefined, level: LogLevel): { logger: RunLogger; close: () => void } {
+  if (!path) return { logger: SILENT, close: () => undefined };
   const logger = createLogger({ level, file: path });
   return { logger, close: () => logger.flush() };
 }

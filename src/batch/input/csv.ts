@@ -2,11 +2,16 @@
  * Streamed CSV input with a header row and a prompt template (`{{column}}`). Optional columns `id` (or the
  * `idColumn` named), `priority`, `provider`; every column is kept as the item's `input`. A malformed record or one over the size limit becomes a reject; parsing goes on.
  */
-import { parse } from 'csv-parse';
 import { createReadStream } from 'node:fs';
 import { DEFAULT_MAX_LINE_BYTES, InputColumnError } from './record.js';
 import type { InputRecord, ReaderOptions } from './record.js';
 import { toRecord } from './jsonl.js';
+
+/**
+ * csv-parse, loaded by the first CSV read rather than with the batch layer: a run of a JSONL file
+ * never needs it (about 15 ms of `sluice run`'s start-up; docs/PERFORMANCE.md, "CLI fixed cost").
+ */
+export const loadCsvParse = (): Promise<typeof import('csv-parse')> => import('csv-parse');
 
 /**
  * Reads a CSV file as {@link InputRecord}s. `line` is the physical line where the record ends (the
@@ -21,6 +26,7 @@ export async function* readCsv(path: string, options: ReaderOptions = {}): Async
   // The parser runs ahead of this loop: rejects it reports are held until the records before them are out.
   const skipped: InputRecord[] = [];
   let header: string[] | undefined;
+  const { parse } = await loadCsvParse();
   const parser = createReadStream(path).pipe(
     parse({
       columns: (names: string[]) => (header = names),

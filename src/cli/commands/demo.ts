@@ -5,11 +5,11 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { openAICompatibleAdapter } from '../../provider/index.js';
 import type { ApiKey } from '../../provider/types.js';
-import { startSimulator } from '../../simulator/index.js';
 import { configFor, type CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { addConfigOptions, intFlag } from '../flags.js';
 import { println } from '../io.js';
+import { loadSimulator } from '../lazy-modules.js';
 import type { SluiceConfig } from '../options.js';
 import { shapingAdapter } from '../payload.js';
 import { runSession } from '../session.js';
@@ -72,6 +72,7 @@ export function demoCommand(ctx: CliContext): Command {
     await writeDemoInput(input, items);
     const names = ['demo-key-1', 'demo-key-2', 'demo-key-3'];
     const keys: ApiKey[] = names.map((name) => ({ name, secret: simulatorSecret() }));
+    const { startSimulator } = await loadSimulator();
     const sim = await startSimulator({
       seed,
       windowMs,

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
-import { startSimulator } from '../../simulator/index.js';
 import type { SimulatorOptions } from '../../simulator/index.js';
 import { parseDurationText, refuseRenamedOptions } from '../config.js';
 import type { CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { println } from '../io.js';
 import { addRenamedFlag, intFlag } from '../flags.js';
+import { loadSimulator } from '../lazy-modules.js';
 
 /** Options of `sluice simulate` (and the numbers `sluice demo` reuses). */
 export interface SimulateFlags {
@@ -82,6 +82,7 @@ export function simulateCommand(ctx: CliContext): Command {
   addRenamedFlag(cmd, 'tpm');
   cmd.action(async (flags: SimulateFlags) => {
     const options = simulatorOptionsFromFlags(flags);
+    const { startSimulator } = await loadSimulator();
     const sim = await startSimulator(options);
     const out = ctx.io.stdout;
     println(out, `simulator listening on ${sim.url}`);
