@@ -5,23 +5,37 @@
 -- outlast this without a lease call) no longer holds a share of the fleet's start cap or of its limit.
 local FLEET_FRESH_MS = 2000
 
--- The fresh reports of hash F (worker id -> '<fields>:<server ms>'), other than `me`'s, as
--- id -> '<fields>'; stale ones are removed. The one rule of liveness for the start cap and the limit.
--- A field with a '/' in its name is not a report (lease.lua's call logs: '<id>/log').
-local function fresh_reports(F, me, now)
-  local out = {}
+-- The fields of hash F (worker id -> '<fields>:<server ms>', a report; '<id>/log' -> '<server ms>|<list>',
+-- lease.lua's call logs), other than `me`'s, read in one HGETALL: the fresh reports as id -> '<fields>'
+-- and the fresh logs in the hash's order as { server ms, list }; stale ones are removed. The one rule
+-- of liveness for the start cap, the limit and the learned cap's evidence. A field with a '/' in its
+-- name other than a log is neither.
+local LOG = '/log'
+local function fresh_fields(F, me, now)
+  local reports, logs, stale = {}, {}, {}
   local all = redis.call('HGETALL', F)
   for j = 1, #all, 2 do
-    if all[j] ~= me and not string.find(all[j], '/', 1, true) then
-      local v, at = string.match(all[j + 1], '^(.*):([^:]*)$')
+    local id, raw = all[j], all[j + 1]
+    local v, at, is_log
+    if id == me or id == me .. LOG then
+      -- this worker's own
+    elseif string.sub(id, -#LOG) == LOG then
+      is_log = true
+      at, v = string.match(raw, '^([^|]*)|(.*)$')
+    elseif not string.find(id, '/', 1, true) then
+      is_log = false
+      v, at = string.match(raw, '^(.*):([^:]*)$')
+    end
+    if is_log ~= nil then
       if v and tonumber(at) and now - tonumber(at) <= FLEET_FRESH_MS then
-        out[all[j]] = v
+        if is_log then logs[#logs + 1] = { tonumber(at), v } else reports[id] = v end
       else
-        redis.call('HDEL', F, all[j])
+        stale[#stale + 1] = id
       end
     end
   end
-  return out
+  if #stale > 0 then redis.call('HDEL', F, unpack(stale)) end
+  return reports, logs
 end
 
 -- The fleet's adaptive concurrency limit (flow/adaptive-concurrency.ts, shared: ../shared-concurrency.ts).
@@ -42,7 +56,7 @@ local function fleet_concurrency(C, W, me, seen, from, to, min, max, init, gone)
     return { '', '', '', '', '' }
   end
   local ids = { me }
-  for id in pairs(fresh_reports(W, me, now)) do ids[#ids + 1] = id end
+  for id in pairs((fresh_fields(W, me, now))) do ids[#ids + 1] = id end
   local workers = #ids
   local c = redis.call('HMGET', C, 'lim', 'seq', 'ss')
   local lim, seq, ss = num(c[1]), num(c[2]) or 0, c[3] or '1'

@@ -79,11 +79,11 @@ end
 -- part of its own (it is told: leases.ts CAP_FREED). Returns what this worker may
 -- reserve (nil: no cap), the calls the others hold (in flight and the starts they hold), the cap, and
 -- the others' calls in flight (also without a cap when `reports`: the learned cap's evidence).
-local function fleet_share(L, F, seen, nextc, step_ms, learned, reports)
+local function fleet_share(L, fleet, seen, nextc, step_ms, learned, reports)
   if seen == '' and learned == nil and not reports then return nil, 0, '', 0 end
-  local now = server_now()
+  local fresh, now = fleet()
   local reserved, holding, calls, workers, active, waiting = 0, 0, 0, 1, 1, 0
-  for _, v in pairs(fresh_reports(F, me, now)) do
+  for _, v in pairs(fresh) do
     local r, h, c, a = string.match(v, '^([^:]*):([^:]*):?([^:]*):?([^:]*)$')
     reserved = reserved + tonumber(r)
     holding = holding + tonumber(h)
@@ -125,8 +125,7 @@ end
 -- others' logs back as ms ago ('<ms since the log was sent>|<start>,<end>;...', one per worker,
 -- joined by ' '), from which a worker counts the level of each of its own calls once every other
 -- worker has sent its log after that call's start (fleet-in-flight-cap.ts). A log older than
--- FLEET_FRESH_MS is dropped, as a report is.
-local LOG = '/log'
+-- FLEET_FRESH_MS is dropped, as a report is (fresh_fields: `logs`, this worker's own left out).
 local function whole(x) return string.format('%d', math.floor(x + 0.5)) end
 -- A list 'start,end;...' with each time t turned into now - t, whole ms (end '' stays ''): ms ago into
 -- server ms as the log is kept, and back into ms ago for the answer.
@@ -137,21 +136,10 @@ local function rebase(list, now)
   end
   return table.concat(out, ';')
 end
-local function call_logs(F, log, now)
+local function call_logs(F, log, others, now)
   if log ~= nil then redis.call('HSET', F, me .. LOG, whole(now) .. '|' .. rebase(log, now)) end
   local out = {}
-  local all = redis.call('HGETALL', F)
-  for j = 1, #all, 2 do
-    local id = all[j]
-    if id ~= me .. LOG and string.sub(id, -#LOG) == LOG then
-      local at, rest = string.match(all[j + 1], '^([^|]*)|(.*)$')
-      if at and now - tonumber(at) <= FLEET_FRESH_MS then
-        out[#out + 1] = whole(now - tonumber(at)) .. '|' .. rebase(rest, now)
-      else
-        redis.call('HDEL', F, id)
-      end
-    end
-  end
+  for _, l in ipairs(others) do out[#out + 1] = whole(now - l[1]) .. '|' .. rebase(l[2], now) end
   return table.concat(out, ' ')
 end
 
@@ -231,15 +219,26 @@ for i = 1, n do
     if held < 0 then capped[3] = '' end
     learning = capped[7] ~= ''
   end
+  -- F's fresh reports and logs, read at most once per key (fresh_fields), by the first of the logs and
+  -- the reports to need them.
+  local fresh, fresh_logs, fresh_now
+  local function fleet()
+    if fresh == nil then
+      fresh_now = server_now()
+      fresh, fresh_logs = fresh_fields(F, me, fresh_now)
+    end
+    return fresh, fresh_now, fresh_logs
+  end
   -- The call logs, as the reports, from the fleet's first refusal on (a log holds the last second: the
   -- calls before it are counted too).
   local logs = ''
   if learning and held >= 0 then
-    logs = call_logs(F, A[b + 39], server_now())
+    local _, _, others_logs = fleet()
+    logs = call_logs(F, A[b + 39], others_logs, server_now())
     redis.call('PEXPIRE', F, FLEET_FRESH_MS * 2)
   end
   local share, others, fleet_cap_in, others_calls, waiting = nil, 0, '', 0, 0
-  if held >= 0 then share, others, fleet_cap_in, others_calls, waiting = fleet_share(K[2 * n + i], F, A[b + 26], A[b + 28], A[b + 29], capped and num(capped[3]), learning) end
+  if held >= 0 then share, others, fleet_cap_in, others_calls, waiting = fleet_share(K[2 * n + i], fleet, A[b + 26], A[b + 28], A[b + 29], capped and num(capped[3]), learning) end
   -- A learned cap's share binds the worker's calls in flight (it starts none beyond, leases.ts), so it
   -- may hold its share's starts while they are in flight: the next starts as one ends, without a call.
   local by_calls = capped ~= nil and capped[3] ~= ''
