@@ -5,8 +5,9 @@
  * starts from the call logs, sends its outcomes by that count and proposes its learner's changes; every
  * answer's state is adopted. Virtual clock.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FleetInFlightCap } from '../../src/batch/redis/fleet-in-flight-cap.js';
+import { FleetInFlightCap, fleetLevels } from '../../src/batch/redis/fleet-in-flight-cap.js';
 import { LearnedInFlightCap, inFlightSplit } from '../../src/flow/learned-in-flight-cap.js';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
 
@@ -137,5 +138,38 @@ describe('FleetInFlightCap', () => {
     cap.count();
     cap.restore(sent);
     expect(cap.take().delta).toBe('2:0:1;1:1:0');
+  });
+});
+
+describe('fleetLevels', () => {
+  /** The count call by call (quadratic): each own call, the own calls before it not ended, the others' in flight at its start. */
+  function bruteForce(own: { start: number; end: number | undefined }[], others: [number, number][]): number[] {
+    return own.map((c, i) => {
+      let level = 1;
+      for (const o of own.slice(0, i)) if (o.end === undefined || o.end > c.start) level++;
+      for (const [start, end] of others) if (start <= c.start && end > c.start) level++;
+      return level;
+    });
+  }
+
+  // Times on a small range, so that starts and ends often fall on the same ms; own calls in any order
+  // (the count goes by their order, not their starts), some in flight; others' in flight (Infinity),
+  // of no length or ending before they start.
+  const time = fc.integer({ min: 0, max: 40 });
+  const ownCall = fc.record({ start: time, end: fc.option(time, { nil: undefined }) });
+  const otherCall = fc.tuple(time, fc.oneof(time, fc.constant(Infinity)));
+
+  it('counts what a brute-force count of every call against every other counts, on random logs', () => {
+    fc.assert(
+      fc.property(fc.array(ownCall, { maxLength: 60 }), fc.array(otherCall, { maxLength: 60 }), (own, others) => {
+        expect(fleetLevels(own, others)).toEqual(bruteForce(own, others));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('counts a burst 1, 2, 3 in its order; a call that ended at a start is not in flight then; one that started then is', () => {
+    const own = [{ start: 10, end: 20 }, { start: 10, end: undefined }, { start: 10, end: 12 }, { start: 20, end: 25 }];
+    expect(fleetLevels(own, [[0, 10], [5, 11], [20, Infinity]])).toEqual([2, 3, 4, 3]);
   });
 });

@@ -53,6 +53,47 @@ export interface CapSent {
   outcomes: Map<number, [number, number]>;
 }
 
+/** How many of `sorted` (ascending) are at most `x`. */
+function countAtMost(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The fleet's calls in flight at the start of each of `own` (this worker's calls in the order they
+ * started, `end` undefined while in flight): the call itself, the own calls before it in that order
+ * not ended by its start (several often start within the same ms: a burst is counted 1, 2, 3, ... as
+ * the limiter counts it), and the others' calls (`others`: start, end; end Infinity while in flight)
+ * started by then and not ended. A sort and a sweep, O((n + m) log(n + m)) for n own calls and m
+ * others' (counted call by call, one second's calls made it quadratic).
+ */
+export function fleetLevels(own: readonly { start: number; end: number | undefined }[], others: readonly (readonly [number, number])[]): number[] {
+  // The others': started by s and not ended by s = started by s less ended by s (a call that ends after
+  // it starts ended by s only if it started by then; one that does not is never in flight).
+  const live = others.filter(([start, end]) => end > start);
+  const starts = live.map(([start]) => start).sort((a, b) => a - b);
+  const ends = live.map(([, end]) => end).sort((a, b) => a - b);
+  // The own calls before: swept in their order, their ends kept in a Fenwick tree over the sorted ends.
+  const ownEnds = [...new Set(own.flatMap((c) => (c.end === undefined ? [] : [c.end])))].sort((a, b) => a - b);
+  const tree = new Array<number>(ownEnds.length + 1).fill(0);
+  let before = 0;
+  return own.map((c) => {
+    const s = c.start;
+    let endedBy = 0;
+    for (let k = countAtMost(ownEnds, s); k > 0; k -= k & -k) endedBy += tree[k]!;
+    const level = 1 + before - endedBy + countAtMost(starts, s) - countAtMost(ends, s);
+    before++;
+    if (c.end !== undefined) for (let k = countAtMost(ownEnds, c.end); k <= ownEnds.length; k += k & -k) tree[k]!++;
+    return level;
+  });
+}
+
 export class FleetInFlightCap implements InFlightCapLearner {
   private readonly learner: LearnedInFlightCap;
   /** Outcomes since the last call, by level: [served, refused]. */
@@ -167,21 +208,15 @@ export class FleetInFlightCap implements InFlightCapLearner {
    */
   count(): void {
     const covered = Math.min(...this.otherLogs.map((l) => l.at));
-    for (const c of this.calls) {
-      if (c.outcome === undefined || (c.start > covered && this.logsAt - c.start < EVAL_AFTER_MS)) continue;
-      const s = c.start;
-      // Own calls in the order they started (several often start within the same ms: a burst is counted
-      // 1, 2, 3, ... as the limiter counts it), the others' started by then.
-      let level = 1;
-      for (const o of this.calls) {
-        if (o === c) break;
-        if (o.end === undefined || o.end > s) level++;
-      }
-      for (const l of this.otherLogs) for (const [start, end] of l.calls) if (start <= s && end > s) level++;
+    const due = (c: Call): boolean => c.outcome !== undefined && !(c.start > covered && this.logsAt - c.start < EVAL_AFTER_MS);
+    if (!this.calls.some(due)) return;
+    const levels = fleetLevels(this.calls, this.otherLogs.flatMap((l) => l.calls));
+    this.calls.forEach((c, i) => {
+      if (!due(c)) return;
       const refused = c.outcome === 'refused';
-      this.add(inFlightLevel(level), refused ? 0 : 1, refused ? 1 : 0);
+      this.add(inFlightLevel(levels[i]!), refused ? 0 : 1, refused ? 1 : 0);
       c.outcome = undefined;
-    }
+    });
   }
 
   /** Whether there is something to send. */
