@@ -249,7 +249,7 @@ describe('loadKeys', () => {
 
 describe('per-key limits', () => {
   it('override the shared per-key limits by key name, and refuse unknown keys', async () => {
-    const { keyLimitsFor } = await import('../../src/cli/session.js');
+    const { keyLimitsFor } = await import('../../src/cli/key-limits.js');
     const f = file('kl.json', JSON.stringify({ requestsPerMinute: 600, tokensPerMinute: 100_000, keyLimits: { K_B: { requestsPerMinute: 60, requestsPerDay: 500, maxInFlight: 2 } } }));
     const { config } = loadConfig({ env: {}, configPath: f });
     const keys = [

@@ -65,7 +65,7 @@ describe('remembered settings', () => {
   });
 
   it('a state stored with the old top-level names (rpm, tpm, rpd, maxAttempts, dailyLimit) resumes with the same limits and attempts', async () => {
-    const { keyLimitsFor } = await import('../../src/cli/session.js');
+    const { keyLimitsFor } = await import('../../src/cli/key-limits.js');
     const { retryFor } = await import('../../src/cli/retry-presets.js');
     const keys = [{ name: 'K1', secret: 'a' }, { name: 'K2', secret: 'b' }];
     // As a run of the version before wrote them: its settings, and (older still) its display settings.

@@ -9,10 +9,9 @@ import { configFor, type CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { addConfigOptions, intFlag } from '../flags.js';
 import { println } from '../io.js';
-import { loadSimulator } from '../lazy-modules.js';
+import { loadSession, loadSimulator } from '../lazy-modules.js';
 import type { SluiceConfig } from '../options.js';
 import { shapingAdapter } from '../payload.js';
-import { runSession } from '../session.js';
 import { simulatorSecret } from './simulate.js';
 
 const TOPICS = ['a lighthouse keeper', 'a jazz drummer', 'a glacier', 'a city bus', 'an old oak', 'a chess clock', 'a night market', 'a comet'];
@@ -88,6 +87,7 @@ export function demoCommand(ctx: CliContext): Command {
     println(err, `  theoretical minimum at these limits: ${(minimum / 1000).toFixed(1)} s`);
     try {
       const provider = shapingAdapter(openAICompatibleAdapter({ baseUrl: `${sim.url}/v1` }), 'openai', config);
+      const { runSession } = await loadSession();
       const result = await runSession({
         io: ctx.io,
         config: {

@@ -7,14 +7,13 @@ import { acquireRunLock } from '../../batch/run-lock.js';
 import type { BatchCounts } from '../../batch/store.js';
 import { readFailedItems, readTimeline, readTimelineSessions } from '../../batch/timeline-store.js';
 import { BUILTIN_PRICES, PriceFileError, parsePriceFile, type PriceTable } from '../../observe/report/prices.js';
-import { writeReportPage } from '../../observe/report/page.js';
-import { buildReportData, displayResolution } from '../../observe/report/report-data.js';
 import type { FailedItemRow, StoredTimeline, TimelineSession } from '../../observe/report/timeline.js';
 import { configFor, type CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { addConfigOptions } from '../flags.js';
 import { println } from '../io.js';
 import { withLibraryNames } from '../library-options.js';
+import { loadReportDrawing } from '../lazy-modules.js';
 import { loadRedisSide } from '../redis-side-loader.js';
 import type { SluiceConfig } from '../options.js';
 import { statePathFor } from './state-path.js';
@@ -165,6 +164,7 @@ interface ReportParts {
 
 /** Builds the page's data from a run's parts and writes the page atomically; returns its path. */
 async function drawReport(o: ReportParts): Promise<string> {
+  const { buildReportData, displayResolution, writeReportPage } = await loadReportDrawing();
   // The one-second buckets are added up to the page's step as they are read (a long run has many).
   const resolution = displayResolution(o.sessions, o.now, o.running);
   const b = o.counts.byState;

@@ -13,7 +13,8 @@ import { shapePayload, shapingAdapter } from '../payload.js';
 import { reuseProbeAnswer } from '../probe-answer.js';
 import { preflight } from '../preflight.js';
 import { describeChange, resumeConfig, storedSettings } from '../run-settings.js';
-import { keyLimitsFor, runSession } from '../session.js';
+import { keyLimitsFor } from '../key-limits.js';
+import { loadSession } from '../lazy-modules.js';
 import { runReportPath } from './report.js';
 import { addRedisOptions, runOnRedis, type RedisCliOptions } from './worker.js';
 
@@ -48,9 +49,12 @@ export function runCommand(ctx: CliContext): Command {
       const keys = loadKeys({ keysEnv: config.keysEnv, keyFile: config.keyFile }, ctx.io.env);
       const adapter = buildProvider(config);
       keyLimitsFor(config, keys);
+      // The session's modules load while the probe waits for its answer (see loadSession).
+      const session = loadSession();
       const probed = await preflight({ config, input, keys, adapter });
       // The probe's answer is the first item's: its first call takes it instead of paying again.
       const provider = reuseProbeAnswer(shapingAdapter(adapter, config.provider, config), probed);
+      const { runSession } = await session;
       const result = await runSession({
         io: ctx.io,
         // files.report is none with --no-report: the session then writes none.

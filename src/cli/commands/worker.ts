@@ -29,7 +29,7 @@ import { loadRedisSide } from '../redis-side-loader.js';
 import type { OptionName } from '../options.js';
 import { RunLog, createFileLogger } from '../run-log.js';
 import { bridgeRunEvents } from '../observe-run.js';
-import { keyLimitsFor } from '../session.js';
+import { keyLimitsFor } from '../key-limits.js';
 import { systemClock } from '../../clock/system-clock.js';
 import type { MetricsServer, SluiceMetrics } from '../../observe/metrics.js';
 import { TimelineBuffer } from '../../observe/report/timeline.js';
