@@ -302,6 +302,13 @@ export const OPTIONS = {
     range: 'off | provider | key',
     description: 'Redis workers only: a circuit breaker shared by every worker (auth opens it at once; 5 failures in a row open it for 30 s), for the whole provider or per key.',
   }),
+  carryMaxChars: opt<number | undefined>({
+    flag: '--carry-max-chars <n>', env: 'SLUICE_CARRY_MAX_CHARS', kind: 'int', group: 'files',
+    schema: z.number().int().min(0).optional(), default: undefined,
+    range: 'integer >= 0 (0 = off)',
+    description:
+      "`sluice run --backend redis://` only (the enqueueing side): a BullMQ job carries its item's payload up to this many characters of JSON, so a worker's first run of it reads no item; 0 carries none (for a Redis short of memory: the workers then read every item). Unset: the library's default, 2048 (`enqueueBatch({ carryMaxChars })`).",
+  }),
   // runtime
   logLevel: opt({
     flag: '--log-level <level>', env: 'SLUICE_LOG_LEVEL', kind: 'enum', group: 'runtime',

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { runCli } from '../../src/cli/program.js';
+import { openRunQueue } from '../../src/batch/redis/queue.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { REDIS_URL, cleanup, testClient, uniquePrefix } from './helpers.js';
 
@@ -151,6 +152,40 @@ describe('sluice on --backend redis://', () => {
     const unknownKey = await cli(['worker', input, ...common, '--keys-env', 'KEY_ONE'], { SLUICE_KEY_LIMITS: JSON.stringify({ nope: { requestsPerMinute: 1 } }) });
     expect(unknownKey.code).toBe(2);
     expect(unknownKey.stderr).toContain('key "nope"');
+  }, 30_000);
+
+  it('run --carry-max-chars <n> (config carryMaxChars) sets how large a payload a job carries: 0 none, unset the default; a bad value is refused naming the flag', async () => {
+    const input = writeInput('carry.jsonl', 3);
+    const common = ['--backend', REDIS_URL, '--redis-prefix', prefix, '--enqueue-only', '--base-url', `${sim.url}/v1`, '--keys-env', 'KEY_ONE'];
+    const carried = async (run: string): Promise<boolean[]> => {
+      const queue = openRunQueue(admin, prefix, run);
+      try {
+        return (await queue.getJobs(['waiting', 'prioritized'])).map((j) => j.data.item !== undefined);
+      } finally {
+        await queue.close();
+      }
+    };
+    const none = await cli(['run', input, ...common, '--run-name', 'carry-none', '--carry-max-chars', '0']);
+    expect(none.code, none.stderr).toBe(0);
+    expect(await carried('carry-none')).toEqual([false, false, false]);
+    const byDefault = await cli(['run', input, ...common, '--run-name', 'carry-default']);
+    expect(byDefault.code, byDefault.stderr).toBe(0);
+    expect(await carried('carry-default')).toEqual([true, true, true]);
+    // The same name in a config file; a payload longer than the limit is not carried.
+    const config = join(dir, 'carry.config.json');
+    writeFileSync(config, JSON.stringify({ carryMaxChars: 10 }));
+    const small = await cli(['run', input, ...common, '--run-name', 'carry-small', '--config', config]);
+    expect(small.code, small.stderr).toBe(0);
+    expect(await carried('carry-small')).toEqual([false, false, false]);
+    for (const bad of ['-1', '1.5', 'lots']) {
+      const res = await cli(['run', input, ...common, '--run-name', 'carry-bad', `--carry-max-chars=${bad}`]);
+      expect(res.code, bad).toBe(2);
+      expect(res.stderr).toContain(`invalid option carryMaxChars from flag --carry-max-chars: must be integer >= 0 (0 = off), got "${bad}"`);
+    }
+    expect(await carried('carry-bad')).toEqual([]);
+    const worker = await cli(['worker', input, '--backend', REDIS_URL, '--redis-prefix', prefix, '--run-name', 'carry-none', '--keys-env', 'KEY_ONE', '--carry-max-chars', '0']);
+    expect(worker.code).toBe(2);
+    expect(worker.stderr).toContain('sluice worker does not take "carryMaxChars"');
   }, 30_000);
 
   it('worker refuses the options of the enqueueing side, naming them', async () => {

@@ -91,7 +91,7 @@ function limitsOf(config: SluiceConfig): KeyLimits {
  * a worker does not have. A config file or `SLUICE_*` environment shared with `sluice run` may set them
  * (one environment usually serves both commands), and the worker ignores them there.
  */
-const NOT_FOR_WORKER: readonly OptionName[] = ['template', 'output', 'rejects', 'state', 'force', 'changedLines', 'probe', 'maxConsecutiveFailures', 'progress', 'progressInterval'];
+const NOT_FOR_WORKER: readonly OptionName[] = ['template', 'output', 'rejects', 'state', 'force', 'changedLines', 'probe', 'maxConsecutiveFailures', 'progress', 'progressInterval', 'carryMaxChars'];
 
 /** Refuses options a worker cannot honour, naming them. */
 function refuseWorkerOptions(sources: Partial<Record<OptionName, ConfigSource>>): void {
@@ -293,6 +293,7 @@ export async function runOnRedis(ctx: CliContext, config: SluiceConfig, input: s
       ...(config.template ? { template: config.template } : {}),
       ...(config.idColumn ? { idColumn: config.idColumn } : {}),
       ...(config.rejects ? { rejects: resolve(ctx.io.cwd, config.rejects) } : {}),
+      ...(config.carryMaxChars !== undefined ? { carryMaxChars: config.carryMaxChars } : {}),
       runOptions: { backend: redactRedisUrl(config.backend), provider: config.provider, requestsPerMinute: config.requestsPerMinute, tokensPerMinute: config.tokensPerMinute },
     });
     println(ctx.io.stdout, `run ${where.prefix}:${where.run}: ${enq.resumed ? 'resumed' : 'created'}; ${enq.total} items, ${enq.enqueued} enqueued, ${enq.rejected} rejected lines`);
