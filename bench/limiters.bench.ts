@@ -174,7 +174,7 @@ async function printCliStartup(latencyMs: number): Promise<void> {
   const t0 = performance.now();
   try {
     const ok = await sluiceCli.run({ baseUrl: server.baseUrl, secrets, n: 1, rate: 1000, concurrencyCap: undefined, signal: controller.signal });
-    console.log(`sluice run fixed cost (start, ingest, 1 request, report; included in every CLI row): ${((performance.now() - t0) / 1000).toFixed(1)} s${ok === 1 ? '' : ' (the request failed)'}`);
+    console.log(`sluice run fixed cost (start, ingest, 1 request, report; included in every CLI row): ${(performance.now() - t0).toFixed(0)} ms${ok === 1 ? '' : ' (the request failed)'}`);
   } finally {
     clearTimeout(timer);
     await server.close();
