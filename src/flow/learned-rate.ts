@@ -315,6 +315,12 @@ export class LearnedRate {
     // item with its probe's answer) read a concurrency cap of 2 at 100 ms as 6.25/s, climbed back slowly: 1.21x.
     const first = this.lastDecreaseAt === -Infinity;
     const measured = since !== undefined && (refused || since.successes >= MIN_SAMPLE) ? since.perWindow : first ? undefined : this.goodput(now, SHORT_SPAN_MS);
+    // A first estimate from under a second of answers is checked four times as fast, as a guessed one
+    // ({@link rate}): in the first instants connections are still opening and the executor's
+    // concurrency is still climbing, so what got through is what was sent, not what the server takes.
+    // A concurrency cap of 2 at 100 ms (20/s) answered its first 429s at 0.8 s, when 4 calls in flight
+    // over 3 keys had let 10/s through: 4 s to climb back to 20/s (bench concurrency/blind/3key
+    // 1.17-1.21x -> 1.10-1.15x in interleaved traces on a loaded machine, 2026-12-07).
     const goodput = measured ?? this.provisional(now);
     if (goodput === undefined) return false;
     // A server that refuses the first start above its rate (a leaky bucket) answers 429 while the last
@@ -332,7 +338,7 @@ export class LearnedRate {
     // rate back to the same 0.95 of that goodput every 0.4 s, above the limit (token-bucket/blind/3key
     // through the CLI: 7.6-8.7 % 429s in some runs).
     const target = Math.max(this.minRate, this.beta * Math.min(inForce ?? Infinity, capacity));
-    this.begin({ max: Math.max(target, Math.min(capacity, inForce ?? Infinity)), base: target, at: now, guessed: measured === undefined, windowed: refused || this.windowed }, ceiling);
+    this.begin({ max: Math.max(target, Math.min(capacity, inForce ?? Infinity)), base: target, at: now, guessed: measured === undefined || (first && this.answeredFor(now) < SHORT_SPAN_MS), windowed: refused || this.windowed }, ceiling);
     return true;
   }
 
@@ -346,6 +352,11 @@ export class LearnedRate {
     this.ceiling = ceiling;
     this.succeededSince = false;
     this.refusals = 0;
+  }
+
+  /** How long answers have been coming, ms: from the first start to an answer time before `now` (0 before any start). */
+  private answeredFor(now: number): number {
+    return this.firstStartAt === undefined ? 0 : Math.max(0, now - this.answerMs - this.firstStartAt);
   }
 
   /** Starts not refused per window since the first start (at least one slot), or undefined with none. */

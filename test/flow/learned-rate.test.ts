@@ -27,10 +27,32 @@ describe('LearnedRate', () => {
     expect(guessed.rate(T0 + 1_000)!).toBeGreaterThan(guess * 1.5);
 
     const measured = perSecond();
-    serve(measured, 0, 1_000, 50, 20);
-    expect(measured.decrease(T0 + 1_000, undefined, undefined)).toBe(true);
-    const estimate = measured.rate(T0 + 1_000)!;
-    expect(measured.rate(T0 + 1_500)!).toBeLessThanOrEqual(estimate / 0.95 + 1e-9);
+    serve(measured, 0, 1_500, 50, 20);
+    expect(measured.decrease(T0 + 1_500, undefined, undefined)).toBe(true);
+    const estimate = measured.rate(T0 + 1_500)!;
+    expect(measured.rate(T0 + 2_000)!).toBeLessThan(estimate / 0.95);
+  });
+
+  it('a first estimate from under a second of answers is checked four times as fast; one from longer is not', () => {
+    // The first 429s 0.8 s after the first start (connections opening, concurrency still climbing):
+    // 10/s got through, and that is what was sent, not what the server takes.
+    const early = perSecond();
+    serve(early, 0, 800, 100, 100);
+    expect(early.decrease(T0 + 800, undefined, undefined)).toBe(true);
+    expect(early.snapshot()!.guessed).toBe(true);
+    const cut = early.rate(T0 + 800)!;
+    // Back at its estimate (cut / 0.95) after 0.5 s, not 2 s, and doubling every 0.5 s above it.
+    expect(early.rate(T0 + 1_300)!).toBeCloseTo(cut / 0.95, 6);
+    expect(early.rate(T0 + 1_800)!).toBeCloseTo((2 * cut) / 0.95, 6);
+
+    // The same pace answered for 2 s: a measurement, climbing back over the full 2 s.
+    const later = perSecond();
+    serve(later, 0, 2_000, 100, 100);
+    expect(later.decrease(T0 + 2_000, undefined, undefined)).toBe(true);
+    expect(later.snapshot()!.guessed).toBe(false);
+    const base = later.rate(T0 + 2_000)!;
+    expect(later.rate(T0 + 2_500)!).toBeLessThan(base / 0.95);
+    expect(later.rate(T0 + 4_000)!).toBeCloseTo(base / 0.95, 6);
   });
 
   it('the goodput of a later event counts from the previous decrease: a token bucket\'s saved burst does not inflate it', () => {
@@ -64,19 +86,19 @@ describe('LearnedRate', () => {
 
   it("a process that adopts another's congestion event has the same rate, and its own 429s of calls started before it are that event", () => {
     const a = perSecond();
-    serve(a, 0, 1_000, 25, 20);
-    expect(a.decrease(T0 + 1_000, undefined, undefined)).toBe(true);
+    serve(a, 0, 1_500, 25, 20);
+    expect(a.decrease(T0 + 1_500, undefined, undefined)).toBe(true);
     const event = a.snapshot()!;
-    expect(event.at).toBe(T0 + 1_000);
+    expect(event.at).toBe(T0 + 1_500);
 
     const b = perSecond();
     b.adopt(event, undefined);
-    for (const t of [1_000, 1_500, 2_500, 4_000]) expect(b.rate(T0 + t)).toBeCloseTo(a.rate(T0 + t)!, 6);
+    for (const t of [1_500, 2_000, 3_000, 3_400]) expect(b.rate(T0 + t)).toBeCloseTo(a.rate(T0 + t)!, 6);
     // A call started before the event, refused after it: no second decrease.
-    expect(b.decrease(T0 + 1_050, b.rate(T0 + 1_050), undefined, T0 + 990)).toBe(false);
+    expect(b.decrease(T0 + 1_550, b.rate(T0 + 1_550), undefined, T0 + 1_490)).toBe(false);
     // No success since the event: a refusal of a later call is still the same congestion.
-    expect(b.decrease(T0 + 1_100, b.rate(T0 + 1_100), undefined, T0 + 1_060)).toBe(false);
-    expect(b.rate(T0 + 1_100)).toBeCloseTo(a.rate(T0 + 1_100)!, 6);
+    expect(b.decrease(T0 + 1_600, b.rate(T0 + 1_600), undefined, T0 + 1_560)).toBe(false);
+    expect(b.rate(T0 + 1_600)).toBeCloseTo(a.rate(T0 + 1_600)!, 6);
   });
 
   it("successes counted for other processes enter the goodput a decrease is cut from", () => {
