@@ -314,7 +314,11 @@ export class LearnedRate {
     // goodput is a guess (below), not a measurement. One early success (`sluice run` answers its first
     // item with its probe's answer) read a concurrency cap of 2 at 100 ms as 6.25/s, climbed back slowly: 1.21x.
     const first = this.lastDecreaseAt === -Infinity;
-    const measured = since !== undefined && (refused || since.successes >= MIN_SAMPLE) ? since.perWindow : first ? undefined : this.goodput(now, SHORT_SPAN_MS);
+    // Too few answers in the last second too (a key that sat out a cooldown and was refused
+    // again as it resumed): nothing to measure, so the rate in force, which was too fast, is cut by beta.
+    // Extrapolated from one or two answers, a bucket of 10/s read as 1.3/s (BENCH=cli).
+    const last = since !== undefined && (refused || since.successes >= MIN_SAMPLE) ? since : first ? undefined : this.sample(now, SHORT_SPAN_MS, -Infinity);
+    const measured = last === undefined ? undefined : last === since || last.successes >= MIN_SAMPLE ? last.perWindow : (inForce ?? last.perWindow);
     // A first estimate from under a second of answers is checked four times as fast, as a guessed one
     // ({@link rate}): in the first instants connections are still opening and the executor's
     // concurrency is still climbing, so what got through is what was sent, not what the server takes.

@@ -22,6 +22,8 @@ export interface KeyLimits {
    * is made up by the next start; it costs one start per window), else 1; at least one ms worth. The bucket refills at
    * `(requestsPerMinute - burst + 1) / windowMs`, so that no window of `windowMs` ever sees more than
    * `requestsPerMinute` starts (see `bucket.ts`); burst 1 means perfectly even spacing at the full rate.
+   * Once a key was answered a bare 429, its default is 1.5 (never two starts at once), and 1 for the
+   * first start after a pause longer than a start's spacing; a configured `burst` always holds.
    */
   burst?: number;
   /**

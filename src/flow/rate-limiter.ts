@@ -129,6 +129,16 @@ export class RateLimiter {
   private readonly learnedCap: InFlightCapLearner | undefined;
   /** The learned concurrency cap last announced (see the `inFlightCap` event). */
   private announcedCap: number | undefined;
+  /**
+   * Whether a bare 429 was ever answered on this key: from then on its bucket keeps the learned rate's
+   * burst ({@link LEARNED_BURST}), also once the learned rate is back at the configured limit. A server
+   * that refused calls at that rate refuses bursts (a token bucket of 10/s with a burst of 1): with the
+   * configured burst of 2, every idle second (a Retry-After's cooldown) ended in two starts at once, the
+   * second refused, and another cooldown (BENCH=cli: 2.4-3.2x of the minimum).
+   */
+  private refusedBare = false;
+  /** When the latest start was granted (see {@link computeSpec}: a paused key's burst). */
+  private lastGrantAt = Number.NEGATIVE_INFINITY;
   /** Start time of the latest refused call that started above the learned concurrency cap. */
   private refusedAboveCapAt: number | undefined;
   private inFlightCount = 0;
@@ -365,6 +375,8 @@ export class RateLimiter {
    */
   onRateLimited(startedAt?: number): void {
     if (!this.learned) return;
+    if (!this.refusedBare) this.cachedSpec = undefined;
+    this.refusedBare = true;
     const now = this.clock.now();
     const before = this.effectiveRequestsPerWindow();
     // The new rate is cut from what got through (the goodput), never raised above the rate in force.
@@ -439,8 +451,9 @@ export class RateLimiter {
   spec(): BucketSpec {
     if (this.cachedSpec) return this.cachedSpec;
     const spec = this.computeSpec();
-    // A learned rate moves with time: never cache a spec computed while one is in force.
-    if (!this.learned?.active()) this.cachedSpec = spec;
+    // A learned rate moves with time, and a key refused bare keeps its burst only while it sends: never
+    // cache a spec computed while either holds.
+    if (!this.learned?.active() && !this.refusedBare) this.cachedSpec = spec;
     return spec;
   }
 
@@ -453,9 +466,15 @@ export class RateLimiter {
       ? minDefined(this.configured.requestsPerMinute, this.learned?.rate(this.clock.now()))
       : this.effectiveRequestsPerWindow();
     const tokens = this.effectiveTokensPerWindow();
+    const spaced = this.refusedBare || this.learned?.active() === true;
+    // After a pause longer than a start's spacing (a cooldown), the half start of credit is not the
+    // server's: the first start takes the whole bucket, so the next waits a full spacing. With 1.5 kept,
+    // a key resuming after a Retry-After of 1 s sent two starts 52 ms apart to a bucket of 10/s with a
+    // burst of 1, was refused the second, and cooled another second (BENCH=cli: 3x of the minimum).
+    const paused = spaced && requests !== undefined && this.clock.now() - this.lastGrantAt > (LEARNED_BURST * windowMs) / requests;
     const spec: BucketSpec = {
       windowMs,
-      requestBurst: requests === undefined ? 1 : Math.max(1, Math.min(this.configured.burst ?? defaultBurst(requests, windowMs, this.learned?.active() === true), requests)),
+      requestBurst: requests === undefined || paused ? 1 : Math.max(1, Math.min(this.configured.burst ?? defaultBurst(requests, windowMs, spaced), requests)),
       tokenBurst: tokens === undefined ? 0 : Math.max(1, tokens * (this.configured.tokenBurstFraction ?? 1 / 60)),
     };
     if (requests !== undefined) spec.requests = requests;
@@ -486,6 +505,7 @@ export class RateLimiter {
 
   private grant(tokens: number): Permit {
     this.inFlightCount++;
+    this.lastGrantAt = this.clock.now();
     const inFlightAtStart = this.learnedCap?.atStart?.(this.inFlightCount) ?? this.inFlightCount;
     const seq = ++this.starts;
     if (this.store.keepsEarliestEnds) this.slidingLog.start(seq, this.clock.now());

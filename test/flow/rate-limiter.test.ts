@@ -249,6 +249,71 @@ describe('RateLimiter', () => {
     expect(rates[0]).toBe(cut);
   });
 
+  it('a key refused bare resumes after a pause with one start, the next a full spacing later, also back at its configured limit', async () => {
+    const clock = new VirtualClock();
+    // Configured at 600/min (10/s); its default burst is 2, two starts at once.
+    const limiter = new RateLimiter({ requestsPerMinute: 600, clock });
+    expect(limiter.tryAcquire() && limiter.tryAcquire()).toBeTruthy();
+    await clock.advance(1_000);
+    // A server of 10/s with a burst of 1 refuses a burst: one bare 429, then a cooldown of 1 s.
+    const refused = limiter.tryAcquire()!;
+    const served = limiter.tryAcquire()!;
+    served.release('served');
+    limiter.onSuccess(served.startedAt);
+    refused.release('refused');
+    limiter.onRateLimited(refused.startedAt);
+    await clock.advance(1_000);
+    // It sends as fast as it may for 30 s, each call served: the learned rate climbs back to the limit.
+    for (let i = 0; i < 3_000 && limiter.learnedState() !== undefined; i++) {
+      const p = limiter.tryAcquire();
+      if (p) {
+        p.release('served');
+        limiter.onSuccess(p.startedAt);
+      }
+      await clock.advance(Math.max(1, limiter.waitTimeMs()));
+    }
+    expect(limiter.learnedState()).toBeUndefined();
+    expect(limiter.effectiveRequestsPerWindow()).toBe(600);
+    // After a pause of a second: one start at once, the next a full spacing later (not two, as burst 2).
+    await clock.advance(1_000);
+    expect(limiter.tryAcquire()).toBeTruthy();
+    expect(limiter.tryAcquire()).toBeUndefined();
+    expect(limiter.waitTimeMs()).toBeGreaterThanOrEqual(100);
+  });
+
+  it('a decrease with too few answers in the last second (a key back from a 1 s cooldown) cuts the rate in force by 0.95, not to what one answer implies', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ clock });
+    // 10/s got through for 2 s, then a 429 and a cooldown of 1 s (the caller's: nothing is sent).
+    let last = 0;
+    for (let i = 0; i < 20; i++) {
+      const p = limiter.tryAcquire()!;
+      await clock.advance(20);
+      p.release('served');
+      limiter.onSuccess(p.startedAt);
+      last = p.startedAt;
+      await clock.advance(80);
+    }
+    limiter.onRateLimited(last + 1);
+    const first = limiter.effectiveRequestsPerWindow()!;
+    expect(first).toBeGreaterThan(0.85 * 600);
+    await clock.advance(1_000);
+    // It resumes: one start served, the next refused. Two answers in the last second of sending say
+    // nothing of the rate: the rate in force is cut by 0.95, not to the 1-2/s the idle second implies.
+    const a = limiter.tryAcquire()!;
+    await clock.advance(20);
+    a.release('served');
+    limiter.onSuccess(a.startedAt);
+    await clock.advance(90);
+    const inForce = limiter.effectiveRequestsPerWindow()!;
+    const b = limiter.tryAcquire()!;
+    await clock.advance(10);
+    b.release('refused');
+    limiter.onRateLimited(b.startedAt);
+    expect(limiter.effectiveRequestsPerWindow()!).toBeCloseTo(0.95 * inForce, 0);
+    expect(limiter.effectiveRequestsPerWindow()!).toBeGreaterThan(0.8 * first);
+  });
+
   it('close() rejects waiters and cancels the timer', async () => {
     const clock = new VirtualClock();
     const limiter = new RateLimiter({ requestsPerMinute: 1, clock });
