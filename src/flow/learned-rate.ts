@@ -83,6 +83,10 @@ const MIN_REFUSED_SHARE = 0.1;
 const MIN_SAMPLE = 4;
 /** The longest window cycle (allowance and refusal) whose average {@link LearnedRate.paceAfterRefusal} reads, ms: a minute's window. */
 const CYCLE_RING_MS = 61_000;
+/** How long without a decrease at the ceiling before the ceiling's share climbs back a step (see {@link LearnedRate.ceilingShare}), ms. */
+const CEILING_LIFT_MS = 60_000;
+/** The least share of the ceiling it is lowered to. */
+const MIN_CEILING_SHARE = 0.5;
 /** The shortest span a goodput is measured over, ms: a handful of first answers says little about a rate. */
 const MIN_SPAN_MS = SLOT_MS;
 
@@ -114,6 +118,15 @@ export class LearnedRate {
   /** Whether the event in force followed a window's refusal (see {@link LearnedRateState.windowed}). */
   private windowed = false;
   private ceiling: number | undefined;
+  /**
+   * The share of the ceiling (the configured or announced limit) the rate climbs back to: `beta` less for
+   * each decrease made at the ceiling itself, a step back up after {@link CEILING_LIFT_MS} without one.
+   * A server that refuses the very rate it was configured at (a token bucket of 10/s with a burst of 1,
+   * told 600/min: any start a little early is refused) otherwise had the key climb back to it in 2 s and
+   * be refused again, each refusal with a Retry-After of 1 s (BENCH=cli: 10 % answered 429).
+   */
+  private ceilingShare = 1;
+  private ceilingCutAt = -Infinity;
   /** How long a success takes to be answered, smoothed (ms; 0 before the first): see {@link goodput}. */
   private answerMs = 0;
   /** Successful starts per slot of {@link SLOT_MS}, a ring over `measureMs`. */
@@ -142,6 +155,10 @@ export class LearnedRate {
   /** The learned rate at `now` (requests per window), or `undefined` before the first 429 or once back at the ceiling. */
   rate(now: number): number | undefined {
     if (this.lastMax === undefined) return undefined;
+    if (this.ceilingShare < 1 && now - this.ceilingCutAt >= CEILING_LIFT_MS) {
+      this.ceilingShare = Math.min(1, this.ceilingShare / this.beta);
+      this.ceilingCutAt = now;
+    }
     // An estimate guessed before any answer is checked four times as fast: a leaky bucket that refused
     // the second start of the first instant said almost nothing about its rate.
     const t = (now - this.lastDecreaseAt) / (this.guessed ? this.recoveryMs / 4 : this.recoveryMs);
@@ -154,7 +171,8 @@ export class LearnedRate {
     // cannot run far ahead of the traffic (a rate nobody sends at proves nothing).
     const sending = this.measured();
     if (sending !== undefined && t > 1) r = Math.min(r, Math.max(this.lastMax, 2 * sending));
-    if (this.ceiling !== undefined && r >= this.ceiling) {
+    if (this.ceiling !== undefined && r >= this.ceiling * this.ceilingShare) {
+      if (this.ceilingShare < 1) return Math.max(this.minRate, this.ceiling * this.ceilingShare);
       this.lastMax = undefined; // fully recovered: the configured/announced limit governs again
       return undefined;
     }
@@ -342,6 +360,11 @@ export class LearnedRate {
     // rate back to the same 0.95 of that goodput every 0.4 s, above the limit (token-bucket/blind/3key
     // through the CLI: 7.6-8.7 % 429s in some runs).
     const target = Math.max(this.minRate, this.beta * Math.min(inForce ?? Infinity, capacity));
+    if (ceiling !== undefined && inForce !== undefined && inForce >= ceiling * this.ceilingShare * (1 - 1e-9)) {
+      // Refused at the ceiling itself: the configured or announced limit is too fast for this server.
+      this.ceilingShare = Math.max(MIN_CEILING_SHARE, this.ceilingShare * this.beta);
+      this.ceilingCutAt = now;
+    }
     this.begin({ max: Math.max(target, Math.min(capacity, inForce ?? Infinity)), base: target, at: now, guessed: measured === undefined || (first && this.answeredFor(now) < SHORT_SPAN_MS), windowed: refused || this.windowed }, ceiling);
     return true;
   }

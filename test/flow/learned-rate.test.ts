@@ -33,6 +33,28 @@ describe('LearnedRate', () => {
     expect(measured.rate(T0 + 2_000)!).toBeLessThan(estimate / 0.95);
   });
 
+  it('refused at its ceiling (the configured limit), the rate climbs back to 0.95 of it, and to the whole of it after a minute without such a refusal', () => {
+    const lr = new LearnedRate({ windowMs: 60_000 });
+    // 10/s served for 2 s: the key sends at its configured 600/min, and the server refuses one start.
+    for (let t = 0; t < 2_000; t += 100) {
+      lr.count(T0 + t);
+      lr.onSuccess(T0 + t, T0 + t + 20);
+    }
+    expect(lr.decrease(T0 + 2_000, 600, 600)).toBe(true);
+    // Back in 2 s, not to 600 (refused again at once by a server that takes exactly 600): to 570.
+    expect(lr.rate(T0 + 10_000)).toBeCloseTo(570, 6);
+    expect(lr.active()).toBe(true);
+    // A minute without a refusal at the ceiling: the configured limit governs again.
+    expect(lr.rate(T0 + 62_000)).toBeUndefined();
+    // A refusal below the ceiling does not lower it: back to the whole 600.
+    for (let t = 62_000; t < 64_000; t += 100) {
+      lr.count(T0 + t);
+      lr.onSuccess(T0 + t, T0 + t + 20);
+    }
+    expect(lr.decrease(T0 + 64_000, 500, 600)).toBe(true);
+    expect(lr.rate(T0 + 80_000)).toBeUndefined();
+  });
+
   it('a first estimate from under a second of answers is checked four times as fast; one from longer is not', () => {
     // The first 429s 0.8 s after the first start (connections opening, concurrency still climbing):
     // 10/s got through, and that is what was sent, not what the server takes.
