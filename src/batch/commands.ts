@@ -1,6 +1,7 @@
 /** `status`, `retry-failed` and `export` on an existing state. */
-import { closeSync, existsSync, openSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { openReplacement } from '../observe/replace-file.js';
 import { SqliteJobStore } from './sqlite-store.js';
 import { DEFAULT_ID_COLUMN } from './input/record.js';
 import { formatResult, resultCsvHeader, resultCsvRow } from './output.js';
@@ -97,8 +98,8 @@ async function exportTo(options: ExportOptions): Promise<number> {
     // csv-stringify is loaded by a CSV export only, not with the batch layer that every `sluice run`
     // loads (about 14 ms of its start-up; docs/PERFORMANCE.md, "CLI fixed cost").
     const stringify = options.format === 'csv' ? (await import('csv-stringify/sync')).stringify : undefined;
-    const tmp = `${options.output}.tmp-${process.pid}`;
-    const fd = openSync(tmp, 'w');
+    const out = openReplacement(options.output);
+    const fd = out.fd;
     let lines = 0;
     try {
       let buffer: string[] = [];
@@ -113,10 +114,11 @@ async function exportTo(options: ExportOptions): Promise<number> {
         if (buffer.length >= 1000) flush();
       }
       flush();
-    } finally {
-      closeSync(fd);
+    } catch (err) {
+      out.abort();
+      throw err;
     }
-    renameSync(tmp, options.output);
+    out.commit();
     // Exported over the run's own results file: its recorded length no longer describes it, so the
     // next run rewrites it in full (still one line per item).
     const meta = await store.getMeta();

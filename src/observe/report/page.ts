@@ -7,9 +7,10 @@
  * labelled tick every 60 px or so; axis titles sit beside the ticks, not on them; per-key lanes show
  * each key's state over time as positioned blocks on the same time scale.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { ReportData } from './report-data.js';
+import { replaceFile } from '../replace-file.js';
 import { escapeHtml } from './html.js';
 
 let uplotAssets: { js: string; css: string } | undefined;
@@ -166,9 +167,7 @@ ${kvTable('Files', d.files)}
  * page, during a run either); returns the path.
  */
 export function writeReportPage(path: string, data: ReportData): string {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, renderReportPage(data));
-  renameSync(tmp, path);
+  replaceFile(path, renderReportPage(data));
   return path;
 }
 
