@@ -23,8 +23,9 @@
  * taken as counted; only the refusals the cap is about (above it) hold a lift back; a lift is put back
  * when its level is refused twice and clearly more than the levels below it; and a cap whose own levels
  * are refused, since it was set, nearly as often as the levels above it were when it was decided is
- * dropped: the split was a coincidence. After: 2 of 500 such runs end with a cap (one lifted to 54), the bench 0.99; a real
- * cap of 4 with 10 % random refusals is kept in 200 of 200 runs (before, 25 ended below it).
+ * dropped: the split was a coincidence. After: 2 of 500 such runs end with a cap (one lifted to 54),
+ * the bench 0.99; a real cap of 4 with 10 % random refusals is kept in 200 of 200 runs (before, 25
+ * ended below it).
  */
 
 /**
@@ -239,15 +240,15 @@ export class LearnedInFlightCap implements InFlightCapLearner {
 
   /**
    * Weighs an outcome at level `k` against the cap in force: a lift on trial is put back when its level
-   * is refused clearly more than the levels below it, twice at least (one refusal in one
-   * call is as likely random; then the next lift waits twice as long); a cap is dropped when its own levels are refused nearly as often as it claims calls beyond
-   * it are. Returns whether the cap was changed.
+   * is refused clearly more than the levels below it, twice at least (one refusal in one call is as
+   * likely random; then the next lift waits twice as long); a cap is dropped when its own levels are
+   * refused nearly as often as it claims calls beyond it are. Returns whether the cap was changed.
    */
   private judge(k: number, refused: boolean, now: number): boolean {
     const base = this.lifted ?? this.capValue!;
     const tally = k > base ? this.trial : this.below;
     tally[refused ? 'refused' : 'ok']++;
-    if (this.lifted !== undefined && k > this.lifted && refused && this.trial.refused >= this.o.minRefusedAbove && this.clearlyAbove(this.trial, this.tallyUpTo(this.lifted))) {
+    if (this.lifted !== undefined && k > this.lifted && refused && this.trial.refused >= this.o.minRefusedAbove && this.clearlyAbove(this.trial, this.tallyOf(1, this.lifted))) {
       this.setCap(this.lifted, now);
       this.lifted = undefined;
       this.liftAfter = Math.min(this.liftAfter * 2, this.o.maxLiftAfterMs);
@@ -273,10 +274,10 @@ export class LearnedInFlightCap implements InFlightCapLearner {
     return splitGap(above, below, this.o) !== undefined;
   }
 
-  /** The counted outcomes at or below level `c`. */
-  private tallyUpTo(c: number): Tally {
+  /** The counted outcomes at levels `from..to`. */
+  private tallyOf(from: number, to: number): Tally {
     const t: Tally = { ok: 0, refused: 0 };
-    for (let i = 1; i <= c; i++) {
+    for (let i = from; i <= to; i++) {
       t.ok += this.ok[i]!;
       t.refused += this.refused[i]!;
     }
@@ -285,19 +286,19 @@ export class LearnedInFlightCap implements InFlightCapLearner {
 
   /** The refused share of the counted outcomes above level `c` (1 with none). */
   private shareAbove(c: number): number {
-    let ok = 0;
-    let refused = 0;
-    for (let i = c + 1; i <= MAX_TRACKED; i++) {
-      ok += this.ok[i]!;
-      refused += this.refused[i]!;
-    }
-    return ok + refused > 0 ? refused / (ok + refused) : 1;
+    const t = this.tallyOf(c + 1, MAX_TRACKED);
+    return t.ok + t.refused > 0 ? t.refused / (t.ok + t.refused) : 1;
   }
 
-  /** Puts cap `c` in force from `now`; the outcomes weighed against the cap before start afresh. */
+  /** Puts cap `c` in force from `now`. */
   private setCap(c: number, now: number): void {
     this.capValue = c;
     this.capSince = now;
+    this.weighAfresh();
+  }
+
+  /** The outcomes weighed against the cap in force ({@link judge}) start afresh: a cap was set or taken. */
+  private weighAfresh(): void {
     this.below.ok = this.below.refused = 0;
     this.trial.ok = this.trial.refused = 0;
   }
@@ -339,7 +340,6 @@ export class LearnedInFlightCap implements InFlightCapLearner {
     if (!changed || state.cap === undefined) return;
     // A cap taken from elsewhere is weighed from here on, against what its evidence shows beyond it.
     this.claimedShare = this.shareAbove(this.lifted ?? state.cap);
-    this.below.ok = this.below.refused = 0;
-    this.trial.ok = this.trial.refused = 0;
+    this.weighAfresh();
   }
 }

@@ -335,14 +335,9 @@ export class LearnedRate {
     // Too few answers in the last second too (a key that sat out a cooldown and was refused
     // again as it resumed): nothing to measure, so the rate in force, which was too fast, is cut by beta.
     // Extrapolated from one or two answers, a bucket of 10/s read as 1.3/s (BENCH=cli).
-    const last = since !== undefined && (refused || since.successes >= MIN_SAMPLE) ? since : first ? undefined : this.sample(now, SHORT_SPAN_MS, -Infinity);
-    const measured = last === undefined ? undefined : last === since || last.successes >= MIN_SAMPLE ? last.perWindow : (inForce ?? last.perWindow);
-    // A first estimate from under a second of answers is checked four times as fast, as a guessed one
-    // ({@link rate}): in the first instants connections are still opening and the executor's
-    // concurrency is still climbing, so what got through is what was sent, not what the server takes.
-    // A concurrency cap of 2 at 100 ms (20/s) answered its first 429s at 0.8 s, when 4 calls in flight
-    // over 3 keys had let 10/s through: 4 s to climb back to 20/s (bench concurrency/blind/3key
-    // 1.17-1.21x -> 1.10-1.15x in interleaved traces on a loaded machine, 2026-12-07).
+    const sinceCounts = since !== undefined && (refused || since.successes >= MIN_SAMPLE);
+    const last = sinceCounts || first ? undefined : this.sample(now, SHORT_SPAN_MS, -Infinity);
+    const measured = sinceCounts ? since.perWindow : last === undefined ? undefined : last.successes >= MIN_SAMPLE ? last.perWindow : (inForce ?? last.perWindow);
     const goodput = measured ?? this.provisional(now);
     if (goodput === undefined) return false;
     // A server that refuses the first start above its rate (a leaky bucket) answers 429 while the last
@@ -365,7 +360,14 @@ export class LearnedRate {
       this.ceilingShare = Math.max(MIN_CEILING_SHARE, this.ceilingShare * this.beta);
       this.ceilingCutAt = now;
     }
-    this.begin({ max: Math.max(target, Math.min(capacity, inForce ?? Infinity)), base: target, at: now, guessed: measured === undefined || (first && this.answeredFor(now) < SHORT_SPAN_MS), windowed: refused || this.windowed }, ceiling);
+    // A first estimate from under a second of answers is checked four times as fast, as a guessed one
+    // ({@link rate}): in the first instants connections are still opening and the executor's
+    // concurrency is still climbing, so what got through is what was sent, not what the server takes.
+    // A concurrency cap of 2 at 100 ms (20/s) answered its first 429s at 0.8 s, when 4 calls in flight
+    // over 3 keys had let 10/s through: 4 s to climb back to 20/s (bench concurrency/blind/3key
+    // 1.17-1.21x -> 1.10-1.15x in interleaved traces on a loaded machine, 2026-12-07).
+    const guessed = measured === undefined || (first && this.answeredFor(now) < SHORT_SPAN_MS);
+    this.begin({ max: Math.max(target, Math.min(capacity, inForce ?? Infinity)), base: target, at: now, guessed, windowed: refused || this.windowed }, ceiling);
     return true;
   }
 

@@ -233,8 +233,8 @@ for i = 1, n do
   -- calls before it are counted too).
   local logs = ''
   if learning and held >= 0 then
-    local _, _, others_logs = fleet()
-    logs = call_logs(F, A[b + 39], others_logs, server_now())
+    local _, at, others_logs = fleet()
+    logs = call_logs(F, A[b + 39], others_logs, at)
     redis.call('PEXPIRE', F, FLEET_FRESH_MS * 2)
   end
   local share, others, fleet_cap_in, others_calls, waiting = nil, 0, '', 0, 0
