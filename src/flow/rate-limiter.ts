@@ -471,10 +471,11 @@ export class RateLimiter {
     // server's: the first start takes the whole bucket, so the next waits a full spacing. With 1.5 kept,
     // a key resuming after a Retry-After of 1 s sent two starts 52 ms apart to a bucket of 10/s with a
     // burst of 1, was refused the second, and cooled another second (BENCH=cli: 3x of the minimum).
+    // A configured burst holds all the same: the user said what the server takes.
     const paused = spaced && requests !== undefined && this.clock.now() - this.lastGrantAt > (LEARNED_BURST * windowMs) / requests;
     const spec: BucketSpec = {
       windowMs,
-      requestBurst: requests === undefined || paused ? 1 : Math.max(1, Math.min(this.configured.burst ?? defaultBurst(requests, windowMs, spaced), requests)),
+      requestBurst: requests === undefined ? 1 : Math.max(1, Math.min(this.configured.burst ?? (paused ? 1 : defaultBurst(requests, windowMs, spaced)), requests)),
       tokenBurst: tokens === undefined ? 0 : Math.max(1, tokens * (this.configured.tokenBurstFraction ?? 1 / 60)),
     };
     if (requests !== undefined) spec.requests = requests;

@@ -281,6 +281,17 @@ describe('RateLimiter', () => {
     expect(limiter.waitTimeMs()).toBeGreaterThanOrEqual(100);
   });
 
+  it('a configured burst holds after a bare 429 and a pause: the user said what the server takes', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ requestsPerMinute: 600, burst: 3, clock });
+    const p = limiter.tryAcquire()!;
+    p.release('refused');
+    limiter.onRateLimited(p.startedAt);
+    await clock.advance(60_000);
+    // Two at once at least (the learned rate's own burst of 1.5 would allow one): the configured 3 governs.
+    expect(limiter.tryAcquire() && limiter.tryAcquire()).toBeTruthy();
+  });
+
   it('a decrease with too few answers in the last second (a key back from a 1 s cooldown) cuts the rate in force by 0.95, not to what one answer implies', async () => {
     const clock = new VirtualClock();
     const limiter = new RateLimiter({ clock });
