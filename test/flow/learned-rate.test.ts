@@ -226,4 +226,19 @@ describe('LearnedRate', () => {
     // The last second says 20/s: cut to about 19/s. The slot after the decrease alone read 10/s.
     expect(lr.rate(T0 + 1_160)!).toBeGreaterThan(17.5);
   });
+  it('a later decrease is cut from what got through since the oldest recent event, not from the last second, which also drains what a token bucket saved', () => {
+    const lr = perSecond();
+    serve(lr, 0, 1_000, 50, 20);
+    expect(lr.decrease(T0 + 1_000, 22, undefined, T0 + 990)).toBe(true);
+    // Paced just under a bucket of 20/s for a second (it saves a token), then a second just over it
+    // (it spends the token), and refused: the bucket let through 20/s between the two refusals.
+    serve(lr, 1_000, 2_000, 1_000 / 19, 20);
+    serve(lr, 2_000, 3_000, 1_000 / 21, 20);
+    expect(lr.decrease(T0 + 3_000, 21, undefined, T0 + 2_990)).toBe(true);
+    // About 0.95 of 20.3/s. Read over the last second (21/s) the cut landed at 19.95/s, the limit
+    // itself, and its estimate (where the climb back flattens) above it.
+    expect(lr.rate(T0 + 3_000)!).toBeLessThan(19.6);
+    expect(lr.rate(T0 + 3_000)!).toBeGreaterThan(18.5);
+    expect(lr.snapshot()!.max).toBeLessThan(20.6);
+  });
 });
