@@ -171,6 +171,8 @@ export class LearnedInFlightCap implements InFlightCapLearner {
   private readonly ok = new Float64Array(MAX_TRACKED + 1);
   private readonly refused = new Float64Array(MAX_TRACKED + 1);
   private outcomes = 0;
+  /** The refusals counted (the sum of `refused`): a served call is weighed for a split only once there are enough. */
+  private refusedCount = 0;
   private capValue: number | undefined;
   private capSince = 0;
   /** The latest refusal of a call above the cap (any refusal while there is none): what holds a lift back. */
@@ -219,15 +221,24 @@ export class LearnedInFlightCap implements InFlightCapLearner {
   record(inFlight: number, refused: boolean, now: number): void {
     const k = inFlightLevel(inFlight);
     (refused ? this.refused : this.ok)[k]! += 1;
+    if (refused) this.refusedCount++;
     if (++this.outcomes % HALVE_EVERY === 0) {
       for (let i = 0; i <= MAX_TRACKED; i++) {
         this.ok[i]! /= 2;
         this.refused[i]! /= 2;
       }
+      this.refusedCount /= 2;
     }
     if (this.capValue !== undefined && this.judge(k, refused, now)) return;
-    if (!refused) return;
-    if (this.capValue === undefined || k > this.capValue) this.lastRefusedAt = now;
+    if (refused) {
+      if (this.capValue === undefined || k > this.capValue) this.lastRefusedAt = now;
+    } else if (this.capValue !== undefined || this.refusedCount < this.o.minRefusedAbove) {
+      // A cap in force is lowered by refusals only; without a cap, a split needs its refusals first.
+      return;
+    }
+    // Decided on a served call too, not only on a refusal: the first refusals over a cap cut the learned
+    // rate, which then keeps the calls in flight at or below the cap, so no refusal comes to decide on
+    // until the rate has climbed back (bench concurrency/blind/1key: the cap learned at 3.6 s, not 1 s).
     // A lift on trial is judged by its own evidence above ({@link judge}), not undone by the split it lifted.
     const c = this.split();
     const floor = this.lifted ?? this.capValue;
@@ -263,6 +274,7 @@ export class LearnedInFlightCap implements InFlightCapLearner {
       this.liftAfter = this.o.liftAfterMs;
       this.ok.fill(0);
       this.refused.fill(0);
+      this.refusedCount = 0;
       this.lastRefusedAt = now;
       return true;
     }
@@ -335,6 +347,7 @@ export class LearnedInFlightCap implements InFlightCapLearner {
         this.ok[i] = counts.ok[i] ?? 0;
         this.refused[i] = counts.refused[i] ?? 0;
       }
+      this.refusedCount = this.tallyOf(1, MAX_TRACKED).refused;
       this.outcomes = counts.outcomes;
     }
     if (!changed || state.cap === undefined) return;
