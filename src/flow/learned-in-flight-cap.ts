@@ -186,6 +186,8 @@ export class LearnedInFlightCap implements InFlightCapLearner {
   private liftAfter: number;
   /** The cap before the latest lift, while that lift is on trial. */
   private lifted: number | undefined;
+  /** Whether the lift on trial is withdrawn (the cap is `lifted` again) since a refusal at its level, until a call is served. */
+  private withdrawn = false;
   private readonly o: Required<LearnedInFlightCapOptions>;
 
   constructor(options: LearnedInFlightCapOptions = {}) {
@@ -206,6 +208,7 @@ export class LearnedInFlightCap implements InFlightCapLearner {
     const quiet = now - Math.max(this.capSince, this.lastRefusedAt);
     if (this.lifted !== undefined && quiet >= this.o.liftAfterMs) {
       // A lift not refused for the base interval stands: the next one comes at the base interval.
+      if (this.withdrawn) this.offerLift();
       this.lifted = undefined;
       this.liftAfter = this.o.liftAfterMs;
     }
@@ -229,9 +232,12 @@ export class LearnedInFlightCap implements InFlightCapLearner {
       }
       this.refusedCount /= 2;
     }
+    if (!refused && this.withdrawn) this.offerLift();
     if (this.capValue !== undefined && this.judge(k, refused, now)) return;
     if (refused) {
-      if (this.capValue === undefined || k > this.capValue) this.lastRefusedAt = now;
+      // While a lift is withdrawn, refusals at its level are its trial's, as while it is in force.
+      const inForce = this.withdrawn ? this.lifted! + 1 : this.capValue;
+      if (inForce === undefined || k > inForce) this.lastRefusedAt = now;
     } else if (this.capValue !== undefined || this.refusedCount < this.o.minRefusedAbove) {
       // A cap in force is lowered by refusals only; without a cap, a split needs its refusals first.
       return;
@@ -252,7 +258,8 @@ export class LearnedInFlightCap implements InFlightCapLearner {
   /**
    * Weighs an outcome at level `k` against the cap in force: a lift on trial is put back when its level
    * is refused clearly more than the levels below it, twice at least (one refusal in one call is as
-   * likely random; then the next lift waits twice as long); a cap is dropped when its own levels are
+   * likely random; then the next lift waits twice as long), and withdrawn from its first refusal until a
+   * call is served while it is not yet clear; a cap is dropped when its own levels are
    * refused nearly as often as it claims calls beyond it are. Returns whether the cap was changed.
    */
   private judge(k: number, refused: boolean, now: number): boolean {
@@ -265,12 +272,24 @@ export class LearnedInFlightCap implements InFlightCapLearner {
       this.liftAfter = Math.min(this.liftAfter * 2, this.o.maxLiftAfterMs);
       return true;
     }
+    if (this.lifted !== undefined && k > this.lifted && refused && !this.withdrawn) {
+      // Not yet clear, but the server refused the lifted level just now: the key goes back to the calls
+      // in flight that were served at once, so this 429 is the cap's (the limiter then neither lowers
+      // the rate nor cools the key for it). Before, the lift stayed while it was weighed: each of its
+      // refusals cut the learned rate below what the cap allows, which made the lifted level rarer and
+      // the trial longer (bench concurrency/blind/3key: trials of 1-3.6 s at 18/s per key). The lift
+      // is offered again at the next served call, so the trial still gets the refusals it decides on.
+      this.withdrawn = true;
+      this.capValue = this.lifted;
+      return true;
+    }
     const n = this.below.ok + this.below.refused;
     if (refused && k <= base && n >= DROP_SAMPLE * this.o.minOutcomesBelow && this.o.contrast * (this.below.refused / n) >= this.claimedShare) {
       // The cap's own levels are refused as the ones beyond it were: the refusals do not depend on the
       // calls in flight. The evidence starts afresh, so the same coincidence is not decided again.
       this.capValue = undefined;
       this.lifted = undefined;
+      this.withdrawn = false;
       this.liftAfter = this.o.liftAfterMs;
       this.ok.fill(0);
       this.refused.fill(0);
@@ -302,8 +321,15 @@ export class LearnedInFlightCap implements InFlightCapLearner {
     return t.ok + t.refused > 0 ? t.refused / (t.ok + t.refused) : 1;
   }
 
+  /** The lift on trial, withdrawn after a refusal, is in force again (its trial goes on). */
+  private offerLift(): void {
+    this.withdrawn = false;
+    this.capValue = this.lifted! + 1;
+  }
+
   /** Puts cap `c` in force from `now`. */
   private setCap(c: number, now: number): void {
+    this.withdrawn = false;
     this.capValue = c;
     this.capSince = now;
     this.weighAfresh();
@@ -322,7 +348,8 @@ export class LearnedInFlightCap implements InFlightCapLearner {
 
   /** Where this learner stands (for a fleet's: what it proposes to the others). */
   state(): InFlightCapState {
-    return { cap: this.capValue, trialOf: this.lifted, liftAfterMs: this.liftAfter, since: this.capSince, lastRefusedAt: this.lastRefusedAt };
+    // A withdrawn lift is this process's pause within the trial, not a change to propose to a fleet.
+    return { cap: this.withdrawn ? this.lifted! + 1 : this.capValue, trialOf: this.lifted, liftAfterMs: this.liftAfter, since: this.capSince, lastRefusedAt: this.lastRefusedAt };
   }
 
   /** Its evidence so far. */
@@ -336,7 +363,8 @@ export class LearnedInFlightCap implements InFlightCapLearner {
    * seen them itself.
    */
   restore(state: InFlightCapState, counts?: InFlightCounts): void {
-    const changed = state.cap !== this.capValue || state.since !== this.capSince || state.trialOf !== this.lifted;
+    const changed = state.cap !== (this.withdrawn ? this.lifted! + 1 : this.capValue) || state.since !== this.capSince || state.trialOf !== this.lifted;
+    this.withdrawn = false;
     this.capValue = state.cap;
     this.lifted = state.cap === undefined ? undefined : state.trialOf;
     this.liftAfter = state.liftAfterMs;

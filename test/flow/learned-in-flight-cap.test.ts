@@ -50,6 +50,22 @@ describe('LearnedInFlightCap', () => {
     expect(cap.cap(550)).toBe(2);
   });
 
+  it('withdraws a lift at its first refusal and offers it again after a served call: a random refusal does not keep it from standing', () => {
+    const cap = new LearnedInFlightCap();
+    for (let i = 0; i < 20; i++) cap.record(2, false, i);
+    for (let i = 0; i < 5; i++) cap.record(3, true, 20 + i);
+    expect(cap.cap(5_024)).toBe(3);
+    // The lifted level served, then refused once (at random): withdrawn, offered again, and it stands
+    // after the base 5 s as a lift with no refusal would.
+    for (let i = 0; i < 10; i++) cap.record(3, false, 5_030 + i);
+    cap.record(3, true, 5_100);
+    expect(cap.cap(5_100)).toBe(2);
+    cap.record(3, false, 5_150);
+    expect(cap.cap(5_150)).toBe(3);
+    for (let t = 5_200; t < 10_024; t += 100) cap.record(3, false, t);
+    expect(cap.cap(10_024)).toBe(4);
+  });
+
   /** Runs of 4,000 outcomes at 50 ms, calls in flight spread over 1..16 (or the cap), refused beyond `serverCap` and at random with `noise`; the caps they end with. */
   function endCaps(serverCap: number, noise: number): (number | undefined)[] {
     return Array.from({ length: 40 }, (_, seed) => {
@@ -101,11 +117,16 @@ describe('LearnedInFlightCap', () => {
     expect(cap.cap(30)).toBe(2);
     expect(cap.cap(4_999)).toBe(2);
     expect(cap.cap(5_024)).toBe(3);
-    // One refusal at the lifted level is as likely random; a second puts the lift back.
+    // One refusal at the lifted level is as likely random: the lift is withdrawn until a call is served,
+    // then offered again; a second refusal puts it back.
     cap.record(3, true, 5_100);
-    expect(cap.cap(5_100)).toBe(3);
+    expect(cap.cap(5_100)).toBe(2);
+    cap.record(2, false, 5_105);
+    expect(cap.cap(5_105)).toBe(3);
     cap.record(3, true, 5_110);
     expect(cap.cap(5_110)).toBe(2);
+    cap.record(2, false, 5_115);
+    expect(cap.cap(5_115)).toBe(2);
     expect(cap.cap(15_000)).toBe(2);
     expect(cap.cap(15_110)).toBe(3);
     // A lift that stands: the next comes after the base 5 s again.
@@ -146,5 +167,29 @@ describe('RateLimiter: a concurrency cap learned from 429s', () => {
     expect(a && b).toBeTruthy();
     expect(limiter.tryAcquire()).toBeUndefined();
     expect(limiter.waitTimeMs()).toBe(Infinity);
+  });
+
+  it('takes a probe back at its first refusal: that 429 is explained by the cap, not a lower rate', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ clock });
+    // Taught a cap of 2: each round, two of four calls served and two refused.
+    for (let round = 0; round < 10; round++) {
+      const live = [limiter.tryAcquire(), limiter.tryAcquire(), limiter.tryAcquire(), limiter.tryAcquire()].filter((p): p is Permit => p !== undefined);
+      live.slice(0, 2).forEach((p) => p.release('served'));
+      live.slice(2).forEach((p) => p.release('refused'));
+      await clock.advance(100);
+    }
+    await clock.advance(5_000);
+    const held = [limiter.tryAcquire(), limiter.tryAcquire()];
+    const probe = limiter.tryAcquire();
+    expect(held.every(Boolean) && probe).toBeTruthy();
+    probe!.release('refused');
+    // Before, the lift stayed in force while it was weighed, and this 429 lowered the key's rate.
+    expect(limiter.refusalExplainedByInFlightCap(probe!.startedAt)).toBe(true);
+    expect(limiter.tryAcquire()).toBeUndefined();
+    held[0]!.release('served');
+    // Offered again after a served call: the trial goes on.
+    const again = [limiter.tryAcquire(), limiter.tryAcquire()];
+    expect(again.every(Boolean)).toBe(true);
   });
 });
