@@ -29,13 +29,10 @@
  * the fleet starts on it as one worker would: at most {@link LeaseOptions.fleetStart} of the fleet's
  * calls in flight on the key, doubled as a slow start does (flow/adaptive-concurrency.ts) after each
  * second in which the fleet filled it. Each worker reserves an equal share in Redis with its lease
- * calls. Before, every call in flight when the server first refused was refused, 16 per worker: 4
- * workers sent 2 to 3 times the 429s of one. The fleet's first congestion event lifts the cap
- * (lease.lua checks it atomically), and each start within the share is granted by a lease call (asked
- * when wanted, no top-up ahead of need), which lease.lua refuses once that event is recorded: no
- * worker starts a call unlimited after the fleet's first 429 was recorded, however late it hears of it
- * (before, a worker started within its share without a call until the pushed news and its next answer
- * came, 47-85 ms after the first 429 in the traces, through lagging event loops).
+ * calls and starts calls within it without a call (its own calls ending free it; the shared bucket has
+ * nothing to limit then). Before, every call in flight when the server first refused was refused, 16
+ * per worker: 4 workers sent 2 to 3 times the 429s of one. The fleet's first congestion event lifts
+ * the cap (lease.lua checks it atomically).
  *
  * The fleet's adaptive concurrency limit rides on the same call (shared-concurrency.ts): each call
  * reports the worker, carries its proposed step and brings back its share.
@@ -356,11 +353,6 @@ export class LeaseEngine {
     if (!l || this.closed) return;
     l.poked = true;
     const now = this.clock.now();
-    // Starts held within the fleet's start go back: the news may be its first congestion event.
-    if (this.fleetCap(l) !== undefined && l.permits > 0) {
-      l.giveBack += l.permits;
-      l.permits = 0;
-    }
     this.soon(now, now);
   }
 
@@ -481,6 +473,12 @@ export class LeaseEngine {
     l.spec = spec;
     this.expire(l, now, false);
     this.promote(l, now);
+    if (l.permits < 1 && this.withinShare(l, spec, now)) {
+      // Nothing in the shared bucket limits the key: a start within this worker's share of the fleet's
+      // start cap needs no call (it is reported with the next one).
+      l.permits++;
+      l.grantedAt = now;
+    }
     if (this.fits(l, tokens, spec) && !this.overCapShare(l)) {
       l.permits--;
       l.starts++;
@@ -521,7 +519,7 @@ export class LeaseEngine {
     l.spec = spec;
     this.expire(l, now, false);
     this.promote(l, now);
-    return this.fits(l, tokens, spec) && !this.overCapShare(l) ? 0 : this.want(l, tokens, now);
+    return (this.fits(l, tokens, spec) && !this.overCapShare(l)) || (l.permits < 1 && this.withinShare(l, spec, now)) ? 0 : this.want(l, tokens, now);
   }
 
   /**
@@ -552,6 +550,13 @@ export class LeaseEngine {
   /** What this worker takes of the fleet's cap on `l`'s key: its calls in flight and the starts it holds. */
   private held(l: Lease): number {
     return this.callsInFlight(l.name) + Math.max(0, l.permits) + l.ahead.length;
+  }
+
+  /** Whether a start on `l` is within this worker's share of the fleet's start cap while the shared bucket has nothing to limit (no request rate, token budget or spacing). */
+  private withinShare(l: Lease, spec: BucketSpec, now: number): boolean {
+    if (this.closed || l.share === undefined || spec.requests !== undefined || spec.tokens !== undefined || spec.minSpacingMs || this.fleetCap(l) === undefined) return false;
+    if (this.stateOf(l.name, now).state !== 'active') return false;
+    return this.held(l) < l.share;
   }
 
   private fits(l: Lease, tokens: number, spec: BucketSpec): boolean {
@@ -656,9 +661,7 @@ export class LeaseEngine {
 
   /** Whether `l` should be topped up ahead of need: a lease of several starts, half used. */
   private topUp(l: Lease): boolean {
-    // Not within the fleet's start: a start held ahead of need could go out after the fleet's first
-    // congestion event was recorded (lease.lua grants a start of it only before the event).
-    return l.spec !== undefined && l.size > 1 && (l.permits + l.ahead.length) * 2 < l.size && this.fleetCap(l) === undefined;
+    return l.spec !== undefined && l.size > 1 && (l.permits + l.ahead.length) * 2 < l.size;
   }
 
   /**

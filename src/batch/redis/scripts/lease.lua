@@ -246,11 +246,6 @@ for i = 1, n do
   -- Of a learned cap, a top-up ahead of need goes only to a worker with calls in flight (its next start
   -- as one ends): an idle worker's would hold part of the cap from the others.
   if by_calls and not asking and tonumber(A[b + 37]) == 0 then want = 0 end
-  -- A worker that asks within the fleet's start (seen) after the fleet's first congestion event was
-  -- recorded (no share: the event lifted the cap) gets none: its answer brings the event, and it asks
-  -- again with the rate learned. So no start of the fleet's goes out unlimited once a 429 is recorded,
-  -- however late a worker hears of it (leases.ts grants none of its starts without a call).
-  if A[b + 26] ~= '' and share == nil and held >= 0 then want = 0 end
   if share ~= nil and by_calls then want = math.min(want, share)
   elseif share ~= nil then want = math.min(want, math.max(0, share - held)) end
   -- A key another worker cooled, parked or disabled gets no lease.
