@@ -363,9 +363,14 @@ export class LearnedInFlightCap implements InFlightCapLearner {
    * seen them itself.
    */
   restore(state: InFlightCapState, counts?: InFlightCounts): void {
-    const changed = state.cap !== (this.withdrawn ? this.lifted! + 1 : this.capValue) || state.since !== this.capSince || state.trialOf !== this.lifted;
-    this.withdrawn = false;
-    this.capValue = state.cap;
+    // The same cap and trial as this learner's (its own, as a fleet answers it back) is weighed on: only
+    // a cap or a trial that differs starts afresh. Not `since` too: a fleet's comes back as ms ago, a few
+    // ms off each time, which reset a lift's trial at every lease answer, so it never reached the two
+    // refusals it decides on; with a refused lift withdrawn (its 429s then lower no rate), a worker on a
+    // server capped at 2 sent 10-15 % 429s (BENCH=redis, SLUICE_BENCH_REDIS_MAX_CONCURRENT=2, 1 worker).
+    const same = state.cap === (this.withdrawn ? this.lifted! + 1 : this.capValue) && state.trialOf === this.lifted;
+    this.withdrawn = same && this.withdrawn;
+    this.capValue = this.withdrawn ? this.lifted : state.cap;
     this.lifted = state.cap === undefined ? undefined : state.trialOf;
     this.liftAfter = state.liftAfterMs;
     this.capSince = state.since;
@@ -378,7 +383,7 @@ export class LearnedInFlightCap implements InFlightCapLearner {
       this.refusedCount = this.tallyOf(1, MAX_TRACKED).refused;
       this.outcomes = counts.outcomes;
     }
-    if (!changed || state.cap === undefined) return;
+    if (same || state.cap === undefined) return;
     // A cap taken from elsewhere is weighed from here on, against what its evidence shows beyond it.
     this.claimedShare = this.shareAbove(this.lifted ?? state.cap);
     this.weighAfresh();

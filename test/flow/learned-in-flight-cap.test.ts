@@ -66,6 +66,28 @@ describe('LearnedInFlightCap', () => {
     expect(cap.cap(10_024)).toBe(4);
   });
 
+  it('weighs a lift on through its own state answered back a few ms off (a fleet), and keeps it withdrawn', () => {
+    const cap = new LearnedInFlightCap();
+    for (let i = 0; i < 20; i++) cap.record(2, false, i);
+    for (let i = 0; i < 5; i++) cap.record(3, true, 20 + i);
+    expect(cap.cap(5_024)).toBe(3);
+    cap.record(3, true, 5_100);
+    // A fleet answers each lease call with this state, its time of setting as ms ago: a few ms off.
+    const echo = (): void => {
+      const s = cap.state();
+      cap.restore({ ...s, since: s.since + 3 }, cap.counts());
+    };
+    echo();
+    expect(cap.cap(5_101)).toBe(2);
+    cap.record(2, false, 5_105);
+    echo();
+    expect(cap.cap(5_106)).toBe(3);
+    cap.record(3, true, 5_110);
+    // Before, each answer started the trial afresh: the second refusal was its first, and the lift stayed.
+    echo();
+    expect(cap.state()).toMatchObject({ cap: 2, trialOf: undefined, liftAfterMs: 10_000 });
+  });
+
   /** Runs of 4,000 outcomes at 50 ms, calls in flight spread over 1..16 (or the cap), refused beyond `serverCap` and at random with `noise`; the caps they end with. */
   function endCaps(serverCap: number, noise: number): (number | undefined)[] {
     return Array.from({ length: 40 }, (_, seed) => {
