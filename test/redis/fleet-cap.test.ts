@@ -238,6 +238,9 @@ describe("the fleet's concurrency cap learned from bare 429s", () => {
         await clock.advance(10);
         expect(b.pool.limiter('c6').tryAcquire()).toBeUndefined();
         if (b.engine.calls > before) asks.push(clock.now());
+        // Virtual time waits for a lease call's real round trip: a call still in flight holds back the
+        // next one, and on a loaded machine 10 virtual ms per real ms read a slow round trip as a late ask.
+        for (let k = 0; k < 1_000 && b.engine.callInFlight; k++) await new Promise((r) => setTimeout(r, 1));
         await new Promise((r) => setTimeout(r, 1));
       }
       const gaps = asks.slice(1).map((at, i) => at - asks[i]!);

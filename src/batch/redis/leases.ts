@@ -229,6 +229,10 @@ export interface LeaseListener {
 export class LeaseEngine {
   /** Lease calls made (each is one command). */
   calls = 0;
+  /** Whether a lease call is waiting on Redis (the next waits for it: one call at a time). */
+  get callInFlight(): boolean {
+    return this.inFlight;
+  }
   readonly limiter: LimiterStore;
   readonly keys: KeyStateStore;
   private readonly leases = new Map<string, Lease>();
