@@ -236,8 +236,8 @@ export class LearnedInFlightCap implements InFlightCapLearner {
     if (this.capValue !== undefined && this.judge(k, refused, now)) return;
     if (refused) {
       // While a lift is withdrawn, refusals at its level are its trial's, as while it is in force.
-      const inForce = this.withdrawn ? this.lifted! + 1 : this.capValue;
-      if (inForce === undefined || k > inForce) this.lastRefusedAt = now;
+      const standing = this.standingCap();
+      if (standing === undefined || k > standing) this.lastRefusedAt = now;
     } else if (this.capValue !== undefined || this.refusedCount < this.o.minRefusedAbove) {
       // A cap in force is lowered by refusals only; without a cap, a split needs its refusals first.
       return;
@@ -323,8 +323,13 @@ export class LearnedInFlightCap implements InFlightCapLearner {
 
   /** The lift on trial, withdrawn after a refusal, is in force again (its trial goes on). */
   private offerLift(): void {
+    this.capValue = this.standingCap();
     this.withdrawn = false;
-    this.capValue = this.lifted! + 1;
+  }
+
+  /** The cap this learner stands by: the lift on trial while it is withdrawn, else the cap in force. */
+  private standingCap(): number | undefined {
+    return this.withdrawn ? this.lifted! + 1 : this.capValue;
   }
 
   /** Puts cap `c` in force from `now`. */
@@ -349,7 +354,7 @@ export class LearnedInFlightCap implements InFlightCapLearner {
   /** Where this learner stands (for a fleet's: what it proposes to the others). */
   state(): InFlightCapState {
     // A withdrawn lift is this process's pause within the trial, not a change to propose to a fleet.
-    return { cap: this.withdrawn ? this.lifted! + 1 : this.capValue, trialOf: this.lifted, liftAfterMs: this.liftAfter, since: this.capSince, lastRefusedAt: this.lastRefusedAt };
+    return { cap: this.standingCap(), trialOf: this.lifted, liftAfterMs: this.liftAfter, since: this.capSince, lastRefusedAt: this.lastRefusedAt };
   }
 
   /** Its evidence so far. */
@@ -368,7 +373,7 @@ export class LearnedInFlightCap implements InFlightCapLearner {
     // ms off each time, which reset a lift's trial at every lease answer, so it never reached the two
     // refusals it decides on; with a refused lift withdrawn (its 429s then lower no rate), a worker on a
     // server capped at 2 sent 10-15 % 429s (BENCH=redis, SLUICE_BENCH_REDIS_MAX_CONCURRENT=2, 1 worker).
-    const same = state.cap === (this.withdrawn ? this.lifted! + 1 : this.capValue) && state.trialOf === this.lifted;
+    const same = state.cap === this.standingCap() && state.trialOf === this.lifted;
     this.withdrawn = same && this.withdrawn;
     this.capValue = this.withdrawn ? this.lifted : state.cap;
     this.lifted = state.cap === undefined ? undefined : state.trialOf;
