@@ -9,6 +9,15 @@ function lcg(seed: number): () => number {
   return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
 }
 
+/** A cap of 2 learned from five refusals at 3, lifted to 3 on trial 5 s later (at 5,024 ms). */
+function capLiftedToThree(): LearnedInFlightCap {
+  const cap = new LearnedInFlightCap();
+  for (let i = 0; i < 20; i++) cap.record(2, false, i);
+  for (let i = 0; i < 5; i++) cap.record(3, true, 20 + i);
+  expect(cap.cap(5_024)).toBe(3);
+  return cap;
+}
+
 describe('LearnedInFlightCap', () => {
   it('finds a cap of 2 from refusals of calls started with 3 or more in flight', () => {
     const cap = new LearnedInFlightCap();
@@ -51,10 +60,7 @@ describe('LearnedInFlightCap', () => {
   });
 
   it('withdraws a lift at its first refusal and offers it again after a served call: a random refusal does not keep it from standing', () => {
-    const cap = new LearnedInFlightCap();
-    for (let i = 0; i < 20; i++) cap.record(2, false, i);
-    for (let i = 0; i < 5; i++) cap.record(3, true, 20 + i);
-    expect(cap.cap(5_024)).toBe(3);
+    const cap = capLiftedToThree();
     // The lifted level served, then refused once (at random): withdrawn, offered again, and it stands
     // after the base 5 s as a lift with no refusal would.
     for (let i = 0; i < 10; i++) cap.record(3, false, 5_030 + i);
@@ -67,10 +73,7 @@ describe('LearnedInFlightCap', () => {
   });
 
   it('weighs a lift on through its own state answered back a few ms off (a fleet), and keeps it withdrawn', () => {
-    const cap = new LearnedInFlightCap();
-    for (let i = 0; i < 20; i++) cap.record(2, false, i);
-    for (let i = 0; i < 5; i++) cap.record(3, true, 20 + i);
-    expect(cap.cap(5_024)).toBe(3);
+    const cap = capLiftedToThree();
     cap.record(3, true, 5_100);
     // A fleet answers each lease call with this state, its time of setting as ms ago: a few ms off.
     const echo = (): void => {
